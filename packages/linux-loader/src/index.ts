@@ -1,0 +1,2 @@
+/** @packageDocumentation Linux boot: bzImage, ELF/PVH, multiboot, zero page, E820, command line, initrd, MP table, ACPI tables. */
+export {};

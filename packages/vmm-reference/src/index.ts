@@ -1,0 +1,2 @@
+/** @packageDocumentation The reference microVM monitor and its `ts-vmm` CLI. */
+export {};
