@@ -26,12 +26,23 @@ let gyp;
 try {
   gyp = require.resolve('node-gyp/bin/node-gyp.js');
 } catch {
-  const npmBundled = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const npmBundled = join(
+    dirname(process.execPath),
+    '..',
+    'lib',
+    'node_modules',
+    'npm',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js',
+  );
   if (existsSync(npmBundled)) gyp = npmBundled;
 }
 const args = ['rebuild'];
 // Build against local Node headers when present: no download needed (machines here are offline).
-const nodedir = process.env.npm_config_nodedir || (existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined);
+const nodedir =
+  process.env.npm_config_nodedir || (existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined);
 if (nodedir) args.push(`--nodedir=${nodedir}`);
 const cmd = gyp ? process.execPath : 'node-gyp';
 const res = spawnSync(cmd, gyp ? [gyp, ...args] : args, { cwd: root, stdio: 'inherit' });
