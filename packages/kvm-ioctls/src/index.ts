@@ -1,2 +1,7 @@
-/** @packageDocumentation Safe wrappers over KVM (Kvm, VmFd, VcpuFd, VcpuExit) and the backend-neutral Hypervisor/Vm/Vcpu interfaces. */
-export {};
+/**
+ * Safe KVM wrappers (`Kvm`, `VmFd`, `VcpuFd`) and the backend-neutral `Hypervisor`/`Vm`/`Vcpu`
+ * interfaces.
+ *
+ * @packageDocumentation
+ */
+export * from './backend/index.js';

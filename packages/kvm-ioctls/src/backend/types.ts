@@ -1,0 +1,337 @@
+/**
+ * Backend-neutral virtual machine interfaces. The KVM backend (`KvmHypervisor` in this package) and
+ * the pure-TypeScript emulator (`@ts-vmm/x86-emulator`) both implement them, so a VMM written
+ * against {@link Hypervisor}, {@link Vm} and {@link Vcpu} never imports kvm-sys and runs unchanged on
+ * either.
+ *
+ * Threading: a {@link Vcpu} is used only from the thread that created it (KVM's rule). A VMM that runs
+ * each vCPU in its own worker sends the worker `vm.shareable()` and calls `openVm()` of the same
+ * backend there, then `createVcpu()`. Backends that cannot be shared across threads say so with
+ * `capabilities.multiThreaded === false` (the VMM then runs every vCPU on one thread).
+ *
+ * @module
+ */
+import type { GuestMemory } from '@ts-vmm/vm-memory';
+
+/** Which implementation stands behind the interfaces. */
+export type BackendKind = 'kvm' | 'emulated';
+
+/** What a backend can do, for a VMM to choose its wiring. */
+export interface BackendCapabilities {
+  /** In-kernel (or emulated) LAPIC, IOAPIC and PIC available through {@link Vm.createIrqchip}. */
+  readonly irqchip: boolean;
+  /** An 8254 PIT through {@link Vm.createPit}. */
+  readonly pit: boolean;
+  /** {@link Vm.createInterruptLine} delivers without a vCPU exit (irqfd or direct). */
+  readonly interruptLines: boolean;
+  /** {@link Vm.registerIoEvent} catches guest writes without a synchronous vCPU exit (ioeventfd or direct). */
+  readonly ioEvents: boolean;
+  /** vCPUs may run on different worker threads. */
+  readonly multiThreaded: boolean;
+  /** Single-stepping through {@link Vcpu.setGuestDebug}. */
+  readonly guestDebug: boolean;
+  /** Dirty page logging through {@link Vm.getDirtyLog}. */
+  readonly dirtyLog: boolean;
+  /** The largest number of vCPUs a VM may have. */
+  readonly maxVcpus: number;
+}
+
+/** One CPUID leaf, as in `kvm_cpuid_entry2`. */
+export interface CpuidEntry {
+  function: number;
+  index: number;
+  /** KVM_CPUID_FLAG_SIGNIFCANT_INDEX (1) when `index` selects a sub-leaf. */
+  flags: number;
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
+}
+
+/** General-purpose registers, as in `kvm_regs` (u64 as bigint). */
+export interface Regs {
+  rax: bigint;
+  rbx: bigint;
+  rcx: bigint;
+  rdx: bigint;
+  rsi: bigint;
+  rdi: bigint;
+  rsp: bigint;
+  rbp: bigint;
+  r8: bigint;
+  r9: bigint;
+  r10: bigint;
+  r11: bigint;
+  r12: bigint;
+  r13: bigint;
+  r14: bigint;
+  r15: bigint;
+  rip: bigint;
+  rflags: bigint;
+}
+
+/** A segment register, as in `kvm_segment`. */
+export interface Segment {
+  base: bigint;
+  limit: number;
+  selector: number;
+  type: number;
+  present: number;
+  dpl: number;
+  db: number;
+  s: number;
+  l: number;
+  g: number;
+  avl: number;
+  unusable: number;
+}
+
+/** A descriptor table register, as in `kvm_dtable`. */
+export interface DTable {
+  base: bigint;
+  limit: number;
+}
+
+/** Special registers, as in `kvm_sregs`. */
+export interface Sregs {
+  cs: Segment;
+  ds: Segment;
+  es: Segment;
+  fs: Segment;
+  gs: Segment;
+  ss: Segment;
+  tr: Segment;
+  ldt: Segment;
+  gdt: DTable;
+  idt: DTable;
+  cr0: bigint;
+  cr2: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  cr8: bigint;
+  efer: bigint;
+  apic_base: bigint;
+  /** 256 bits: a pending external interrupt (at most one bit set). */
+  interrupt_bitmap: bigint[];
+}
+
+/** x87/SSE state, as in `kvm_fpu`. */
+export interface Fpu {
+  /** 8 registers x 16 bytes (80-bit values in the low 10 bytes). */
+  fpr: Uint8Array;
+  fcw: number;
+  fsw: number;
+  ftwx: number;
+  last_opcode: number;
+  last_ip: bigint;
+  last_dp: bigint;
+  /** 16 registers x 16 bytes. */
+  xmm: Uint8Array;
+  mxcsr: number;
+}
+
+/** One MSR value. */
+export interface MsrEntry {
+  index: number;
+  data: bigint;
+}
+
+/** vCPU run state, as in `kvm_mp_state` (KVM_MP_STATE_* values). */
+export const MpState = {
+  RUNNABLE: 0,
+  UNINITIALIZED: 1,
+  INIT_RECEIVED: 2,
+  HALTED: 3,
+  SIPI_RECEIVED: 4,
+} as const;
+
+/** Guest debug controls for {@link Vcpu.setGuestDebug}. */
+export interface GuestDebug {
+  enable: boolean;
+  singleStep?: boolean;
+  /** Up to four hardware breakpoint addresses (execute). */
+  hwBreakpoints?: bigint[];
+}
+
+/** Result of {@link Vcpu.translate}. */
+export interface Translation {
+  physicalAddress: bigint;
+  valid: boolean;
+  writeable: boolean;
+  usermode: boolean;
+}
+
+/** What the guest asked for when it stopped with a `system-event` exit. */
+export type SystemEventType = 'shutdown' | 'reset' | 'crash' | 'wakeup' | 'suspend' | 'sev-term' | 'unknown';
+
+/**
+ * Why {@link Vcpu.run} returned. The object (and any `data` view in it) is valid until the next
+ * `run()`; for `io-in` and `mmio-read` the caller fills `data` before calling `run()` again.
+ *
+ * @example
+ * ```ts
+ * const exit = vcpu.run();
+ * switch (exit.kind) {
+ *   case 'io-out': serial.write(exit.port, exit.data[0]); break;
+ *   case 'io-in': exit.data[0] = serial.read(exit.port); break;
+ *   case 'hlt': return;
+ * }
+ * ```
+ */
+export type VcpuExit =
+  | { kind: 'io-in'; port: number; size: 1 | 2 | 4; count: number; data: Uint8Array }
+  | { kind: 'io-out'; port: number; size: 1 | 2 | 4; count: number; data: Uint8Array }
+  | { kind: 'mmio-read'; address: number; size: number; data: Uint8Array }
+  | { kind: 'mmio-write'; address: number; size: number; data: Uint8Array }
+  /** HLT with no in-kernel irqchip to wait in. */
+  | { kind: 'hlt' }
+  /** Triple fault (or an unrecoverable guest state). */
+  | { kind: 'shutdown' }
+  /** `run()` was interrupted: a kick from another thread or a signal. */
+  | { kind: 'interrupted' }
+  | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint; dr7: bigint }
+  | { kind: 'system-event'; type: SystemEventType; code: number; data: bigint[] }
+  | { kind: 'internal-error'; suberror: number; message: string; data: bigint[]; bytes?: Uint8Array }
+  | { kind: 'fail-entry'; reason: bigint; cpu: number }
+  | { kind: 'irq-window-open' }
+  | { kind: 'hypercall'; nr: bigint; args: bigint[]; ret: bigint }
+  | { kind: 'exception'; vector: number; errorCode: number }
+  | { kind: 'rdmsr'; index: number; data: bigint; error: boolean }
+  | { kind: 'wrmsr'; index: number; data: bigint; error: boolean }
+  | { kind: 'unknown'; reason: number; hardwareReason?: bigint };
+
+/** An interrupt source wired to a GSI, raised without a vCPU exit. */
+export interface InterruptLine {
+  readonly gsi: number;
+  /** Edge: one interrupt. */
+  trigger(): void;
+  /** Level: assert or deassert the line. */
+  setLevel(level: boolean): void;
+  /** Stops delivering; the line cannot be used afterwards. */
+  close(): void;
+}
+
+/** A guest write address to watch without a synchronous exit (ioeventfd on KVM). */
+export interface IoEventSpec {
+  space: 'pio' | 'mmio';
+  address: number;
+  /** Access length in bytes (0 = any, MMIO only). */
+  length: 0 | 1 | 2 | 4 | 8;
+  /** Fire only for this written value. */
+  datamatch?: bigint;
+}
+
+/** A registered I/O event. */
+export interface IoEvent {
+  readonly spec: IoEventSpec;
+  close(): void;
+}
+
+/** A message-signalled interrupt. */
+export interface Msi {
+  address: bigint;
+  data: number;
+}
+
+/**
+ * A transferable handle to stop a vCPU's `run()` from another thread: `run()` then returns
+ * `{ kind: 'interrupted' }` (at once, if the vCPU was not in `run()` at the time of the kick).
+ */
+export interface VcpuKicker {
+  kick(): void;
+}
+
+/** Options for creating a VM. */
+export interface VmOptions {
+  /** Guest memory; may also be set later with {@link Vm.setMemory}. */
+  memory?: GuestMemory;
+}
+
+/**
+ * A hypervisor backend: KVM or the emulator.
+ *
+ * @example
+ * ```ts
+ * const hv: Hypervisor = await openKvm(); // or new EmulatedHypervisor()
+ * const vm = await hv.createVm({ memory });
+ * const vcpu = vm.createVcpu(0);
+ * ```
+ */
+export interface Hypervisor {
+  readonly kind: BackendKind;
+  readonly capabilities: BackendCapabilities;
+  /** The CPUID leaves this backend can present to a guest. */
+  supportedCpuid(): CpuidEntry[];
+  /** MSR indices the backend saves and restores. */
+  supportedMsrs(): number[];
+  createVm(options?: VmOptions): Promise<Vm>;
+}
+
+/**
+ * A virtual machine: memory, interrupt controllers, I/O events and vCPUs.
+ */
+export interface Vm {
+  readonly hypervisor: Hypervisor;
+  /** Registers every region of `memory` with the VM (replacing none: call once). */
+  setMemory(memory: GuestMemory): void;
+  /** The memory given to {@link Vm.setMemory}. */
+  readonly memory: GuestMemory | undefined;
+  /** Creates the LAPICs, IOAPIC (24 pins, GSIs 0-23) and PIC pair. Call before creating vCPUs. */
+  createIrqchip(): void;
+  /** Creates the 8254 PIT (channel 0 on IRQ 0, channel 2 gated through port 0x61). */
+  createPit(): void;
+  /** Sets the level of an irqchip input (GSI). */
+  setIrqLine(gsi: number, level: boolean): void;
+  /** Delivers a message-signalled interrupt. */
+  signalMsi(msi: Msi): void;
+  /** An interrupt source for a device on `gsi` (irqfd on KVM). */
+  createInterruptLine(gsi: number): InterruptLine;
+  /**
+   * Calls `handler` when the guest writes `spec.address` (ioeventfd on KVM: the handler runs from the
+   * event loop of the thread that registered it, not synchronously with the write).
+   */
+  registerIoEvent(spec: IoEventSpec, handler: (value: bigint) => void): IoEvent;
+  /** Guest addresses of pages dirtied since the last call (memory registered with dirty logging). */
+  getDirtyLog(): number[];
+  /** Creates vCPU `id` on the calling thread. */
+  createVcpu(id: number): Vcpu;
+  /** A structured-clonable description for opening this VM in a worker (see `openVm` of the backend). */
+  shareable(): unknown;
+  /** Releases everything (vCPUs must be closed first). */
+  close(): void;
+}
+
+/**
+ * A virtual CPU. Used only on the thread that created it.
+ */
+export interface Vcpu {
+  readonly id: number;
+  /** Runs the guest until it needs the VMM. */
+  run(): VcpuExit;
+  getRegs(): Regs;
+  setRegs(regs: Regs): void;
+  getSregs(): Sregs;
+  setSregs(sregs: Sregs): void;
+  getFpu(): Fpu;
+  setFpu(fpu: Fpu): void;
+  getMsrs(indices: number[]): MsrEntry[];
+  setMsrs(entries: MsrEntry[]): void;
+  setCpuid(entries: CpuidEntry[]): void;
+  getCpuid(): CpuidEntry[];
+  /** The 1 KiB local APIC register page (irqchip only). */
+  getLapic(): Uint8Array;
+  setLapic(regs: Uint8Array): void;
+  getMpState(): number;
+  setMpState(state: number): void;
+  setGuestDebug(debug: GuestDebug): void;
+  translate(linearAddress: bigint): Translation;
+  /** Queues an external interrupt vector (without irqchip). */
+  interrupt(vector: number): void;
+  /** Queues an NMI. */
+  nmi(): void;
+  /** Whether `run()` should return `interrupted` at once (KVM's immediate_exit). */
+  setImmediateExit(on: boolean): void;
+  /** A handle another thread can use to stop `run()`; transferable with postMessage. */
+  kicker(): unknown;
+  close(): void;
+}
