@@ -1,0 +1,202 @@
+// Loading the native addon lazily, so the pure-TypeScript ABI (ioctl numbers, struct layouts) stays
+// importable on hosts where the addon is not built (macOS, Windows, CI without a compiler).
+import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * An error thrown by a native call. `errno` is the Linux errno, `code` its name (`'EBADF'`,
+ * `'EINVAL'`...), `syscall` the failing call (`'ioctl'`, `'open'`, `'mmap'`...).
+ * The addon throws plain `Error` objects carrying these properties; use {@link isSyscallError}
+ * to narrow.
+ * @example
+ * try { addon.ioctl(fd, KVM_CREATE_VCPU, 0); } catch (e) { if (isSyscallError(e) && e.code === 'EEXIST') ... }
+ */
+export interface SyscallError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+}
+
+/**
+ * True when `e` is an error thrown by the addon (it has `errno`, `code` and `syscall`).
+ * @example
+ * if (isSyscallError(e) && e.code === 'EINTR') retry();
+ */
+export function isSyscallError(e: unknown): e is SyscallError {
+  return (
+    e instanceof Error &&
+    typeof (e as Partial<SyscallError>).errno === 'number' &&
+    typeof (e as Partial<SyscallError>).code === 'string' &&
+    typeof (e as Partial<SyscallError>).syscall === 'string'
+  );
+}
+
+/** Opaque handle returned by {@link NativeAddon.watchFd}. */
+export interface WatchHandle {
+  readonly fd: number;
+}
+
+/**
+ * The native addon's surface: generic Linux calls, no KVM semantics.
+ * All file descriptors it creates are close-on-exec. Every failure throws a {@link SyscallError}
+ * (except the documented EAGAIN / EINTR returns).
+ * @example
+ * const addon = loadAddon();
+ * const kvm = addon.open('/dev/kvm', O_RDWR);
+ * addon.ioctl(kvm, KVM_GET_API_VERSION); // 12
+ */
+export interface NativeAddon {
+  /** `open(path, flags | O_CLOEXEC)`; returns the fd. */
+  open(path: string, flags: number): number;
+  /** `close(fd)`. */
+  close(fd: number): void;
+  /**
+   * `ioctl(fd, request, arg)`. A typed array / DataView / ArrayBuffer `arg` is passed as a pointer to
+   * its bytes (byteOffset respected); a number or bigint is passed as an integer. `request` is an
+   * unsigned 32-bit number. Returns the (non-negative) ioctl result; errors, EINTR included, throw.
+   */
+  ioctl(fd: number, request: number, arg?: number | bigint | ArrayBufferView | ArrayBuffer): number;
+  /**
+   * `ioctl(fd, request, 0)` for the hot path (KVM_RUN). Returns the result, or -EINTR (-4) when a
+   * signal (a kick) interrupted it; other errors throw.
+   */
+  ioctlFast(fd: number, request: number): number;
+  /** `mmap(NULL, length, prot, flags, fd, offset)` as an external ArrayBuffer (unmapped only by `munmap`). */
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer;
+  /** Unmaps a buffer returned by `mmap` and detaches it (its byteLength becomes 0). Others throw EINVAL. */
+  munmap(buf: ArrayBuffer): void;
+  /** Host virtual address of the first byte of `buf` (for structs that embed pointers). */
+  addressOf(buf: ArrayBuffer | ArrayBufferView): bigint;
+  /** `memfd_create(name, flags | MFD_CLOEXEC)`. */
+  memfdCreate(name: string, flags: number): number;
+  /** `ftruncate(fd, size)`. */
+  ftruncate(fd: number, size: number): void;
+  /** `read(fd, buf)`; returns the byte count, 0 at EOF, or -1 on EAGAIN. */
+  read(fd: number, buf: ArrayBufferView | ArrayBuffer): number;
+  /** `write(fd, buf)`; returns the byte count, or -1 on EAGAIN. */
+  write(fd: number, buf: ArrayBufferView | ArrayBuffer): number;
+  /** Sets or clears O_NONBLOCK. */
+  fcntlSetNonblock(fd: number, on: boolean): void;
+  /** `eventfd(initval, flags | EFD_CLOEXEC)`. */
+  eventfd(initval: number, flags: number): number;
+  /** Reads an eventfd counter; `null` on EAGAIN (non-blocking eventfd with a zero counter). */
+  eventfdRead(fd: number): bigint | null;
+  /** Adds `value` to an eventfd counter. */
+  eventfdWrite(fd: number, value: number | bigint): void;
+  /**
+   * Watches `fd` on the calling thread's libuv loop (main thread or worker). `events`: 1 readable,
+   * 2 writable. The callback receives the ready mask (1 | 2, or 4 on error/hangup). libuv puts the
+   * fd in non-blocking mode. One watcher per fd per thread. The watcher keeps the loop alive until
+   * `unwatchFd`.
+   */
+  watchFd(fd: number, events: number, callback: (events: number) => void): WatchHandle;
+  /** Stops a watcher (idempotent); its callback is never called afterwards. */
+  unwatchFd(handle: WatchHandle): void;
+  /**
+   * Installs (once per process) a no-op handler without SA_RESTART for the kick signal, unblocks it
+   * on the calling thread, and returns the signal number. Call it on every vCPU thread.
+   */
+  installKickSignal(): number;
+  /** `pthread_self()` of the calling thread. */
+  currentThread(): bigint;
+  /** `pthread_kill(thread, kick signal)`. Throws EINVAL if `installKickSignal` was never called. */
+  kickThread(thread: bigint): void;
+}
+
+/**
+ * Thrown when the native addon cannot be loaded. The message says why (not Linux x86-64, addon not
+ * built, load failure) and how to fix it.
+ * @example
+ * try { loadAddon(); } catch (e) { if (e instanceof AddonUnavailableError) useEmulator(); }
+ */
+export class AddonUnavailableError extends Error {
+  override readonly name = 'AddonUnavailableError';
+  constructor(
+    message: string,
+    /** The underlying load error, when there was one. */
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Path of the compiled addon inside this package. */
+export function addonPath(): string {
+  // Works from src/ (tests, tsx) and from dist/ (built package): both sit one level below the root.
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', 'build', 'Release', 'kvm_sys.node');
+}
+
+let cached: NativeAddon | undefined;
+let cachedError: AddonUnavailableError | undefined;
+
+/**
+ * Loads the native addon (once; later calls return the same object).
+ * @throws {AddonUnavailableError} with the reason when it cannot be loaded.
+ * @example
+ * const addon = loadAddon();
+ * const efd = addon.eventfd(0, EFD_NONBLOCK);
+ */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  if (cachedError) throw cachedError;
+  try {
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+      throw new AddonUnavailableError(
+        `@ts-vmm/kvm-sys: the native addon supports linux/x64 only (this is ${process.platform}/${process.arch}); use a pure-TypeScript backend instead`,
+      );
+    }
+    const path = addonPath();
+    if (!existsSync(path)) {
+      throw new AddonUnavailableError(
+        `@ts-vmm/kvm-sys: native addon not built (${path} is missing): run \`node scripts/build-addon.mjs\` in packages/kvm-sys (needs g++, make, python3 and Node headers)`,
+      );
+    }
+    try {
+      cached = createRequire(import.meta.url)(path) as NativeAddon;
+    } catch (e) {
+      throw new AddonUnavailableError(
+        `@ts-vmm/kvm-sys: failed to load ${path}: ${(e as Error).message} (rebuild with \`node scripts/build-addon.mjs\`)`,
+        e,
+      );
+    }
+    return cached;
+  } catch (e) {
+    cachedError = e as AddonUnavailableError;
+    throw e;
+  }
+}
+
+/**
+ * True when the native addon can be loaded on this host.
+ * @example
+ * if (isAddonAvailable()) console.log(loadAddon().currentThread());
+ */
+export function isAddonAvailable(): boolean {
+  try {
+    loadAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when the addon loads and `/dev/kvm` (or `path`) can be opened read-write.
+ * @example
+ * describe.skipIf(!hasKvm())('needs KVM', () => { ... });
+ */
+export function hasKvm(path = '/dev/kvm'): boolean {
+  if (!isAddonAvailable()) return false;
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
+    const addon = loadAddon();
+    const fd = addon.open(path, 2 /* O_RDWR */);
+    addon.close(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
