@@ -1,2 +1,30 @@
-/** @packageDocumentation Hypervisor-agnostic device models: bus, 16550A serial, i8042, CMOS RTC, virtio queue, virtio-mmio, block, net, console, rng, vsock. */
-export {};
+/**
+ * Hypervisor-agnostic device models for ts-vmm: a PIO/MMIO {@link Bus}, legacy devices (16550A
+ * {@link Serial}, {@link I8042}, CMOS {@link Rtc}, {@link DebugExit}, {@link BootTimer}), the virtio
+ * split {@link Queue}, the virtio-mmio transport and virtio block, net, console, rng and vsock.
+ *
+ * @packageDocumentation
+ */
+
+export { BOOT_TIMER_MAGIC, BOOT_TIMER_MMIO_BASE, BootTimer, type BootTimerOptions } from './boot-timer.js';
+export {
+  type AddressSpace,
+  Bus,
+  type BusDevice,
+  BusError,
+  type BusOptions,
+  type BusRange,
+  type UnclaimedAccess,
+} from './bus.js';
+export { DebugExit, type DebugExitOptions } from './debug-exit.js';
+export { I8042, I8042_CMD, type I8042Options } from './i8042.js';
+export { type IrqLine, RecordingIrqLine } from './irq.js';
+export { CMOS_REG, RTC_UIP_WINDOW_MS, Rtc, RtcError, type RtcOptions } from './rtc.js';
+export {
+  SERIAL_FIFO_SIZE,
+  Serial,
+  SerialError,
+  type SerialOptions,
+  type SerialSink,
+  UART_REG,
+} from './serial.js';

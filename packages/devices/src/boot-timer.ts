@@ -1,0 +1,60 @@
+import type { BusDevice } from './bus.js';
+
+/** The value Firecracker's guest init writes to mark boot completion. */
+export const BOOT_TIMER_MAGIC = 123;
+/** Where Firecracker maps its boot timer (one page of MMIO). */
+export const BOOT_TIMER_MMIO_BASE = 0xd000_0000;
+
+/** Options for a {@link BootTimer}. */
+export interface BootTimerOptions {
+  /** Host time (ns, `process.hrtime.bigint()` scale) the boot started. Default: construction time. */
+  start?: bigint;
+  /** Host clock in ns. Default `process.hrtime.bigint`. */
+  clock?: () => bigint;
+  /** Value that marks boot completion; `null` accepts any write. Default {@link BOOT_TIMER_MAGIC}. */
+  magic?: number | null;
+  /** Called once, at the first marking write, with the ns elapsed since `start`. */
+  onBoot?: (elapsedNs: bigint) => void;
+}
+
+/**
+ * Records when the guest reached user space: the guest's init writes the magic value (123, as
+ * Firecracker's `/sbin/init` does with `devmem 0xd0000000 8 123`) to the device, which stamps the
+ * host time. Register it on the MMIO bus at {@link BOOT_TIMER_MMIO_BASE} (or on a port).
+ *
+ * @example
+ * ```ts
+ * import { BOOT_TIMER_MMIO_BASE, BootTimer } from '@ts-vmm/devices';
+ * const timer = new BootTimer({ onBoot: (ns) => console.log(`guest booted in ${Number(ns) / 1e6} ms`) });
+ * mmio.register(BOOT_TIMER_MMIO_BASE, 0x1000, timer, 'boot-timer');
+ * ```
+ */
+export class BootTimer implements BusDevice {
+  /** Host time (ns) of the first marking write. */
+  bootedAt: bigint | undefined;
+  private readonly start: bigint;
+  private readonly clock: () => bigint;
+  private readonly magic: number | null;
+
+  constructor(private readonly options: BootTimerOptions = {}) {
+    this.clock = options.clock ?? process.hrtime.bigint;
+    this.start = options.start ?? this.clock();
+    this.magic = options.magic === undefined ? BOOT_TIMER_MAGIC : options.magic;
+  }
+
+  /** Nanoseconds from start to the marking write, or `undefined` before it. */
+  get elapsedNs(): bigint | undefined {
+    return this.bootedAt === undefined ? undefined : this.bootedAt - this.start;
+  }
+
+  read(_offset: number, data: Uint8Array): void {
+    data.fill(0);
+  }
+
+  write(_offset: number, data: Uint8Array): void {
+    if (this.bootedAt !== undefined) return;
+    if (this.magic !== null && (data[0] !== this.magic || data.subarray(1).some((b) => b !== 0))) return;
+    this.bootedAt = this.clock();
+    this.options.onBoot?.(this.bootedAt - this.start);
+  }
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { Bus } from './bus.js';
+import { I8042 } from './i8042.js';
+import { RecordingIrqLine } from './irq.js';
+
+function setup() {
+  let resets = 0;
+  const irq = new RecordingIrqLine();
+  const dev = new I8042({ onReset: () => resets++, irq });
+  const bus = new Bus('pio');
+  bus.register(0x60, 1, dev.dataPort, 'i8042-data');
+  bus.register(0x64, 1, dev.commandPort, 'i8042-cmd');
+  return { dev, bus, irq, resets: () => resets };
+}
+
+describe('I8042', () => {
+  it('raises the reset event on command 0xFE', () => {
+    const { bus, resets } = setup();
+    bus.writeValue(0x64, 1, 0xfe);
+    expect(resets()).toBe(1);
+  });
+
+  it('raises the reset event when 0xD1 writes an output port with bit 0 clear', () => {
+    const { bus, resets, dev } = setup();
+    bus.writeValue(0x64, 1, 0xd1);
+    bus.writeValue(0x60, 1, 0xdf); // A20 on, reset line high: no reset
+    expect(resets()).toBe(0);
+    bus.writeValue(0x64, 1, 0xd0);
+    expect(bus.readValue(0x60, 1)).toBe(0xdf);
+    bus.writeValue(0x64, 1, 0xd1);
+    bus.writeValue(0x60, 1, 0xde);
+    expect(resets()).toBe(1);
+    expect(dev.resetCount).toBe(1);
+  });
+
+  it('answers the probe: CTR read/write, self test, output-buffer-full status', () => {
+    const { bus } = setup();
+    expect(bus.readValue(0x64, 1) & 1).toBe(0);
+    bus.writeValue(0x64, 1, 0x20);
+    expect(bus.readValue(0x64, 1) & 1).toBe(1);
+    expect(bus.readValue(0x60, 1)).toBe(0x47);
+    expect(bus.readValue(0x64, 1) & 1).toBe(0);
+    bus.writeValue(0x64, 1, 0x60);
+    bus.writeValue(0x60, 1, 0x65);
+    bus.writeValue(0x64, 1, 0x20);
+    expect(bus.readValue(0x60, 1)).toBe(0x65);
+    bus.writeValue(0x64, 1, 0xaa);
+    expect(bus.readValue(0x60, 1)).toBe(0x55);
+    expect(bus.readValue(0x64, 1) & 0x08).toBe(0x08); // last write was a command
+  });
+
+  it('acknowledges keyboard commands with an interrupt', () => {
+    const { bus, irq } = setup();
+    bus.writeValue(0x60, 1, 0xff);
+    expect(bus.readValue(0x60, 1)).toBe(0xfa);
+    expect(bus.readValue(0x60, 1)).toBe(0xaa);
+    expect(irq.triggers).toBe(2);
+  });
+});

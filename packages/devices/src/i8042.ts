@@ -1,0 +1,171 @@
+import type { BusDevice } from './bus.js';
+import type { IrqLine } from './irq.js';
+
+/** Status register bits. */
+const SB_OUT_FULL = 0x01;
+const SB_SYSTEM_FLAG = 0x04;
+const SB_COMMAND = 0x08; // last write was to the command port
+const SB_KBD_ENABLED = 0x10; // keyboard not inhibited
+
+/** Controller commands (written to port 0x64). */
+export const I8042_CMD = {
+  READ_CTR: 0x20,
+  WRITE_CTR: 0x60,
+  DISABLE_AUX: 0xa7,
+  ENABLE_AUX: 0xa8,
+  AUX_TEST: 0xa9,
+  SELF_TEST: 0xaa,
+  INTERFACE_TEST: 0xab,
+  DISABLE_KBD: 0xad,
+  ENABLE_KBD: 0xae,
+  READ_INPUT_PORT: 0xc0,
+  READ_OUTPUT_PORT: 0xd0,
+  WRITE_OUTPUT_PORT: 0xd1,
+  PULSE_RESET: 0xfe,
+} as const;
+
+/** Options for an {@link I8042}. */
+export interface I8042Options {
+  /** Called when the guest asks the controller to reset the CPU (0xFE, or output port bit 0 cleared). */
+  onReset?: () => void;
+  /** Keyboard interrupt line (IRQ 1), raised when a byte is placed in the output buffer for the keyboard. */
+  irq?: IrqLine;
+}
+
+const OUTPUT_BUFFER_SIZE = 16;
+
+/**
+ * The part of an i8042 keyboard controller a microVM needs: enough of the status/command protocol
+ * for Linux's i8042 driver to probe it quietly, and the CPU reset line (`reboot=k`). The reset
+ * command 0xFE and a 0xD1 write of the output port with bit 0 clear both call `onReset`.
+ *
+ * The controller lives at two ports that are not adjacent (0x60 data, 0x64 status/command), so it
+ * exposes two bus devices.
+ *
+ * @example
+ * ```ts
+ * import { Bus, I8042 } from '@ts-vmm/devices';
+ * const kbd = new I8042({ onReset: () => vmm.stop('reboot') });
+ * pio.register(0x60, 1, kbd.dataPort, 'i8042-data');
+ * pio.register(0x64, 1, kbd.commandPort, 'i8042-cmd');
+ * ```
+ */
+export class I8042 {
+  private status = SB_SYSTEM_FLAG | SB_KBD_ENABLED;
+  private ctr = 0x47; // kbd int, aux int, system flag, translate
+  private outputPort = 0x01;
+  private pendingCommand = 0;
+  private readonly out: number[] = [];
+  /** Number of reset requests seen. */
+  resetCount = 0;
+  private readonly onReset?: () => void;
+  private readonly irq?: IrqLine;
+
+  /** The data port (0x60). */
+  readonly dataPort: BusDevice = {
+    read: (_off, data) => {
+      data.fill(0);
+      data[0] = this.readData();
+    },
+    write: (_off, data) => this.writeData(data[0]),
+  };
+
+  /** The status (read) / command (write) port (0x64). */
+  readonly commandPort: BusDevice = {
+    read: (_off, data) => {
+      data.fill(0);
+      data[0] = this.status;
+    },
+    write: (_off, data) => this.writeCommand(data[0]),
+  };
+
+  constructor(options: I8042Options = {}) {
+    this.onReset = options.onReset;
+    this.irq = options.irq;
+  }
+
+  private push(b: number, kbd: boolean): void {
+    if (this.out.length >= OUTPUT_BUFFER_SIZE) return;
+    this.out.push(b & 0xff);
+    this.status |= SB_OUT_FULL;
+    if (kbd && this.ctr & 0x01) this.irq?.trigger();
+  }
+
+  private reset(): void {
+    this.resetCount++;
+    this.onReset?.();
+  }
+
+  /** Reads the data port. */
+  readData(): number {
+    const b = this.out.shift() ?? 0;
+    if (this.out.length === 0) this.status &= ~SB_OUT_FULL;
+    return b;
+  }
+
+  /** Writes the command port. */
+  writeCommand(cmd: number): void {
+    this.status |= SB_COMMAND;
+    this.pendingCommand = 0;
+    switch (cmd) {
+      case I8042_CMD.READ_CTR:
+        this.push(this.ctr, false);
+        break;
+      case I8042_CMD.WRITE_CTR:
+      case I8042_CMD.WRITE_OUTPUT_PORT:
+        this.pendingCommand = cmd;
+        break;
+      case I8042_CMD.DISABLE_AUX:
+        this.ctr |= 0x20;
+        break;
+      case I8042_CMD.ENABLE_AUX:
+        this.ctr &= ~0x20;
+        break;
+      case I8042_CMD.AUX_TEST:
+      case I8042_CMD.INTERFACE_TEST:
+        this.push(0x00, false);
+        break;
+      case I8042_CMD.SELF_TEST:
+        this.push(0x55, false);
+        break;
+      case I8042_CMD.DISABLE_KBD:
+        this.ctr |= 0x10;
+        break;
+      case I8042_CMD.ENABLE_KBD:
+        this.ctr &= ~0x10;
+        break;
+      case I8042_CMD.READ_INPUT_PORT:
+        this.push(0x80, false);
+        break;
+      case I8042_CMD.READ_OUTPUT_PORT:
+        this.push(this.outputPort, false);
+        break;
+      case I8042_CMD.PULSE_RESET:
+        this.reset();
+        break;
+      default:
+        // 0xF0-0xFF pulse output lines: bit 0 low pulses reset.
+        if (cmd >= 0xf0 && (cmd & 0x01) === 0) this.reset();
+        break;
+    }
+  }
+
+  /** Writes the data port: a parameter of the last command, or a byte for the keyboard. */
+  writeData(b: number): void {
+    this.status &= ~SB_COMMAND;
+    const cmd = this.pendingCommand;
+    this.pendingCommand = 0;
+    if (cmd === I8042_CMD.WRITE_CTR) {
+      this.ctr = b;
+      return;
+    }
+    if (cmd === I8042_CMD.WRITE_OUTPUT_PORT) {
+      this.outputPort = b;
+      if ((b & 0x01) === 0) this.reset();
+      return;
+    }
+    // A keyboard command: acknowledge it; answer reset with "self test passed".
+    this.push(0xfa, true);
+    if (b === 0xff) this.push(0xaa, true);
+  }
+}

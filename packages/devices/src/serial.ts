@@ -1,0 +1,423 @@
+import type { BusDevice } from './bus.js';
+import type { IrqLine } from './irq.js';
+
+/** Register offsets of a 16550A, relative to its base port. */
+export const UART_REG = {
+  /** DLAB=0 read: receiver buffer; write: transmitter holding. DLAB=1: divisor latch low. */
+  DATA: 0,
+  /** DLAB=0: interrupt enable. DLAB=1: divisor latch high. */
+  IER: 1,
+  /** Read: interrupt identification. Write: FIFO control. */
+  IIR_FCR: 2,
+  LCR: 3,
+  MCR: 4,
+  LSR: 5,
+  MSR: 6,
+  SCR: 7,
+} as const;
+
+const IER_RDA = 0x01;
+const IER_THRE = 0x02;
+const IER_RLS = 0x04;
+const IER_MS = 0x08;
+
+const IIR_NONE = 0x01;
+const IIR_MS = 0x00;
+const IIR_THRE = 0x02;
+const IIR_RDA = 0x04;
+const IIR_RLS = 0x06;
+const IIR_TIMEOUT = 0x0c;
+const IIR_FIFO_BITS = 0xc0;
+
+const LCR_DLAB = 0x80;
+
+const MCR_DTR = 0x01;
+const MCR_RTS = 0x02;
+const MCR_OUT1 = 0x04;
+const MCR_OUT2 = 0x08;
+const MCR_LOOP = 0x10;
+
+const LSR_DR = 0x01;
+const LSR_OE = 0x02;
+const LSR_BI = 0x10;
+const LSR_THRE = 0x20;
+const LSR_TEMT = 0x40;
+
+const MSR_CTS = 0x10;
+const MSR_DSR = 0x20;
+const MSR_RI = 0x40;
+const MSR_DCD = 0x80;
+
+const FCR_ENABLE = 0x01;
+const FCR_CLEAR_RX = 0x02;
+const TRIGGER_LEVELS = [1, 4, 8, 14];
+
+/** Size of the receive and transmit FIFOs (the 16550A has 16; ts-vmm models 64 like the 16750). */
+export const SERIAL_FIFO_SIZE = 64;
+
+/**
+ * Where transmitted bytes go. A Node `Writable` (such as `process.stdout`) fits: `write` returning
+ * false means "accepted, but stop until 'drain'".
+ */
+export interface SerialSink {
+  write(chunk: Uint8Array): boolean;
+  once?(event: 'drain', listener: () => void): unknown;
+}
+
+/** Options for a {@link Serial}. */
+export interface SerialOptions {
+  /** The interrupt line (COM1: IRQ 4). */
+  irq?: IrqLine;
+  /** Where output goes; without one, output is buffered (up to `outputBufferSize`) for {@link Serial.takeOutput}. */
+  sink?: SerialSink;
+  /** Bytes buffered while the sink is stalled; more are dropped and counted. Default 64 KiB. */
+  outputBufferSize?: number;
+  /** Host input held beyond the receive FIFO. Default 4 KiB. */
+  inputBufferSize?: number;
+  /** Called when input space becomes available after {@link Serial.enqueueInput} filled it. */
+  onInputSpace?: () => void;
+}
+
+/** The error type of the serial module. */
+export class SerialError extends Error {
+  override name = 'SerialError';
+}
+
+/** A bounded byte FIFO (ring buffer). */
+class ByteRing {
+  private buf: Uint8Array;
+  private head = 0;
+  length = 0;
+  constructor(readonly capacity: number) {
+    this.buf = new Uint8Array(capacity);
+  }
+  get free(): number {
+    return this.capacity - this.length;
+  }
+  push(b: number): boolean {
+    if (this.length === this.capacity) return false;
+    this.buf[(this.head + this.length) % this.capacity] = b;
+    this.length++;
+    return true;
+  }
+  shift(): number {
+    const b = this.buf[this.head];
+    this.head = (this.head + 1) % this.capacity;
+    this.length--;
+    return b;
+  }
+  clear(): void {
+    this.head = 0;
+    this.length = 0;
+  }
+  drain(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.buf[(this.head + i) % this.capacity];
+    this.clear();
+    return out;
+  }
+}
+
+/**
+ * A 16550A UART with 64-byte FIFOs: every register (RBR/THR, IER, IIR/FCR, LCR, MCR, LSR, MSR, SCR,
+ * DLL/DLM), received-data, character-timeout, THR-empty, line-status and modem-status interrupts,
+ * and loopback mode.
+ *
+ * Transmission is instantaneous from the guest's point of view: THR is always empty again after a
+ * write, so the guest never waits on the host. Bytes go to the {@link SerialSink}; while it is
+ * stalled they queue in a bounded buffer, and bytes beyond that are dropped and counted in
+ * {@link Serial.droppedOutputBytes}. Input is accepted only as far as there is room
+ * ({@link Serial.enqueueInput} returns the count taken), so a flood cannot grow memory.
+ *
+ * @example
+ * ```ts
+ * import { Bus, Serial } from '@ts-vmm/devices';
+ * const com1 = new Serial({ sink: process.stdout, irq });
+ * pio.register(0x3f8, 8, com1, 'com1');
+ * process.stdin.on('data', (d) => { if (com1.enqueueInput(d) < d.length) process.stdin.pause(); });
+ * ```
+ */
+export class Serial implements BusDevice {
+  private ier = 0;
+  private lcr = 0x03;
+  private mcr = MCR_OUT2;
+  private lsrErrors = 0;
+  private msrDelta = 0;
+  private scr = 0;
+  private dll = 0x0c; // 9600 baud
+  private dlm = 0;
+  private fcr = 0;
+  private threPending = false;
+  private timeoutPending = false;
+  private rx = new ByteRing(SERIAL_FIFO_SIZE);
+  private readonly input: ByteRing;
+  private readonly out: ByteRing;
+  private stalled = false;
+  private inputWasFull = false;
+  /** Output bytes dropped because the sink was stalled and the buffer was full. */
+  droppedOutputBytes = 0;
+  /** Interrupts raised so far. */
+  interruptCount = 0;
+  private readonly irq?: IrqLine;
+  private readonly sink?: SerialSink;
+  private readonly onInputSpace?: () => void;
+
+  constructor(options: SerialOptions = {}) {
+    const outSize = options.outputBufferSize ?? 64 * 1024;
+    const inSize = options.inputBufferSize ?? 4096;
+    if (!Number.isSafeInteger(outSize) || outSize < 1)
+      throw new SerialError(`outputBufferSize ${outSize} must be a positive integer`);
+    if (!Number.isSafeInteger(inSize) || inSize < 0)
+      throw new SerialError(`inputBufferSize ${inSize} must be a non-negative integer`);
+    this.irq = options.irq;
+    this.sink = options.sink;
+    this.out = new ByteRing(outSize);
+    this.input = new ByteRing(Math.max(inSize, 1));
+    this.onInputSpace = options.onInputSpace;
+  }
+
+  private get fifoEnabled(): boolean {
+    return (this.fcr & FCR_ENABLE) !== 0;
+  }
+  private get rxCapacity(): number {
+    return this.fifoEnabled ? SERIAL_FIFO_SIZE : 1;
+  }
+  private get loopback(): boolean {
+    return (this.mcr & MCR_LOOP) !== 0;
+  }
+
+  /** Free room for host input: receive FIFO plus the input buffer. */
+  get inputSpace(): number {
+    return Math.max(0, this.rxCapacity - this.rx.length) + this.input.free;
+  }
+
+  /**
+   * Queues host input for the guest; returns how many bytes were accepted (the rest should be
+   * retried after `onInputSpace`). In loopback mode the line is disconnected and nothing is taken.
+   * @example const n = com1.enqueueInput(new TextEncoder().encode('root\n'));
+   */
+  enqueueInput(bytes: Uint8Array): number {
+    if (this.loopback) return 0;
+    let n = 0;
+    for (; n < bytes.length; n++) {
+      if (this.rx.length < this.rxCapacity && this.input.length === 0) this.rx.push(bytes[n]);
+      else if (!this.input.push(bytes[n])) break;
+    }
+    if (n < bytes.length || this.inputSpace === 0) this.inputWasFull = true;
+    if (n > 0) this.receivedData();
+    return n;
+  }
+
+  /** Bytes transmitted but not yet handed to the sink (or, without a sink, not yet taken). */
+  get pendingOutput(): number {
+    return this.out.length;
+  }
+
+  /** Takes the buffered output (for use without a sink, or to inspect what a stalled sink missed). */
+  takeOutput(): Uint8Array {
+    return this.out.drain();
+  }
+
+  /** Tries to hand buffered output to the sink now. */
+  flush(): void {
+    if (!this.sink || this.out.length === 0) return;
+    const chunk = this.out.drain();
+    this.writeSink(chunk);
+  }
+
+  private writeSink(chunk: Uint8Array): void {
+    const sink = this.sink!;
+    let ok: boolean;
+    try {
+      ok = sink.write(chunk);
+    } catch {
+      this.droppedOutputBytes += chunk.length;
+      return;
+    }
+    if (!ok) {
+      this.stalled = true;
+      if (sink.once) {
+        sink.once('drain', () => {
+          this.stalled = false;
+          this.flush();
+        });
+      }
+    }
+  }
+
+  /**
+   * Marks the sink writable again (for sinks without a 'drain' event) and flushes.
+   */
+  resume(): void {
+    this.stalled = false;
+    this.flush();
+  }
+
+  private transmit(b: number): void {
+    if (this.loopback) {
+      if (this.rx.length < this.rxCapacity) this.rx.push(b);
+      else this.lsrErrors |= LSR_OE;
+      this.receivedData();
+    } else if (this.sink && !this.stalled && this.out.length === 0) {
+      this.writeSink(Uint8Array.of(b));
+    } else if (!this.out.push(b)) {
+      this.droppedOutputBytes++;
+    }
+    this.threPending = true;
+    if (this.ier & IER_THRE) this.raise();
+  }
+
+  private receivedData(): void {
+    const level = this.fifoEnabled ? TRIGGER_LEVELS[this.fcr >> 6] : 1;
+    this.timeoutPending = this.rx.length > 0 && this.rx.length < level;
+    if ((this.ier & IER_RDA && this.rx.length > 0) || (this.ier & IER_RLS && this.lsrErrors)) this.raise();
+  }
+
+  private raise(): void {
+    this.interruptCount++;
+    this.irq?.trigger();
+  }
+
+  private iir(): number {
+    const fifo = this.fifoEnabled ? IIR_FIFO_BITS : 0;
+    if (this.ier & IER_RLS && this.lsrErrors & (LSR_OE | LSR_BI | 0x0c)) return IIR_RLS | fifo;
+    if (this.ier & IER_RDA && this.rx.length > 0) {
+      return (this.timeoutPending && this.fifoEnabled ? IIR_TIMEOUT : IIR_RDA) | fifo;
+    }
+    if (this.ier & IER_THRE && this.threPending) return IIR_THRE | fifo;
+    if (this.ier & IER_MS && this.msrDelta) return IIR_MS | fifo;
+    return IIR_NONE | fifo;
+  }
+
+  private msr(): number {
+    if (this.loopback) {
+      let v = 0;
+      if (this.mcr & MCR_RTS) v |= MSR_CTS;
+      if (this.mcr & MCR_DTR) v |= MSR_DSR;
+      if (this.mcr & MCR_OUT1) v |= MSR_RI;
+      if (this.mcr & MCR_OUT2) v |= MSR_DCD;
+      return v | this.msrDelta;
+    }
+    return MSR_DCD | MSR_DSR | MSR_CTS | this.msrDelta;
+  }
+
+  private refill(): void {
+    while (this.input.length > 0 && this.rx.length < this.rxCapacity) this.rx.push(this.input.shift());
+    if (this.inputWasFull && this.inputSpace > 0) {
+      this.inputWasFull = false;
+      this.onInputSpace?.();
+    }
+  }
+
+  /** Reads one register. */
+  readRegister(offset: number): number {
+    switch (offset) {
+      case UART_REG.DATA: {
+        if (this.lcr & LCR_DLAB) return this.dll;
+        if (this.rx.length === 0) return 0;
+        const b = this.rx.shift();
+        this.refill();
+        this.timeoutPending = false;
+        if (this.rx.length > 0) this.receivedData();
+        return b;
+      }
+      case UART_REG.IER:
+        return this.lcr & LCR_DLAB ? this.dlm : this.ier;
+      case UART_REG.IIR_FCR: {
+        const v = this.iir();
+        // Reading IIR while it reports THRE clears that source.
+        if ((v & 0x0f) === IIR_THRE) this.threPending = false;
+        return v;
+      }
+      case UART_REG.LCR:
+        return this.lcr;
+      case UART_REG.MCR:
+        return this.mcr;
+      case UART_REG.LSR: {
+        let v = LSR_THRE | LSR_TEMT | this.lsrErrors;
+        if (this.rx.length > 0) v |= LSR_DR;
+        this.lsrErrors = 0;
+        return v;
+      }
+      case UART_REG.MSR: {
+        const v = this.msr();
+        this.msrDelta = 0;
+        return v;
+      }
+      case UART_REG.SCR:
+        return this.scr;
+      default:
+        return 0xff;
+    }
+  }
+
+  /** Writes one register. */
+  writeRegister(offset: number, value: number): void {
+    value &= 0xff;
+    switch (offset) {
+      case UART_REG.DATA:
+        if (this.lcr & LCR_DLAB) this.dll = value;
+        else this.transmit(value);
+        break;
+      case UART_REG.IER:
+        if (this.lcr & LCR_DLAB) this.dlm = value;
+        else {
+          const was = this.ier;
+          this.ier = value & 0x0f;
+          // Enabling THRE interrupts with THR empty raises one at once (the 8250 driver probes this).
+          if (this.ier & IER_THRE && !(was & IER_THRE)) {
+            this.threPending = true;
+            this.raise();
+          } else if (this.iir() & IIR_NONE) {
+            // nothing pending
+          } else if (this.ier & ~was) this.raise();
+        }
+        break;
+      case UART_REG.IIR_FCR: {
+        if (value & FCR_CLEAR_RX || (value & FCR_ENABLE) !== (this.fcr & FCR_ENABLE)) {
+          this.rx.clear();
+          this.timeoutPending = false;
+          this.refill();
+        }
+        this.fcr = value & 0xc1;
+        if (this.rx.length > 0) this.receivedData();
+        break;
+      }
+      case UART_REG.LCR:
+        this.lcr = value;
+        break;
+      case UART_REG.MCR: {
+        const oldMsr = this.msr() & 0xf0;
+        this.mcr = value & 0x1f;
+        if (this.loopback || oldMsr !== (this.msr() & 0xf0)) {
+          const newMsr = this.msr() & 0xf0;
+          const changed = oldMsr ^ newMsr;
+          let d = 0;
+          if (changed & MSR_CTS) d |= 0x01;
+          if (changed & MSR_DSR) d |= 0x02;
+          if (oldMsr & MSR_RI && !(newMsr & MSR_RI)) d |= 0x04; // trailing edge of RI
+          if (changed & MSR_DCD) d |= 0x08;
+          this.msrDelta |= d;
+          if (d && this.ier & IER_MS) this.raise();
+        }
+        break;
+      }
+      case UART_REG.LSR:
+      case UART_REG.MSR:
+        break; // read-only (factory test writes ignored)
+      case UART_REG.SCR:
+        this.scr = value;
+        break;
+    }
+  }
+
+  /** {@link BusDevice.read}: byte-wide registers; wider accesses read consecutive registers. */
+  read(offset: number, data: Uint8Array): void {
+    for (let i = 0; i < data.length; i++) data[i] = offset + i < 8 ? this.readRegister(offset + i) : 0xff;
+  }
+
+  /** {@link BusDevice.write}. */
+  write(offset: number, data: Uint8Array): void {
+    for (let i = 0; i < data.length; i++) if (offset + i < 8) this.writeRegister(offset + i, data[i]);
+  }
+}
