@@ -1,2 +1,8 @@
-/** @packageDocumentation The reference microVM monitor and its `ts-vmm` CLI. */
-export {};
+/**
+ * The reference microVM monitor of ts-vmm: configuration, the default guest builder, the `Vmm`
+ * class and the `ts-vmm` CLI.
+ *
+ * @packageDocumentation
+ */
+export * from './config/index.js';
+export * from './guest/index.js';
