@@ -1,2 +1,82 @@
-/** @packageDocumentation Linux boot: bzImage, ELF/PVH, multiboot, zero page, E820, command line, initrd, MP table, ACPI tables. */
-export {};
+/**
+ * Linux boot for ts-vmm: kernel loaders (bzImage, ELF vmlinux with PVH note, multiboot), payload
+ * extraction (LZ4, gzip), the zero page, PVH start info, E820, the kernel command line, initrd
+ * placement, MP tables and ACPI tables. It writes into guest memory; it never runs a guest.
+ *
+ * @packageDocumentation
+ */
+export { BootDataError, type BootDataErrorKind } from './boot-data-error.js';
+export { BZIMAGE_ENTRY64_OFFSET, type BzImageOptions, check64BitBootable, loadBzImage } from './bzimage.js';
+export { DecompressError, type DecompressErrorKind } from './decompress-error.js';
+export {
+  E820_MAX_ENTRIES_ZEROPAGE,
+  type E820Entry,
+  type E820Options,
+  E820Type,
+  EBDA_START,
+  e820ForMemory,
+  HIGH_MEMORY_START,
+  validateE820,
+} from './e820.js';
+export {
+  type ElfImage,
+  type ElfOptions,
+  type ElfProgramHeader,
+  EM_386,
+  EM_X86_64,
+  findPvhEntry,
+  loadElf,
+  PT_LOAD,
+  PT_NOTE,
+  parseElf,
+  XEN_ELFNOTE_PHYS32_ENTRY,
+} from './elf.js';
+export { type GuestRange, guestRangeProblem, rangesOverlap } from './guest-range.js';
+export type {
+  BzImageLoad,
+  ElfLoad,
+  KernelFormat,
+  KernelLoad,
+  KernelLoadBase,
+  LoadedSegment,
+  MultibootLoad,
+} from './kernel-load.js';
+export { detectFormat, type LoadOptions, load } from './load.js';
+export { LoaderError, type LoaderErrorKind } from './loader-error.js';
+export {
+  decodeLz4Block,
+  decompressLz4Legacy,
+  LZ4_LEGACY_BLOCK_SIZE,
+  LZ4_LEGACY_MAGIC,
+  type Lz4Options,
+} from './lz4.js';
+export {
+  findMultibootHeader,
+  loadMultiboot,
+  MULTIBOOT_BOOTLOADER_MAGIC,
+  MULTIBOOT_HEADER_MAGIC,
+  MULTIBOOT_INFO_SIZE,
+  type MultibootHeader,
+  MultibootHeaderFlags,
+  type MultibootModule,
+  type MultibootOptions,
+} from './multiboot.js';
+export {
+  bzImagePayload,
+  decompressPayload,
+  detectCompression,
+  type ExtractOptions,
+  extractVmlinux,
+  type PayloadCompression,
+} from './payload.js';
+export {
+  LoadFlags,
+  parseSetupHeader,
+  protocol,
+  SETUP_HEADER_END,
+  SETUP_HEADER_MAGIC,
+  SETUP_HEADER_OFFSET,
+  type SetupHeader,
+  setupHeaderBytes,
+  XLoadFlags,
+} from './setup-header.js';
