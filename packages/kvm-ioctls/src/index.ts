@@ -1,7 +1,23 @@
 /**
- * Safe KVM wrappers (`Kvm`, `VmFd`, `VcpuFd`) and the backend-neutral `Hypervisor`/`Vm`/`Vcpu`
- * interfaces.
+ * Safe KVM wrappers (`Kvm`, `VmFd`, `VcpuFd`, `DeviceFd`), the `VcpuExit` union, typed `KvmError`s,
+ * and the backend-neutral `Hypervisor`/`Vm`/`Vcpu` interfaces with their KVM backend.
  *
  * @packageDocumentation
  */
+export * from './abi/ioctls.js';
+export { KVM_RUN_OFFSETS } from './abi/kvm-run.js';
+export type { IrqRoutingEntry } from './abi/structs.js';
 export * from './backend/index.js';
+export { type DeviceAttr, DeviceFd } from './device-fd.js';
+export { KvmError, type KvmErrorKind } from './errors.js';
+export { FdHandle } from './fd-handle.js';
+export { Kvm } from './kvm.js';
+export {
+  type DebugRegs,
+  KvmKicker,
+  type KvmKickerDescription,
+  openKvmKicker,
+  type VcpuEvents,
+  VcpuFd,
+} from './vcpu-fd.js';
+export { type ClockData, type IoeventfdSpec, type MemoryRegion, VmFd } from './vm-fd.js';

@@ -1,1 +1,4 @@
+export * from './kvm-hypervisor.js';
+export { KvmVcpu } from './kvm-vcpu.js';
+export { KvmVm, type KvmVmDescription, openKvmVm } from './kvm-vm.js';
 export * from './types.js';

@@ -166,7 +166,14 @@ export type SystemEventType = 'shutdown' | 'reset' | 'crash' | 'wakeup' | 'suspe
 
 /**
  * Why {@link Vcpu.run} returned. The object (and any `data` view in it) is valid until the next
- * `run()`; for `io-in` and `mmio-read` the caller fills `data` before calling `run()` again.
+ * `run()`, and backends may reuse the same object for the next exit of the same kind: copy what
+ * you keep. Replies travel back through the object:
+ * - `io-in` / `mmio-read`: fill `data` before calling `run()` again;
+ * - `rdmsr`: set `data` (and `error: true` to inject #GP); `wrmsr`: set `error` to reject;
+ * - `hypercall`: set `ret`.
+ *
+ * `interrupted` may also be returned spuriously (a signal that arrived late); a VMM loop treats it
+ * as "check your own state and run again".
  *
  * @example
  * ```ts
@@ -194,11 +201,33 @@ export type VcpuExit =
   | { kind: 'internal-error'; suberror: number; message: string; data: bigint[]; bytes?: Uint8Array }
   | { kind: 'fail-entry'; reason: bigint; cpu: number }
   | { kind: 'irq-window-open' }
-  | { kind: 'hypercall'; nr: bigint; args: bigint[]; ret: bigint }
+  | { kind: 'hypercall'; nr: bigint; args: bigint[]; ret: bigint; longMode?: boolean }
   | { kind: 'exception'; vector: number; errorCode: number }
-  | { kind: 'rdmsr'; index: number; data: bigint; error: boolean }
-  | { kind: 'wrmsr'; index: number; data: bigint; error: boolean }
+  /** `reason`: KVM_MSR_EXIT_REASON_* bits (1 invalid, 2 unknown, 4 filter). */
+  | { kind: 'rdmsr'; index: number; data: bigint; error: boolean; reason?: number }
+  | { kind: 'wrmsr'; index: number; data: bigint; error: boolean; reason?: number }
+  /** An NMI window exit. */
+  | { kind: 'nmi' }
+  /** The guest changed its TPR (CR8) below the threshold. */
+  | { kind: 'set-tpr' }
+  | { kind: 'tpr-access'; rip: bigint; isWrite: boolean }
+  /** Split irqchip: the guest EOId a level-triggered `vector` routed through the userspace IOAPIC. */
+  | { kind: 'ioapic-eoi'; vector: number }
+  /** Hyper-V or Xen enlightenment exits; `raw` holds the 256-byte exit union. */
+  | { kind: 'hyperv'; raw: Uint8Array }
+  | { kind: 'xen'; raw: Uint8Array }
+  | { kind: 'dirty-ring-full' }
+  | { kind: 'ap-reset-hold' }
+  /** A split-lock/bus-lock was detected (the instruction already completed). */
+  | { kind: 'bus-lock' }
+  /** The guest did not leave a state within the notify window; `flags` bit 0: context invalid. */
+  | { kind: 'notify'; flags: number }
+  /** A guest access KVM could not resolve (guest_memfd/private memory). */
+  | { kind: 'memory-fault'; flags: bigint; address: bigint; size: bigint }
   | { kind: 'unknown'; reason: number; hardwareReason?: bigint };
+
+/** The `kind` of every {@link VcpuExit}. */
+export type VcpuExitKind = VcpuExit['kind'];
 
 /** An interrupt source wired to a GSI, raised without a vCPU exit. */
 export interface InterruptLine {
@@ -239,12 +268,16 @@ export interface Msi {
  */
 export interface VcpuKicker {
   kick(): void;
+  /** Releases what the kicker holds (a mapping, on KVM); `kick()` does nothing afterwards. */
+  close?(): void;
 }
 
 /** Options for creating a VM. */
 export interface VmOptions {
   /** Guest memory; may also be set later with {@link Vm.setMemory}. */
   memory?: GuestMemory;
+  /** Log dirty pages of the memory given to the VM, for {@link Vm.getDirtyLog}. */
+  dirtyLog?: boolean;
 }
 
 /**
@@ -265,6 +298,13 @@ export interface Hypervisor {
   /** MSR indices the backend saves and restores. */
   supportedMsrs(): number[];
   createVm(options?: VmOptions): Promise<Vm>;
+  /**
+   * Opens, in this thread, the VM described by another thread's {@link Vm.shareable}. Backends with
+   * `capabilities.multiThreaded === false` leave it out.
+   */
+  openVm?(description: unknown): Promise<Vm>;
+  /** Builds, in this thread, the kicker described by another thread's {@link Vcpu.kicker}. */
+  openKicker?(description: unknown): VcpuKicker;
 }
 
 /**
@@ -331,7 +371,10 @@ export interface Vcpu {
   nmi(): void;
   /** Whether `run()` should return `interrupted` at once (KVM's immediate_exit). */
   setImmediateExit(on: boolean): void;
-  /** A handle another thread can use to stop `run()`; transferable with postMessage. */
+  /**
+   * A structured-clonable description of a kicker for this vCPU: post it to another thread and
+   * build the kicker there with {@link Hypervisor.openKicker} (or the backend's own function).
+   */
   kicker(): unknown;
   close(): void;
 }

@@ -1,0 +1,70 @@
+/**
+ * `DeviceFd`: a device created with `KVM_CREATE_DEVICE`.
+ *
+ * @module
+ */
+import * as K from './abi/ioctls.js';
+import { KvmDeviceAttr } from './abi/structs.js';
+import { FdHandle } from './fd-handle.js';
+import type { NativeAddon } from './sys.js';
+
+/** One device attribute: `group`/`attr` select it; `addr` points at its value (host address). */
+export interface DeviceAttr {
+  group: number;
+  attr: bigint;
+  addr?: bigint;
+  flags?: number;
+}
+
+/**
+ * A KVM device fd (VFIO bridge, in-kernel interrupt controllers on other architectures).
+ *
+ * @example
+ * ```ts
+ * const dev = vm.createDevice(KVM_DEV_TYPE_VFIO)!;
+ * if (dev.hasDeviceAttr({ group: 1, attr: 1n })) dev.setDeviceAttr({ group: 1, attr: 1n, addr });
+ * ```
+ */
+export class DeviceFd extends FdHandle {
+  protected readonly what = 'DeviceFd';
+  /** The `KVM_DEV_TYPE_*` it was created as. */
+  readonly type: number;
+
+  private constructor(sys: NativeAddon, fd: number, type: number) {
+    super(sys, fd);
+    this.type = type;
+  }
+
+  /** @internal */
+  static wrap(sys: NativeAddon, fd: number, type: number): DeviceFd {
+    return new DeviceFd(sys, fd, type);
+  }
+
+  private attrBuf(a: DeviceAttr): Uint8Array {
+    return KvmDeviceAttr.encode({ flags: a.flags ?? 0, group: a.group, attr: a.attr, addr: a.addr ?? 0n });
+  }
+
+  /** `KVM_SET_DEVICE_ATTR`. */
+  setDeviceAttr(a: DeviceAttr): void {
+    this.ioctl(`KVM_SET_DEVICE_ATTR group ${a.group} attr ${a.attr}`, K.KVM_SET_DEVICE_ATTR, this.attrBuf(a));
+  }
+
+  /** `KVM_GET_DEVICE_ATTR` (the value is written at `addr`). */
+  getDeviceAttr(a: DeviceAttr): void {
+    this.ioctl(`KVM_GET_DEVICE_ATTR group ${a.group} attr ${a.attr}`, K.KVM_GET_DEVICE_ATTR, this.attrBuf(a));
+  }
+
+  /** `KVM_HAS_DEVICE_ATTR`: whether the attribute exists. */
+  hasDeviceAttr(a: DeviceAttr): boolean {
+    try {
+      this.ioctl(
+        `KVM_HAS_DEVICE_ATTR group ${a.group} attr ${a.attr}`,
+        K.KVM_HAS_DEVICE_ATTR,
+        this.attrBuf(a),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
