@@ -1,0 +1,9 @@
+/**
+ * Emulated platform chips: the clock, local APICs, IOAPIC, PIC and PIT that KVM provides in-kernel.
+ *
+ * @module
+ */
+export * from './apic-bus.js';
+export * from './apic-constants.js';
+export * from './lapic.js';
+export * from './virtual-clock.js';

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { ClockError, VirtualClock } from './virtual-clock.js';
+
+describe('VirtualClock (virtual mode)', () => {
+  it('advances with instructions at the configured ratio', () => {
+    const clock = new VirtualClock({ instructionsPerNs: 2 });
+    clock.advanceInstructions(1000);
+    expect(clock.now()).toBe(500);
+    clock.setInstructionsPerNs(0.5);
+    clock.advanceInstructions(10);
+    expect(clock.now()).toBe(520);
+  });
+
+  it('fires timers in deadline order, ties in arming order, once', () => {
+    const clock = new VirtualClock();
+    const log: string[] = [];
+    const a = clock.createTimer((d) => log.push(`a@${d}`));
+    const b = clock.createTimer((d) => log.push(`b@${d}`));
+    const c = clock.createTimer((d) => log.push(`c@${d}`));
+    b.arm(300);
+    a.arm(100);
+    c.arm(300);
+    expect(clock.nextDeadline()).toBe(100);
+    clock.advanceInstructions(99);
+    expect(log).toEqual([]);
+    clock.advanceInstructions(250);
+    expect(log).toEqual(['a@100', 'b@300', 'c@300']);
+    expect(clock.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
+    clock.advanceInstructions(1000);
+    expect(log).toHaveLength(3);
+  });
+
+  it('lets a callback re-arm its timer (periodic) and disarm others', () => {
+    const clock = new VirtualClock();
+    let ticks = 0;
+    const other = clock.createTimer(() => {
+      throw new Error('disarmed timer fired');
+    });
+    const t = clock.createTimer((d) => {
+      ticks++;
+      other.disarm();
+      t.arm(d + 100);
+    });
+    t.arm(100);
+    other.arm(150);
+    clock.advance(1000);
+    expect(ticks).toBe(10);
+    expect(clock.nextDeadline()).toBe(1100);
+    expect(other.armed).toBe(false);
+  });
+
+  it('warps to the next deadline when idle and reports Infinity with no timer', () => {
+    const clock = new VirtualClock();
+    const fired: number[] = [];
+    const t = clock.createTimer((d) => fired.push(d));
+    expect(clock.idle()).toBe(Number.POSITIVE_INFINITY);
+    t.arm(5_000_000_000);
+    expect(clock.idle()).toBe(0);
+    expect(clock.now()).toBe(5_000_000_000);
+    expect(fired).toEqual([5_000_000_000]);
+    clock.warpTo(10); // past: no jump back
+    expect(clock.now()).toBe(5_000_000_000);
+  });
+
+  it('sizes instruction batches to the next deadline', () => {
+    const clock = new VirtualClock({ instructionsPerNs: 3 });
+    expect(clock.instructionsUntilDeadline()).toBe(Number.POSITIVE_INFINITY);
+    clock.createTimer(() => {}).arm(100);
+    expect(clock.instructionsUntilDeadline()).toBe(300);
+    clock.advanceInstructions(299);
+    expect(clock.instructionsUntilDeadline()).toBe(1);
+  });
+
+  it('derives the TSC and reports its frequency for CPUID', () => {
+    const clock = new VirtualClock({ tscHz: 2_400_000_000 });
+    clock.advance(1_000_000); // 1 ms
+    expect(clock.tsc()).toBe(2_400_000);
+    expect(clock.nsAtTsc(2_400_000)).toBe(1_000_000);
+    const f = clock.frequencyCpuid();
+    expect((f.leaf15.ecx * f.leaf15.ebx) / f.leaf15.eax).toBe(2_400_000_000);
+    expect(f.leaf15.ecx).toBe(1_000_000_000);
+    expect(f.leaf16.eax).toBe(2400);
+    expect(f.leaf40000010).toEqual({ eax: 2_400_000, ebx: 1_000_000 });
+  });
+
+  it('rejects bad arguments with the value in the message', () => {
+    expect(() => new VirtualClock({ tscHz: 12.5 })).toThrow(/tscHz 12.5/);
+    expect(() => new VirtualClock({ instructionsPerNs: 0 })).toThrow(ClockError);
+    expect(() => new VirtualClock().advance(-1)).toThrow(/-1 ns/);
+  });
+});
+
+describe('VirtualClock (real-time modes)', () => {
+  it('follows the host clock and asks the idle loop to sleep until the deadline', () => {
+    let host = 1_000_000;
+    const clock = new VirtualClock({ mode: 'realtime', hostNowNs: () => host });
+    expect(clock.now()).toBe(0);
+    host += 500;
+    expect(clock.now()).toBe(500);
+    let fired = 0;
+    clock.createTimer(() => fired++).arm(2000);
+    expect(clock.idle()).toBe(1500);
+    host += 1500;
+    clock.advanceInstructions(1); // count ignored; host time read
+    expect(fired).toBe(1);
+  });
+
+  it('hybrid mode skips idle gaps by growing the offset; switching modes never goes back', () => {
+    let host = 0;
+    const clock = new VirtualClock({ mode: 'virtual', hostNowNs: () => host });
+    clock.advanceInstructions(10_000);
+    clock.setMode('hybrid');
+    expect(clock.now()).toBe(10_000);
+    host = 100;
+    expect(clock.now()).toBe(10_100);
+    let fired = 0;
+    clock.createTimer(() => fired++).arm(1_000_000);
+    expect(clock.idle()).toBe(0);
+    expect(fired).toBe(1);
+    expect(clock.now()).toBe(1_000_000);
+    host = 200;
+    expect(clock.now()).toBe(1_000_100);
+    clock.setMode('virtual');
+    host = 0;
+    clock.advanceInstructions(5);
+    expect(clock.now()).toBe(1_000_105);
+  });
+});

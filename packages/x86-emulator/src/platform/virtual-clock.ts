@@ -1,0 +1,367 @@
+/**
+ * The machine's clock: guest time in nanoseconds, a timer queue, and the TSC derived from it.
+ *
+ * Three modes (switchable at any time; guest time never goes backwards across a switch):
+ * - `virtual`: time advances only with executed guest instructions ({@link VirtualClock.advanceInstructions})
+ *   and jumps to the next deadline when every vCPU is idle ({@link VirtualClock.idle}). Runs are
+ *   deterministic and idle time costs nothing: the mode for booting, tests and benchmarks.
+ * - `realtime`: time follows the host's monotonic clock; when every vCPU is idle the machine sleeps
+ *   on the host until the next deadline. For a person typing at the console.
+ * - `hybrid`: time follows the host clock while the guest runs, but idle gaps are skipped (the
+ *   offset to host time grows by the skipped time). Timer rates look real while code runs, and
+ *   boot-time delays still cost nothing.
+ *
+ * @module
+ */
+
+/** Error for a bad clock argument (the message names the value). */
+export class ClockError extends Error {
+  override name = 'ClockError';
+}
+
+/** How guest time advances; see the module comment. */
+export type ClockMode = 'virtual' | 'realtime' | 'hybrid';
+
+/** Options for {@link VirtualClock}. */
+export interface VirtualClockOptions {
+  /** Initial mode (default `virtual`). */
+  mode?: ClockMode;
+  /** Guest instructions per nanosecond of guest time in `virtual` mode (default 1: one instruction = 1 ns). */
+  instructionsPerNs?: number;
+  /** TSC frequency in Hz (default 2,000,000,000). An integer. */
+  tscHz?: number;
+  /** APIC bus (core crystal) frequency in Hz that the LAPIC timer counts at (default 1 GHz, as KVM). */
+  apicBusHz?: number;
+  /** Host monotonic time in ns for the real-time modes (default `performance.now()`); injectable for tests. */
+  hostNowNs?: () => number;
+}
+
+/**
+ * A deadline callback owned by one device. Re-armable; at most one pending deadline.
+ *
+ * @example
+ * ```ts
+ * const t = clock.createTimer(() => console.log('fired at', clock.now()));
+ * t.arm(clock.now() + 1_000_000); // in 1 ms of guest time
+ * ```
+ */
+export class ClockTimer {
+  /** Absolute deadline in guest ns; `Infinity` when disarmed. */
+  deadline = Number.POSITIVE_INFINITY;
+  /** @internal order among equal deadlines */
+  seq = 0;
+
+  constructor(
+    private readonly clock: VirtualClock,
+    /** Called with the deadline that was reached; may re-arm the timer. */
+    readonly callback: (deadline: number) => void,
+  ) {}
+
+  /** Whether a deadline is pending. */
+  get armed(): boolean {
+    return this.deadline !== Number.POSITIVE_INFINITY;
+  }
+
+  /** Sets (or moves) the deadline. A deadline in the past fires at the next {@link VirtualClock.runDueTimers}. */
+  arm(deadlineNs: number): void {
+    if (Number.isNaN(deadlineNs)) throw new ClockError(`timer deadline ${deadlineNs} is not a number`);
+    this.deadline = deadlineNs;
+    this.clock.onTimerChanged(this, true);
+  }
+
+  /** Cancels the pending deadline, if any. */
+  disarm(): void {
+    if (!this.armed) return;
+    this.deadline = Number.POSITIVE_INFINITY;
+    this.clock.onTimerChanged(this, false);
+  }
+}
+
+const DEFAULT_TSC_HZ = 2_000_000_000;
+const DEFAULT_APIC_BUS_HZ = 1_000_000_000;
+
+function defaultHostNow(): number {
+  return performance.now() * 1e6;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * Guest time and timers for one machine.
+ *
+ * The CPU calls {@link advanceInstructions} after each batch of guest instructions (sizing batches
+ * with {@link instructionsUntilDeadline}); the machine's idle loop calls {@link idle} when every vCPU
+ * is halted. Timers fire from those two calls, on the calling thread, in deadline order.
+ *
+ * @example
+ * ```ts
+ * const clock = new VirtualClock({ tscHz: 2_000_000_000 });
+ * const t = clock.createTimer(() => console.log('tick'));
+ * t.arm(1000);
+ * clock.advanceInstructions(999); // nothing yet
+ * clock.advanceInstructions(1);   // prints "tick"
+ * clock.tsc(); // 2000: 1 µs at 2 GHz
+ * ```
+ */
+export class VirtualClock {
+  /** TSC frequency in Hz (fixed for the machine's life). Give it to the guest through CPUID. */
+  readonly tscHz: number;
+  /** APIC bus frequency in Hz: the LAPIC timer's input before its divider. */
+  readonly apicBusHz: number;
+  private ipns: number;
+  private modeValue: ClockMode;
+  private readonly hostNowNs: () => number;
+  /** Guest ns at the last update. */
+  private nowNs = 0;
+  /** realtime/hybrid: guest ns = host ns + offset. */
+  private hostOffset = 0;
+  private readonly timers: ClockTimer[] = [];
+  private nextDeadlineCache = Number.POSITIVE_INFINITY;
+  private seq = 0;
+  private firing = false;
+
+  constructor(options: VirtualClockOptions = {}) {
+    const tscHz = options.tscHz ?? DEFAULT_TSC_HZ;
+    if (!Number.isSafeInteger(tscHz) || tscHz < 1_000_000) {
+      throw new ClockError(`tscHz ${tscHz} must be an integer of at least 1 MHz`);
+    }
+    const apicBusHz = options.apicBusHz ?? DEFAULT_APIC_BUS_HZ;
+    if (!Number.isSafeInteger(apicBusHz) || apicBusHz < 1_000_000) {
+      throw new ClockError(`apicBusHz ${apicBusHz} must be an integer of at least 1 MHz`);
+    }
+    this.tscHz = tscHz;
+    this.apicBusHz = apicBusHz;
+    this.ipns = 1;
+    this.setInstructionsPerNs(options.instructionsPerNs ?? 1);
+    this.hostNowNs = options.hostNowNs ?? defaultHostNow;
+    this.modeValue = 'virtual';
+    this.setMode(options.mode ?? 'virtual');
+  }
+
+  /** The current mode. */
+  get mode(): ClockMode {
+    return this.modeValue;
+  }
+
+  /**
+   * Switches mode without a jump: guest time continues from its current value.
+   * @example clock.setMode('realtime'); // once a person is at the console
+   */
+  setMode(mode: ClockMode): void {
+    if (mode !== 'virtual' && mode !== 'realtime' && mode !== 'hybrid') {
+      throw new ClockError(`unknown clock mode ${String(mode)}`);
+    }
+    const now = this.now();
+    this.modeValue = mode;
+    if (mode !== 'virtual') this.hostOffset = now - this.hostNowNs();
+    this.nowNs = now;
+  }
+
+  /** Guest instructions per guest nanosecond in `virtual` mode. */
+  get instructionsPerNs(): number {
+    return this.ipns;
+  }
+
+  /** Changes the instruction rate of `virtual` mode (e.g. after measuring the emulator's speed). */
+  setInstructionsPerNs(ratio: number): void {
+    if (!(ratio > 0) || !Number.isFinite(ratio)) {
+      throw new ClockError(`instructionsPerNs ${ratio} must be a positive finite number`);
+    }
+    this.ipns = ratio;
+  }
+
+  /** Current guest time in ns (monotonic). */
+  now(): number {
+    if (this.modeValue !== 'virtual') {
+      const t = this.hostNowNs() + this.hostOffset;
+      if (t > this.nowNs) this.nowNs = t;
+    }
+    return this.nowNs;
+  }
+
+  /**
+   * Accounts for `count` executed guest instructions and fires due timers. In the real-time modes
+   * the instruction count is ignored and the host clock is read instead.
+   */
+  advanceInstructions(count: number): void {
+    if (this.modeValue === 'virtual') this.nowNs += count / this.ipns;
+    else this.now();
+    if (this.nowNs >= this.nextDeadlineCache) this.runDueTimers();
+  }
+
+  /**
+   * Moves guest time forward by `ns` (in the real-time modes, by growing the offset to host time)
+   * and fires due timers.
+   */
+  advance(ns: number): void {
+    if (!(ns >= 0)) throw new ClockError(`cannot advance the clock by ${ns} ns`);
+    this.shift(ns);
+    this.runDueTimers();
+  }
+
+  /**
+   * Jumps guest time forward to `deadlineNs` (no-op if already past) and fires due timers. Used
+   * when every vCPU is halted waiting for a timer.
+   */
+  warpTo(deadlineNs: number): void {
+    if (Number.isNaN(deadlineNs)) throw new ClockError(`warp target ${deadlineNs} is not a number`);
+    const now = this.now();
+    if (deadlineNs > now && deadlineNs !== Number.POSITIVE_INFINITY) this.shift(deadlineNs - now);
+    this.runDueTimers();
+  }
+
+  /**
+   * Called when every vCPU is idle (halted with nothing pending). `virtual`/`hybrid`: warps to the
+   * next deadline, fires it and returns 0. `realtime`: fires what is due and returns how many host
+   * ns to sleep before calling again (`Infinity` when no timer is armed: wait for outside input).
+   */
+  idle(): number {
+    const next = this.nextDeadline();
+    if (this.modeValue === 'realtime') {
+      this.runDueTimers();
+      const wait = this.nextDeadline() - this.now();
+      return Math.max(wait, 0);
+    }
+    if (next === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+    this.warpTo(next);
+    return 0;
+  }
+
+  /** The earliest armed deadline in guest ns, or `Infinity`. */
+  nextDeadline(): number {
+    return this.nextDeadlineCache;
+  }
+
+  /**
+   * In `virtual` mode, how many instructions may run before the next deadline (at least 1;
+   * `Infinity` when no timer is armed or in the real-time modes).
+   */
+  instructionsUntilDeadline(): number {
+    if (this.modeValue !== 'virtual' || this.nextDeadlineCache === Number.POSITIVE_INFINITY) {
+      return Number.POSITIVE_INFINITY;
+    }
+    const n = Math.ceil((this.nextDeadlineCache - this.nowNs) * this.ipns);
+    return Math.max(n, 1);
+  }
+
+  /** Creates a timer on this clock (disarmed). */
+  createTimer(callback: (deadline: number) => void): ClockTimer {
+    return new ClockTimer(this, callback);
+  }
+
+  /** Fires every timer whose deadline has passed, earliest first. Returns how many fired. */
+  runDueTimers(): number {
+    if (this.firing) return 0;
+    this.firing = true;
+    let fired = 0;
+    try {
+      for (;;) {
+        const now = this.now();
+        let best: ClockTimer | undefined;
+        for (const t of this.timers) {
+          if (
+            t.deadline <= now &&
+            (!best || t.deadline < best.deadline || (t.deadline === best.deadline && t.seq < best.seq))
+          ) {
+            best = t;
+          }
+        }
+        if (!best) break;
+        const deadline = best.deadline;
+        best.deadline = Number.POSITIVE_INFINITY;
+        this.removeTimer(best);
+        best.callback(deadline);
+        fired++;
+      }
+    } finally {
+      this.firing = false;
+      this.recomputeNext();
+    }
+    return fired;
+  }
+
+  /** The guest TSC (before any per-vCPU offset) at the current time. */
+  tsc(): number {
+    return this.tscAt(this.now());
+  }
+
+  /** The TSC value at guest time `ns`. */
+  tscAt(ns: number): number {
+    return Math.floor((ns * this.tscHz) / 1e9);
+  }
+
+  /** The guest time at which the TSC reaches `tsc` (rounded up to whole ns). */
+  nsAtTsc(tsc: number): number {
+    return Math.ceil((tsc * 1e9) / this.tscHz);
+  }
+
+  /**
+   * The values the CPUID side should report so the guest knows the TSC and APIC timer
+   * frequencies without calibrating: leaf 0x15 (TSC/crystal ratio, crystal = APIC bus clock, which
+   * Linux also takes as the LAPIC timer rate), leaf 0x16 (MHz) and KVM's leaf 0x40000010 (kHz).
+   *
+   * @example
+   * ```ts
+   * const f = clock.frequencyCpuid();
+   * // CPUID.15H: eax = f.leaf15.eax, ebx = f.leaf15.ebx, ecx = f.leaf15.ecx
+   * ```
+   */
+  frequencyCpuid(): FrequencyCpuid {
+    const g = gcd(this.tscHz, this.apicBusHz);
+    return {
+      leaf15: { eax: this.apicBusHz / g, ebx: this.tscHz / g, ecx: this.apicBusHz },
+      leaf16: {
+        eax: Math.floor(this.tscHz / 1e6),
+        ebx: Math.floor(this.tscHz / 1e6),
+        ecx: Math.floor(this.apicBusHz / 1e6),
+      },
+      leaf40000010: { eax: Math.floor(this.tscHz / 1000), ebx: Math.floor(this.apicBusHz / 1000) },
+    };
+  }
+
+  /** @internal */
+  onTimerChanged(timer: ClockTimer, armed: boolean): void {
+    if (armed) {
+      timer.seq = this.seq++;
+      if (!this.timers.includes(timer)) this.timers.push(timer);
+    } else {
+      this.removeTimer(timer);
+    }
+    if (!this.firing) this.recomputeNext();
+  }
+
+  private removeTimer(timer: ClockTimer): void {
+    const i = this.timers.indexOf(timer);
+    if (i >= 0) {
+      this.timers[i] = this.timers[this.timers.length - 1];
+      this.timers.pop();
+    }
+  }
+
+  private recomputeNext(): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const t of this.timers) if (t.deadline < next) next = t.deadline;
+    this.nextDeadlineCache = next;
+  }
+
+  private shift(ns: number): void {
+    if (this.modeValue === 'virtual') this.nowNs += ns;
+    else {
+      this.hostOffset += ns;
+      this.now();
+    }
+  }
+}
+
+/** CPUID register values describing the clock frequencies; see {@link VirtualClock.frequencyCpuid}. */
+export interface FrequencyCpuid {
+  /** Leaf 0x15: TSC = ecx * ebx / eax Hz; ecx is the crystal (APIC bus) frequency in Hz. */
+  leaf15: { eax: number; ebx: number; ecx: number };
+  /** Leaf 0x16: base and maximum frequency (MHz), bus (reference) frequency (MHz). */
+  leaf16: { eax: number; ebx: number; ecx: number };
+  /** KVM's timing leaf 0x40000010: TSC kHz in eax, APIC bus kHz in ebx. */
+  leaf40000010: { eax: number; ebx: number };
+}
