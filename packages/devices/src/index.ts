@@ -28,3 +28,47 @@ export {
   type SerialSink,
   UART_REG,
 } from './serial.js';
+export {
+  Block,
+  BlockError,
+  type BlockOptions,
+  type BlockStats,
+  SECTOR_SIZE,
+  VIRTIO_BLK_F,
+  VIRTIO_BLK_ID_BYTES,
+  VIRTIO_BLK_S,
+  VIRTIO_BLK_T,
+} from './virtio/block.js';
+export {
+  featureBit,
+  hasFeature,
+  VIRTIO_F,
+  VIRTIO_ID,
+  VIRTIO_MMIO_INT,
+  VIRTIO_STATUS,
+  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VIRTQ_DESC_F,
+  VIRTQ_USED_F_NO_NOTIFY,
+} from './virtio/constants.js';
+export { readConfigBytes, type VirtioContext, type VirtioDevice } from './virtio/device.js';
+export { NO_RING_FEATURES, type SimBuffer, type SimQueue, SimulatedDriver } from './virtio/driver-sim.js';
+export {
+  VIRTIO_MMIO,
+  VIRTIO_MMIO_MAGIC,
+  VIRTIO_MMIO_SIZE,
+  type VirtioMmioDeviceInfo,
+  VirtioMmioError,
+  type VirtioMmioOptions,
+  VirtioMmioTransport,
+  virtioMmioCmdline,
+} from './virtio/mmio.js';
+export {
+  ChainReader,
+  ChainWriter,
+  type Descriptor,
+  DescriptorChain,
+  MAX_INDIRECT_DESCRIPTORS,
+  MAX_QUEUE_SIZE,
+  Queue,
+  QueueError,
+} from './virtio/queue.js';

@@ -1,0 +1,452 @@
+import type { GuestMemory } from '@ts-vmm/vm-memory';
+import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F } from './constants.js';
+
+/** Largest queue size a split virtqueue can have. */
+export const MAX_QUEUE_SIZE = 32768;
+/** Largest indirect descriptor table accepted (entries), as QEMU's VIRTQUEUE_MAX_SIZE. */
+export const MAX_INDIRECT_DESCRIPTORS = 1024;
+
+/**
+ * A malformed virtqueue: the driver broke the ring protocol (bad index, loop, address outside guest
+ * memory, nested indirect table...). The transport answers it by setting DEVICE_NEEDS_RESET; it never
+ * reaches the VMM as an exception.
+ */
+export class QueueError extends Error {
+  override name = 'QueueError';
+}
+
+/** One buffer of a descriptor chain, already checked to lie inside guest memory. */
+export interface Descriptor {
+  readonly addr: number;
+  readonly len: number;
+  /** Device-writable (VIRTQ_DESC_F_WRITE). */
+  readonly writable: boolean;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/**
+ * A popped descriptor chain: the head index (what goes back in the used ring) and its buffers, the
+ * device-readable ones first, then the device-writable ones.
+ */
+export class DescriptorChain {
+  /** Sum of the lengths of the device-readable buffers. */
+  readonly readableLength: number;
+  /** Sum of the lengths of the device-writable buffers. */
+  readonly writableLength: number;
+  constructor(
+    readonly head: number,
+    readonly descriptors: readonly Descriptor[],
+  ) {
+    let r = 0;
+    let w = 0;
+    for (const d of descriptors) {
+      if (d.writable) w += d.len;
+      else r += d.len;
+    }
+    this.readableLength = r;
+    this.writableLength = w;
+  }
+  /** A reader over the device-readable buffers. */
+  reader(mem: GuestMemory): ChainReader {
+    return new ChainReader(
+      mem,
+      this.descriptors.filter((d) => !d.writable),
+    );
+  }
+  /** A writer over the device-writable buffers. */
+  writer(mem: GuestMemory): ChainWriter {
+    return new ChainWriter(
+      mem,
+      this.descriptors.filter((d) => d.writable),
+    );
+  }
+}
+
+/**
+ * Sequential reads across a chain's readable buffers.
+ * @example const hdr = chain.reader(mem).read(16);
+ */
+export class ChainReader {
+  private i = 0;
+  private off = 0;
+  /** Bytes not yet read. */
+  remaining: number;
+  constructor(
+    private readonly mem: GuestMemory,
+    private readonly descs: readonly Descriptor[],
+  ) {
+    this.remaining = descs.reduce((n, d) => n + d.len, 0);
+  }
+  /** Reads exactly `n` bytes; throws {@link QueueError} when the chain holds fewer. */
+  read(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    if (this.readInto(out) !== n)
+      throw new QueueError(`descriptor chain too short: needed ${n} readable bytes`);
+    return out;
+  }
+  /** Reads up to `out.length` bytes; returns the count. */
+  readInto(out: Uint8Array): number {
+    let done = 0;
+    while (done < out.length && this.i < this.descs.length) {
+      const d = this.descs[this.i];
+      const n = Math.min(out.length - done, d.len - this.off);
+      this.mem.readInto(d.addr + this.off, out.subarray(done, done + n));
+      done += n;
+      this.off += n;
+      if (this.off === d.len) {
+        this.i++;
+        this.off = 0;
+      }
+    }
+    this.remaining -= done;
+    return done;
+  }
+  /** Skips `n` bytes (or as many as remain); returns the count skipped. */
+  skip(n: number): number {
+    let done = 0;
+    while (done < n && this.i < this.descs.length) {
+      const d = this.descs[this.i];
+      const k = Math.min(n - done, d.len - this.off);
+      done += k;
+      this.off += k;
+      if (this.off === d.len) {
+        this.i++;
+        this.off = 0;
+      }
+    }
+    this.remaining -= done;
+    return done;
+  }
+  /** The remaining bytes as guest (address, length) pieces, consuming them. */
+  takeSegments(max = Number.POSITIVE_INFINITY): Descriptor[] {
+    const out: Descriptor[] = [];
+    let left = max;
+    while (left > 0 && this.i < this.descs.length) {
+      const d = this.descs[this.i];
+      const n = Math.min(left, d.len - this.off);
+      if (n > 0) out.push({ addr: d.addr + this.off, len: n, writable: false });
+      left -= n;
+      this.remaining -= n;
+      this.off += n;
+      if (this.off === d.len) {
+        this.i++;
+        this.off = 0;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Sequential writes across a chain's writable buffers.
+ * @example chain.writer(mem).write(Uint8Array.of(0)); // status byte
+ */
+export class ChainWriter {
+  private i = 0;
+  private off = 0;
+  /** Bytes written so far. */
+  written = 0;
+  /** Room left. */
+  remaining: number;
+  constructor(
+    private readonly mem: GuestMemory,
+    private readonly descs: readonly Descriptor[],
+  ) {
+    this.remaining = descs.reduce((n, d) => n + d.len, 0);
+  }
+  /** Writes as much of `data` as fits; returns the count written. */
+  write(data: Uint8Array): number {
+    let done = 0;
+    while (done < data.length && this.i < this.descs.length) {
+      const d = this.descs[this.i];
+      const n = Math.min(data.length - done, d.len - this.off);
+      this.mem.writeBytes(d.addr + this.off, data.subarray(done, done + n));
+      done += n;
+      this.off += n;
+      if (this.off === d.len) {
+        this.i++;
+        this.off = 0;
+      }
+    }
+    this.written += done;
+    this.remaining -= done;
+    return done;
+  }
+  /** Takes up to `max` bytes of room as guest (address, length) pieces, counting them as written. */
+  takeSegments(max = Number.POSITIVE_INFINITY): Descriptor[] {
+    const out: Descriptor[] = [];
+    let left = max;
+    while (left > 0 && this.i < this.descs.length) {
+      const d = this.descs[this.i];
+      const n = Math.min(left, d.len - this.off);
+      if (n > 0) out.push({ addr: d.addr + this.off, len: n, writable: true });
+      left -= n;
+      this.written += n;
+      this.remaining -= n;
+      this.off += n;
+      if (this.off === d.len) {
+        this.i++;
+        this.off = 0;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * An aligned 16-bit cell of guest memory accessed with Atomics, so that index publication is ordered
+ * with respect to the guest's vCPU threads (a sequentially consistent store is a full barrier).
+ */
+function u16Cell(mem: GuestMemory, addr: number): Uint16Array {
+  const bytes = mem.slice(addr, 2);
+  return new Uint16Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, 1);
+}
+
+/**
+ * A split virtqueue (virtio 1.x §2.7), device side.
+ *
+ * The driver configures it through the transport (size, three ring addresses, ready); the device
+ * then {@link Queue.pop}s descriptor chains, fills them, and returns them with {@link Queue.addUsed},
+ * asking {@link Queue.needsNotification} whether the driver wants an interrupt (VIRTIO_F_EVENT_IDX
+ * or the NO_INTERRUPT flag).
+ *
+ * Every guest-supplied value is checked: the avail index may run ahead of the device by at most the
+ * queue size; heads and `next` fields must be below the queue size; a chain has at most `size`
+ * descriptors (an indirect table at most its own length, and at most
+ * {@link MAX_INDIRECT_DESCRIPTORS}); indirect tables do not nest and may not be chained; writable
+ * buffers follow readable ones; and every buffer lies in guest memory. Violations throw
+ * {@link QueueError}, which the transport turns into DEVICE_NEEDS_RESET.
+ *
+ * Ordering: the used element is written before the used index, and the used index is published
+ * with `Atomics.store` (a full barrier on x86 and a release on weaker machines); the avail index is
+ * read with `Atomics.load` before the ring entries it covers. In single-threaded JavaScript these
+ * would be implied; they matter because the guest's vCPUs run on other threads.
+ *
+ * @example
+ * ```ts
+ * let chain: DescriptorChain | null;
+ * while ((chain = queue.pop(mem)) !== null) {
+ *   const n = chain.writer(mem).write(data);
+ *   queue.addUsed(mem, chain.head, n);
+ * }
+ * if (queue.needsNotification(mem)) interrupt.signalUsed(0);
+ * ```
+ */
+export class Queue {
+  /** Queue size chosen by the driver (a power of two, at most `maxSize`). */
+  size: number;
+  /** Whether the driver set QueueReady. */
+  ready = false;
+  /** Guest address of the descriptor table. */
+  descTable = 0;
+  /** Guest address of the driver area (avail ring). */
+  availRing = 0;
+  /** Guest address of the device area (used ring). */
+  usedRing = 0;
+  /** Next avail ring slot the device will read (free-running u16). */
+  nextAvail = 0;
+  /** Next used ring slot the device will write (free-running u16). */
+  nextUsed = 0;
+  /** VIRTIO_F_RING_EVENT_IDX negotiated. */
+  eventIdx = false;
+  /** VIRTIO_F_RING_INDIRECT_DESC negotiated. */
+  indirect = false;
+  private signalledUsed: number | undefined;
+  private availIdxCell?: Uint16Array;
+  private usedIdxCell?: Uint16Array;
+  private availEventCell?: Uint16Array;
+
+  constructor(readonly maxSize: number) {
+    if (
+      !Number.isInteger(maxSize) ||
+      maxSize < 1 ||
+      maxSize > MAX_QUEUE_SIZE ||
+      (maxSize & (maxSize - 1)) !== 0
+    ) {
+      throw new QueueError(`queue max size ${maxSize} must be a power of two in [1, ${MAX_QUEUE_SIZE}]`);
+    }
+    this.size = maxSize;
+  }
+
+  /** Back to the state after device reset. */
+  reset(): void {
+    this.size = this.maxSize;
+    this.ready = false;
+    this.descTable = 0;
+    this.availRing = 0;
+    this.usedRing = 0;
+    this.nextAvail = 0;
+    this.nextUsed = 0;
+    this.eventIdx = false;
+    this.indirect = false;
+    this.signalledUsed = undefined;
+    this.availIdxCell = this.usedIdxCell = this.availEventCell = undefined;
+  }
+
+  /**
+   * Checks the driver's configuration against guest memory (sizes, alignment, ranges) and prepares
+   * the queue for use. Throws {@link QueueError} naming the bad value.
+   */
+  validate(mem: GuestMemory): void {
+    const s = this.size;
+    if (s < 1 || s > this.maxSize || (s & (s - 1)) !== 0)
+      throw new QueueError(`queue size ${s} must be a power of two in [1, ${this.maxSize}]`);
+    const parts: [string, number, number, number][] = [
+      ['descriptor table', this.descTable, 16 * s, 16],
+      ['driver area', this.availRing, 6 + 2 * s, 2],
+      ['device area', this.usedRing, 6 + 8 * s, 4],
+    ];
+    for (const [name, addr, len, align] of parts) {
+      if (addr % align !== 0)
+        throw new QueueError(`${name} address ${hex(addr)} is not ${align}-byte aligned`);
+      if (!mem.checkRange(addr, len))
+        throw new QueueError(`${name} [${hex(addr)}, +${len}) is not inside guest memory`);
+    }
+    try {
+      this.availIdxCell = u16Cell(mem, this.availRing + 2);
+      this.usedIdxCell = u16Cell(mem, this.usedRing + 2);
+      this.availEventCell = u16Cell(mem, this.usedRing + 4 + 8 * s);
+    } catch (e) {
+      throw new QueueError(`queue rings cannot be mapped: ${(e as Error).message}`);
+    }
+  }
+
+  private availIdx(mem: GuestMemory): number {
+    return this.availIdxCell ? Atomics.load(this.availIdxCell, 0) : mem.read16(this.availRing + 2);
+  }
+
+  /** Number of chains the driver has made available and the device has not popped. */
+  pending(mem: GuestMemory): number {
+    const n = (this.availIdx(mem) - this.nextAvail) & 0xffff;
+    if (n > this.size)
+      throw new QueueError(
+        `avail index ${this.availIdx(mem)} is ${n} ahead of the device, more than the queue size ${this.size}`,
+      );
+    return n;
+  }
+
+  /**
+   * Takes the next available descriptor chain, or returns null when there is none.
+   * Throws {@link QueueError} for a malformed ring or chain.
+   */
+  pop(mem: GuestMemory): DescriptorChain | null {
+    if (!this.ready) return null;
+    if (this.pending(mem) === 0) return null;
+    const head = mem.read16(this.availRing + 4 + 2 * (this.nextAvail % this.size));
+    this.nextAvail = (this.nextAvail + 1) & 0xffff;
+    if (this.eventIdx) {
+      // Ask to be notified when the driver moves past what we have consumed.
+      if (this.availEventCell) Atomics.store(this.availEventCell, 0, this.nextAvail);
+      else mem.write16(this.usedRing + 4 + 8 * this.size, this.nextAvail);
+    }
+    return this.parseChain(mem, head);
+  }
+
+  /** Puts the last popped chain back (the device could not use it yet). */
+  undoPop(): void {
+    this.nextAvail = (this.nextAvail - 1) & 0xffff;
+  }
+
+  private readDesc(mem: GuestMemory, table: number, i: number) {
+    const base = table + 16 * i;
+    const addr64 = mem.read64(base);
+    const len = mem.read32(base + 8);
+    const flags = mem.read16(base + 12);
+    const next = mem.read16(base + 14);
+    return { addr64, len, flags, next };
+  }
+
+  private parseChain(mem: GuestMemory, head: number): DescriptorChain {
+    if (head >= this.size)
+      throw new QueueError(`descriptor head ${head} is out of range for queue size ${this.size}`);
+    const out: Descriptor[] = [];
+    let seenWritable = false;
+    const push = (addr64: bigint, len: number, flags: number) => {
+      if (addr64 > BigInt(Number.MAX_SAFE_INTEGER))
+        throw new QueueError(`descriptor address 0x${addr64.toString(16)} is outside guest memory`);
+      const addr = Number(addr64);
+      if (!mem.checkRange(addr, len))
+        throw new QueueError(`descriptor buffer [${hex(addr)}, +${len}) is outside guest memory`);
+      const writable = (flags & VIRTQ_DESC_F.WRITE) !== 0;
+      if (!writable && seenWritable)
+        throw new QueueError('device-readable descriptor after a device-writable one');
+      seenWritable ||= writable;
+      out.push({ addr, len, writable });
+    };
+    let i = head;
+    let count = 0;
+    for (;;) {
+      if (++count > this.size)
+        throw new QueueError(
+          `descriptor chain from head ${head} is longer than the queue size ${this.size} (a loop?)`,
+        );
+      const d = this.readDesc(mem, this.descTable, i);
+      if (d.flags & VIRTQ_DESC_F.INDIRECT) {
+        if (!this.indirect)
+          throw new QueueError('indirect descriptor used but VIRTIO_F_RING_INDIRECT_DESC not negotiated');
+        if (d.flags & VIRTQ_DESC_F.NEXT) throw new QueueError('indirect descriptor with the NEXT flag set');
+        if (d.len === 0 || d.len % 16 !== 0)
+          throw new QueueError(`indirect table length ${d.len} is not a non-zero multiple of 16`);
+        const n = d.len / 16;
+        if (n > MAX_INDIRECT_DESCRIPTORS)
+          throw new QueueError(`indirect table of ${n} descriptors exceeds ${MAX_INDIRECT_DESCRIPTORS}`);
+        if (d.addr64 > BigInt(Number.MAX_SAFE_INTEGER) || !mem.checkRange(Number(d.addr64), d.len))
+          throw new QueueError(
+            `indirect table [0x${d.addr64.toString(16)}, +${d.len}) is outside guest memory`,
+          );
+        const table = Number(d.addr64);
+        let j = 0;
+        let icount = 0;
+        for (;;) {
+          if (++icount > n) throw new QueueError(`indirect chain longer than its table (${n}): a loop?`);
+          const e = this.readDesc(mem, table, j);
+          if (e.flags & VIRTQ_DESC_F.INDIRECT) throw new QueueError('nested indirect descriptor table');
+          push(e.addr64, e.len, e.flags);
+          if (!(e.flags & VIRTQ_DESC_F.NEXT)) break;
+          if (e.next >= n)
+            throw new QueueError(`indirect next index ${e.next} is out of range for table of ${n}`);
+          j = e.next;
+        }
+        break;
+      }
+      push(d.addr64, d.len, d.flags);
+      if (!(d.flags & VIRTQ_DESC_F.NEXT)) break;
+      if (d.next >= this.size)
+        throw new QueueError(`next index ${d.next} is out of range for queue size ${this.size}`);
+      i = d.next;
+    }
+    return new DescriptorChain(head, out);
+  }
+
+  /**
+   * Returns a chain to the driver: writes the used element, then publishes the new used index.
+   * `len` is the number of bytes the device wrote into the chain.
+   */
+  addUsed(mem: GuestMemory, head: number, len: number): void {
+    const slot = this.usedRing + 4 + 8 * (this.nextUsed % this.size);
+    mem.write32(slot, head);
+    mem.write32(slot + 4, len >>> 0);
+    this.nextUsed = (this.nextUsed + 1) & 0xffff;
+    if (this.usedIdxCell) Atomics.store(this.usedIdxCell, 0, this.nextUsed);
+    else mem.write16(this.usedRing + 2, this.nextUsed);
+  }
+
+  /**
+   * Whether the driver wants an interrupt for the used entries added since the last time this
+   * returned true (VIRTIO_F_EVENT_IDX's `used_event`, or the NO_INTERRUPT flag).
+   */
+  needsNotification(mem: GuestMemory): boolean {
+    if (!this.eventIdx) {
+      return (mem.read16(this.availRing) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    }
+    const usedEvent = mem.read16(this.availRing + 4 + 2 * this.size);
+    const now = this.nextUsed;
+    const old = this.signalledUsed;
+    this.signalledUsed = now;
+    if (old === undefined) return true;
+    return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
+  }
+}
