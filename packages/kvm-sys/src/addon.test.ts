@@ -13,6 +13,7 @@ import {
   KVM_EXIT_INTR,
   KVM_GET_API_VERSION,
   KVM_GET_MSR_INDEX_LIST,
+  KVM_GET_REGS,
   KVM_GET_SREGS,
   KVM_GET_VCPU_MMAP_SIZE,
   KVM_RUN,
@@ -309,6 +310,20 @@ describe.skipIf(!kvm)('addon with /dev/kvm', () => {
     const list = KvmMsrList.decode(view);
     expect(list.nmsrs).toBeGreaterThan(0);
     expect(list.indices).toContain(0x10); // IA32_TIME_STAMP_COUNTER
+  });
+
+  it('refuses a buffer smaller than the size the request encodes', () => {
+    const addon = loadAddon();
+    const fd = track(addon.open('/dev/kvm', O_RDWR));
+    const vm = track(addon.ioctl(fd, KVM_CREATE_VM, 0));
+    const vcpu = track(addon.ioctl(vm, KVM_CREATE_VCPU, 0));
+    const backing = new Uint8Array(KvmRegs.size + 8);
+    const e = thrown(() => addon.ioctl(vcpu, KVM_GET_REGS, backing.subarray(16)));
+    expect(e).toMatchObject({ code: 'EINVAL', syscall: 'ioctl' });
+    expect((e as Error).message).toMatch(
+      /buffer of 136 bytes is smaller than the 144 bytes the request encodes/,
+    );
+    expect(addon.ioctl(vcpu, KVM_GET_REGS, backing.subarray(8))).toBe(0);
   });
 
   it('KVM errors carry errno names (EEXIST on a duplicate vCPU id)', () => {

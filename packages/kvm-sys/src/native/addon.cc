@@ -56,9 +56,10 @@ const char* ErrnoName(int err) {
 }
 
 // Throws `syscall(detail) failed: CODE (strerror)` with errno/code/syscall properties.
-void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& detail) {
+void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& detail,
+                const std::string& note = "") {
   std::string msg = std::string(syscall) + "(" + detail + ") failed: " + ErrnoName(err) + " (" +
-                    strerror(err) + ")";
+                    strerror(err) + ")" + (note.empty() ? "" : ": " + note);
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("code", Napi::String::New(env, ErrnoName(err)));
@@ -207,6 +208,21 @@ Napi::Value Ioctl(const Napi::CallbackInfo& info) {
     uint8_t* data;
     size_t len;
     if (GetBytes(info[2], &data, &len)) {
+      // Requests built with _IOR/_IOW/_IOWR encode the size of what the kernel reads or writes
+      // (asm-generic/ioctl.h: dir in bits 30-31, size in bits 16-29). Refuse a smaller buffer so the
+      // kernel never touches memory outside it. (Variable-length structs encode their header size,
+      // so a larger buffer is fine.)
+      size_t encoded = (request >> 30) != 0 ? ((request >> 16) & 0x3fff) : 0;
+      if (len < encoded) {
+        ThrowErrno(env, EINVAL, "ioctl", FdStr(fd) + ", " + Hex(request),
+                   "buffer of " + std::to_string(len) + " bytes is smaller than the " + std::to_string(encoded) +
+                       " bytes the request encodes");
+        return env.Undefined();
+      }
+      if (data == nullptr && len == 0 && encoded > 0) {
+        ThrowErrno(env, EINVAL, "ioctl", FdStr(fd) + ", " + Hex(request), "detached buffer");
+        return env.Undefined();
+      }
       arg = reinterpret_cast<unsigned long>(data);
     } else {
       int64_t v;
@@ -224,6 +240,10 @@ Napi::Value Ioctl(const Napi::CallbackInfo& info) {
 
 // Hot path (KVM_RUN): integer argument 0, no type dispatch. EINTR is returned as -EINTR.
 Napi::Value IoctlFast(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    ThrowType(info.Env(), "ioctlFast(fd, request): both must be numbers");
+    return info.Env().Undefined();
+  }
   int fd = info[0].As<Napi::Number>().Int32Value();
   unsigned long request =
       static_cast<unsigned long>(static_cast<uint32_t>(info[1].As<Napi::Number>().Int64Value()));
@@ -293,7 +313,7 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(g_mapMutex);
     auto it = g_mappings.find(addr);
     if (addr == 0 || it == g_mappings.end() || it->second != len) {
-      ThrowErrno(env, EINVAL, "munmap", Hex(addr) + ", length " + std::to_string(len) + ": not a live mapping from mmap()");
+      ThrowErrno(env, EINVAL, "munmap", Hex(addr) + ", " + std::to_string(len), "not a live mapping from mmap()");
       return env.Undefined();
     }
     if (::munmap(reinterpret_cast<void*>(addr), len) < 0) {
@@ -431,7 +451,7 @@ Napi::Value EventfdRead(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (r != sizeof v) {
-    ThrowErrno(env, EIO, "read", FdStr(fd) + ", 8: short eventfd read");
+    ThrowErrno(env, EIO, "read", FdStr(fd) + ", 8", "short eventfd read");
     return env.Undefined();
   }
   return Napi::BigInt::New(env, v);
@@ -655,7 +675,7 @@ Napi::Value KickThread(const Napi::CallbackInfo& info) {
   uint64_t t = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
   if (g_kickSignal == 0) {
     // Without a handler the default action of a realtime signal terminates the process.
-    ThrowErrno(env, EINVAL, "pthread_kill", Hex(t) + ": installKickSignal() was not called");
+    ThrowErrno(env, EINVAL, "pthread_kill", Hex(t), "installKickSignal() was not called");
     return env.Undefined();
   }
   int r = pthread_kill(static_cast<pthread_t>(t), g_kickSignal);
