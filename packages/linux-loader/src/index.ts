@@ -5,8 +5,35 @@
  *
  * @packageDocumentation
  */
+
+export {
+  type AcpiDescription,
+  type AcpiTables,
+  buildAcpiTables,
+  type PlacedTable,
+  writeAcpiTables,
+} from './acpi/acpi.js';
+export { AcpiError, type AcpiErrorKind } from './acpi/acpi-error.js';
+export { Aml, type AmlBytes, type InterruptFlags } from './acpi/aml.js';
+export { buildDsdt, type DsdtOptions, type SerialPort, type VirtioMmioDevice } from './acpi/dsdt.js';
+export { type AcpiOem, SDT_HEADER_SIZE, sdt } from './acpi/sdt.js';
+export {
+  type AcpiRegister,
+  buildFadt,
+  buildMadt,
+  buildRsdp,
+  buildXsdt,
+  FADT_SIZE,
+  FadtFlags,
+  type FadtOptions,
+  IapcBootArch,
+  type MadtOptions,
+  RSDP_SIZE,
+} from './acpi/tables.js';
 export { BootDataError, type BootDataErrorKind } from './boot-data-error.js';
 export { BZIMAGE_ENTRY64_OFFSET, type BzImageOptions, check64BitBootable, loadBzImage } from './bzimage.js';
+export { byteSum, fixChecksum } from './checksum.js';
+export { Cmdline, CmdlineError, type CmdlineErrorKind, REPEATABLE_KEYS } from './cmdline.js';
 export { DecompressError, type DecompressErrorKind } from './decompress-error.js';
 export {
   E820_MAX_ENTRIES_ZEROPAGE,
@@ -32,6 +59,7 @@ export {
   XEN_ELFNOTE_PHYS32_ENTRY,
 } from './elf.js';
 export { type GuestRange, guestRangeProblem, rangesOverlap } from './guest-range.js';
+export { InitrdError, type InitrdErrorKind, type InitrdPlacement, placeInitrd } from './initrd.js';
 export type {
   BzImageLoad,
   ElfLoad,
@@ -41,6 +69,7 @@ export type {
   LoadedSegment,
   MultibootLoad,
 } from './kernel-load.js';
+export { BootLayout } from './layout.js';
 export { detectFormat, type LoadOptions, load } from './load.js';
 export { LoaderError, type LoaderErrorKind } from './loader-error.js';
 export {
@@ -50,6 +79,16 @@ export {
   LZ4_LEGACY_MAGIC,
   type Lz4Options,
 } from './lz4.js';
+export {
+  APIC_DEFAULT_PHYS_BASE,
+  buildMpTable,
+  IO_APIC_DEFAULT_PHYS_BASE,
+  MpTableError,
+  type MpTableErrorKind,
+  type MpTableOptions,
+  mpTableSize,
+  writeMpTable,
+} from './mptable.js';
 export {
   findMultibootHeader,
   loadMultiboot,
@@ -70,6 +109,16 @@ export {
   type PayloadCompression,
 } from './payload.js';
 export {
+  HVM_MEMMAP_ENTRY_SIZE,
+  HVM_MODLIST_ENTRY_SIZE,
+  HVM_START_INFO_SIZE,
+  type PvhModule,
+  type PvhStartInfoLayout,
+  type PvhStartInfoOptions,
+  writePvhStartInfo,
+  XEN_HVM_START_MAGIC_VALUE,
+} from './pvh.js';
+export {
   LoadFlags,
   parseSetupHeader,
   protocol,
@@ -80,3 +129,10 @@ export {
   setupHeaderBytes,
   XLoadFlags,
 } from './setup-header.js';
+export {
+  BootParamsOffset,
+  buildZeroPage,
+  writeZeroPage,
+  ZERO_PAGE_SIZE,
+  type ZeroPageOptions,
+} from './zero-page.js';
