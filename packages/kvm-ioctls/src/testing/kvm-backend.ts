@@ -1,0 +1,31 @@
+/**
+ * The KVM entry of the shared guest tests.
+ *
+ * @module
+ */
+import { hasKvm, openKvm } from '../backend/kvm-hypervisor.js';
+import type { Hypervisor } from '../backend/types.js';
+import { createMemfdGuestMemory } from '../memfd-memory.js';
+import { GUEST_MEMORY_SIZE, type TestBackend } from './guests.js';
+
+/**
+ * Runs the shared guests on `/dev/kvm` with memfd-backed memory.
+ * @example if (kvmTestBackend.available()) await kvmTestBackend.open();
+ */
+export const kvmTestBackend: TestBackend = {
+  name: 'kvm',
+  available: () => hasKvm(),
+  unavailableReason: '/dev/kvm not available',
+  open: (): Promise<Hypervisor> => openKvm(),
+  createMemory: (size = GUEST_MEMORY_SIZE) => createMemfdGuestMemory([{ start: 0, size }]),
+};
+
+/**
+ * The backends to run shared guest tests on; prints a "skipped" line for each one unavailable here.
+ * @example describe.each(testBackends())('$name', (b) => { ... });
+ */
+export function testBackends(extra: readonly TestBackend[] = []): TestBackend[] {
+  const all = [kvmTestBackend, ...extra];
+  for (const b of all) if (!b.available()) console.log(`skipped: ${b.name} tests: ${b.unavailableReason}`);
+  return all;
+}

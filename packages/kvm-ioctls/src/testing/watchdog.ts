@@ -1,0 +1,89 @@
+/**
+ * A watchdog for tests: kicks a vCPU from another thread if `run()` has not returned in time, so a
+ * broken guest fails a test instead of hanging it. Also the helper that finds this package's built
+ * entry for worker threads.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * `file:` URL of this package's built `dist/<file>` (workers import the built package).
+ * @example new Worker(distUrl('index.js'))
+ */
+export function distUrl(file = 'index.js'): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === '@ts-vmm/kvm-ioctls') {
+      const p = join(dir, 'dist', file);
+      if (!existsSync(p)) throw new Error(`${p} is missing: build @ts-vmm/kvm-ioctls first (pnpm build)`);
+      return pathToFileURL(p).href;
+    }
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the @ts-vmm/kvm-ioctls package root');
+}
+
+const WATCHDOG_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+(async () => {
+  const mod = await import(workerData.moduleUrl);
+  const kicker = mod.openKvmKicker(workerData.desc);
+  parentPort.postMessage('armed');
+  const flag = new Int32Array(workerData.flag);
+  if (Atomics.wait(flag, 0, 0, workerData.ms) === 'timed-out') {
+    kicker.kick();
+    parentPort.postMessage('kicked');
+  }
+  kicker.close();
+})();
+`;
+
+/** A running watchdog. */
+export interface Watchdog {
+  /** Stops it without kicking; resolves when the thread ended. Returns whether it kicked. */
+  cancel(): Promise<boolean>;
+}
+
+/**
+ * Starts a thread that kicks the vCPU described by `kickerDescription` (a KVM vCPU's `kicker()`)
+ * after `ms` unless cancelled. Resolves once the kicker is armed.
+ * @example
+ * ```ts
+ * const dog = await startWatchdog(vcpu.kicker(), 5000);
+ * const exit = vcpu.run(); // 'interrupted' if the guest hung
+ * await dog.cancel();
+ * ```
+ */
+export async function startWatchdog(kickerDescription: unknown, ms: number): Promise<Watchdog> {
+  const flag = new SharedArrayBuffer(4);
+  let kicked = false;
+  const worker = new Worker(WATCHDOG_SOURCE, {
+    eval: true,
+    workerData: { moduleUrl: distUrl(), desc: kickerDescription, ms, flag },
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    worker.once('exit', () => resolve());
+    worker.once('error', reject);
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (m) => {
+      if (m === 'armed') resolve();
+      if (m === 'kicked') kicked = true;
+    });
+    worker.once('error', reject);
+  });
+  return {
+    async cancel() {
+      const f = new Int32Array(flag);
+      Atomics.store(f, 0, 1);
+      Atomics.notify(f, 0);
+      await done;
+      return kicked;
+    },
+  };
+}
