@@ -1,0 +1,42 @@
+/** The `ts-vmm --help` text. */
+export const MAIN_HELP = `ts-vmm: the ts-vmm reference microVM monitor
+
+Usage:
+  ts-vmm run [options]        boot a guest (the default guest when --kernel is omitted)
+  ts-vmm demo [--backend B]   run a tiny built-in guest on whichever backend is available
+  ts-vmm guest fetch [--force]
+                              build the default guest (Debian cloud kernel + busybox initramfs)
+                              into $TS_VMM_CACHE or ~/.cache/ts-vmm
+  ts-vmm guest path           print the cached default guest's kernel and initrd
+  ts-vmm --help | --version
+
+Run 'ts-vmm run --help' for the run options.`;
+
+/** The `ts-vmm run --help` text. */
+export const RUN_HELP = `Usage: ts-vmm run [options]
+
+  --kernel PATH           bzImage or ELF vmlinux (default: the fetched default guest)
+  --initrd PATH           initramfs (default: the default guest's when --kernel is omitted)
+  --cmdline STR           replace the base command line
+                          (default: "console=ttyS0 reboot=k panic=1 pci=off")
+  --append STR            append kernel parameters (repeatable)
+  --memory MIB            guest memory in MiB (default 512; RAM skips the 3-4 GiB MMIO hole)
+  --vcpus N               number of vCPUs (default 1, at most 254)
+  --disk PATH[,ro]        virtio-blk disk backed by a file (repeatable)
+  --net tap=NAME[,mac=MAC]
+                          virtio-net on a host tap interface (repeatable)
+  --vsock cid=N,uds=PATH  virtio-vsock; host side on a Unix socket
+  --console serial|virtio|none
+                          guest console device (default serial: ttyS0)
+  --discovery acpi|cmdline|both
+                          how the guest finds virtio-mmio devices (default acpi)
+  --backend auto|kvm|emulated
+                          hypervisor backend (default auto: KVM when it runs CPL0 code at
+                          hardware speed, else the emulator)
+  --config FILE.json      read settings from a JSON file; flags override it
+
+Console: the guest console is on this terminal (raw mode); Ctrl-A X quits, Ctrl-A Ctrl-A sends
+Ctrl-A. Piped stdin is passed through.
+
+Exit status: 0 guest powered off, 1 VMM error, 2 bad options, 3 guest reboot, 4 guest panic,
+5 triple fault, 130 SIGINT / Ctrl-A X, 143 SIGTERM, odd n: debug-exit port value (n-1)/2.`;
