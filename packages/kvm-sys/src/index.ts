@@ -12,4 +12,5 @@
  */
 export * from './addon.js';
 export * from './ioctl-numbers.js';
+export * from './kvm-constants-newer.js';
 export * from './structs/index.js';

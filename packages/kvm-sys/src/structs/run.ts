@@ -24,6 +24,7 @@ import {
   KVM_EXIT_X86_WRMSR,
   KVM_INTERNAL_ERROR_EMULATION,
 } from '../ioctl-numbers.js';
+import { KVM_EXIT_MEMORY_FAULT } from '../kvm-constants-newer.js';
 import { array, bytes, defineStruct, type Struct, u8, u16, u32, u64 } from './layout.js';
 import { KvmRegs, type KvmRegsValue, KvmSregs, type KvmSregsValue } from './regs.js';
 import {
@@ -194,6 +195,18 @@ export interface KvmRunNotify {
   flags: number;
 }
 const Notify = defineStruct<KvmRunNotify>('', [['flags', u32]]);
+/** kvm_run.memory_fault (KVM_EXIT_MEMORY_FAULT, Linux 6.8+; not in older headers). */
+export interface KvmRunMemoryFault {
+  /** KVM_MEMORY_EXIT_FLAG_PRIVATE */
+  flags: bigint;
+  gpa: bigint;
+  size: bigint;
+}
+const MemoryFault = defineStruct<KvmRunMemoryFault>('', [
+  ['flags', u64],
+  ['gpa', u64],
+  ['size', u64],
+]);
 /** `struct kvm_hyperv_exit` (kvm_run.hyperv, KVM_EXIT_HYPERV). All variants are decoded; `type` says which is valid. */
 export interface KvmHypervExitValue {
   /** KVM_EXIT_HYPERV_SYNIC / _HCALL / _SYNDBG */
@@ -296,6 +309,7 @@ export interface KvmRunValue {
   hyperv: KvmHypervExitValue;
   msr: KvmRunMsr;
   notify: KvmRunNotify;
+  memory_fault: KvmRunMemoryFault;
   kvm_valid_regs: bigint;
   kvm_dirty_regs: bigint;
   s: { regs: KvmSyncRegsValue };
@@ -332,6 +346,7 @@ export const KvmRun: Struct<KvmRunValue> = defineStruct(
     ['hyperv', KvmHypervExit, { at: EXIT }],
     ['msr', Msr, { at: EXIT }],
     ['notify', Notify, { at: EXIT }],
+    ['memory_fault', MemoryFault, { at: EXIT }],
     ['kvm_valid_regs', u64, { at: EXIT + 256 }],
     ['kvm_dirty_regs', u64, { at: EXIT + 264 }],
     ['s', defineStruct('', [['regs', KvmSyncRegs]], { size: 2048 }), { at: EXIT + 272 }],
@@ -400,6 +415,9 @@ export const KVM_RUN_OFFSETS = {
   msr_index: 44,
   msr_data: 48,
   notify_flags: 32,
+  memory_fault_flags: 32,
+  memory_fault_gpa: 40,
+  memory_fault_size: 48,
   kvm_valid_regs: 288,
   kvm_dirty_regs: 296,
   s: 304,
@@ -445,6 +463,7 @@ export type KvmRunExit = KvmRunHeader &
     | { kind: 'x86_wrmsr'; msr: KvmRunMsr }
     | { kind: 'x86_bus_lock' }
     | { kind: 'notify'; notify: KvmRunNotify }
+    | { kind: 'memory_fault'; memory_fault: KvmRunMemoryFault }
     | { kind: 'other' }
   );
 
@@ -525,6 +544,8 @@ export function decodeKvmRunExit(run: Uint8Array): KvmRunExit {
       return { ...header, kind: 'x86_bus_lock' };
     case KVM_EXIT_NOTIFY:
       return { ...header, kind: 'notify', notify: Notify.read(v, EXIT) };
+    case KVM_EXIT_MEMORY_FAULT:
+      return { ...header, kind: 'memory_fault', memory_fault: MemoryFault.read(v, EXIT) };
     default:
       return { ...header, kind: 'other' };
   }
