@@ -5,8 +5,9 @@
  */
 export * from './apic-bus.js';
 export * from './apic-constants.js';
-export * from './lapic.js';
-export * from './virtual-clock.js';
 export * from './ioapic.js';
+export * from './lapic.js';
 export * from './msi.js';
 export * from './pic.js';
+export * from './virtual-clock.js';
+export * from './pit.js';

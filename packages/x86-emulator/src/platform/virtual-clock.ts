@@ -187,8 +187,13 @@ export class VirtualClock {
    * the instruction count is ignored and the host clock is read instead.
    */
   advanceInstructions(count: number): void {
-    if (this.modeValue === 'virtual') this.nowNs += count / this.ipns;
-    else this.now();
+    if (this.modeValue === 'virtual') {
+      const target = this.nowNs + count / this.ipns;
+      if (target < this.nextDeadlineCache) this.nowNs = target;
+      else this.stepTo(target);
+      return;
+    }
+    this.now();
     if (this.nowNs >= this.nextDeadlineCache) this.runDueTimers();
   }
 
@@ -198,7 +203,24 @@ export class VirtualClock {
    */
   advance(ns: number): void {
     if (!(ns >= 0)) throw new ClockError(`cannot advance the clock by ${ns} ns`);
+    if (this.modeValue === 'virtual') {
+      this.stepTo(this.nowNs + ns);
+      return;
+    }
     this.shift(ns);
+    this.runDueTimers();
+  }
+
+  /**
+   * Virtual mode: moves time to `target` through every deadline on the way, so each timer runs with
+   * the clock reading its own deadline (a periodic timer fires once per period, not coalesced).
+   */
+  private stepTo(target: number): void {
+    while (this.nextDeadlineCache <= target) {
+      if (this.nextDeadlineCache > this.nowNs) this.nowNs = this.nextDeadlineCache;
+      if (this.runDueTimers() === 0) break;
+    }
+    if (target > this.nowNs) this.nowNs = target;
     this.runDueTimers();
   }
 
@@ -209,7 +231,13 @@ export class VirtualClock {
   warpTo(deadlineNs: number): void {
     if (Number.isNaN(deadlineNs)) throw new ClockError(`warp target ${deadlineNs} is not a number`);
     const now = this.now();
-    if (deadlineNs > now && deadlineNs !== Number.POSITIVE_INFINITY) this.shift(deadlineNs - now);
+    if (deadlineNs > now && deadlineNs !== Number.POSITIVE_INFINITY) {
+      if (this.modeValue === 'virtual') {
+        this.stepTo(deadlineNs);
+        return;
+      }
+      this.shift(deadlineNs - now);
+    }
     this.runDueTimers();
   }
 
