@@ -249,6 +249,28 @@ describe.skipIf(!available)('addon: watchFd', () => {
   });
 });
 
+describe.skipIf(!available)('addon: watchFd teardown', () => {
+  it('a worker terminated with an active watcher shuts down cleanly (env cleanup hook)', async () => {
+    const addon = loadAddon();
+    for (let i = 0; i < 3; i++) {
+      const efd = track(addon.eventfd(0, EFD_NONBLOCK));
+      const worker = new Worker(
+        `const { parentPort, workerData: w } = require('node:worker_threads');
+         const a = require(w.path);
+         a.watchFd(w.efd, 1, () => { a.eventfdRead(w.efd); parentPort.postMessage('event'); });
+         parentPort.postMessage('ready');`,
+        { eval: true, workerData: { path: addonPath(), efd } },
+      );
+      expect(await new Promise((r) => worker.once('message', r))).toBe('ready');
+      addon.eventfdWrite(efd, 1);
+      expect(await new Promise((r) => worker.once('message', r))).toBe('event');
+      await worker.terminate();
+      addon.eventfdWrite(efd, 1); // the dead worker's watcher must not fire or crash
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  });
+});
+
 describe.skipIf(!available)('addon: vCPU kick signal', () => {
   it('installs once and returns a realtime signal', () => {
     const addon = loadAddon();
