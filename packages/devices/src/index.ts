@@ -39,6 +39,7 @@ export {
   VIRTIO_BLK_S,
   VIRTIO_BLK_T,
 } from './virtio/block.js';
+export { Console, type ConsoleOptions, VIRTIO_CONSOLE_F } from './virtio/console.js';
 export {
   featureBit,
   hasFeature,
@@ -63,6 +64,17 @@ export {
   virtioMmioCmdline,
 } from './virtio/mmio.js';
 export {
+  MAX_FRAME_SIZE,
+  Net,
+  NetError,
+  type NetOptions,
+  type NetStats,
+  parseMac,
+  VIRTIO_NET_F,
+  VIRTIO_NET_HDR_SIZE,
+} from './virtio/net.js';
+export { MemoryNetBackend, type NetBackend } from './virtio/net-backend.js';
+export {
   ChainReader,
   ChainWriter,
   type Descriptor,
@@ -72,3 +84,5 @@ export {
   Queue,
   QueueError,
 } from './virtio/queue.js';
+export { RNG_MAX_BYTES_PER_REQUEST, Rng, type RngOptions } from './virtio/rng.js';
+export { IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TapBackend, TapError, TUNSETIFF } from './virtio/tap.js';

@@ -348,6 +348,7 @@ export class Queue {
   /** Puts the last popped chain back (the device could not use it yet). */
   undoPop(): void {
     this.nextAvail = (this.nextAvail - 1) & 0xffff;
+    if (this.eventIdx && this.availEventCell) Atomics.store(this.availEventCell, 0, this.nextAvail);
   }
 
   private readDesc(mem: GuestMemory, table: number, i: number) {
