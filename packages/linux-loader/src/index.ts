@@ -119,6 +119,7 @@ export {
   XEN_HVM_START_MAGIC_VALUE,
 } from './pvh.js';
 export {
+  kernelVersionString,
   LoadFlags,
   parseSetupHeader,
   protocol,

@@ -183,3 +183,21 @@ export function setupHeaderBytes(image: Uint8Array, hdr: SetupHeader): Uint8Arra
 export function protocol(version: number): string {
   return `${version >> 8}.${(version & 0xff).toString().padStart(2, '0')}`;
 }
+
+/**
+ * The kernel version string the setup header points at (`kernel_version` + 0x200), or `undefined`
+ * when the image has none or it is malformed.
+ *
+ * @example kernelVersionString(bzImage) // '6.1.0-50-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP ...'
+ */
+export function kernelVersionString(image: Uint8Array): string | undefined {
+  const hdr = parseSetupHeader(image);
+  if (hdr.version < 0x200 || image.length < 0x210) return undefined;
+  const ptr = image[0x20e] | (image[0x20f] << 8);
+  if (ptr === 0) return undefined;
+  const start = ptr + 0x200;
+  let end = start;
+  while (end < image.length && end < start + 512 && image[end] !== 0) end++;
+  if (end >= image.length || image[end] !== 0) return undefined;
+  return new TextDecoder('latin1').decode(image.subarray(start, end));
+}
