@@ -133,6 +133,15 @@ describe.skipIf(!available)('addon: files, memory, errors', () => {
       syscall: 'mmap',
     });
     expect(thrown(() => addon.mmap(-1, 0, PROT_READ, MAP_SHARED, 0))).toMatchObject({ code: 'EINVAL' });
+    // Node caps ArrayBuffers at 4 GiB: a larger mapping is refused cleanly (not a fatal error).
+    const fd = track(addon.memfdCreate('big', 0));
+    addon.ftruncate(fd, 2 ** 32 + 4096);
+    const e = thrown(() => addon.mmap(fd, 2 ** 32 + 4096, PROT_READ, MAP_SHARED, 0));
+    expect(e).toMatchObject({ code: 'ENOMEM', syscall: 'mmap' });
+    expect((e as Error).message).toMatch(/cannot be exposed as an ArrayBuffer/);
+    const top = addon.mmap(fd, 4096, PROT_READ, MAP_SHARED, 2 ** 32);
+    expect(top.byteLength).toBe(4096);
+    addon.munmap(top);
   });
 
   it('eventfd counts, reads null when empty, honours EFD_SEMAPHORE', () => {

@@ -291,10 +291,22 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   napi_status st = napi_create_external_arraybuffer(env, p, static_cast<size_t>(length), nullptr, nullptr, &ab);
   if (st != napi_ok) {
     ::munmap(p, static_cast<size_t>(length));
-    std::lock_guard<std::mutex> lock(g_mapMutex);
-    g_mappings.erase(reinterpret_cast<uintptr_t>(p));
-    Napi::Error::New(env, "mmap: cannot create an external ArrayBuffer (is the V8 sandbox enabled?)")
-        .ThrowAsJavaScriptException();
+    {
+      std::lock_guard<std::mutex> lock(g_mapMutex);
+      g_mappings.erase(reinterpret_cast<uintptr_t>(p));
+    }
+    // V8 may have left its own exception (e.g. a RangeError for a length over its ArrayBuffer
+    // limit) pending: take its message and throw ours instead (throwing twice is fatal).
+    std::string why = "napi status " + std::to_string(static_cast<int>(st));
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      why = Napi::Value(env, err).ToString().Utf8Value();
+    }
+    ThrowErrno(env, ENOMEM, "mmap", FdStr(static_cast<int>(fd)) + ", length " + std::to_string(length),
+               "the mapping cannot be exposed as an ArrayBuffer: " + why);
     return env.Undefined();
   }
   return Napi::Value(env, ab);
