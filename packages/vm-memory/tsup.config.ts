@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   splitting: false,
+  // Workspace packages (including optional ones such as the native addon) stay separate modules.
+  external: [/^@ts-vmm\//],
 });
