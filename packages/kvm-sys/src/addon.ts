@@ -101,7 +101,10 @@ export interface NativeAddon {
   installKickSignal(): number;
   /** `pthread_self()` of the calling thread. */
   currentThread(): bigint;
-  /** `pthread_kill(thread, kick signal)`. Throws EINVAL if `installKickSignal` was never called. */
+  /**
+   * `pthread_kill(thread, kick signal)`. Throws EINVAL if `installKickSignal` was never called, and
+   * ESRCH if `thread` did not call `installKickSignal()` or has exited (never signals a dead thread).
+   */
   kickThread(thread: bigint): void;
 }
 

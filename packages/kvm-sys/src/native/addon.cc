@@ -29,6 +29,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace {
@@ -96,7 +97,7 @@ bool GetInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t*
       *out = d < 9223372036854775808.0 ? static_cast<int64_t>(d) : static_cast<int64_t>(static_cast<uint64_t>(d));
       return true;
     }
-    ThrowType(env, std::string(what) + " must be an integer, got " + v.ToString().Utf8Value());
+    ThrowType(env, std::string(what) + " must be an integer, got " + std::to_string(d));
     return false;
   }
   if (v.IsBigInt()) {
@@ -643,6 +644,21 @@ int g_kickInstallErr = 0;
 
 void KickHandler(int) {}  // no-op: its only job is to make KVM_RUN return EINTR
 
+// Threads that may be kicked: those that called installKickSignal() and have not exited. A
+// thread_local destructor removes a thread at exit, under the same lock kickThread holds while
+// signalling, so pthread_kill never sees a dead thread (which would be undefined behaviour).
+std::mutex g_kickMutex;
+std::set<pthread_t> g_kickable;
+struct KickRegistration {
+  bool registered = false;
+  ~KickRegistration() {
+    if (!registered) return;
+    std::lock_guard<std::mutex> lock(g_kickMutex);
+    g_kickable.erase(pthread_self());
+  }
+};
+thread_local KickRegistration t_kickRegistration;
+
 Napi::Value InstallKickSignal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::call_once(g_kickOnce, [] {
@@ -670,6 +686,11 @@ Napi::Value InstallKickSignal(const Napi::CallbackInfo& info) {
   sigemptyset(&set);
   sigaddset(&set, g_kickSignal);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(g_kickMutex);
+    g_kickable.insert(pthread_self());
+    t_kickRegistration.registered = true;
+  }
   return Napi::Number::New(env, g_kickSignal);
 }
 
@@ -690,8 +711,21 @@ Napi::Value KickThread(const Napi::CallbackInfo& info) {
     ThrowErrno(env, EINVAL, "pthread_kill", Hex(t), "installKickSignal() was not called");
     return env.Undefined();
   }
-  int r = pthread_kill(static_cast<pthread_t>(t), g_kickSignal);
-  if (r != 0) ThrowErrno(env, r, "pthread_kill", Hex(t));
+  int r;
+  {
+    std::lock_guard<std::mutex> lock(g_kickMutex);
+    if (g_kickable.count(static_cast<pthread_t>(t)) == 0) {
+      r = ESRCH;
+    } else {
+      r = pthread_kill(static_cast<pthread_t>(t), g_kickSignal);
+    }
+  }
+  if (r == ESRCH) {
+    ThrowErrno(env, r, "pthread_kill", Hex(t),
+               "not a live thread that called installKickSignal() (it never did, or it has exited)");
+  } else if (r != 0) {
+    ThrowErrno(env, r, "pthread_kill", Hex(t));
+  }
   return env.Undefined();
 }
 
