@@ -5,9 +5,11 @@
  */
 export * from './apic-bus.js';
 export * from './apic-constants.js';
+export * from './io-device.js';
 export * from './ioapic.js';
+export * from './irqchip.js';
 export * from './lapic.js';
 export * from './msi.js';
 export * from './pic.js';
-export * from './virtual-clock.js';
 export * from './pit.js';
+export * from './virtual-clock.js';

@@ -433,16 +433,19 @@ export class Lapic {
   acceptEvents(mpState: number): ApicEventResult {
     let init = false;
     let startupVector = -1;
+    // a SIPI that arrived after the INIT is taken too, once the INIT is done (as KVM)
+    const sipi = this.sipiPending;
+    const sipiVector = this.sipiVector;
     if (this.initPending) {
       this.initPending = false;
       init = true;
       this.reset(true);
       mpState = this.isBsp ? ApicMpState.RUNNABLE : ApicMpState.INIT_RECEIVED;
     }
-    if (this.sipiPending) {
+    if (sipi) {
       this.sipiPending = false;
       if (mpState === ApicMpState.INIT_RECEIVED) {
-        startupVector = this.sipiVector;
+        startupVector = sipiVector;
         mpState = ApicMpState.RUNNABLE;
       }
     }

@@ -32,7 +32,7 @@ export const PitPorts = {
 
 const NS_PER_TICK = 1e9 / PIT_HZ;
 // access states (as QEMU: LSB, MSB, LSB then MSB, second byte pending)
-const RW_LSB = 1;
+// 1 = LSB only: the `default` branches below
 const RW_MSB = 2;
 const RW_WORD0 = 3;
 const RW_WORD1 = 4;
