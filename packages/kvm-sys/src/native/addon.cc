@@ -122,10 +122,11 @@ bool GetInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t*
 bool GetFd(const Napi::CallbackInfo& info, size_t i, int* fd) {
   int64_t v;
   if (!GetInt(info, i, "fd", &v)) return false;
-  if (v < 0 || v > INT32_MAX) {
-    ThrowErrno(info.Env(), EBADF, "fd", "fd " + std::to_string(v));
+  if (v < INT32_MIN || v > INT32_MAX) {
+    ThrowType(info.Env(), "fd " + std::to_string(v) + " is out of range");
     return false;
   }
+  // Negative or closed fds go to the kernel, which answers EBADF naming the real syscall.
   *fd = static_cast<int>(v);
   return true;
 }
