@@ -86,3 +86,15 @@ export {
 } from './virtio/queue.js';
 export { RNG_MAX_BYTES_PER_REQUEST, Rng, type RngOptions } from './virtio/rng.js';
 export { IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TapBackend, TapError, TUNSETIFF } from './virtio/tap.js';
+export { Vsock, VsockError, type VsockOptions, type VsockStats } from './virtio/vsock.js';
+export {
+  decodeVsockHeader,
+  encodeVsockHeader,
+  VSOCK_HDR_SIZE,
+  VSOCK_HOST_CID,
+  VSOCK_MAX_PAYLOAD,
+  VSOCK_OP,
+  VSOCK_SHUTDOWN,
+  VSOCK_TYPE_STREAM,
+  type VsockHeader,
+} from './virtio/vsock-packet.js';
