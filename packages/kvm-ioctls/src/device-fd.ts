@@ -44,18 +44,28 @@ export class DeviceFd extends FdHandle {
     return KvmDeviceAttr.encode({ flags: a.flags ?? 0, group: a.group, attr: a.attr, addr: a.addr ?? 0n });
   }
 
-  /** `KVM_SET_DEVICE_ATTR`. */
+  /**
+   * `KVM_SET_DEVICE_ATTR`.
+   * @example dev.setDeviceAttr({ group: 1, attr: 1n, addr })
+   */
   setDeviceAttr(a: DeviceAttr): void {
     this.ioctl(`KVM_SET_DEVICE_ATTR group ${a.group} attr ${a.attr}`, K.KVM_SET_DEVICE_ATTR, this.attrBuf(a));
   }
 
-  /** `KVM_GET_DEVICE_ATTR` (the value is written at `addr`). */
+  /**
+   * `KVM_GET_DEVICE_ATTR` (the value is written at `addr`).
+   * @example dev.getDeviceAttr({ group: 1, attr: 1n, addr })
+   */
   getDeviceAttr(a: DeviceAttr): void {
     this.ioctl(`KVM_GET_DEVICE_ATTR group ${a.group} attr ${a.attr}`, K.KVM_GET_DEVICE_ATTR, this.attrBuf(a));
   }
 
-  /** `KVM_HAS_DEVICE_ATTR`: whether the attribute exists. */
+  /**
+   * `KVM_HAS_DEVICE_ATTR`: whether the attribute exists.
+   * @example dev.hasDeviceAttr({ group: 1, attr: 1n })
+   */
   hasDeviceAttr(a: DeviceAttr): boolean {
+    this.fdFor('KVM_HAS_DEVICE_ATTR');
     try {
       this.ioctl(
         `KVM_HAS_DEVICE_ATTR group ${a.group} attr ${a.attr}`,

@@ -56,7 +56,10 @@ export class KvmError extends Error {
     this.errno = errno;
   }
 
-  /** Wraps an error thrown by the native addon (it carries `errno`, `code`, `syscall`). */
+  /**
+   * Wraps an error thrown by the native addon (it carries `errno`, `code`, `syscall`).
+   * @example throw KvmError.fromSyscall('KVM_RUN', e)
+   */
   static fromSyscall(operation: string, e: unknown): KvmError {
     if (e instanceof KvmError) return e;
     const err = e as { errno?: number; code?: string; message?: string };
@@ -66,12 +69,18 @@ export class KvmError extends Error {
     return new KvmError('syscall', operation, 'EUNKNOWN', 0, String((e as Error)?.message ?? e), e);
   }
 
-  /** The error for use of a closed wrapper. */
+  /**
+   * The error for use of a closed wrapper.
+   * @example throw KvmError.closed('VmFd', 'KVM_CREATE_VCPU 0')
+   */
   static closed(what: string, operation: string): KvmError {
     return new KvmError('closed', operation, 'ECLOSED', 0, `${what} is closed`);
   }
 
-  /** The error for an argument rejected before reaching the kernel. */
+  /**
+   * The error for an argument rejected before reaching the kernel.
+   * @example throw KvmError.invalid('KVM_SET_LAPIC', 'register page is 10 bytes')
+   */
   static invalid(operation: string, detail: string): KvmError {
     return new KvmError('invalid-argument', operation, 'EINVAL', 22, detail);
   }

@@ -86,23 +86,35 @@ export class Kvm extends FdHandle {
     return this.ioctl(`KVM_CHECK_EXTENSION ${cap}`, K.KVM_CHECK_EXTENSION, cap);
   }
 
-  /** `KVM_GET_VCPU_MMAP_SIZE`: bytes to mmap from a vCPU fd (kvm_run and what follows). */
+  /**
+   * `KVM_GET_VCPU_MMAP_SIZE`: bytes to mmap from a vCPU fd (kvm_run and what follows).
+   * @example kvm.vcpuMmapSize() // 12288
+   */
   vcpuMmapSize(): number {
     if (this.#mmapSize === 0) this.#mmapSize = this.ioctl('KVM_GET_VCPU_MMAP_SIZE', K.KVM_GET_VCPU_MMAP_SIZE);
     return this.#mmapSize;
   }
 
-  /** Recommended maximum number of vCPUs (`KVM_CAP_NR_VCPUS`, defaulting to 4). */
+  /**
+   * Recommended maximum number of vCPUs (`KVM_CAP_NR_VCPUS`, defaulting to 4).
+   * @example kvm.recommendedVcpus()
+   */
   recommendedVcpus(): number {
     return this.checkExtension(K.KVM_CAP_NR_VCPUS) || 4;
   }
 
-  /** Maximum number of vCPUs (`KVM_CAP_MAX_VCPUS`, defaulting to the recommended count). */
+  /**
+   * Maximum number of vCPUs (`KVM_CAP_MAX_VCPUS`, defaulting to the recommended count).
+   * @example kvm.maxVcpus()
+   */
   maxVcpus(): number {
     return this.checkExtension(K.KVM_CAP_MAX_VCPUS) || this.recommendedVcpus();
   }
 
-  /** Number of memory slots (`KVM_CAP_NR_MEMSLOTS`, defaulting to 32). */
+  /**
+   * Number of memory slots (`KVM_CAP_NR_MEMSLOTS`, defaulting to 32).
+   * @example kvm.maxMemslots()
+   */
   maxMemslots(): number {
     return this.checkExtension(K.KVM_CAP_NR_MEMSLOTS) || 32;
   }
@@ -115,7 +127,10 @@ export class Kvm extends FdHandle {
     return this.cpuidList('KVM_GET_SUPPORTED_CPUID', K.KVM_GET_SUPPORTED_CPUID);
   }
 
-  /** `KVM_GET_EMULATED_CPUID`: leaves KVM emulates (possibly slowly). */
+  /**
+   * `KVM_GET_EMULATED_CPUID`: leaves KVM emulates (possibly slowly).
+   * @example kvm.emulatedCpuid().length
+   */
   emulatedCpuid(): CpuidEntry[] {
     return this.cpuidList('KVM_GET_EMULATED_CPUID', K.KVM_GET_EMULATED_CPUID);
   }
@@ -137,12 +152,18 @@ export class Kvm extends FdHandle {
     }
   }
 
-  /** `KVM_GET_MSR_INDEX_LIST`: MSRs KVM saves and restores. */
+  /**
+   * `KVM_GET_MSR_INDEX_LIST`: MSRs KVM saves and restores.
+   * @example kvm.msrIndexList().includes(0x174)
+   */
   msrIndexList(): number[] {
     return this.msrList('KVM_GET_MSR_INDEX_LIST', K.KVM_GET_MSR_INDEX_LIST);
   }
 
-  /** `KVM_GET_MSR_FEATURE_INDEX_LIST`: feature MSRs readable through `KVM_GET_MSRS` on the system fd. */
+  /**
+   * `KVM_GET_MSR_FEATURE_INDEX_LIST`: feature MSRs readable through `KVM_GET_MSRS` on the system fd.
+   * @example kvm.featureMsrIndexList()
+   */
   featureMsrIndexList(): number[] {
     return this.msrList('KVM_GET_MSR_FEATURE_INDEX_LIST', K.KVM_GET_MSR_FEATURE_INDEX_LIST);
   }

@@ -320,24 +320,34 @@ export class VcpuFd extends FdHandle {
   /**
    * Sets `kvm_run.immediate_exit`: while set, `run()` returns `interrupted` without entering the guest.
    * `run()` clears it when it returns `interrupted`.
+   * @example vcpu.setImmediateExit(true); vcpu.run().kind; // 'interrupted'
    */
   setImmediateExit(on: boolean): void {
     this.fdFor('setImmediateExit');
     this.runBytes[O.immediate_exit] = on ? 1 : 0;
   }
 
-  /** `kvm_run.request_interrupt_window`: ask for an `irq-window-open` exit (no in-kernel irqchip). */
+  /**
+   * `kvm_run.request_interrupt_window`: ask for an `irq-window-open` exit (no in-kernel irqchip).
+   * @example vcpu.setRequestInterruptWindow(true)
+   */
   setRequestInterruptWindow(on: boolean): void {
     this.fdFor('setRequestInterruptWindow');
     this.runBytes[O.request_interrupt_window] = on ? 1 : 0;
   }
 
-  /** `kvm_run.ready_for_interrupt_injection` after the last exit. */
+  /**
+   * `kvm_run.ready_for_interrupt_injection` after the last exit.
+   * @example if (vcpu.readyForInterruptInjection) vcpu.interrupt(0x20)
+   */
   get readyForInterruptInjection(): boolean {
     return this.runBytes[O.ready_for_interrupt_injection] !== 0;
   }
 
-  /** `kvm_run.if_flag` after the last exit. */
+  /**
+   * `kvm_run.if_flag` after the last exit.
+   * @example vcpu.ifFlag
+   */
   get ifFlag(): boolean {
     return this.runBytes[O.if_flag] !== 0;
   }
@@ -369,7 +379,10 @@ export class VcpuFd extends FdHandle {
     this.ioctl('KVM_SET_REGS', K.KVM_SET_REGS, KvmRegs.encode(regs, this.#scratch.subarray(0, 144)));
   }
 
-  /** `KVM_GET_SREGS`. */
+  /**
+   * `KVM_GET_SREGS`.
+   * @example vcpu.getSregs().cr0
+   */
   getSregs(): Sregs {
     const b = this.#scratch.subarray(0, 312);
     this.ioctl('KVM_GET_SREGS', K.KVM_GET_SREGS, b);
@@ -381,7 +394,10 @@ export class VcpuFd extends FdHandle {
     this.ioctl('KVM_SET_SREGS', K.KVM_SET_SREGS, KvmSregs.encode(sregs, this.#scratch.subarray(0, 312)));
   }
 
-  /** `KVM_GET_FPU`. */
+  /**
+   * `KVM_GET_FPU`.
+   * @example vcpu.getFpu().fcw // 0x37f
+   */
   getFpu(): Fpu {
     const b = this.#scratch.subarray(0, 416);
     this.ioctl('KVM_GET_FPU', K.KVM_GET_FPU, b);
@@ -428,28 +444,40 @@ export class VcpuFd extends FdHandle {
     this.ioctl(`KVM_SET_CPUID2 (${entries.length} entries)`, K.KVM_SET_CPUID2, KvmCpuid2.encode({ entries }));
   }
 
-  /** `KVM_GET_CPUID2`. */
+  /**
+   * `KVM_GET_CPUID2`.
+   * @example vcpu.getCpuid2().length
+   */
   getCpuid2(max = K.KVM_MAX_CPUID_ENTRIES): CpuidEntry[] {
     const b = KvmCpuid2.alloc(max);
     this.ioctl('KVM_GET_CPUID2', K.KVM_GET_CPUID2, b);
     return KvmCpuid2.decode(b).entries;
   }
 
-  /** `KVM_GET_LAPIC`: the 1 KiB register page (in-kernel irqchip only). */
+  /**
+   * `KVM_GET_LAPIC`: the 1 KiB register page (in-kernel irqchip only).
+   * @example const lapic = vcpu.getLapic()
+   */
   getLapic(): Uint8Array {
     const b = new Uint8Array(1024);
     this.ioctl('KVM_GET_LAPIC', K.KVM_GET_LAPIC, b);
     return b;
   }
 
-  /** `KVM_SET_LAPIC`. */
+  /**
+   * `KVM_SET_LAPIC`.
+   * @example vcpu.setLapic(vcpu.getLapic())
+   */
   setLapic(regs: Uint8Array): void {
     if (regs.length !== 1024)
       throw KvmError.invalid('KVM_SET_LAPIC', `register page is ${regs.length} bytes, expected 1024`);
     this.ioctl('KVM_SET_LAPIC', K.KVM_SET_LAPIC, regs);
   }
 
-  /** `KVM_GET_MP_STATE` (a `MpState` value). */
+  /**
+   * `KVM_GET_MP_STATE` (a `MpState` value).
+   * @example vcpu.getMpState() === MpState.RUNNABLE
+   */
   getMpState(): number {
     const b = new Uint8Array(4);
     this.ioctl('KVM_GET_MP_STATE', K.KVM_GET_MP_STATE, b);
@@ -463,38 +491,56 @@ export class VcpuFd extends FdHandle {
     this.ioctl(`KVM_SET_MP_STATE ${state}`, K.KVM_SET_MP_STATE, b);
   }
 
-  /** `KVM_GET_VCPU_EVENTS`: pending exceptions, interrupts, NMIs, SMIs. */
+  /**
+   * `KVM_GET_VCPU_EVENTS`: pending exceptions, interrupts, NMIs, SMIs.
+   * @example vcpu.getVcpuEvents().nmi_pending
+   */
   getVcpuEvents(): VcpuEvents {
     const b = new Uint8Array(64);
     this.ioctl('KVM_GET_VCPU_EVENTS', K.KVM_GET_VCPU_EVENTS, b);
     return KvmVcpuEvents.decode(b);
   }
 
-  /** `KVM_SET_VCPU_EVENTS`. */
+  /**
+   * `KVM_SET_VCPU_EVENTS`.
+   * @example vcpu.setVcpuEvents({ ...vcpu.getVcpuEvents(), nmi_pending: 1 })
+   */
   setVcpuEvents(events: VcpuEvents): void {
     this.ioctl('KVM_SET_VCPU_EVENTS', K.KVM_SET_VCPU_EVENTS, KvmVcpuEvents.encode(events));
   }
 
-  /** `KVM_GET_DEBUGREGS`. */
+  /**
+   * `KVM_GET_DEBUGREGS`.
+   * @example vcpu.getDebugRegs().dr7
+   */
   getDebugRegs(): DebugRegs {
     const b = new Uint8Array(128);
     this.ioctl('KVM_GET_DEBUGREGS', K.KVM_GET_DEBUGREGS, b);
     return KvmDebugregs.decode(b);
   }
 
-  /** `KVM_SET_DEBUGREGS`. */
+  /**
+   * `KVM_SET_DEBUGREGS`.
+   * @example vcpu.setDebugRegs({ ...vcpu.getDebugRegs(), db0: 0x1000n })
+   */
   setDebugRegs(regs: DebugRegs): void {
     this.ioctl('KVM_SET_DEBUGREGS', K.KVM_SET_DEBUGREGS, KvmDebugregs.encode(regs));
   }
 
-  /** `KVM_GET_XSAVE`: the 4 KiB legacy XSAVE area. */
+  /**
+   * `KVM_GET_XSAVE`: the 4 KiB legacy XSAVE area.
+   * @example const area = vcpu.getXsave()
+   */
   getXsave(): Uint8Array {
     const b = new Uint8Array(4096);
     this.ioctl('KVM_GET_XSAVE', K.KVM_GET_XSAVE, b);
     return b;
   }
 
-  /** `KVM_SET_XSAVE`. */
+  /**
+   * `KVM_SET_XSAVE`.
+   * @example vcpu.setXsave(vcpu.getXsave())
+   */
   setXsave(area: Uint8Array): void {
     if (area.length < 4096)
       throw KvmError.invalid('KVM_SET_XSAVE', `area is ${area.length} bytes, at least 4096`);
@@ -508,7 +554,10 @@ export class VcpuFd extends FdHandle {
     return KvmXcrs.decode(b);
   }
 
-  /** `KVM_SET_XCRS`. */
+  /**
+   * `KVM_SET_XCRS`.
+   * @example vcpu.setXcrs([{ xcr: 0, value: 3n }])
+   */
   setXcrs(xcrs: readonly { xcr: number; value: bigint }[]): void {
     if (xcrs.length > 16) throw KvmError.invalid('KVM_SET_XCRS', `${xcrs.length} XCRs, at most 16`);
     this.ioctl('KVM_SET_XCRS', K.KVM_SET_XCRS, KvmXcrs.encode(xcrs));
@@ -535,7 +584,10 @@ export class VcpuFd extends FdHandle {
     this.ioctl(`KVM_SET_GUEST_DEBUG 0x${control.toString(16)}`, K.KVM_SET_GUEST_DEBUG, b);
   }
 
-  /** `KVM_TRANSLATE`: a guest linear address through the vCPU's current page tables. */
+  /**
+   * `KVM_TRANSLATE`: a guest linear address through the vCPU's current page tables.
+   * @example vcpu.translate(0xffff_8000_0000_0000n).physicalAddress
+   */
   translate(linearAddress: bigint): Translation {
     const b = KvmTranslation.encode({
       linear_address: linearAddress,
@@ -554,29 +606,44 @@ export class VcpuFd extends FdHandle {
     };
   }
 
-  /** `KVM_INTERRUPT`: queue external interrupt `vector` (no in-kernel irqchip). */
+  /**
+   * `KVM_INTERRUPT`: queue external interrupt `vector` (no in-kernel irqchip).
+   * @example vcpu.interrupt(0x20)
+   */
   interrupt(vector: number): void {
     const b = new Uint8Array(4);
     viewOf(b).setUint32(0, vector, true);
     this.ioctl(`KVM_INTERRUPT ${vector}`, K.KVM_INTERRUPT, b);
   }
 
-  /** `KVM_NMI`. */
+  /**
+   * `KVM_NMI`.
+   * @example vcpu.nmi()
+   */
   nmi(): void {
     this.ioctl('KVM_NMI', K.KVM_NMI);
   }
 
-  /** `KVM_KVMCLOCK_CTRL`: tell the guest it was paused (avoids soft-lockup warnings). */
+  /**
+   * `KVM_KVMCLOCK_CTRL`: tell the guest it was paused (avoids soft-lockup warnings).
+   * @example vcpu.kvmclockCtrl()
+   */
   kvmclockCtrl(): void {
     this.ioctl('KVM_KVMCLOCK_CTRL', K.KVM_KVMCLOCK_CTRL);
   }
 
-  /** `KVM_GET_TSC_KHZ`. */
+  /**
+   * `KVM_GET_TSC_KHZ`.
+   * @example vcpu.getTscKhz()
+   */
   getTscKhz(): number {
     return this.ioctl('KVM_GET_TSC_KHZ', K.KVM_GET_TSC_KHZ);
   }
 
-  /** `KVM_SET_TSC_KHZ`. */
+  /**
+   * `KVM_SET_TSC_KHZ`.
+   * @example vcpu.setTscKhz(2_000_000)
+   */
   setTscKhz(khz: number): void {
     this.ioctl(`KVM_SET_TSC_KHZ ${khz}`, K.KVM_SET_TSC_KHZ, khz);
   }
@@ -628,7 +695,10 @@ export class KvmKicker {
     this.#run = new Uint8Array(this.#buf);
   }
 
-  /** Makes the vCPU's current or next `run()` return `interrupted`. No-op once the vCPU is closed. */
+  /**
+   * Makes the vCPU's current or next `run()` return `interrupted`. No-op once the vCPU is closed.
+   * @example kicker.kick()
+   */
   kick(): void {
     const run = this.#run;
     if (!run || Atomics.load(this.#alive, 0) !== 1) return;
@@ -640,7 +710,10 @@ export class KvmKicker {
     }
   }
 
-  /** Unmaps `kvm_run`; later kicks do nothing. */
+  /**
+   * Unmaps `kvm_run`; later kicks do nothing.
+   * @example kicker.close()
+   */
   close(): void {
     if (this.#buf) this.#sys.munmap(this.#buf);
     this.#buf = undefined;

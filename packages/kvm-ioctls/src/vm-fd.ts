@@ -121,19 +121,28 @@ export class VmFd extends FdHandle {
     return s;
   }
 
-  /** `KVM_SET_TSS_ADDR`: three pages of guest physical space KVM needs on Intel hosts (e.g. 0xfffbd000). */
+  /**
+   * `KVM_SET_TSS_ADDR`: three pages of guest physical space KVM needs on Intel hosts (e.g. 0xfffbd000).
+   * @example vm.setTssAddress(0xfffbd000)
+   */
   setTssAddress(addr: number): void {
     this.ioctl(`KVM_SET_TSS_ADDR 0x${addr.toString(16)}`, K.KVM_SET_TSS_ADDR, addr);
   }
 
-  /** `KVM_SET_IDENTITY_MAP_ADDR`: one page for the real-mode identity map on Intel hosts (e.g. 0xfffbc000). */
+  /**
+   * `KVM_SET_IDENTITY_MAP_ADDR`: one page for the real-mode identity map on Intel hosts (e.g. 0xfffbc000).
+   * @example vm.setIdentityMapAddress(0xfffbc000n)
+   */
   setIdentityMapAddress(addr: bigint): void {
     const b = new Uint8Array(8);
     viewOf(b).setBigUint64(0, addr, true);
     this.ioctl(`KVM_SET_IDENTITY_MAP_ADDR 0x${addr.toString(16)}`, K.KVM_SET_IDENTITY_MAP_ADDR, b);
   }
 
-  /** `KVM_CREATE_IRQCHIP`: in-kernel PIC pair, IOAPIC and per-vCPU LAPICs. Call before creating vCPUs. */
+  /**
+   * `KVM_CREATE_IRQCHIP`: in-kernel PIC pair, IOAPIC and per-vCPU LAPICs. Call before creating vCPUs.
+   * @example vm.createIrqchip()
+   */
   createIrqchip(): void {
     this.ioctl('KVM_CREATE_IRQCHIP', K.KVM_CREATE_IRQCHIP);
   }
@@ -149,7 +158,10 @@ export class VmFd extends FdHandle {
     return b.slice(8);
   }
 
-  /** `KVM_SET_IRQCHIP` with state from {@link VmFd.getIrqchip}. */
+  /**
+   * `KVM_SET_IRQCHIP` with state from {@link VmFd.getIrqchip}.
+   * @example vm.setIrqchip(2, vm.getIrqchip(2))
+   */
   setIrqchip(chipId: number, state: Uint8Array): void {
     const op = `KVM_SET_IRQCHIP ${chipId}`;
     if (state.length > 512) throw KvmError.invalid(op, `state is ${state.length} bytes, at most 512`);
@@ -159,19 +171,28 @@ export class VmFd extends FdHandle {
     this.ioctl(op, K.KVM_SET_IRQCHIP, b);
   }
 
-  /** `KVM_CREATE_PIT2` (flags: `KVM_PIT_SPEAKER_DUMMY` = 1). */
+  /**
+   * `KVM_CREATE_PIT2` (flags: `KVM_PIT_SPEAKER_DUMMY` = 1).
+   * @example vm.createPit2()
+   */
   createPit2(flags = 0): void {
     this.ioctl('KVM_CREATE_PIT2', K.KVM_CREATE_PIT2, KvmPitConfig.encode({ flags }));
   }
 
-  /** `KVM_GET_PIT2`: the 112-byte `kvm_pit_state2`. */
+  /**
+   * `KVM_GET_PIT2`: the 112-byte `kvm_pit_state2`.
+   * @example const pit = vm.getPit2()
+   */
   getPit2(): Uint8Array {
     const b = new Uint8Array(112);
     this.ioctl('KVM_GET_PIT2', K.KVM_GET_PIT2, b);
     return b;
   }
 
-  /** `KVM_SET_PIT2` with state from {@link VmFd.getPit2}. */
+  /**
+   * `KVM_SET_PIT2` with state from {@link VmFd.getPit2}.
+   * @example vm.setPit2(vm.getPit2())
+   */
   setPit2(state: Uint8Array): void {
     if (state.length !== 112)
       throw KvmError.invalid('KVM_SET_PIT2', `state is ${state.length} bytes, expected 112`);
@@ -199,7 +220,10 @@ export class VmFd extends FdHandle {
     this.ioctl(`KVM_IRQFD gsi ${gsi} fd ${fd}`, K.KVM_IRQFD, buf);
   }
 
-  /** Removes an irqfd registered with {@link VmFd.registerIrqfd}. */
+  /**
+   * Removes an irqfd registered with {@link VmFd.registerIrqfd}.
+   * @example vm.unregisterIrqfd(efd, 5)
+   */
   unregisterIrqfd(fd: number, gsi: number): void {
     const buf = KvmIrqfd.encode({ fd, gsi, flags: K.KVM_IRQFD_FLAG_DEASSIGN, resamplefd: 0 });
     this.ioctl(`KVM_IRQFD deassign gsi ${gsi} fd ${fd}`, K.KVM_IRQFD, buf);
@@ -213,7 +237,10 @@ export class VmFd extends FdHandle {
     this.ioeventfd(fd, spec, false);
   }
 
-  /** Removes an ioeventfd (same `fd` and `spec` as registered). */
+  /**
+   * Removes an ioeventfd (same `fd` and `spec` as registered).
+   * @example vm.unregisterIoeventfd(efd, { space: 'pio', address: 0x30, length: 1 })
+   */
   unregisterIoeventfd(fd: number, spec: IoeventfdSpec): void {
     this.ioeventfd(fd, spec, true);
   }
@@ -292,7 +319,10 @@ export class VmFd extends FdHandle {
     return out;
   }
 
-  /** `KVM_GET_CLOCK`: the kvmclock value in ns. */
+  /**
+   * `KVM_GET_CLOCK`: the kvmclock value in ns.
+   * @example vm.getClock().clock
+   */
   getClock(): ClockData {
     const b = new Uint8Array(KvmClockData.size);
     this.ioctl('KVM_GET_CLOCK', K.KVM_GET_CLOCK, b);
@@ -327,7 +357,10 @@ export class VmFd extends FdHandle {
     );
   }
 
-  /** `KVM_REGISTER_COALESCED_MMIO` (or PIO with `pio: true`). */
+  /**
+   * `KVM_REGISTER_COALESCED_MMIO` (or PIO with `pio: true`).
+   * @example vm.registerCoalescedMmio(0xd0000000n, 0x1000)
+   */
   registerCoalescedMmio(addr: bigint, size: number, pio = false): void {
     this.ioctl(
       `KVM_REGISTER_COALESCED_MMIO 0x${addr.toString(16)}`,
@@ -336,7 +369,10 @@ export class VmFd extends FdHandle {
     );
   }
 
-  /** `KVM_UNREGISTER_COALESCED_MMIO`. */
+  /**
+   * `KVM_UNREGISTER_COALESCED_MMIO`.
+   * @example vm.unregisterCoalescedMmio(0xd0000000n, 0x1000)
+   */
   unregisterCoalescedMmio(addr: bigint, size: number, pio = false): void {
     this.ioctl(
       `KVM_UNREGISTER_COALESCED_MMIO 0x${addr.toString(16)}`,

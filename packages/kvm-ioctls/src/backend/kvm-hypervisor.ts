@@ -47,10 +47,12 @@ export class KvmHypervisor implements Hypervisor {
     });
   }
 
+  /** @example vcpu.setCpuid(hv.supportedCpuid()) */
   supportedCpuid(): CpuidEntry[] {
     return this.raw.supportedCpuid();
   }
 
+  /** @example hv.supportedMsrs().length */
   supportedMsrs(): number[] {
     return this.raw.msrIndexList();
   }
@@ -75,19 +77,28 @@ export class KvmHypervisor implements Hypervisor {
     }
   }
 
-  /** Opens a VM shared by another thread ({@link KvmVm.shareable}). */
+  /**
+   * Opens a VM shared by another thread ({@link KvmVm.shareable}).
+   * @example const vm = await hv.openVm(workerData.vm)
+   */
   openVm(description: unknown): Promise<KvmVm> {
     return openKvmVm(description as KvmVmDescription, this);
   }
 
-  /** Builds a kicker from a vCPU's {@link KvmVcpu.kicker} description. */
+  /**
+   * Builds a kicker from a vCPU's {@link KvmVcpu.kicker} description.
+   * @example hv.openKicker(desc).kick()
+   */
   openKicker(description: unknown): KvmKicker {
     const d = description as KvmKickerDescription;
     if (d?.backend !== 'kvm') throw KvmError.invalid('openKicker', 'not a KVM kicker description');
     return openKvmKicker(d);
   }
 
-  /** Closes `/dev/kvm` (VMs stay usable). */
+  /**
+   * Closes `/dev/kvm` (VMs stay usable).
+   * @example hv.close()
+   */
   close(): void {
     this.raw.close();
   }

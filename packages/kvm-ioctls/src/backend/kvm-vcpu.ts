@@ -41,50 +41,67 @@ export class KvmVcpu implements Vcpu {
     this.run = raw.run.bind(raw);
   }
 
+  /** See {@link Vcpu.getRegs}. @example vcpu.getRegs() */
   getRegs(): Regs {
     return this.raw.getRegs();
   }
+  /** See {@link Vcpu.setRegs}. @example vcpu.setRegs(...) */
   setRegs(regs: Regs): void {
     this.raw.setRegs(regs);
   }
+  /** See {@link Vcpu.getSregs}. @example vcpu.getSregs() */
   getSregs(): Sregs {
     return this.raw.getSregs();
   }
+  /** See {@link Vcpu.setSregs}. @example vcpu.setSregs(...) */
   setSregs(sregs: Sregs): void {
     this.raw.setSregs(sregs);
   }
+  /** See {@link Vcpu.getFpu}. @example vcpu.getFpu() */
   getFpu(): Fpu {
     return this.raw.getFpu();
   }
+  /** See {@link Vcpu.setFpu}. @example vcpu.setFpu(...) */
   setFpu(fpu: Fpu): void {
     this.raw.setFpu(fpu);
   }
+  /** See {@link Vcpu.getMsrs}. @example vcpu.getMsrs() */
   getMsrs(indices: number[]): MsrEntry[] {
     return this.raw.getMsrs(indices);
   }
+  /** See {@link Vcpu.setMsrs}. @example vcpu.setMsrs(...) */
   setMsrs(entries: MsrEntry[]): void {
     this.raw.setMsrs(entries);
   }
+  /** See {@link Vcpu.setCpuid}. @example vcpu.setCpuid(...) */
   setCpuid(entries: CpuidEntry[]): void {
     this.raw.setCpuid2(entries);
   }
+  /** See {@link Vcpu.getCpuid}. @example vcpu.getCpuid() */
   getCpuid(): CpuidEntry[] {
     return this.raw.getCpuid2();
   }
+  /** See {@link Vcpu.getLapic}. @example vcpu.getLapic() */
   getLapic(): Uint8Array {
     return this.raw.getLapic();
   }
+  /** See {@link Vcpu.setLapic}. @example vcpu.setLapic(...) */
   setLapic(regs: Uint8Array): void {
     this.raw.setLapic(regs);
   }
+  /** See {@link Vcpu.getMpState}. @example vcpu.getMpState() */
   getMpState(): number {
     return this.raw.getMpState();
   }
+  /** See {@link Vcpu.setMpState}. @example vcpu.setMpState(...) */
   setMpState(state: number): void {
     this.raw.setMpState(state);
   }
 
-  /** Single-step and up to four execute breakpoints through `KVM_SET_GUEST_DEBUG`. */
+  /**
+   * Single-step and up to four execute breakpoints through `KVM_SET_GUEST_DEBUG`.
+   * @example vcpu.setGuestDebug({ enable: true, singleStep: true })
+   */
   setGuestDebug(debug: GuestDebug): void {
     if (!debug.enable) {
       this.raw.setGuestDebug(0);
@@ -108,24 +125,32 @@ export class KvmVcpu implements Vcpu {
     });
   }
 
+  /** See {@link Vcpu.translate}. @example vcpu.translate(...) */
   translate(linearAddress: bigint): Translation {
     return this.raw.translate(linearAddress);
   }
+  /** See {@link Vcpu.interrupt}. @example vcpu.interrupt(...) */
   interrupt(vector: number): void {
     this.raw.interrupt(vector);
   }
+  /** See {@link Vcpu.nmi}. @example vcpu.nmi() */
   nmi(): void {
     this.raw.nmi();
   }
+  /** See {@link Vcpu.setImmediateExit}. @example vcpu.setImmediateExit(...) */
   setImmediateExit(on: boolean): void {
     this.raw.setImmediateExit(on);
   }
 
-  /** A structured-clonable {@link KvmKickerDescription}; open it with `hypervisor.openKicker()`. */
+  /**
+   * A structured-clonable {@link KvmKickerDescription}; open it with `hypervisor.openKicker()`.
+   * @example worker.postMessage(vcpu.kicker())
+   */
   kicker(): KvmKickerDescription {
     return this.raw.kickerDescription();
   }
 
+  /** See {@link Vcpu.close}. @example vcpu.close() */
   close(): void {
     this.raw.close();
   }

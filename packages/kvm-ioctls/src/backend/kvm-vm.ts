@@ -61,6 +61,7 @@ export class KvmVm implements Vm {
     this.#memory = options.memory;
   }
 
+  /** @example vm.memory?.read32(0x1000) */
   get memory(): GuestMemory | undefined {
     return this.#memory;
   }
@@ -68,6 +69,7 @@ export class KvmVm implements Vm {
   /**
    * Registers every region of memfd-backed `memory` as a KVM memory slot (slot = region index), with
    * dirty logging when the VM was created with `dirtyLog: true`.
+   * @example vm.setMemory(await GuestMemory.createMemfd([{ start: 0, size: 1 << 20 }]))
    */
   setMemory(memory: GuestMemory): void {
     if (this.#memory) throw KvmError.invalid('setMemory', 'memory was already set for this VM');
@@ -89,18 +91,22 @@ export class KvmVm implements Vm {
     this.#memory = memory;
   }
 
+  /** @example vm.createIrqchip() */
   createIrqchip(): void {
     this.raw.createIrqchip();
   }
 
+  /** @example vm.createPit() */
   createPit(): void {
     this.raw.createPit2(0);
   }
 
+  /** @example vm.setIrqLine(4, true) */
   setIrqLine(gsi: number, level: boolean): void {
     this.raw.setIrqLine(gsi, level);
   }
 
+  /** @example vm.signalMsi({ address: 0xfee00000n, data: 0x31 }) */
   signalMsi(msi: Msi): void {
     this.raw.signalMsi({ address: msi.address, data: msi.data });
   }
@@ -108,6 +114,7 @@ export class KvmVm implements Vm {
   /**
    * An irqfd on `gsi`: `trigger()` writes the eventfd (an edge, no vCPU exit, callable from any
    * thread holding the line); `setLevel()` uses `KVM_IRQ_LINE`.
+   * @example const line = vm.createInterruptLine(5); line.trigger();
    */
   createInterruptLine(gsi: number): InterruptLine {
     const sys = this.#sys;
@@ -151,6 +158,7 @@ export class KvmVm implements Vm {
    * An ioeventfd watched on this thread's event loop. The handler gets `spec.datamatch` when set,
    * otherwise the number of guest writes coalesced since the last call (ioeventfd does not carry the
    * written value).
+   * @example vm.registerIoEvent({ space: 'mmio', address: 0xd0000050, length: 4, datamatch: 0n }, () => queue.notify())
    */
   registerIoEvent(spec: IoEventSpec, handler: (value: bigint) => void): IoEvent {
     const sys = this.#sys;
@@ -190,7 +198,10 @@ export class KvmVm implements Vm {
     return { spec, close: closer };
   }
 
-  /** Guest physical addresses of pages dirtied since the last call, across all slots (needs `dirtyLog`). */
+  /**
+   * Guest physical addresses of pages dirtied since the last call, across all slots (needs `dirtyLog`).
+   * @example vm.getDirtyLog() // [0x3000, ...]
+   */
   getDirtyLog(): number[] {
     if (!this.#dirtyLog) throw KvmError.invalid('getDirtyLog', 'the VM was created without dirtyLog: true');
     const out: number[] = [];
@@ -200,11 +211,15 @@ export class KvmVm implements Vm {
     return out;
   }
 
+  /** @example const vcpu = vm.createVcpu(0) */
   createVcpu(id: number): KvmVcpu {
     return new KvmVcpu(this.raw.createVcpu(id));
   }
 
-  /** A structured-clonable {@link KvmVmDescription}. */
+  /**
+   * A structured-clonable {@link KvmVmDescription}.
+   * @example worker.postMessage(vm.shareable())
+   */
   shareable(): KvmVmDescription {
     return {
       backend: 'kvm',
@@ -215,7 +230,10 @@ export class KvmVm implements Vm {
     };
   }
 
-  /** Closes interrupt lines and I/O events, then the VM fd (a VM opened from a description only unmaps). */
+  /**
+   * Closes interrupt lines and I/O events, then the VM fd (a VM opened from a description only unmaps).
+   * @example vm.close()
+   */
   close(): void {
     for (const c of [...this.#closers]) c();
     if (!this.#owner) this.#memory?.close();
