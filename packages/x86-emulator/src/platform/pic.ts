@@ -141,7 +141,7 @@ export class PicPair {
 
   /** Whether the master's INT output is asserted. */
   get hasInterrupt(): boolean {
-    return this.pics[0].output() >= 0;
+    return this.outputLevel; // kept current by update(), which every state change calls
   }
 
   /**
