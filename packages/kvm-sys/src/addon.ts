@@ -125,11 +125,27 @@ export class AddonUnavailableError extends Error {
   }
 }
 
-/** Path of the compiled addon inside this package. */
+/**
+ * Path of the compiled addon: `$TS_VMM_KVM_SYS_ADDON` when set, else `build/Release/kvm_sys.node` in
+ * this package (found relative to this module, or through `@ts-vmm/kvm-sys/package.json` when a
+ * bundler has inlined this module into another package).
+ * @example console.log(addonPath());
+ */
 export function addonPath(): string {
+  const override = process.env.TS_VMM_KVM_SYS_ADDON;
+  if (override) return override;
   // Works from src/ (tests, tsx) and from dist/ (built package): both sit one level below the root.
   const here = dirname(fileURLToPath(import.meta.url));
-  return join(here, '..', 'build', 'Release', 'kvm_sys.node');
+  const local = join(here, '..', 'build', 'Release', 'kvm_sys.node');
+  if (existsSync(local)) return local;
+  try {
+    const pkg = createRequire(import.meta.url).resolve('@ts-vmm/kvm-sys/package.json');
+    const viaPackage = join(dirname(pkg), 'build', 'Release', 'kvm_sys.node');
+    if (existsSync(viaPackage)) return viaPackage;
+  } catch {
+    // not resolvable from here: report the local path
+  }
+  return local;
 }
 
 let cached: NativeAddon | undefined;
