@@ -4,5 +4,8 @@
  *
  * @packageDocumentation
  */
+
+export { type CliDeps, type CliIo, runCli } from './cli/main.js';
 export * from './config/index.js';
 export * from './guest/index.js';
+export * from './vmm/index.js';

@@ -1,0 +1,165 @@
+/**
+ * Puts a Linux guest in memory: kernel (a bzImage is unpacked to its vmlinux and entered through
+ * PVH when the loader can; else the bzImage 64-bit boot protocol), command line, initrd, E820,
+ * ACPI tables (MADT per vCPU, DSDT with COM1 and the virtio-mmio devices, hardware-reduced FADT
+ * with the sleep control register), MP table, zero page or PVH start info, GDT and page tables.
+ *
+ * @module
+ */
+import {
+  BootLayout,
+  detectFormat,
+  e820ForMemory,
+  extractVmlinux,
+  type KernelLoad,
+  load,
+  placeInitrd,
+  type VirtioMmioDevice,
+  writeAcpiTables,
+  writeMpTable,
+  writePvhStartInfo,
+  writeZeroPage,
+} from '@ts-vmm/linux-loader';
+import type { GuestMemory } from '@ts-vmm/vm-memory';
+import {
+  ACPI_RESET_PORT,
+  ACPI_RESET_VALUE,
+  ACPI_SLEEP_CONTROL_PORT,
+  ACPI_SLEEP_STATUS_PORT,
+  CMDLINE_ADDR,
+  COM1_IRQ,
+  COM1_PORT,
+  IOAPIC_ADDR,
+  ZERO_PAGE_ADDR,
+} from './address-map.js';
+import type { EntryMode } from './cpu-setup.js';
+import { VmmError } from './errors.js';
+import { writeGdt } from './gdt.js';
+import { writeIdentityPageTables } from './page-tables.js';
+
+/** What to boot. */
+export interface LinuxBootSpec {
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  /** The complete command line. */
+  cmdline: string;
+  vcpus: number;
+  virtioDevices: readonly VirtioMmioDevice[];
+  /** Describe COM1 in the DSDT. */
+  serial: boolean;
+  /** Prefer PVH entry through the unpacked vmlinux (default true). */
+  preferPvh?: boolean;
+}
+
+/** Where the guest starts and how it was loaded. */
+export interface LinuxBoot {
+  entry: EntryMode;
+  /** One line: format, entry protocol, addresses. */
+  summary: string;
+  kernel: KernelLoad;
+  rsdpAddress: number;
+  initrd?: { address: number; size: number };
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/**
+ * Writes everything the guest needs to start; returns the entry state of the boot vCPU.
+ *
+ * @example
+ * ```ts
+ * const boot = prepareLinuxBoot(memory, { kernel, initrd, cmdline: 'console=ttyS0', vcpus: 1, virtioDevices: [], serial: true });
+ * // vCPU 0: applyVcpuPlan(vcpu, { ..., entry: boot.entry })
+ * ```
+ */
+export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): LinuxBoot {
+  let image = spec.kernel;
+  let how = '';
+  if (spec.preferPvh !== false && detectFormat(image) === 'bzimage') {
+    try {
+      image = extractVmlinux(image);
+      how = 'bzImage unpacked to vmlinux, ';
+    } catch (e) {
+      how = `bzImage (cannot unpack: ${(e as Error).message}), `;
+    }
+  }
+  let kernel: KernelLoad;
+  try {
+    kernel = load(image, memory);
+  } catch (e) {
+    throw new VmmError(`cannot load the kernel: ${(e as Error).message}`);
+  }
+  if (kernel.format === 'multiboot')
+    throw new VmmError('multiboot kernels are not supported by the reference VMM');
+
+  writeGdt(memory);
+  writeIdentityPageTables(memory);
+
+  const acpi = writeAcpiTables(memory, {
+    vcpus: spec.vcpus,
+    ioapic: { address: IOAPIC_ADDR },
+    virtioDevices: spec.virtioDevices,
+    serial: spec.serial ? [{ port: COM1_PORT, irq: COM1_IRQ }] : [],
+    sleepControl: { space: 'io', address: ACPI_SLEEP_CONTROL_PORT },
+    sleepStatus: { space: 'io', address: ACPI_SLEEP_STATUS_PORT },
+    reset: { register: { space: 'io', address: ACPI_RESET_PORT }, value: ACPI_RESET_VALUE },
+    legacy: { i8042: true, rtc: true },
+  });
+  try {
+    writeMpTable(memory, { vcpus: spec.vcpus, extraIrqs: spec.virtioDevices.map((d) => d.irq) });
+  } catch {
+    // The MP table is a fallback for acpi=off; ACPI describes the machine.
+  }
+
+  const cmd = new TextEncoder().encode(`${spec.cmdline}\0`);
+  memory.writeBytes(CMDLINE_ADDR, cmd);
+  const cmdline = { address: CMDLINE_ADDR, size: cmd.length - 1 };
+  const e820 = e820ForMemory(memory);
+
+  let initrd: { address: number; size: number } | undefined;
+  if (spec.initrd) {
+    const addrMax = kernel.format === 'bzimage' ? kernel.setupHeader.initrdAddrMax : undefined;
+    let at: number;
+    try {
+      at = placeInitrd(memory, {
+        size: spec.initrd.length,
+        addrMax,
+        avoid: [{ start: kernel.kernelLoad, end: kernel.kernelEnd }],
+      });
+    } catch (e) {
+      throw new VmmError(`cannot place the initrd (${spec.initrd.length} bytes): ${(e as Error).message}`);
+    }
+    memory.writeBytes(at, spec.initrd);
+    initrd = { address: at, size: spec.initrd.length };
+  }
+
+  let entry: EntryMode;
+  if (kernel.format === 'elf' && kernel.pvhEntry !== undefined && spec.preferPvh !== false) {
+    const info = writePvhStartInfo(memory, {
+      address: BootLayout.PVH_START_INFO,
+      memmap: e820,
+      cmdlineAddress: CMDLINE_ADDR,
+      rsdpAddress: acpi.rsdpAddress,
+      modules: initrd ? [initrd] : [],
+    });
+    entry = { kind: 'pvh', entry: kernel.pvhEntry, startInfo: info.address };
+    how += `PVH entry ${hex(kernel.pvhEntry)}`;
+  } else {
+    writeZeroPage(memory, {
+      address: ZERO_PAGE_ADDR,
+      setupHeader: kernel.format === 'bzimage' ? kernel.setupHeaderBytes : undefined,
+      e820,
+      cmdline,
+      initrd,
+      rsdpAddress: acpi.rsdpAddress,
+    });
+    entry = { kind: 'linux64', entry: kernel.entry, zeroPage: ZERO_PAGE_ADDR };
+    how += `64-bit boot protocol entry ${hex(kernel.entry)}`;
+  }
+  const summary = `kernel: ${how}; loaded ${hex(kernel.kernelLoad)}-${hex(kernel.kernelEnd)}${
+    initrd ? `; initrd ${hex(initrd.address)} (${initrd.size} bytes)` : ''
+  }; ACPI RSDP ${hex(acpi.rsdpAddress)}`;
+  return { entry, summary, kernel, rsdpAddress: acpi.rsdpAddress, initrd };
+}

@@ -1,0 +1,542 @@
+/**
+ * The reference VMM: chooses a backend, builds guest memory, the machine's devices and the boot
+ * state, runs each vCPU in its own worker thread (or inline for single-threaded backends), wires
+ * the console, and tears everything down when the guest or the user ends the run.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { virtioMmioCmdline } from '@ts-vmm/devices';
+import type { Hypervisor, Vcpu, VcpuKicker, Vm } from '@ts-vmm/kvm-ioctls';
+import type { GuestMemory } from '@ts-vmm/vm-memory';
+import { ramLayout } from '../config/memory-layout.js';
+import type { VmmConfig } from '../config/types.js';
+import { BOOT_TIMER_PARAM } from '../guest/init-script.js';
+import { BOOT_TIMER_ADDR, RAW_IMAGE_ADDR } from './address-map.js';
+import { chooseBackend } from './backend.js';
+import { prepareLinuxBoot } from './boot-linux.js';
+import { ConsoleEscape } from './console-escape.js';
+import type { EntryMode } from './cpu-setup.js';
+import { bootMsrs } from './cpu-setup.js';
+import { vcpuCpuid } from './cpuid.js';
+import { VmmError } from './errors.js';
+import { ExitChannel } from './exit-channel.js';
+import { type RunResult, type StopReason, stopResult } from './exit-codes.js';
+import { writeGdt } from './gdt.js';
+import { createGuestMemory } from './guest-memory.js';
+import { Machine } from './machine.js';
+import { writeIdentityPageTables } from './page-tables.js';
+import { handleExit, type VcpuStats } from './vcpu-loop.js';
+import { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
+import { CONTROL_BYTES, Control, type WorkerMessage } from './worker-protocol.js';
+
+/** A raw 64-bit image to run instead of a Linux kernel (the demo guest, tests). */
+export interface RawPayload {
+  image: Uint8Array;
+  /** Load and entry address (default 1 MiB). */
+  address?: number;
+}
+
+/** A readable host input (process.stdin or a test stream). */
+export interface ConsoleInput {
+  on(event: 'data', listener: (chunk: Buffer | string) => void): unknown;
+  removeListener(event: 'data', listener: (chunk: Buffer | string) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  isTTY?: boolean;
+  setRawMode?(mode: boolean): unknown;
+}
+
+/** Options for {@link Vmm.create}. */
+export interface VmmOptions {
+  /** Guest console output (default process.stdout). */
+  output?: { write(chunk: Uint8Array): boolean; once?(event: 'drain', l: () => void): unknown };
+  /** Host console input (default process.stdin; `null` for none). */
+  input?: ConsoleInput | null;
+  /** Status lines (default: stderr with a `ts-vmm:` prefix). */
+  log?: (line: string) => void;
+  /** Stop on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+  /** An already opened backend (skips the `auto` probe). */
+  hypervisor?: Hypervisor;
+  /** Run a raw 64-bit image instead of `config.kernel`. */
+  raw?: RawPayload;
+  /** Run vCPUs in worker threads when the backend allows it (default true). */
+  workers?: boolean;
+}
+
+function defaultLog(line: string): void {
+  process.stderr.write(`ts-vmm: ${line}\n`);
+}
+
+const PANIC_MARKER = 'Kernel panic - not syncing';
+
+/**
+ * One virtual machine.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig, Vmm } from '@ts-vmm/vmm-reference';
+ * const vmm = await Vmm.create(resolveConfig({ flags: { kernel: 'bzImage', initrd: 'initrd.cpio' } }));
+ * const result = await vmm.run(); // { reason: 'poweroff', exitCode: 0 }
+ * ```
+ */
+export class Vmm {
+  readonly config: VmmConfig;
+  readonly hypervisor: Hypervisor;
+  /** Why this backend was chosen. */
+  readonly backendReason: string;
+  /** How the guest was loaded. */
+  readonly bootSummary: string;
+  /** The full kernel command line (Linux guests). */
+  readonly cmdline: string | undefined;
+  readonly memory: GuestMemory;
+  readonly machine: Machine;
+  private readonly vm: Vm;
+  private readonly releaseMemory: () => void;
+  private readonly plans: VcpuPlan[];
+  private readonly options: VmmOptions;
+  private readonly log: (line: string) => void;
+  private result: RunResult | undefined;
+  private resolveStop!: (r: RunResult) => void;
+  private readonly stopped: Promise<RunResult>;
+  private panicLine: string | undefined;
+  private tail = '';
+  private running = false;
+  private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  private readonly workers: Worker[] = [];
+  private readonly kickers: VcpuKicker[] = [];
+  private readonly channels: ExitChannel[] = [];
+  private readonly inlineVcpus: Vcpu[] = [];
+  /** Per-vCPU exit counters, filled when the run ends. */
+  readonly stats: VcpuStats[] = [];
+
+  private constructor(init: {
+    config: VmmConfig;
+    hypervisor: Hypervisor;
+    backendReason: string;
+    bootSummary: string;
+    cmdline: string | undefined;
+    memory: GuestMemory;
+    releaseMemory: () => void;
+    vm: Vm;
+    machine: Machine;
+    plans: VcpuPlan[];
+    options: VmmOptions;
+    log: (line: string) => void;
+  }) {
+    this.config = init.config;
+    this.hypervisor = init.hypervisor;
+    this.backendReason = init.backendReason;
+    this.bootSummary = init.bootSummary;
+    this.cmdline = init.cmdline;
+    this.memory = init.memory;
+    this.releaseMemory = init.releaseMemory;
+    this.vm = init.vm;
+    this.machine = init.machine;
+    this.plans = init.plans;
+    this.options = init.options;
+    this.log = init.log;
+    this.stopped = new Promise((r) => {
+      this.resolveStop = r;
+    });
+  }
+
+  /**
+   * Builds the VM: backend, memory, devices, guest image and vCPU plans. Nothing runs yet.
+   * @example const vmm = await Vmm.create(config, { raw: { image: demoGuest() } });
+   */
+  static async create(config: VmmConfig, options: VmmOptions = {}): Promise<Vmm> {
+    const log = options.log ?? defaultLog;
+    let hv: Hypervisor;
+    let backendReason: string;
+    if (options.hypervisor) {
+      hv = options.hypervisor;
+      backendReason = `backend: ${hv.kind} (given)`;
+    } else {
+      const sel = await chooseBackend(config.backend);
+      hv = sel.hypervisor;
+      backendReason = sel.reason;
+    }
+    log(backendReason);
+    if (config.vcpus > hv.capabilities.maxVcpus) {
+      throw new VmmError(
+        `--vcpus ${config.vcpus}: the ${hv.kind} backend allows at most ${hv.capabilities.maxVcpus}`,
+      );
+    }
+    const { memory, release } = await createGuestMemory(hv.kind, ramLayout(config.memoryMib));
+    let vm: Vm | undefined;
+    let machine: Machine | undefined;
+    try {
+      vm = await hv.createVm({ memory });
+      if (hv.capabilities.irqchip) vm.createIrqchip();
+      if (hv.capabilities.pit) vm.createPit();
+      let vmmRef: Vmm | undefined;
+      let early: { reason: StopReason; detail?: string; code?: number } | undefined;
+      const output = options.output ?? process.stdout;
+      const consoleSink = {
+        write: (chunk: Uint8Array) => {
+          vmmRef?.scanConsole(chunk);
+          return output.write(chunk);
+        },
+        once: output.once ? (ev: 'drain', l: () => void) => output.once!(ev, l) : undefined,
+      };
+      machine = await Machine.create({
+        config,
+        vm,
+        memory,
+        consoleSink,
+        ioEvents: hv.capabilities.ioEvents,
+        hooks: {
+          stop: (reason, detail, code) => {
+            if (vmmRef) vmmRef.stop(reason, detail, code);
+            else early ??= { reason, detail, code };
+          },
+          log,
+        },
+      });
+
+      let entry: EntryMode;
+      let bootSummary: string;
+      let cmdline: string | undefined;
+      if (options.raw) {
+        const at = options.raw.address ?? RAW_IMAGE_ADDR;
+        memory.writeBytes(at, options.raw.image);
+        writeGdt(memory);
+        writeIdentityPageTables(memory);
+        entry = { kind: 'raw64', entry: at, stack: 0x8000 };
+        bootSummary = `raw 64-bit image: ${options.raw.image.length} bytes at 0x${at.toString(16)}`;
+      } else {
+        if (!config.kernel) throw new VmmError('no kernel given');
+        const kernel = readInput(config.kernel, '--kernel');
+        const initrd = config.initrd ? readInput(config.initrd, '--initrd') : undefined;
+        cmdline = buildCmdline(config, machine);
+        const boot = prepareLinuxBoot(memory, {
+          kernel,
+          initrd,
+          cmdline,
+          vcpus: config.vcpus,
+          virtioDevices: machine.virtioDescriptions(),
+          serial: config.console === 'serial',
+        });
+        entry = boot.entry;
+        bootSummary = boot.summary;
+      }
+      log(bootSummary);
+
+      const supported = hv.supportedCpuid();
+      const msrs = bootMsrs(hv.supportedMsrs());
+      const plans: VcpuPlan[] = [];
+      for (let id = 0; id < config.vcpus; id++) {
+        plans.push({
+          id,
+          cpuid: vcpuCpuid(supported, { vcpuId: id, vcpuCount: config.vcpus, backend: hv.kind }),
+          msrs,
+          irqchip: hv.capabilities.irqchip,
+          entry: id === 0 ? entry : undefined,
+        });
+      }
+      const vmm = new Vmm({
+        config,
+        hypervisor: hv,
+        backendReason,
+        bootSummary,
+        cmdline,
+        memory,
+        releaseMemory: release,
+        vm,
+        machine,
+        plans,
+        options,
+        log,
+      });
+      vmmRef = vmm;
+      if (early) vmm.stop(early.reason, early.detail, early.code);
+      return vmm;
+    } catch (e) {
+      machine?.close();
+      vm?.close();
+      release();
+      throw e instanceof VmmError ? e : new VmmError((e as Error).message);
+    }
+  }
+
+  /** Watches console output for a kernel panic (to tell a panic reboot from a requested one). */
+  private scanConsole(chunk: Uint8Array): void {
+    if (this.panicLine) return;
+    let s = this.tail;
+    for (const b of chunk) s += String.fromCharCode(b);
+    const i = s.indexOf(PANIC_MARKER);
+    if (i >= 0) {
+      const end = s.indexOf('\n', i);
+      this.panicLine = s.slice(i, end > 0 ? end : undefined).trim();
+    }
+    this.tail = s.slice(-200);
+  }
+
+  /**
+   * Ends the run (idempotent): the first reason wins.
+   * @example process.on('SIGUSR2', () => vmm.stop('sigterm'));
+   */
+  stop(reason: StopReason, detail?: string, code?: number): void {
+    if (this.result) return;
+    if ((reason === 'reboot' || reason === 'triple-fault') && this.panicLine) {
+      detail = this.panicLine;
+      reason = 'panic';
+    }
+    this.result = stopResult(reason, detail, code);
+    Atomics.store(new Int32Array(this.control), Control.STOP, 1);
+    Atomics.notify(new Int32Array(this.control), Control.STOP);
+    for (const c of this.channels) c.close();
+    for (const k of this.kickers) {
+      try {
+        k.kick();
+      } catch {
+        // the vCPU is gone already
+      }
+    }
+    this.resolveStop(this.result);
+  }
+
+  /**
+   * Runs the guest until it powers off, reboots, panics, or the user stops it; then releases
+   * everything.
+   * @example const { exitCode } = await vmm.run();
+   */
+  async run(): Promise<RunResult> {
+    if (this.running) throw new VmmError('run() was already called');
+    this.running = true;
+    const detachConsole = this.attachConsole();
+    const detachSignals = this.options.handleSignals === false ? () => {} : this.attachSignals();
+    try {
+      const multi = this.hypervisor.capabilities.multiThreaded && !!this.hypervisor.openVm;
+      if (multi && this.options.workers !== false) await this.startWorkers();
+      else this.startInline();
+      const result = await this.stopped;
+      await this.teardown();
+      return result;
+    } catch (e) {
+      this.stop('error', (e as Error).message);
+      await this.teardown();
+      return this.result!;
+    } finally {
+      detachSignals();
+      detachConsole();
+    }
+  }
+
+  /** The worker script: dist/vcpu-worker.js when built, the TypeScript source through tsx otherwise. */
+  private workerScript(): { script: string | URL; eval: boolean } {
+    const here = import.meta.url;
+    if (!here.endsWith('.ts')) return { script: new URL('./vcpu-worker.js', here), eval: false };
+    const tsx = pathToFileURL(
+      createRequire(here)
+        .resolve('tsx/esm/api')
+        .replace(/\.cjs$/, '.mjs'),
+    ).href;
+    const src = new URL('./vcpu-worker.ts', here).href;
+    const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(src)}); });`;
+    return { script: boot, eval: true };
+  }
+
+  private async startWorkers(): Promise<void> {
+    const { script, eval: isEval } = this.workerScript();
+    const shared = this.vm.shareable() as Record<string, unknown>;
+    // vCPU threads need no guest memory mapping of their own: KVM runs from the VM's slots.
+    const vmDesc = { ...shared, memory: undefined };
+    const ready: Promise<void>[] = [];
+    for (const plan of this.plans) {
+      const channel = ExitChannel.create();
+      this.channels.push(channel);
+      const worker = new Worker(script, {
+        eval: isEval,
+        workerData: {
+          backend: this.hypervisor.kind,
+          vm: vmDesc,
+          plan,
+          channel: channel.sab,
+          control: this.control,
+        },
+      });
+      this.workers.push(worker);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.on('message', (m: WorkerMessage) => {
+            if (m.type === 'ready') {
+              if (this.hypervisor.openKicker) this.kickers.push(this.hypervisor.openKicker(m.kicker));
+              resolve();
+            } else if (m.type === 'stop') {
+              this.stop(m.reason, m.detail);
+              resolve();
+            } else if (m.type === 'exited') {
+              this.stats[m.id] = m.stats;
+            }
+          });
+          worker.once('error', (e) => {
+            this.stop('error', `vCPU ${plan.id} thread: ${e.message}`);
+            reject(e);
+          });
+        }),
+      );
+      void channel
+        .serve((req) => this.machine.dispatch(req))
+        .catch((e: Error) => this.stop('error', e.message));
+    }
+    await Promise.all(ready);
+    const ctl = new Int32Array(this.control);
+    Atomics.store(ctl, Control.START, 1);
+    Atomics.notify(ctl, Control.START);
+  }
+
+  /** Single-threaded backends: every vCPU runs on this thread, yielding to the event loop often. */
+  private startInline(): void {
+    for (const plan of this.plans) {
+      const vcpu = this.vm.createVcpu(plan.id);
+      applyVcpuPlan(vcpu, plan);
+      this.inlineVcpus.push(vcpu);
+      this.stats[plan.id] = { exits: 0, io: 0, mmio: 0 };
+    }
+    const ctl = new Int32Array(this.control);
+    const hooks = (id: number) => ({
+      io: (kind: 1 | 2 | 3 | 4, address: number, size: number, count: number, data: Uint8Array) => {
+        this.machine.dispatch({ kind, address, size, count, data });
+        return true;
+      },
+      stopping: () => Atomics.load(ctl, Control.STOP) !== 0,
+      idle: () => {},
+      stop: (reason: StopReason, detail?: string) => this.stop(reason, detail),
+      id,
+    });
+    const slice = () => {
+      if (this.result) return;
+      for (const vcpu of this.inlineVcpus) {
+        const h = hooks(vcpu.id);
+        for (let i = 0; i < 512 && !this.result; i++) {
+          let exit: ReturnType<Vcpu['run']>;
+          try {
+            exit = vcpu.run();
+          } catch (e) {
+            this.stop('error', `vCPU ${vcpu.id}: ${(e as Error).message}`);
+            return;
+          }
+          if (!handleExit(vcpu.id, exit, h, this.stats[vcpu.id])) break;
+          if (exit.kind === 'interrupted' || exit.kind === 'hlt') break;
+        }
+      }
+      if (!this.result) setImmediate(slice);
+    };
+    setImmediate(slice);
+  }
+
+  private attachConsole(): () => void {
+    const input = this.options.input === undefined ? (process.stdin as ConsoleInput) : this.options.input;
+    if (!input || this.config.console === 'none') return () => {};
+    const escapeFilter = new ConsoleEscape();
+    const raw = !!input.isTTY && typeof input.setRawMode === 'function';
+    if (raw) input.setRawMode!(true);
+    let pending: Uint8Array | undefined;
+    const feed = (bytes: Uint8Array): number =>
+      this.machine.virtioConsole
+        ? this.machine.virtioConsole.enqueueInput(bytes)
+        : this.machine.serial.enqueueInput(bytes);
+    const onData = (chunk: Buffer | string) => {
+      const bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : new Uint8Array(chunk);
+      const { forward, quit } = raw ? escapeFilter.feed(bytes) : { forward: bytes, quit: false };
+      if (quit) {
+        this.stop('user-quit', 'Ctrl-A X');
+        return;
+      }
+      const n = feed(forward);
+      if (n < forward.length) {
+        pending = forward.subarray(n);
+        input.pause();
+        const retry = setInterval(() => {
+          if (!pending || this.result) {
+            clearInterval(retry);
+            return;
+          }
+          const m = feed(pending);
+          pending = m < pending.length ? pending.subarray(m) : undefined;
+          if (!pending) {
+            clearInterval(retry);
+            input.resume();
+          }
+        }, 5);
+      }
+    };
+    input.on('data', onData);
+    input.resume();
+    return () => {
+      input.removeListener('data', onData);
+      input.pause();
+      if (raw) input.setRawMode!(false);
+    };
+  }
+
+  private attachSignals(): () => void {
+    const onInt = () => this.stop('sigint', 'SIGINT');
+    const onTerm = () => this.stop('sigterm', 'SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    return () => {
+      process.removeListener('SIGINT', onInt);
+      process.removeListener('SIGTERM', onTerm);
+    };
+  }
+
+  private async teardown(): Promise<void> {
+    const exited = this.workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            void w.terminate().then(() => resolve());
+          }, 3000);
+          w.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+    );
+    for (const k of this.kickers) {
+      try {
+        k.kick();
+      } catch {
+        // gone
+      }
+    }
+    await Promise.all(exited);
+    for (const k of this.kickers.splice(0)) (k as { close?: () => void }).close?.();
+    for (const v of this.inlineVcpus.splice(0)) v.close();
+    this.machine.serial.flush();
+    this.machine.close();
+    this.vm.close();
+    this.releaseMemory();
+    (this.hypervisor as { close?: () => void }).close?.();
+  }
+}
+
+function readInput(path: string, flag: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new VmmError(`${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/**
+ * The command line the guest gets: base, device discovery parameters, boot timer address, console
+ * choice, then the appended parameters.
+ */
+export function buildCmdline(config: VmmConfig, machine: Pick<Machine, 'virtioDescriptions'>): string {
+  const parts = [config.cmdline];
+  if (config.discovery !== 'acpi') {
+    for (const d of machine.virtioDescriptions()) parts.push(virtioMmioCmdline(d));
+  }
+  if (config.console === 'virtio' && !/\bconsole=hvc0\b/.test(config.cmdline)) parts.push('console=hvc0');
+  parts.push(`${BOOT_TIMER_PARAM}=0x${BOOT_TIMER_ADDR.toString(16)}`);
+  if (config.cmdlineAppend) parts.push(config.cmdlineAppend);
+  return parts.join(' ').trim();
+}
