@@ -1,0 +1,91 @@
+// KVM-specific behaviour of the backend classes (KvmHypervisor, KvmVm, KvmVcpu).
+import { GuestMemory } from '@ts-vmm/vm-memory';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KVM_CAP_X86_USER_SPACE_MSR } from './abi/ioctls.js';
+import { hasKvm, type KvmHypervisor, openKvm } from './backend/kvm-hypervisor.js';
+import { KvmError } from './errors.js';
+import { DONE_PORT, kvmTestBackend, loadGuest } from './testing/index.js';
+
+const kvm = hasKvm();
+if (!kvm) console.log('skipped: /dev/kvm not available');
+
+describe.skipIf(!kvm)('KVM backend', () => {
+  let hv: KvmHypervisor;
+  beforeAll(async () => {
+    hv = await openKvm();
+  });
+  afterAll(() => hv?.close());
+
+  it('reports capabilities and supported CPUID/MSRs', () => {
+    expect(hv.kind).toBe('kvm');
+    expect(hv.capabilities).toMatchObject({
+      irqchip: true,
+      interruptLines: true,
+      ioEvents: true,
+      multiThreaded: true,
+    });
+    expect(hv.capabilities.maxVcpus).toBeGreaterThan(0);
+    expect(hv.supportedCpuid().length).toBeGreaterThan(0);
+    expect(hv.supportedMsrs().length).toBeGreaterThan(0);
+  });
+
+  it('refuses SharedArrayBuffer memory, a second setMemory, and dirty logs it was not asked for', async () => {
+    const shared = GuestMemory.createShared([{ start: 0, size: 0x10000 }]);
+    const e = await hv.createVm({ memory: shared }).catch((x) => x);
+    expect(e).toBeInstanceOf(KvmError);
+    expect((e as KvmError).message).toContain('KVM needs memfd-backed memory');
+    const mem = await kvmTestBackend.createMemory(0x10000);
+    const vm = await hv.createVm({ memory: mem });
+    expect(() => vm.setMemory(mem)).toThrow(/already set/);
+    expect(() => vm.getDirtyLog()).toThrow(/dirtyLog: true/);
+    expect(() => vm.createInterruptLine(3)).toThrow(/^KVM_IRQFD gsi 3 fd \d+ failed: EINVAL/); // no irqchip yet
+    vm.createIrqchip();
+    const line = vm.createInterruptLine(3);
+    line.trigger();
+    line.close();
+    expect(() => line.trigger()).toThrow(/interrupt line 3 is closed/);
+    vm.close();
+    mem.close();
+  });
+
+  it('user-space MSR exits: the VMM answers rdmsr and sees wrmsr', async () => {
+    const mem = await kvmTestBackend.createMemory();
+    const vm = await hv.createVm({ memory: mem });
+    vm.raw.enableCap(KVM_CAP_X86_USER_SPACE_MSR, [2n]); // KVM_MSR_EXIT_REASON_UNKNOWN
+    const vcpu = vm.createVcpu(0);
+    // mov ecx, 0x4b560000 ; rdmsr ; out 0x10, al ; mov eax, 0x99 ; wrmsr ; hlt
+    const code = [
+      0x66,
+      0xb9,
+      0x00,
+      0x00,
+      0x56,
+      0x4b,
+      0x0f,
+      0x32,
+      0xe6,
+      DONE_PORT,
+      0x66,
+      0xb8,
+      0x99,
+      0,
+      0,
+      0,
+      0x0f,
+      0x30,
+      0xf4,
+    ];
+    loadGuest(mem, vcpu, { mode: 'real', code: Uint8Array.from(code) });
+    const rd = vcpu.run();
+    expect(rd).toMatchObject({ kind: 'rdmsr', index: 0x4b56_0000, reason: 2 });
+    if (rd.kind === 'rdmsr') rd.data = 0x77n;
+    const out = vcpu.run();
+    expect(out).toMatchObject({ kind: 'io-out', port: DONE_PORT });
+    if (out.kind === 'io-out') expect(out.data[0]).toBe(0x77);
+    expect(vcpu.run()).toMatchObject({ kind: 'wrmsr', index: 0x4b56_0000, data: 0x99n });
+    expect(vcpu.run().kind).toBe('hlt');
+    vcpu.close();
+    vm.close();
+    mem.close();
+  });
+});
