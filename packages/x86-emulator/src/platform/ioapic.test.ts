@@ -143,6 +143,8 @@ describe('MSI decoding', () => {
     expect(() => decodeMsi(0xfec00000n, 0x30)).toThrow(/0xfec00000/);
     expect(() => decodeMsi(0x1fee00000n, 0x30)).toThrow(MsiError);
     expect(() => decodeMsi(0xfee00000n, 0x330)).toThrow(/reserved delivery mode 3/);
+    expect(() => decodeMsi(0.5, 0x30)).toThrow(MsiError);
+    expect(() => decodeMsi(0xfee00000, -1)).toThrow(/MSI data -1/);
   });
 
   it('decodes every address/data pair to a message or an MsiError, and round-trips encodeMsi', () => {

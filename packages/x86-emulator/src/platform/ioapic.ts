@@ -114,10 +114,7 @@ export class Ioapic {
   /** A write in the MMIO window: IOREGSEL, IOWIN or the EOI register (0x40). */
   mmioWrite(offset: number, size: number, value: number): void {
     const reg = offset & ~3;
-    if (size < 4 && reg !== IoapicMmio.IOREGSEL) {
-      // partial IOWIN/EOI writes: only full dwords are meaningful
-      if (reg === IoapicMmio.IOWIN || reg === IoapicMmio.EOI) return;
-    }
+    if (size < 4 && reg !== IoapicMmio.IOREGSEL) return; // partial IOWIN/EOI writes: only full dwords count
     if (reg === IoapicMmio.IOREGSEL) this.ioregsel = value & 0xff;
     else if (reg === IoapicMmio.IOWIN) this.writeIndirect(this.ioregsel, value >>> 0);
     else if (reg === IoapicMmio.EOI) this.eoi(value & 0xff);

@@ -284,6 +284,25 @@ describe('Lapic timer', () => {
     expect(clock.nextDeadline()).toBeGreaterThan(clock.now());
   });
 
+  it('switching periodic to one-shot keeps the count running and ends after this period', () => {
+    const { clock, lapics } = machine();
+    const l = lapics[0];
+    l.mmioWrite(LapicReg.TIMER_DIVIDE, 4, 0xb);
+    l.mmioWrite(LapicReg.LVT_TIMER, 4, 0x20000 | 0x30);
+    l.mmioWrite(LapicReg.TIMER_INITIAL, 4, 100);
+    clock.advance(150);
+    expect(l.acknowledge()).toBe(0x30);
+    l.eoi();
+    l.mmioWrite(LapicReg.LVT_TIMER, 4, 0x30); // one-shot now
+    expect(l.mmioRead(LapicReg.TIMER_CURRENT, 4)).toBe(50);
+    clock.advance(50);
+    expect(l.acknowledge()).toBe(0x30);
+    l.eoi();
+    clock.advance(1000);
+    expect(l.pendingVector()).toBe(-1);
+    expect(l.mmioRead(LapicReg.TIMER_CURRENT, 4)).toBe(0);
+  });
+
   it('TSC-deadline mode via MSR 0x6e0 with the vCPU TSC offset', () => {
     const { clock, lapics } = machine();
     const l = lapics[0];

@@ -258,6 +258,7 @@ export class Lapic {
     if (oldX2 && newEn && !newX2) return false;
     if (!oldEn && newX2) return false;
     this.apicBaseValue = v;
+    if (newEn && !oldEn && !newX2) this.setReg(LapicReg.ID, this.initialApicId << 24); // as KVM on re-enable
     if (newX2 && !oldX2) {
       this.setReg(LapicReg.ID, this.initialApicId);
       this.setReg(LapicReg.LDR, this.x2apicLdr());
@@ -605,7 +606,7 @@ export class Lapic {
         if (!this.isX2apic) this.setReg(reg, value | 0x0fff_ffff);
         return;
       case LapicReg.SVR: {
-        this.setReg(reg, value & 0x1ff);
+        this.setReg(reg, value & 0x3ff); // vector, APIC enable, focus processor checking
         if ((value & 0x100) === 0) for (const lvt of LVTS) this.setReg(lvt, this.reg(lvt) | LVT_MASKED);
         this.dirty = true;
         return;
@@ -627,7 +628,8 @@ export class Lapic {
         if (((v >>> 17) & 3) === 3) v &= ~0x4_0000; // reserved mode 3
         if (!this.swEnabled) v |= LVT_MASKED;
         this.setReg(reg, v);
-        if (this.timerMode() !== oldMode) {
+        // entering or leaving TSC-deadline mode stops the timer (one-shot <-> periodic keeps counting)
+        if ((this.timerMode() === TimerMode.TSC_DEADLINE) !== (oldMode === TimerMode.TSC_DEADLINE)) {
           this.timer.disarm();
           this.timerRunning = false;
           this.tscDeadlineValue = 0n;

@@ -38,6 +38,9 @@ export function decodeMsi(
   data: number,
   options: MsiDecodeOptions = {},
 ): ApicMessage {
+  if (typeof address === 'number' && (!Number.isSafeInteger(address) || address < 0)) {
+    throw new MsiError(`MSI address ${address} is not a non-negative integer`);
+  }
   const a = typeof address === 'bigint' ? address : BigInt(address);
   if (a >> 20n !== 0xfeen) {
     throw new MsiError(`MSI address 0x${a.toString(16)} is outside the 0xfee00000 interrupt window`);
