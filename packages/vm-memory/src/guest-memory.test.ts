@@ -62,6 +62,9 @@ describe('GuestMemory (SharedArrayBuffer backing)', () => {
         { start: 0x1000, size: 0x1000 },
       ]),
     ).toThrow(/overlaps/);
+    expect(() => GuestMemory.createShared([{ start: 0, size: 2 ** 32 + 4096 }])).toThrow(
+      /at most 4 GiB per region/,
+    );
   });
 
   it('gives zero-copy slices inside a region and refuses them across regions', () => {

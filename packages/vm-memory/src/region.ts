@@ -46,6 +46,12 @@ export interface RegionSpec {
 /** 4 KiB: the granularity of guest regions. */
 export const PAGE_SIZE = 4096;
 
+/**
+ * Largest single region: 4 GiB, the most one mmap'd ArrayBuffer can cover in Node. Larger guest
+ * memory is described as several regions (memory slots).
+ */
+export const MAX_REGION_SIZE = 2 ** 32;
+
 /** Checks a list of region specs: page-aligned, non-empty, in range, sorted output, no overlaps. */
 export function validateRegionSpecs(specs: readonly RegionSpec[]): RegionSpec[] {
   if (specs.length === 0)
@@ -62,6 +68,13 @@ export function validateRegionSpecs(specs: readonly RegionSpec[]): RegionSpec[] 
       throw new GuestMemoryError(
         'invalid-region',
         `region at ${hex(s.start)} has size ${s.size}: must be a positive multiple of 4096`,
+        s.start,
+      );
+    }
+    if (s.size > MAX_REGION_SIZE) {
+      throw new GuestMemoryError(
+        'invalid-region',
+        `region at ${hex(s.start)} has size ${hex(s.size)}: at most 4 GiB per region; split it into several regions`,
         s.start,
       );
     }
