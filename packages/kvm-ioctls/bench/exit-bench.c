@@ -3,6 +3,7 @@
 // prints the nanoseconds per exit.
 //
 // usage: exit-bench <image> <sregs> <regs>
+//        exit-bench --syscall <n>   (ns per KVM_CHECK_EXTENSION ioctl on /dev/kvm: the bare syscall cost)
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdint.h>
@@ -27,7 +28,21 @@ static size_t slurp(const char* path, void* buf, size_t max) {
   return n;
 }
 
+static int syscall_bench(long n) {
+  int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (kvm < 0) die("/dev/kvm");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  long sum = 0;
+  for (long i = 0; i < n; i++) sum += ioctl(kvm, KVM_CHECK_EXTENSION, 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+  printf("%ld %.1f\n", sum, ns / n);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "--syscall") == 0) return syscall_bench(atol(argv[2]));
   if (argc != 4) {
     fprintf(stderr, "usage: %s image sregs regs\n", argv[0]);
     return 2;

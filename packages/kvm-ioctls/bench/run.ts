@@ -13,7 +13,9 @@ import { KvmRegs, KvmSregs } from '../src/abi/structs.js';
 import { hasKvm, openKvm } from '../src/backend/kvm-hypervisor.js';
 import type { KvmVcpu } from '../src/backend/kvm-vcpu.js';
 import { createMemfdGuestMemory } from '../src/memfd-memory.js';
+import { loadNativeAddon, type NativeAddon } from '../src/sys.js';
 import { exitLoopGuest, GUEST_MEMORY_SIZE, loadGuest, READY_PORT } from '../src/testing/index.js';
+import { VcpuFd } from '../src/vcpu-fd.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EXITS = Number(process.env.TS_VMM_BENCH_EXITS ?? 100_000);
@@ -82,6 +84,36 @@ function runC(kind: string): number {
   return ns;
 }
 
+/** ns per run() with a fake addon whose KVM_RUN returns at once: the decoding cost alone. */
+function decodeCost(): number {
+  const run = new ArrayBuffer(3 * 4096);
+  const v = new DataView(run);
+  v.setUint32(8, 6, true); // KVM_EXIT_MMIO
+  v.setUint32(48, 4, true); // len
+  new Uint8Array(run)[52] = 1; // is_write
+  const fake = {
+    mmap: () => run,
+    munmap: () => {},
+    installKickSignal: () => 0,
+    currentThread: () => 0n,
+    ioctlFast: () => 0,
+  } as unknown as NativeAddon;
+  const vcpu = VcpuFd.wrap(fake, 1 << 30, 0, run.byteLength);
+  const n = 2_000_000;
+  const out: number[] = [];
+  let sink = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const e = vcpu.run();
+      if (e.kind === 'mmio-write') sink += e.data[0];
+    }
+    out.push(Number(process.hrtime.bigint() - t0) / n);
+  }
+  if (sink < 0) console.log(sink);
+  return median(out);
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 console.log(`exit round trip, ${EXITS} exits per round, median of ${ROUNDS} rounds (CPL3 guest loop)`);
@@ -106,6 +138,37 @@ try {
       `${kind.padEnd(6)} ${t.toFixed(0).padStart(10)} ${b.toFixed(0).padStart(11)}   ${(t / b).toFixed(2)}x`,
     );
   }
+
+  // Where the TypeScript time goes: the addon call around the ioctl, and decoding the exit.
+  const sys = loadNativeAddon();
+  const n = 200_000;
+  const kfd = sys.open('/dev/kvm', 2);
+  const KVM_CHECK_EXTENSION = 0xae03;
+  const calls: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) sys.ioctlFast(kfd, KVM_CHECK_EXTENSION);
+    calls.push(Number(process.hrtime.bigint() - t0) / n);
+  }
+  sys.close(kfd);
+  const cCalls: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    cCalls.push(
+      Number(
+        execFileSync(cBin, ['--syscall', String(n)], { encoding: 'utf8' })
+          .trim()
+          .split(/\s+/)[1],
+      ),
+    );
+  }
+  const t = median(calls);
+  const b = median(cCalls);
+  console.log(
+    `ioctl  ${t.toFixed(0).padStart(10)} ${b.toFixed(0).padStart(11)}   ${(t / b).toFixed(2)}x   (bare KVM_CHECK_EXTENSION: addon call vs C)`,
+  );
+  console.log(
+    `decode ${decodeCost().toFixed(1).padStart(10)}           -          (run() decoding an MMIO exit, no syscall)`,
+  );
 } finally {
   hv.close();
   rmSync(work, { recursive: true, force: true });
