@@ -161,7 +161,10 @@ describe('EmulatedIrqchip access decoding', () => {
     lapicWrite(0, LapicReg.LVT_TIMER, 0xec);
     lapicWrite(0, LapicReg.TIMER_INITIAL, 4_000_000); // 4 ms at 1 GHz
     expect(irqchip.pendingInterrupt(0)).toBe(-1);
+    expect(irqchip.shouldWake(0, true)).toBe(false);
     expect(irqchip.clock.idle()).toBe(0);
+    expect(irqchip.shouldWake(0, false)).toBe(false); // IF=0: HLT stays halted
+    expect(irqchip.shouldWake(0, true)).toBe(true);
     expect(irqchip.clock.now()).toBe(4_000_000);
     expect(wakes[0]).toBe(1);
     expect(irqchip.acknowledge(0)).toBe(0xec);

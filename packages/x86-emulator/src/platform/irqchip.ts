@@ -217,6 +217,22 @@ export class EmulatedIrqchip {
     return lapic.acknowledge();
   }
 
+  /**
+   * Whether a halted vCPU `id` should wake (KVM's `kvm_arch_vcpu_runnable` with an in-kernel
+   * irqchip): an NMI, INIT or SIPI is latched, or `interruptsEnabled` (RFLAGS.IF) and an interrupt
+   * is pending.
+   *
+   * @example
+   * ```ts
+   * if (halted && !irqchip.shouldWake(0, cpu.if)) irqchip.clock.idle();
+   * ```
+   */
+  shouldWake(id: number, interruptsEnabled: boolean): boolean {
+    const lapic = this.lapic(id);
+    if (lapic.hasNmi || lapic.hasInitOrSipi) return true;
+    return interruptsEnabled && this.pendingInterrupt(id) >= 0;
+  }
+
   /** Whether an NMI is latched for vCPU `id`. */
   hasNmi(id: number): boolean {
     return this.lapic(id).hasNmi;

@@ -266,22 +266,42 @@ describe('Lapic timer', () => {
     const l = lapics[0];
     l.mmioWrite(LapicReg.TIMER_DIVIDE, 4, 0xb); // divide by 1
     l.mmioWrite(LapicReg.LVT_TIMER, 4, 0x20000 | 0x30);
-    l.mmioWrite(LapicReg.TIMER_INITIAL, 4, 100);
+    l.mmioWrite(LapicReg.TIMER_INITIAL, 4, 1_000_000); // 1 ms
     let taken = 0;
     for (let i = 0; i < 10; i++) {
-      clock.advance(100);
+      clock.advance(1_000_000);
       if (l.acknowledge() === 0x30) {
         taken++;
         l.eoi();
       }
     }
     expect(taken).toBe(10);
-    clock.advance(50);
-    expect(l.mmioRead(LapicReg.TIMER_CURRENT, 4)).toBe(50);
+    clock.advance(250_000);
+    expect(l.mmioRead(LapicReg.TIMER_CURRENT, 4)).toBe(750_000);
     l.mmioWrite(LapicReg.LVT_TIMER, 4, 0x30000 | 0x30); // masked periodic
-    clock.advance(1000);
+    clock.advance(10_000_000);
     expect(l.pendingVector()).toBe(-1);
     expect(clock.nextDeadline()).toBeGreaterThan(clock.now());
+  });
+
+  it('limits a tiny periodic timer to one interrupt per 200 µs, keeping the count exact', () => {
+    const { clock, lapics } = machine();
+    const l = lapics[0];
+    l.mmioWrite(LapicReg.TIMER_DIVIDE, 4, 0xb);
+    l.mmioWrite(LapicReg.LVT_TIMER, 4, 0x20000 | 0x30);
+    l.mmioWrite(LapicReg.TIMER_INITIAL, 4, 10); // 10 ns
+    let taken = 0;
+    for (let t = 0; t < 10_000_000; t += 50_000) {
+      clock.advance(50_000);
+      if (l.acknowledge() === 0x30) {
+        taken++;
+        l.eoi();
+      }
+    }
+    expect(taken).toBeGreaterThanOrEqual(45);
+    expect(taken).toBeLessThanOrEqual(51);
+    clock.advance(3);
+    expect(l.mmioRead(LapicReg.TIMER_CURRENT, 4)).toBe(10 - (clock.now() % 10));
   });
 
   it('switching periodic to one-shot keeps the count running and ends after this period', () => {
@@ -289,16 +309,16 @@ describe('Lapic timer', () => {
     const l = lapics[0];
     l.mmioWrite(LapicReg.TIMER_DIVIDE, 4, 0xb);
     l.mmioWrite(LapicReg.LVT_TIMER, 4, 0x20000 | 0x30);
-    l.mmioWrite(LapicReg.TIMER_INITIAL, 4, 100);
-    clock.advance(150);
+    l.mmioWrite(LapicReg.TIMER_INITIAL, 4, 1_000_000);
+    clock.advance(1_500_000);
     expect(l.acknowledge()).toBe(0x30);
     l.eoi();
     l.mmioWrite(LapicReg.LVT_TIMER, 4, 0x30); // one-shot now
-    expect(l.mmioRead(LapicReg.TIMER_CURRENT, 4)).toBe(50);
-    clock.advance(50);
+    expect(l.mmioRead(LapicReg.TIMER_CURRENT, 4)).toBe(500_000);
+    clock.advance(500_000);
     expect(l.acknowledge()).toBe(0x30);
     l.eoi();
-    clock.advance(1000);
+    clock.advance(10_000_000);
     expect(l.pendingVector()).toBe(-1);
     expect(l.mmioRead(LapicReg.TIMER_CURRENT, 4)).toBe(0);
   });

@@ -21,7 +21,7 @@ import {
   LVT_MASKED,
   TimerMode,
 } from './apic-constants.js';
-import type { ClockTimer, VirtualClock } from './virtual-clock.js';
+import { type ClockTimer, MIN_PERIODIC_TIMER_NS, type VirtualClock } from './virtual-clock.js';
 
 /** Error for a bad LAPIC argument (the message names the value). */
 export class LapicError extends Error {
@@ -760,9 +760,11 @@ export class Lapic {
     } else if (mode === TimerMode.PERIODIC && this.timerRunning) {
       const period = this.reg(LapicReg.TIMER_INITIAL) * this.tickNs();
       const now = this.clock.now();
-      let next = deadline + period;
+      // fire on a period boundary at least MIN_PERIODIC_TIMER_NS later
+      let next = deadline + Math.max(1, Math.ceil(MIN_PERIODIC_TIMER_NS / period)) * period;
       if (next <= now) next += Math.ceil((now - next + 1) / period) * period; // coalesce missed periods
-      this.timerPeriodStart = next - period;
+      // the count restarts at every boundary; readouts count from the one just reached
+      this.timerPeriodStart = deadline + Math.floor((now - deadline) / period) * period;
       this.timer.arm(next);
     } else {
       this.timerRunning = false;

@@ -90,6 +90,17 @@ describe('Pit modes', () => {
     expect(irqs).toHaveLength(104);
   });
 
+  it('limits IRQ 0 of a tiny mode 2 period to one per 200 µs', () => {
+    const { clock, pit, irqs, latch } = setup();
+    pit.pioWrite(0x43, 1, 0x34);
+    pit.pioWrite(0x40, 1, 2);
+    pit.pioWrite(0x40, 1, 0);
+    clock.advance(10_000_000);
+    expect(irqs.length).toBeGreaterThanOrEqual(49);
+    expect(irqs.length).toBeLessThanOrEqual(51); // the first edge comes after 2 counts
+    expect([1, 2]).toContain(latch(0));
+  });
+
   it('mode 0 on channel 0 raises IRQ 0 once; reprogramming stops it', () => {
     const { clock, pit, irqs, latch } = setup();
     pit.pioWrite(0x43, 1, 0x30);

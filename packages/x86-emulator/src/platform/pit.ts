@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { ClockTimer, VirtualClock } from './virtual-clock.js';
+import { type ClockTimer, MIN_PERIODIC_TIMER_NS, type VirtualClock } from './virtual-clock.js';
 
 /** The PIT input clock in Hz. */
 export const PIT_HZ = 1_193_182;
@@ -378,9 +378,9 @@ export class Pit {
   private onChannel0Edge(deadline: number): void {
     this.irq0(true);
     this.irq0(false);
-    // look for the next edge from half a period after this one (robust against rounding), or
-    // from now when periods were missed (coalesced)
+    // look for the next edge from half a period after this one (robust against rounding), at
+    // least MIN_PERIODIC_TIMER_NS on, or from now when periods were missed (coalesced)
     const half = (this.channels[0].count * NS_PER_TICK) / 2;
-    this.rearm(Math.max(this.clock.now(), deadline + half));
+    this.rearm(Math.max(this.clock.now(), deadline + Math.max(half, MIN_PERIODIC_TIMER_NS - half)));
   }
 }

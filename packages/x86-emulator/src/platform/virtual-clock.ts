@@ -77,6 +77,13 @@ export class ClockTimer {
   }
 }
 
+/**
+ * Periodic interrupt sources (LAPIC periodic timer, PIT channel 0 in modes 2/3) raise interrupts at
+ * most this often, as KVM's `min_timer_period_us` (200 µs): a guest cannot make the machine spend
+ * its time delivering timer interrupts. Counter readouts keep the programmed period.
+ */
+export const MIN_PERIODIC_TIMER_NS = 200_000;
+
 const DEFAULT_TSC_HZ = 2_000_000_000;
 const DEFAULT_APIC_BUS_HZ = 1_000_000_000;
 
