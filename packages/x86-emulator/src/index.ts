@@ -1,2 +1,18 @@
-/** @packageDocumentation A pure-TypeScript x86-64 machine implementing the ts-vmm backend-neutral vCPU interface. */
-export {};
+/**
+ * A pure-TypeScript x86-64 CPU for ts-vmm: real, protected, compatibility and long mode, paging with a
+ * software TLB, decoded-block cache with self-modifying-code invalidation, lazy flags, x87/SSE/SSE2,
+ * exceptions and interrupts. See {@link Cpu}.
+ *
+ * @packageDocumentation
+ */
+
+export { ARITH_FLAGS, CR0, CR4, EFER, MODE, PFERR, RFLAGS, SEG, VEC } from './constants.js';
+export { Cpu, type CpuExit, type CpuOptions } from './cpu.js';
+export { defaultCpuid, LEAF1_ECX, LEAF1_EDX, lookupCpuid } from './cpuid.js';
+export { decodeBlock, decodeOne, MAX_BLOCK } from './decoder.js';
+export { hex, X86EmulatorError } from './errors.js';
+export { GuestFault, UndefinedOpcode } from './fault.js';
+export { type Handler, Insn } from './insn.js';
+export { MSR, MsrFile, type MsrWriteHook } from './msr.js';
+export { TLB_SIZE, Tlb } from './tlb.js';
+export { readExtended, writeExtended, X87 } from './x87.js';

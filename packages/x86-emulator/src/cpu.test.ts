@@ -1,0 +1,119 @@
+import { GuestMemory } from '@ts-vmm/vm-memory';
+import { describe, expect, it } from 'vitest';
+import { assemble, hasAssembler } from '../test/assemble.js';
+import { Cpu } from './cpu.js';
+import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
+
+function longModeCpu(code: Uint8Array) {
+  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
+  buildFlatImage(mem);
+  mem.writeBytes(FLAT.CODE, new Uint8Array([...code, ...DONE_BYTES]));
+  const cpu = new Cpu(mem);
+  cpu.setSregs(flatSregs());
+  cpu.setRegs({ ...zeroRegs(), rip: BigInt(FLAT.CODE), rsp: BigInt(FLAT.USER_STACK), rflags: 0x202n });
+  return { mem, cpu };
+}
+
+describe('Cpu in long mode (hand-encoded)', () => {
+  it('runs mov/add/loop and stops at the MMIO marker', () => {
+    // mov ecx, 10 ; xor eax, eax ; l: add eax, ecx ; dec ecx ; jnz l
+    const { cpu } = longModeCpu(
+      new Uint8Array([0xb9, 10, 0, 0, 0, 0x31, 0xc0, 0x01, 0xc8, 0xff, 0xc9, 0x75, 0xfa]),
+    );
+    const exit = cpu.run(10_000);
+    expect(exit).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + FLAT.DONE });
+    expect(cpu.getRegs().rax).toBe(55n);
+    expect(cpu.stats().instructions).toBeGreaterThan(30);
+  });
+
+  it('delivers #UD through the IDT with the faulting RIP on the kernel stack', () => {
+    const { cpu, mem } = longModeCpu(new Uint8Array([0x90, 0x0f, 0x0b]));
+    const exit = cpu.run(100);
+    expect(exit).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + 6 });
+    const rsp = Number(cpu.getRegs().rsp);
+    expect(mem.read64(rsp)).toBe(BigInt(FLAT.CODE + 1));
+    expect(mem.read64(rsp + 8)).toBe(BigInt(FLAT.USER_CS));
+    expect(cpu.cpl).toBe(0);
+  });
+
+  it('raises #PF with CR2 and the error code for a non-present page', () => {
+    // mov rax, [0x40000000 + 8]  (outside the 1 GiB identity map)
+    const { cpu, mem } = longModeCpu(new Uint8Array([0x48, 0x8b, 0x04, 0x25, 0x08, 0x00, 0x00, 0x40]));
+    const exit = cpu.run(100);
+    expect(exit).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + 14 });
+    expect(cpu.cr2).toBe(0x40000008);
+    expect(mem.read64(Number(cpu.getRegs().rsp))).toBe(4n); // user read, not present
+  });
+
+  it('supplies MMIO reads by re-executing the instruction', () => {
+    // mov eax, [0x30000800] ; add eax, 1
+    const { cpu } = longModeCpu(new Uint8Array([0x8b, 0x04, 0x25, 0x00, 0x08, 0x00, 0x30, 0x83, 0xc0, 0x01]));
+    const exit = cpu.run(100);
+    expect(exit).toMatchObject({ kind: 'mmio-read', address: 0x30000800, size: 4 });
+    if (exit.kind !== 'mmio-read') throw new Error('unreachable');
+    exit.data.set([0x78, 0x56, 0x34, 0x12]);
+    const exit2 = cpu.run(100);
+    expect(exit2).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + FLAT.DONE });
+    expect(cpu.getRegs().rax).toBe(0x12345679n);
+  });
+
+  it('invalidates decoded blocks when the guest writes its own code', () => {
+    // mov byte [rip + patch], 0x05 ; patch: mov eax, 1 -> becomes mov eax, 5
+    const code = new Uint8Array([0xc6, 0x05, 0x00, 0x00, 0x00, 0x00, 0x05, 0xb8, 0x01, 0x00, 0x00, 0x00]);
+    code[2] = 1; // rip-relative disp: next insn starts at +7, imm byte at +8 -> disp 1
+    const { cpu } = longModeCpu(code);
+    cpu.run(100);
+    expect(cpu.getRegs().rax).toBe(5n);
+  });
+});
+
+describe.skipIf(!hasAssembler())('Cpu with assembled programs', () => {
+  it('computes with 64-bit multiply, divide, shifts and flags', () => {
+    const { cpu } = longModeCpu(
+      assemble(`
+        mov rax, 0x123456789abcdef
+        mov rbx, 0xfedcba987
+        mul rbx
+        mov r8, rax
+        mov r9, rdx
+        mov rax, 1000000007
+        xor edx, edx
+        mov rcx, 97
+        div rcx
+        mov r10, rax
+        mov r11, rdx
+        mov r12, -5
+        sar r12, 1
+        mov r13, 1
+        shl r13, 63
+        bsr r14, r13
+      `),
+    );
+    cpu.run(1000);
+    const r = cpu.getRegs();
+    const prod = 0x123456789abcdefn * 0xfedcba987n;
+    expect(r.r8).toBe(prod & 0xffffffffffffffffn);
+    expect(r.r9).toBe(prod >> 64n);
+    expect(r.r10).toBe(1000000007n / 97n);
+    expect(r.r11).toBe(1000000007n % 97n);
+    expect(r.r12).toBe(BigInt.asUintN(64, -3n));
+    expect(r.r13).toBe(1n << 63n);
+    expect(r.r14).toBe(63n);
+  });
+
+  it('runs SSE2 string-style code (pcmpeqb / pmovmskb / bsf)', () => {
+    const { cpu, mem } = longModeCpu(
+      assemble(`
+        mov rdi, 0x200000
+        pxor xmm0, xmm0
+        movdqu xmm1, [rdi]
+        pcmpeqb xmm1, xmm0
+        pmovmskb eax, xmm1
+        bsf eax, eax
+      `),
+    );
+    mem.writeBytes(FLAT.DATA, new TextEncoder().encode('hello, world\0xyz'));
+    cpu.run(1000);
+    expect(cpu.getRegs().rax).toBe(12n);
+  });
+});

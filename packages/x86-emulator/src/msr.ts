@@ -1,0 +1,215 @@
+/**
+ * Model-specific registers: a configurable set. Architectural MSRs with side effects (EFER, FS/GS
+ * base, KERNEL_GS_BASE, TSC, APIC_BASE) are wired to CPU state; the rest are plain storage. Reading
+ * or writing an index that is not in the set raises #GP, which is what the Linux kernel's probing
+ * with exception fixups expects.
+ *
+ * @example
+ * ```ts
+ * cpu.msrs.define(0x4b564d01, 0n); // add kvm-clock's system-time MSR as plain storage
+ * cpu.msrs.read(0xc0000080);       // EFER
+ * ```
+ */
+import { EFER, SEG, VEC } from './constants.js';
+import type { Cpu } from './cpu.js';
+import { GuestFault } from './fault.js';
+import { setSegBase } from './segments.js';
+
+/** Well-known MSR indices. */
+export const MSR = {
+  TSC: 0x10,
+  PLATFORM_ID: 0x17,
+  APIC_BASE: 0x1b,
+  FEATURE_CONTROL: 0x3a,
+  BIOS_SIGN_ID: 0x8b,
+  MTRRCAP: 0xfe,
+  SYSENTER_CS: 0x174,
+  SYSENTER_ESP: 0x175,
+  SYSENTER_EIP: 0x176,
+  MCG_CAP: 0x179,
+  MCG_STATUS: 0x17a,
+  MISC_ENABLE: 0x1a0,
+  PAT: 0x277,
+  MTRR_DEF_TYPE: 0x2ff,
+  TSC_DEADLINE: 0x6e0,
+  EFER: 0xc0000080,
+  STAR: 0xc0000081,
+  LSTAR: 0xc0000082,
+  CSTAR: 0xc0000083,
+  SFMASK: 0xc0000084,
+  FS_BASE: 0xc0000100,
+  GS_BASE: 0xc0000101,
+  KERNEL_GS_BASE: 0xc0000102,
+  TSC_AUX: 0xc0000103,
+} as const;
+
+/** A write hook for an MSR: return false to raise #GP. */
+export type MsrWriteHook = (value: bigint) => boolean;
+
+/** The MSR set of one CPU. */
+export class MsrFile {
+  private readonly values = new Map<number, bigint>();
+  private readonly hooks = new Map<number, MsrWriteHook>();
+  /** IA32_APIC_BASE (BSP, enabled, 0xfee00000). */
+  apicBase = 0xfee00900n;
+  star = 0n;
+  lstar = 0;
+  cstar = 0;
+  sfmask = 0;
+  kernelGsBase = 0;
+  tscAux = 0;
+
+  constructor(private readonly cpu: Cpu) {
+    const plain: [number, bigint][] = [
+      [MSR.PLATFORM_ID, 0n],
+      [MSR.BIOS_SIGN_ID, 0n],
+      [MSR.FEATURE_CONTROL, 1n],
+      [MSR.MTRRCAP, 0x508n],
+      [MSR.SYSENTER_CS, 0n],
+      [MSR.SYSENTER_ESP, 0n],
+      [MSR.SYSENTER_EIP, 0n],
+      [MSR.MCG_CAP, 0n],
+      [MSR.MCG_STATUS, 0n],
+      [MSR.MISC_ENABLE, 1n],
+      [MSR.PAT, 0x0007040600070406n],
+      [MSR.MTRR_DEF_TYPE, 0xc06n],
+      [MSR.TSC_DEADLINE, 0n],
+    ];
+    for (const [k, v] of plain) this.values.set(k, v);
+    for (let k = 0x200; k < 0x210; k++) this.values.set(k, 0n);
+    for (const k of [0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f])
+      this.values.set(k, 0n);
+  }
+
+  /**
+   * Adds `index` to the set as plain storage (with an optional write hook).
+   * @example cpu.msrs.define(0x6e0, 0n, (v) => { timer.arm(v); return true; })
+   */
+  define(index: number, initial: bigint, onWrite?: MsrWriteHook): void {
+    this.values.set(index >>> 0, initial);
+    if (onWrite) this.hooks.set(index >>> 0, onWrite);
+  }
+
+  /** Removes `index` from the set (accesses then raise #GP). @example cpu.msrs.undefine(0x1a0) */
+  undefine(index: number): void {
+    this.values.delete(index >>> 0);
+    this.hooks.delete(index >>> 0);
+  }
+
+  /** Whether `index` is in the set. @example cpu.msrs.has(0xc0000080) */
+  has(index: number): boolean {
+    index >>>= 0;
+    return (
+      this.values.has(index) ||
+      (index >= MSR.EFER && index <= MSR.TSC_AUX) ||
+      index === MSR.TSC ||
+      index === MSR.APIC_BASE
+    );
+  }
+
+  /** Indices in the set. @example cpu.msrs.indices() */
+  indices(): number[] {
+    const fixed = [
+      MSR.TSC,
+      MSR.APIC_BASE,
+      MSR.EFER,
+      MSR.STAR,
+      MSR.LSTAR,
+      MSR.CSTAR,
+      MSR.SFMASK,
+      MSR.FS_BASE,
+      MSR.GS_BASE,
+      MSR.KERNEL_GS_BASE,
+      MSR.TSC_AUX,
+    ];
+    return [...fixed, ...this.values.keys()];
+  }
+
+  /** RDMSR: the value, or throws #GP for an index outside the set. @example cpu.msrs.read(0x10) */
+  read(index: number): bigint {
+    const c = this.cpu;
+    switch (index >>> 0) {
+      case MSR.TSC:
+        return BigInt.asUintN(64, BigInt(Math.floor(c.readTsc())));
+      case MSR.APIC_BASE:
+        return this.apicBase;
+      case MSR.EFER:
+        return BigInt(c.efer);
+      case MSR.STAR:
+        return this.star;
+      case MSR.LSTAR:
+        return BigInt.asUintN(64, BigInt(this.lstar));
+      case MSR.CSTAR:
+        return BigInt.asUintN(64, BigInt(this.cstar));
+      case MSR.SFMASK:
+        return BigInt(this.sfmask >>> 0);
+      case MSR.FS_BASE:
+        return BigInt.asUintN(64, BigInt(c.segBase[SEG.FS]));
+      case MSR.GS_BASE:
+        return BigInt.asUintN(64, BigInt(c.segBase[SEG.GS]));
+      case MSR.KERNEL_GS_BASE:
+        return BigInt.asUintN(64, BigInt(this.kernelGsBase));
+      case MSR.TSC_AUX:
+        return BigInt(this.tscAux >>> 0);
+    }
+    const v = this.values.get(index >>> 0);
+    if (v === undefined) throw new GuestFault(VEC.GP, 0);
+    return v;
+  }
+
+  /** WRMSR: stores, or throws #GP. @example cpu.msrs.write(0xc0000100, 0x7fff0000n) // FS base */
+  write(index: number, value: bigint): void {
+    const c = this.cpu;
+    value = BigInt.asUintN(64, value);
+    const canon = (v: bigint) => {
+      const s = Number(BigInt.asIntN(64, v));
+      if (s < -(2 ** 47) || s >= 2 ** 47) throw new GuestFault(VEC.GP, 0);
+      return s;
+    };
+    switch (index >>> 0) {
+      case MSR.TSC:
+        c.tscOffset = Number(value) - c.icount * c.tscPerInstruction;
+        return;
+      case MSR.APIC_BASE:
+        this.apicBase = value;
+        return;
+      case MSR.EFER: {
+        const v = Number(value & 0xffffn);
+        if ((v & ~(EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE)) !== 0) throw new GuestFault(VEC.GP, 0);
+        const pg = (c.cr0 & 0x80000000) !== 0;
+        if (pg && ((v ^ c.efer) & EFER.LME) !== 0) throw new GuestFault(VEC.GP, 0);
+        c.efer = (v & ~EFER.LMA) | (c.efer & EFER.LMA);
+        c.flushTlb(true);
+        return;
+      }
+      case MSR.STAR:
+        this.star = value;
+        return;
+      case MSR.LSTAR:
+        this.lstar = canon(value);
+        return;
+      case MSR.CSTAR:
+        this.cstar = canon(value);
+        return;
+      case MSR.SFMASK:
+        this.sfmask = Number(value & 0xffffffffn);
+        return;
+      case MSR.FS_BASE:
+        setSegBase(c, SEG.FS, canon(value));
+        return;
+      case MSR.GS_BASE:
+        setSegBase(c, SEG.GS, canon(value));
+        return;
+      case MSR.KERNEL_GS_BASE:
+        this.kernelGsBase = canon(value);
+        return;
+      case MSR.TSC_AUX:
+        this.tscAux = Number(value & 0xffffffffn);
+        return;
+    }
+    if (!this.values.has(index >>> 0)) throw new GuestFault(VEC.GP, 0);
+    const hook = this.hooks.get(index >>> 0);
+    if (hook !== undefined && !hook(value)) throw new GuestFault(VEC.GP, 0);
+    this.values.set(index >>> 0, value);
+  }
+}

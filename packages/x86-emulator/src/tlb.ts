@@ -1,0 +1,91 @@
+/**
+ * The software TLB: a direct-mapped table keyed by virtual page number, in typed arrays, with six
+ * banks for the access kinds (supervisor read/write/execute, user read/write/execute) so that a
+ * permission check is one tag comparison. An entry maps a 4 KiB linear page to a RAM region and
+ * the offset of the page inside it; MMIO pages never enter the TLB (they take the slow path).
+ *
+ * @example
+ * ```ts
+ * const tlb = new Tlb();
+ * tlb.fill(TLB_SIZE * 0, 0x7000, 0, 0x7000, 0x7000, false); // supervisor-read entry
+ * ```
+ */
+export const TLB_SIZE = 4096;
+/** Number of banks (access kinds). */
+export const TLB_KINDS = 6;
+/** Invalid tag (no page base is odd). */
+const INVALID = 1;
+
+/** The translation cache. */
+export class Tlb {
+  /** Linear page base per slot (INVALID when empty). */
+  readonly tag = new Float64Array(TLB_SIZE * TLB_KINDS).fill(INVALID);
+  /** RAM region index per slot. */
+  readonly reg = new Int32Array(TLB_SIZE * TLB_KINDS);
+  /** Offset of the page inside the region's bytes. */
+  readonly off = new Float64Array(TLB_SIZE * TLB_KINDS);
+  /** Physical page address. */
+  readonly phys = new Float64Array(TLB_SIZE * TLB_KINDS);
+  /** 1 for global pages (survive CR3 writes). */
+  readonly global = new Uint8Array(TLB_SIZE * TLB_KINDS);
+  /** Whether any entry came from a large page (INVLPG then flushes everything). */
+  hasLarge = false;
+  /** Flush count (statistics). */
+  flushes = 0;
+
+  /** Fills slot for `kindOff` + hash of `pageBase`. */
+  fill(
+    kindOff: number,
+    pageBase: number,
+    region: number,
+    offset: number,
+    phys: number,
+    global: boolean,
+  ): void {
+    const s = kindOff + (((pageBase | 0) >>> 12) & (TLB_SIZE - 1));
+    this.tag[s] = pageBase;
+    this.reg[s] = region;
+    this.off[s] = offset;
+    this.phys[s] = phys;
+    this.global[s] = global ? 1 : 0;
+  }
+
+  /** Drops every entry. */
+  flushAll(): void {
+    this.tag.fill(INVALID);
+    this.hasLarge = false;
+    this.flushes++;
+  }
+
+  /** Drops non-global entries (CR3 write with CR4.PGE). */
+  flushNonGlobal(): void {
+    const t = this.tag;
+    const g = this.global;
+    for (let i = 0; i < t.length; i++) if (g[i] === 0) t[i] = INVALID;
+    this.flushes++;
+  }
+
+  /** Drops the entries for one linear page in all banks (INVLPG). */
+  flushPage(la: number): void {
+    if (this.hasLarge) {
+      this.flushAll();
+      return;
+    }
+    const pb = la - (la & 0xfff);
+    const h = ((pb | 0) >>> 12) & (TLB_SIZE - 1);
+    for (let k = 0; k < TLB_KINDS; k++) {
+      const s = k * TLB_SIZE + h;
+      if (this.tag[s] === pb) this.tag[s] = INVALID;
+    }
+  }
+
+  /** Drops write entries (both privilege banks) mapping physical page `physPage` (code was decoded there). */
+  dropWritesTo(physPage: number): void {
+    for (const bank of [1, 4]) {
+      const base = bank * TLB_SIZE;
+      for (let i = base; i < base + TLB_SIZE; i++) {
+        if (this.phys[i] === physPage) this.tag[i] = INVALID;
+      }
+    }
+  }
+}
