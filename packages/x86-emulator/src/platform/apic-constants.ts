@@ -85,8 +85,8 @@ export const ApicBaseBits = {
   GLOBAL_ENABLE: 1 << 11,
 } as const;
 
-/** ESR bits. */
-export const ApicError = {
+/** Error status register (ESR) bits. */
+export const ApicEsrBit = {
   SEND_ILLEGAL_VECTOR: 1 << 5,
   RECEIVE_ILLEGAL_VECTOR: 1 << 6,
   ILLEGAL_REGISTER: 1 << 7,

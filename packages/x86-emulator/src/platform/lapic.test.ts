@@ -329,7 +329,7 @@ describe('Lapic timer', () => {
     l.mmioWrite(LapicReg.LVT_TIMER, 4, 0x40000 | 0xef);
     l.mmioWrite(LapicReg.TIMER_INITIAL, 4, 5); // ignored in this mode
     expect(clock.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
-    l.tscOffset = 1000n;
+    l.tscOffset = 1000;
     expect(l.writeMsr(0x6e0, 1000n + 4000n)).toBe(true); // 4000 ticks at 2 GHz = 2 us
     expect(l.readMsr(0x6e0)).toBe(5000n);
     expect(clock.nextDeadline()).toBe(2000);

@@ -11,7 +11,7 @@
 import type { ApicBus } from './apic-bus.js';
 import {
   ApicBaseBits,
-  ApicError,
+  ApicEsrBit,
   ApicMpState,
   ApicMsr,
   DeliveryMode,
@@ -135,8 +135,11 @@ function highestBit(regs: Uint32Array, base: number): number {
 export class Lapic {
   /** The x2APIC ID (fixed; the xAPIC ID register may be rewritten by the guest in xAPIC mode). */
   readonly initialApicId: number;
-  /** Guest TSC = clock TSC + tscOffset; the CPU keeps this in step with its IA32_TSC writes. */
-  tscOffset = 0n;
+  /**
+   * Guest TSC = `clock.tsc()` + tscOffset (a number, like the CPU's own offset); the CPU keeps it in
+   * step with guest writes of IA32_TSC so that TSC-deadline values mean the same TSC as RDTSC.
+   */
+  tscOffset = 0;
   private readonly page = new Uint8Array(LAPIC_REGISTER_PAGE_SIZE);
   private readonly regs = new Uint32Array(this.page.buffer);
   private apicBaseValue: number;
@@ -310,7 +313,7 @@ export class Lapic {
       case DeliveryMode.LOWEST_PRIORITY:
         if (!this.swEnabled) return;
         if (vector < 16) {
-          this.raiseError(ApicError.RECEIVE_ILLEGAL_VECTOR);
+          this.raiseError(ApicEsrBit.RECEIVE_ILLEGAL_VECTOR);
           return;
         }
         this.setIrr(vector, levelTriggered);
@@ -524,8 +527,8 @@ export class Lapic {
       this.timer.disarm();
       return;
     }
-    const hostTsc = value - this.tscOffset;
-    this.timer.arm(hostTsc <= 0n ? this.clock.now() : this.clock.nsAtTsc(Number(hostTsc)));
+    const clockTsc = Number(value) - this.tscOffset;
+    this.timer.arm(clockTsc <= 0 ? this.clock.now() : this.clock.nsAtTsc(clockTsc));
   }
 
   // ---- kvm_lapic_state --------------------------------------------------------------------------
@@ -672,7 +675,7 @@ export class Lapic {
       (deliveryMode === DeliveryMode.FIXED || deliveryMode === DeliveryMode.LOWEST_PRIORITY) &&
       vector < 16
     ) {
-      this.raiseError(ApicError.SEND_ILLEGAL_VECTOR);
+      this.raiseError(ApicEsrBit.SEND_ILLEGAL_VECTOR);
       return;
     }
     this.bus.deliver(
