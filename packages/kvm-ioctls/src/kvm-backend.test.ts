@@ -1,10 +1,10 @@
 // KVM-specific behaviour of the backend classes (KvmHypervisor, KvmVm, KvmVcpu).
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KVM_CAP_X86_USER_SPACE_MSR } from './abi/ioctls.js';
+import { KVM_CAP_COALESCED_MMIO, KVM_CAP_X86_USER_SPACE_MSR } from './abi/ioctls.js';
 import { hasKvm, type KvmHypervisor, openKvm } from './backend/kvm-hypervisor.js';
 import { KvmError } from './errors.js';
-import { DONE_PORT, kvmTestBackend, loadGuest } from './testing/index.js';
+import { DONE_PORT, kvmTestBackend, loadGuest, MMIO_BASE } from './testing/index.js';
 
 const kvm = hasKvm();
 if (!kvm) console.log('skipped: /dev/kvm not available');
@@ -87,5 +87,54 @@ describe.skipIf(!kvm)('KVM backend', () => {
     vcpu.close();
     vm.close();
     mem.close();
+  });
+});
+
+describe.skipIf(!kvm)('coalesced MMIO', () => {
+  it('buffers guest writes to a coalesced zone without exits, drained in order', async () => {
+    const hv = await openKvm();
+    const page = hv.raw.checkExtension(KVM_CAP_COALESCED_MMIO);
+    expect(page).toBeGreaterThan(0);
+    const mem = await kvmTestBackend.createMemory();
+    const vm = await hv.createVm({ memory: mem });
+    vm.raw.registerCoalescedMmio(BigInt(MMIO_BASE), 0x1000);
+    const vcpu = vm.createVcpu(0);
+    const code = [
+      0xc7,
+      0x05,
+      0x10,
+      0x00,
+      0x00,
+      0xd0,
+      0x01,
+      0,
+      0,
+      0,
+      0xc6,
+      0x05,
+      0x20,
+      0x00,
+      0x00,
+      0xd0,
+      0x02,
+      0xe6,
+      DONE_PORT,
+      0xf4,
+    ];
+    // mov dword [MMIO_BASE+0x10], 1 ; mov byte [MMIO_BASE+0x20], 2 ; out DONE_PORT, al ; hlt
+    loadGuest(mem, vcpu, { mode: 'protected', code: Uint8Array.from(code) });
+    expect(vcpu.run()).toMatchObject({ kind: 'io-out', port: DONE_PORT });
+    const seen: [number, number[], boolean][] = [];
+    const n = vcpu.raw.drainCoalescedMmio(page, (a, d, pio) => seen.push([a, [...d], pio]));
+    expect(n).toBe(2);
+    expect(seen).toEqual([
+      [MMIO_BASE + 0x10, [1, 0, 0, 0], false],
+      [MMIO_BASE + 0x20, [2], false],
+    ]);
+    expect(vcpu.raw.drainCoalescedMmio(page, () => {})).toBe(0);
+    vcpu.close();
+    vm.close();
+    mem.close();
+    hv.close();
   });
 });

@@ -5,8 +5,9 @@
  * either.
  *
  * Threading: a {@link Vcpu} is used only from the thread that created it (KVM's rule). A VMM that runs
- * each vCPU in its own worker sends the worker `vm.shareable()` and calls `openVm()` of the same
- * backend there, then `createVcpu()`. Backends that cannot be shared across threads say so with
+ * each vCPU in its own worker sends the worker `vm.shareable()` and calls `hypervisor.openVm()` of the
+ * same backend there, then `createVcpu()`; the vCPU's `kicker()` description goes back to the main
+ * thread, which builds a {@link VcpuKicker} with `hypervisor.openKicker()`. Backends that cannot be shared across threads say so with
  * `capabilities.multiThreaded === false` (the VMM then runs every vCPU on one thread).
  *
  * @module
@@ -328,7 +329,9 @@ export interface Vm {
   createInterruptLine(gsi: number): InterruptLine;
   /**
    * Calls `handler` when the guest writes `spec.address` (ioeventfd on KVM: the handler runs from the
-   * event loop of the thread that registered it, not synchronously with the write).
+   * event loop of the thread that registered it, not synchronously with the write). `value` is the
+   * written value where the backend sees it; KVM's ioeventfd does not carry it, so there it is
+   * `spec.datamatch` when set, otherwise the number of writes coalesced since the last call.
    */
   registerIoEvent(spec: IoEventSpec, handler: (value: bigint) => void): IoEvent;
   /** Guest addresses of pages dirtied since the last call (memory registered with dirty logging). */
