@@ -12,4 +12,5 @@ export * from './lapic.js';
 export * from './msi.js';
 export * from './pic.js';
 export * from './pit.js';
+export * from './pvclock.js';
 export * from './virtual-clock.js';
