@@ -111,18 +111,19 @@ export function encodePvclockTimeInfo(info: PvclockTimeInfo): Uint8Array {
 }
 
 /**
- * Encodes `struct pvclock_wall_clock` (12 bytes): the wall-clock time at which guest time 0
- * (machine start) happened.
+ * Encodes `struct pvclock_wall_clock` (12 bytes): the wall-clock time (ns since the Unix epoch, a
+ * bigint because it exceeds 2^53) at which guest time 0 (machine start) happened.
  *
- * @example encodePvclockWallClock(2, Date.now() * 1e6 - clock.now())
+ * @example encodePvclockWallClock(2, BigInt(Date.now()) * 1_000_000n - BigInt(Math.floor(clock.now())))
  */
-export function encodePvclockWallClock(version: number, bootEpochNs: number): Uint8Array {
-  if (!(bootEpochNs >= 0)) throw new PvclockError(`boot time ${bootEpochNs} ns is not a non-negative number`);
+export function encodePvclockWallClock(version: number, bootEpochNs: bigint): Uint8Array {
+  if (bootEpochNs < 0n || bootEpochNs >= (1n << 32n) * 1_000_000_000n) {
+    throw new PvclockError(`boot time ${bootEpochNs} ns is outside the 32-bit seconds range`);
+  }
   const bytes = new Uint8Array(PVCLOCK_WALL_CLOCK_SIZE);
   const v = new DataView(bytes.buffer);
-  const sec = Math.floor(bootEpochNs / 1e9);
   v.setUint32(0, version >>> 0, true);
-  v.setUint32(4, sec >>> 0, true);
-  v.setUint32(8, Math.floor(bootEpochNs - sec * 1e9), true);
+  v.setUint32(4, Number(bootEpochNs / 1_000_000_000n), true);
+  v.setUint32(8, Number(bootEpochNs % 1_000_000_000n), true);
   return bytes;
 }
