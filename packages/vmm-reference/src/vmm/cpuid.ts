@@ -13,6 +13,11 @@ export interface CpuidOptions {
   vcpuId: number;
   vcpuCount: number;
   backend: BackendKind;
+  /**
+   * Hide CMPXCHG16B (CPUID.1:ECX.CX16): for KVM implementations whose instruction emulator cannot run
+   * it at CPL0 (PVM fails with an emulation error when Linux's SLUB uses it).
+   */
+  hideCx16?: boolean;
 }
 
 function bitsFor(n: number): number {
@@ -42,6 +47,7 @@ export function vcpuCpuid(supported: readonly CpuidEntry[], o: CpuidOptions): Cp
       case 0x1:
         e.ebx = ((apicId & 0xff) << 24) | ((o.vcpuCount & 0xff) << 16) | (8 << 8) | (e.ebx & 0xff);
         e.ecx |= 1 << 31; // running on a hypervisor
+        if (o.hideCx16) e.ecx &= ~(1 << 13);
         if (o.vcpuCount > 1) e.edx |= 1 << 28;
         else e.edx &= ~(1 << 28);
         break;

@@ -79,7 +79,12 @@ export function handleExit(id: number, exit: VcpuExit, hooks: VcpuLoopHooks, sta
       exit.ret = BigInt.asUintN(64, -1000n); // -KVM_ENOSYS
       return true;
     case 'internal-error':
-      hooks.stop('error', `vCPU ${id}: internal error (suberror ${exit.suberror}): ${exit.message}`);
+      hooks.stop(
+        'error',
+        `vCPU ${id}: internal error (suberror ${exit.suberror}): ${exit.message}${
+          exit.data.length ? ` [${exit.data.map((d) => `0x${d.toString(16)}`).join(' ')}]` : ''
+        }${exit.bytes?.length ? ` bytes ${Buffer.from(exit.bytes).toString('hex')}` : ''}`,
+      );
       return false;
     case 'fail-entry':
       hooks.stop('error', `vCPU ${id}: VM entry failed (hardware reason 0x${exit.reason.toString(16)})`);

@@ -16,7 +16,7 @@ import { ramLayout } from '../config/memory-layout.js';
 import type { VmmConfig } from '../config/types.js';
 import { BOOT_TIMER_PARAM } from '../guest/init-script.js';
 import { BOOT_TIMER_ADDR, RAW_IMAGE_ADDR } from './address-map.js';
-import { chooseBackend } from './backend.js';
+import { chooseBackend, SLOW_CPL0_RATIO } from './backend.js';
 import { prepareLinuxBoot } from './boot-linux.js';
 import { ConsoleEscape } from './console-escape.js';
 import type { EntryMode } from './cpu-setup.js';
@@ -38,6 +38,8 @@ export interface RawPayload {
   image: Uint8Array;
   /** Load and entry address (default 1 MiB). */
   address?: number;
+  /** Enter at CPL3 with IOPL 3 (user-accessible page tables): for benchmarks on KVMs that emulate CPL0. */
+  cpl3?: boolean;
 }
 
 /** A readable host input (process.stdin or a test stream). */
@@ -104,6 +106,7 @@ export class Vmm {
   private resolveStop!: (r: RunResult) => void;
   private readonly stopped: Promise<RunResult>;
   private panicLine: string | undefined;
+  private panicDone = false;
   private tail = '';
   private running = false;
   private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -153,6 +156,7 @@ export class Vmm {
     const log = options.log ?? defaultLog;
     let hv: Hypervisor;
     let backendReason: string;
+    let emulatedCpl0 = false;
     if (options.hypervisor) {
       hv = options.hypervisor;
       backendReason = `backend: ${hv.kind} (given)`;
@@ -160,8 +164,11 @@ export class Vmm {
       const sel = await chooseBackend(config.backend);
       hv = sel.hypervisor;
       backendReason = sel.reason;
+      emulatedCpl0 = hv.kind === 'kvm' && !!sel.probe && sel.probe.ratio >= SLOW_CPL0_RATIO;
     }
     log(backendReason);
+    if (emulatedCpl0)
+      log('hiding CMPXCHG16B from the guest: this KVM emulates CPL0 code and cannot emulate it');
     if (config.vcpus > hv.capabilities.maxVcpus) {
       throw new VmmError(
         `--vcpus ${config.vcpus}: the ${hv.kind} backend allows at most ${hv.capabilities.maxVcpus}`,
@@ -206,8 +213,8 @@ export class Vmm {
         const at = options.raw.address ?? RAW_IMAGE_ADDR;
         memory.writeBytes(at, options.raw.image);
         writeGdt(memory);
-        writeIdentityPageTables(memory);
-        entry = { kind: 'raw64', entry: at, stack: 0x8000 };
+        writeIdentityPageTables(memory, { user: options.raw.cpl3 });
+        entry = { kind: 'raw64', entry: at, stack: 0x8000, cpl3: options.raw.cpl3 };
         bootSummary = `raw 64-bit image: ${options.raw.image.length} bytes at 0x${at.toString(16)}`;
       } else {
         if (!config.kernel) throw new VmmError('no kernel given');
@@ -233,7 +240,12 @@ export class Vmm {
       for (let id = 0; id < config.vcpus; id++) {
         plans.push({
           id,
-          cpuid: vcpuCpuid(supported, { vcpuId: id, vcpuCount: config.vcpus, backend: hv.kind }),
+          cpuid: vcpuCpuid(supported, {
+            vcpuId: id,
+            vcpuCount: config.vcpus,
+            backend: hv.kind,
+            hideCx16: emulatedCpl0,
+          }),
           msrs,
           irqchip: hv.capabilities.irqchip,
           entry: id === 0 ? entry : undefined,
@@ -266,13 +278,16 @@ export class Vmm {
 
   /** Watches console output for a kernel panic (to tell a panic reboot from a requested one). */
   private scanConsole(chunk: Uint8Array): void {
-    if (this.panicLine) return;
+    if (this.panicDone) return;
     let s = this.tail;
     for (const b of chunk) s += String.fromCharCode(b);
     const i = s.indexOf(PANIC_MARKER);
     if (i >= 0) {
       const end = s.indexOf('\n', i);
       this.panicLine = s.slice(i, end > 0 ? end : undefined).trim();
+      if (end > 0) this.panicDone = true;
+      this.tail = s.slice(i, i + 400);
+      return;
     }
     this.tail = s.slice(-200);
   }
@@ -366,7 +381,11 @@ export class Vmm {
         new Promise<void>((resolve, reject) => {
           worker.on('message', (m: WorkerMessage) => {
             if (m.type === 'ready') {
-              if (this.hypervisor.openKicker) this.kickers.push(this.hypervisor.openKicker(m.kicker));
+              try {
+                if (this.hypervisor.openKicker) this.kickers.push(this.hypervisor.openKicker(m.kicker));
+              } catch {
+                // The vCPU already closed (the run ended while it was starting): nothing to kick.
+              }
               resolve();
             } else if (m.type === 'stop') {
               this.stop(m.reason, m.detail);

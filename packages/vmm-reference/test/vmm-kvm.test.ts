@@ -1,0 +1,117 @@
+import { EventEmitter } from 'node:events';
+import { hasKvm } from '@ts-vmm/kvm-ioctls';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../src/config/resolve.js';
+import type { VmmConfig } from '../src/config/types.js';
+import { DEMO_GREETING, demoGuest } from '../src/vmm/demo-guest.js';
+import { type ConsoleInput, Vmm } from '../src/vmm/vmm.js';
+import {
+  debugExitGuest,
+  echoGuest,
+  printThenReset,
+  resetGuest,
+  spinGuest,
+  tripleFaultGuest,
+} from './guests.js';
+
+const kvm = hasKvm();
+if (!kvm) console.log('skipped: VMM end-to-end tests with small guests on KVM (/dev/kvm not available)');
+
+function config(extra: Partial<VmmConfig> = {}): VmmConfig {
+  return { ...resolveConfig({ flags: { backend: 'kvm', memoryMib: 16 } }), ...extra };
+}
+
+async function runRaw(image: Uint8Array, extra: Partial<VmmConfig> = {}, input: ConsoleInput | null = null) {
+  let out = '';
+  const logs: string[] = [];
+  const vmm = await Vmm.create(config(extra), {
+    raw: { image },
+    input,
+    output: {
+      write: (c: Uint8Array) => {
+        out += Buffer.from(c).toString('latin1');
+        return true;
+      },
+    },
+    log: (l) => logs.push(l),
+    handleSignals: false,
+  });
+  const result = await vmm.run();
+  return { result, out: () => out, logs, vmm };
+}
+
+class FakeInput extends EventEmitter implements ConsoleInput {
+  paused = true;
+  pause() {
+    this.paused = true;
+    return this;
+  }
+  resume() {
+    this.paused = false;
+    return this;
+  }
+}
+
+describe.skipIf(!kvm)('Vmm on KVM with small guests (needs /dev/kvm)', () => {
+  it('demo guest prints on COM1 and powers off with exit code 0', async () => {
+    const { result, out, logs } = await runRaw(demoGuest());
+    expect(result).toMatchObject({ reason: 'poweroff', exitCode: 0 });
+    expect(out()).toContain(DEMO_GREETING);
+    expect(logs[0]).toMatch(/^backend: kvm/);
+  });
+
+  it('two vCPUs: the AP waits for SIPI, the BSP powers off', async () => {
+    const { result, vmm } = await runRaw(demoGuest(), { vcpus: 2 });
+    expect(result.reason).toBe('poweroff');
+    expect(vmm.stats).toHaveLength(2);
+    expect(vmm.stats[0].io).toBeGreaterThan(DEMO_GREETING.length);
+  });
+
+  it('debug-exit port gives (value << 1) | 1', async () => {
+    const { result } = await runRaw(debugExitGuest(0x10));
+    expect(result).toMatchObject({ reason: 'debug-exit', exitCode: 0x21 });
+  });
+
+  it('i8042 reset ends with the reboot exit code', async () => {
+    const { result } = await runRaw(resetGuest);
+    expect(result).toMatchObject({ reason: 'reboot', exitCode: 3 });
+  });
+
+  it('a kernel panic line before the reset turns the reboot into a panic', async () => {
+    const { result } = await runRaw(
+      printThenReset('Kernel panic - not syncing: VFS: Unable to mount root fs\r\n'),
+    );
+    expect(result.reason).toBe('panic');
+    expect(result.exitCode).toBe(4);
+    expect(result.detail).toContain('VFS: Unable to mount root fs');
+  });
+
+  it('a triple fault ends the run with its own exit code', async () => {
+    const { result } = await runRaw(tripleFaultGuest);
+    expect(['triple-fault', 'error']).toContain(result.reason);
+    if (result.reason === 'triple-fault') expect(result.exitCode).toBe(5);
+  });
+
+  it('host input reaches the guest through COM1 (piped stdin)', async () => {
+    const input = new FakeInput();
+    const pending = runRaw(echoGuest, {}, input);
+    setTimeout(() => input.emit('data', Buffer.from('A')), 200);
+    const { result, out } = await pending;
+    expect(result.reason).toBe('poweroff');
+    expect(out()).toBe('B');
+    expect(input.paused).toBe(true);
+  });
+
+  it('stop() from the host ends a spinning guest and releases its threads', async () => {
+    const vmm = await Vmm.create(config(), {
+      raw: { image: spinGuest },
+      input: null,
+      log: () => {},
+      handleSignals: false,
+    });
+    const run = vmm.run();
+    setTimeout(() => vmm.stop('sigterm', 'test'), 300);
+    const result = await run;
+    expect(result).toMatchObject({ reason: 'sigterm', exitCode: 143 });
+  });
+});
