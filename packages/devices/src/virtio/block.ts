@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { featureBit, VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
-import type { Descriptor, DescriptorChain } from './queue.js';
+import type { ChainReader, Descriptor, DescriptorChain } from './queue.js';
 
 /** virtio-blk feature bits. */
 export const VIRTIO_BLK_F = {
@@ -241,9 +241,16 @@ export class Block implements VirtioDevice {
 
   /** Parses a chain; `undefined` when it has no writable byte for the status. */
   private parse(mem: GuestMemory, chain: DescriptorChain): BlockRequest | undefined {
-    const writable = chain.descriptors.filter((d) => d.writable && d.len > 0);
-    if (writable.length === 0) return undefined;
-    const last = writable[writable.length - 1];
+    const ds = chain.descriptors;
+    let lastW = -1;
+    for (let i = ds.length - 1; i >= 0; i--) {
+      if (ds[i].writable && ds[i].len > 0) {
+        lastW = i;
+        break;
+      }
+    }
+    if (lastW < 0) return undefined;
+    const last = ds[lastW];
     const req: BlockRequest = {
       head: chain.head,
       type: -1,
@@ -254,23 +261,37 @@ export class Block implements VirtioDevice {
       statusAddr: last.addr + last.len - 1,
       written: 0,
     };
-    const reader = chain.reader(mem);
-    if (reader.remaining < 16) {
+    if (chain.readableLength < 16) {
       req.status = VIRTIO_BLK_S.IOERR;
       return req;
     }
-    const hdr = new DataView(reader.read(16).buffer);
-    req.type = hdr.getUint32(0, true);
-    const sector = hdr.getBigUint64(8, true);
-    req.sector = sector > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(sector);
-    const writer = chain.writer(mem);
-    const room = writer.remaining - 1; // the last writable byte is the status
+    const first = ds[0];
+    // Fast path (what Linux sends): the 16-byte header alone in the first descriptor.
+    const fast = first.len === 16;
+    let hi: number;
+    let lo: number;
+    let reader: ChainReader | undefined;
+    if (fast) {
+      req.type = mem.read32(first.addr);
+      lo = mem.read32(first.addr + 8);
+      hi = mem.read32(first.addr + 12);
+    } else {
+      reader = chain.reader(mem);
+      const hdr = new DataView(reader.read(16).buffer);
+      req.type = hdr.getUint32(0, true);
+      lo = hdr.getUint32(8, true);
+      hi = hdr.getUint32(12, true);
+    }
+    req.sector = hi >= 0x20_0000 ? Number.MAX_SAFE_INTEGER : hi * 0x1_0000_0000 + lo;
+    const room = chain.writableLength - 1; // the last writable byte is the status
     const inBounds = (s: number, n: number) => s <= this.capacity && n <= this.capacity - s;
     switch (req.type) {
       case VIRTIO_BLK_T.IN:
       case VIRTIO_BLK_T.OUT: {
         const isRead = req.type === VIRTIO_BLK_T.IN;
-        req.data = isRead ? writer.takeSegments(room) : reader.takeSegments();
+        if (isRead) req.data = writableData(ds, lastW);
+        else if (fast) req.data = ds.filter((d, i) => i > 0 && !d.writable && d.len > 0);
+        else req.data = reader!.takeSegments();
         req.dataLength = isRead ? room : chain.readableLength - 16;
         if (!isRead && this.readOnly) req.status = VIRTIO_BLK_S.IOERR;
         else if (req.dataLength % SECTOR_SIZE !== 0) req.status = VIRTIO_BLK_S.IOERR;
@@ -284,7 +305,7 @@ export class Block implements VirtioDevice {
         const n = Math.min(room, VIRTIO_BLK_ID_BYTES);
         const out = new Uint8Array(n);
         out.set(this.id.subarray(0, n));
-        writer.write(out);
+        chain.writer(mem).write(out);
         req.written = n;
         req.status = VIRTIO_BLK_S.OK;
         break;
@@ -304,6 +325,8 @@ export class Block implements VirtioDevice {
           req.status = VIRTIO_BLK_S.UNSUPP;
           break;
         }
+        reader ??= chain.reader(mem);
+        if (fast) reader.skip(16);
         for (let i = 0; i < nseg; i++) {
           const seg = new DataView(reader.read(16).buffer);
           const s64 = seg.getBigUint64(0, true);
@@ -335,10 +358,11 @@ export class Block implements VirtioDevice {
         case VIRTIO_BLK_T.IN: {
           let pos = req.sector * SECTOR_SIZE;
           for (const d of req.data) {
-            const view = guestView(mem, d);
-            const n = readFull(this.fd, view.buf, pos);
-            if (n < d.len) view.buf.fill(0, n);
-            view.commit();
+            const direct = directView(mem, d);
+            const buf = direct ?? new Uint8Array(d.len);
+            const n = readFull(this.fd, buf, pos);
+            if (n < d.len) buf.fill(0, n);
+            if (!direct) mem.writeBytes(d.addr, buf);
             pos += d.len;
           }
           this.stats.readBytes += req.dataLength;
@@ -457,6 +481,22 @@ export class Block implements VirtioDevice {
   }
 }
 
+/** The writable descriptors up to `lastW`, without the final status byte. */
+function writableData(ds: readonly Descriptor[], lastW: number): Descriptor[] {
+  const out: Descriptor[] = [];
+  for (let i = 0; i < lastW; i++) if (ds[i].writable && ds[i].len > 0) out.push(ds[i]);
+  const last = ds[lastW];
+  if (last.len > 1) out.push({ addr: last.addr, len: last.len - 1, writable: true });
+  return out;
+}
+
+/** A zero-copy view of a guest buffer, or undefined when it spans regions. */
+function directView(mem: GuestMemory, d: Descriptor): Uint8Array | undefined {
+  const r = mem.findRegion(d.addr);
+  if (!r || d.addr + d.len > r.start + r.size) return undefined;
+  return r.bytes.subarray(d.addr - r.start, d.addr - r.start + d.len);
+}
+
 /** A writable host view of a guest buffer: zero-copy inside one region, a bounce buffer across regions. */
 function guestView(mem: GuestMemory, d: Descriptor): { buf: Uint8Array; commit(): void } {
   try {
@@ -476,7 +516,9 @@ function guestBytes(mem: GuestMemory, d: Descriptor): Uint8Array {
 }
 
 function readFull(fd: number, buf: Uint8Array, pos: number): number {
-  let off = 0;
+  const first = fs.readSync(fd, buf, 0, buf.length, pos);
+  if (first === buf.length || first === 0) return first;
+  let off = first;
   while (off < buf.length) {
     const n = fs.readSync(fd, buf, off, buf.length - off, pos + off);
     if (n === 0) break;

@@ -27,6 +27,10 @@ function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
+function addrHex(hi: number, lo: number): string {
+  return `0x${((BigInt(hi) << 32n) | BigInt(lo)).toString(16)}`;
+}
+
 /**
  * A popped descriptor chain: the head index (what goes back in the used ring) and its buffers, the
  * device-readable ones first, then the device-writable ones.
@@ -351,72 +355,68 @@ export class Queue {
     if (this.eventIdx && this.availEventCell) Atomics.store(this.availEventCell, 0, this.nextAvail);
   }
 
-  private readDesc(mem: GuestMemory, table: number, i: number) {
+  /** Reads descriptor `i` of `table` into `this.d` (no allocation). `addr` is -1 past 2^53. */
+  private readDesc(mem: GuestMemory, table: number, i: number): void {
     const base = table + 16 * i;
-    const addr64 = mem.read64(base);
-    const len = mem.read32(base + 8);
-    const flags = mem.read16(base + 12);
-    const next = mem.read16(base + 14);
-    return { addr64, len, flags, next };
+    const lo = mem.read32(base);
+    const hi = mem.read32(base + 4);
+    const d = this.d;
+    d.addr = hi >= 0x20_0000 ? -1 : hi * 0x1_0000_0000 + lo;
+    d.hi = hi;
+    d.lo = lo;
+    d.len = mem.read32(base + 8);
+    d.flags = mem.read16(base + 12);
+    d.next = mem.read16(base + 14);
   }
+  private readonly d = { addr: 0, hi: 0, lo: 0, len: 0, flags: 0, next: 0 };
 
   private parseChain(mem: GuestMemory, head: number): DescriptorChain {
-    if (head >= this.size)
-      throw new QueueError(`descriptor head ${head} is out of range for queue size ${this.size}`);
+    if (head >= this.size) throw new QueueError(`descriptor head ${head} is out of range for queue size ${this.size}`);
     const out: Descriptor[] = [];
     let seenWritable = false;
-    const push = (addr64: bigint, len: number, flags: number) => {
-      if (addr64 > BigInt(Number.MAX_SAFE_INTEGER))
-        throw new QueueError(`descriptor address 0x${addr64.toString(16)} is outside guest memory`);
-      const addr = Number(addr64);
-      if (!mem.checkRange(addr, len))
-        throw new QueueError(`descriptor buffer [${hex(addr)}, +${len}) is outside guest memory`);
-      const writable = (flags & VIRTQ_DESC_F.WRITE) !== 0;
-      if (!writable && seenWritable)
-        throw new QueueError('device-readable descriptor after a device-writable one');
+    const d = this.d;
+    const push = () => {
+      if (d.addr < 0 || !mem.checkRange(d.addr, d.len)) {
+        throw new QueueError(`descriptor buffer [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`);
+      }
+      const writable = (d.flags & VIRTQ_DESC_F.WRITE) !== 0;
+      if (!writable && seenWritable) throw new QueueError('device-readable descriptor after a device-writable one');
       seenWritable ||= writable;
-      out.push({ addr, len, writable });
+      out.push({ addr: d.addr, len: d.len, writable });
     };
     let i = head;
     let count = 0;
     for (;;) {
       if (++count > this.size)
-        throw new QueueError(
-          `descriptor chain from head ${head} is longer than the queue size ${this.size} (a loop?)`,
-        );
-      const d = this.readDesc(mem, this.descTable, i);
+        throw new QueueError(`descriptor chain from head ${head} is longer than the queue size ${this.size} (a loop?)`);
+      this.readDesc(mem, this.descTable, i);
       if (d.flags & VIRTQ_DESC_F.INDIRECT) {
-        if (!this.indirect)
-          throw new QueueError('indirect descriptor used but VIRTIO_F_RING_INDIRECT_DESC not negotiated');
+        if (!this.indirect) throw new QueueError('indirect descriptor used but VIRTIO_F_RING_INDIRECT_DESC not negotiated');
         if (d.flags & VIRTQ_DESC_F.NEXT) throw new QueueError('indirect descriptor with the NEXT flag set');
         if (d.len === 0 || d.len % 16 !== 0)
           throw new QueueError(`indirect table length ${d.len} is not a non-zero multiple of 16`);
         const n = d.len / 16;
         if (n > MAX_INDIRECT_DESCRIPTORS)
           throw new QueueError(`indirect table of ${n} descriptors exceeds ${MAX_INDIRECT_DESCRIPTORS}`);
-        if (d.addr64 > BigInt(Number.MAX_SAFE_INTEGER) || !mem.checkRange(Number(d.addr64), d.len))
-          throw new QueueError(
-            `indirect table [0x${d.addr64.toString(16)}, +${d.len}) is outside guest memory`,
-          );
-        const table = Number(d.addr64);
+        if (d.addr < 0 || !mem.checkRange(d.addr, d.len))
+          throw new QueueError(`indirect table [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`);
+        const table = d.addr;
         let j = 0;
         let icount = 0;
         for (;;) {
           if (++icount > n) throw new QueueError(`indirect chain longer than its table (${n}): a loop?`);
-          const e = this.readDesc(mem, table, j);
-          if (e.flags & VIRTQ_DESC_F.INDIRECT) throw new QueueError('nested indirect descriptor table');
-          push(e.addr64, e.len, e.flags);
-          if (!(e.flags & VIRTQ_DESC_F.NEXT)) break;
-          if (e.next >= n)
-            throw new QueueError(`indirect next index ${e.next} is out of range for table of ${n}`);
-          j = e.next;
+          this.readDesc(mem, table, j);
+          if (d.flags & VIRTQ_DESC_F.INDIRECT) throw new QueueError('nested indirect descriptor table');
+          push();
+          if (!(d.flags & VIRTQ_DESC_F.NEXT)) break;
+          if (d.next >= n) throw new QueueError(`indirect next index ${d.next} is out of range for table of ${n}`);
+          j = d.next;
         }
         break;
       }
-      push(d.addr64, d.len, d.flags);
+      push();
       if (!(d.flags & VIRTQ_DESC_F.NEXT)) break;
-      if (d.next >= this.size)
-        throw new QueueError(`next index ${d.next} is out of range for queue size ${this.size}`);
+      if (d.next >= this.size) throw new QueueError(`next index ${d.next} is out of range for queue size ${this.size}`);
       i = d.next;
     }
     return new DescriptorChain(head, out);
