@@ -215,6 +215,8 @@ describe('Lapic x2APIC', () => {
     expect(ap.setApicBase(0xfee00001)).toBe(false); // reserved bit
     expect(ap.setApicBase(0xfee00000)).toBe(true); // disable
     expect(ap.setApicBase(0xfee00c00)).toBe(false); // disabled -> x2APIC
+    expect(ap.setApicBase(0xfee00c00, true)).toBe(true); // the VMM may (KVM_SET_SREGS)
+    expect(ap.readMsr(0x802)).toBe(1n);
   });
 
   it('uses the MSR interface for TPR, EOI, ICR and self-IPI', () => {

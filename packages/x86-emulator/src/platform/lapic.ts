@@ -249,8 +249,12 @@ export class Lapic {
   /**
    * Writes IA32_APIC_BASE. Returns false (the CPU raises #GP) for reserved bits or an invalid mode
    * transition (x2APIC to xAPIC, disabled to x2APIC, x2APIC bit without the enable bit).
+   * `hostInitiated` (the VMM's `setSregs`/`setMsrs`, as KVM) allows any transition except x2APIC
+   * without enable.
+   *
+   * @example lapic.setApicBase(0xfee00d00n); // enable x2APIC (BSP)
    */
-  setApicBase(value: number | bigint): boolean {
+  setApicBase(value: number | bigint, hostInitiated = false): boolean {
     const v = typeof value === 'bigint' ? Number(value) : value;
     if (!Number.isSafeInteger(v) || v < 0 || v >= 2 ** 52 || (v % 0x1000) & ~0xd00) return false;
     const newEn = (v & ApicBaseBits.GLOBAL_ENABLE) !== 0;
@@ -258,8 +262,8 @@ export class Lapic {
     const oldEn = this.hwEnabled;
     const oldX2 = this.isX2apic;
     if (newX2 && !newEn) return false;
-    if (oldX2 && newEn && !newX2) return false;
-    if (!oldEn && newX2) return false;
+    if (!hostInitiated && oldX2 && newEn && !newX2) return false;
+    if (!hostInitiated && !oldEn && newX2) return false;
     this.apicBaseValue = v;
     if (newEn && !oldEn && !newX2) this.setReg(LapicReg.ID, this.initialApicId << 24); // as KVM on re-enable
     if (newX2 && !oldX2) {
