@@ -60,6 +60,27 @@ describe.skipIf(!kvm)('Vmm on KVM with small guests (needs /dev/kvm)', () => {
     expect(logs[0]).toMatch(/^backend: kvm/);
   });
 
+  it('inline mode (the single-threaded path of backends without worker support) runs the same guest', async () => {
+    let out = '';
+    const vmm = await Vmm.create(config(), {
+      raw: { image: demoGuest() },
+      input: null,
+      workers: false,
+      log: () => {},
+      handleSignals: false,
+      output: {
+        write: (c: Uint8Array) => {
+          out += Buffer.from(c).toString('latin1');
+          return true;
+        },
+      },
+    });
+    const result = await vmm.run();
+    expect(result.reason).toBe('poweroff');
+    expect(out).toContain(DEMO_GREETING);
+    expect(vmm.stats[0].io).toBeGreaterThan(DEMO_GREETING.length);
+  });
+
   it('two vCPUs: the AP waits for SIPI, the BSP powers off', async () => {
     const { result, vmm } = await runRaw(demoGuest(), { vcpus: 2 });
     expect(result.reason).toBe('poweroff');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
 import { parseRunFlags } from './flags.js';
 import { parseConfigJson, parseConfigObject } from './json.js';
-import { MMIO_HOLE_END, ramLayout } from './memory-layout.js';
+import { MAX_RAM_RANGE, MMIO_HOLE_END, ramLayout } from './memory-layout.js';
 import { resolveConfig } from './resolve.js';
 import { DEFAULT_CMDLINE } from './types.js';
 import { parseCmdline, parseMac, parseMemoryMib, parseTapName } from './values.js';
@@ -226,9 +226,13 @@ describe('values', () => {
 describe('memory layout', () => {
   it('splits around the MMIO hole', () => {
     expect(ramLayout(512)).toEqual([{ start: 0, size: 512 << 20 }]);
-    expect(ramLayout(3072)).toEqual([{ start: 0, size: 0xc000_0000 }]);
+    expect(ramLayout(3072)).toEqual([
+      { start: 0, size: 0x8000_0000 },
+      { start: 0x8000_0000, size: 0x4000_0000 },
+    ]);
     expect(ramLayout(4096)).toEqual([
-      { start: 0, size: 0xc000_0000 },
+      { start: 0, size: 0x8000_0000 },
+      { start: 0x8000_0000, size: 0x4000_0000 },
       { start: MMIO_HOLE_END, size: 0x4000_0000 },
     ]);
   });
@@ -238,7 +242,10 @@ describe('memory layout', () => {
       fc.property(fc.integer({ min: 1, max: 1 << 20 }), (mib) => {
         const r = ramLayout(mib);
         expect(r.reduce((n, x) => n + x.size, 0)).toBe(mib * 2 ** 20);
-        for (const x of r) expect(x.start >= MMIO_HOLE_END || x.start + x.size <= 0xc000_0000).toBe(true);
+        for (const x of r) {
+          expect(x.start >= MMIO_HOLE_END || x.start + x.size <= 0xc000_0000).toBe(true);
+          expect(x.size).toBeLessThanOrEqual(MAX_RAM_RANGE);
+        }
       }),
     );
   });

@@ -2,7 +2,7 @@ export { parseDiskSpec, parseNetSpec, parseVsockSpec } from './device-specs.js';
 export { ConfigError } from './errors.js';
 export { defaultMacFor, parseRunFlags, type RunFlags } from './flags.js';
 export { parseConfigJson, parseConfigObject } from './json.js';
-export { MMIO_HOLE_END, MMIO_HOLE_START, type RamRange, ramLayout } from './memory-layout.js';
+export { MAX_RAM_RANGE, MMIO_HOLE_END, MMIO_HOLE_START, type RamRange, ramLayout } from './memory-layout.js';
 export { type ConfigSources, loadConfigFile, resolveConfig } from './resolve.js';
 export * from './types.js';
 export {

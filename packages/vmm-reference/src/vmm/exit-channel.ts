@@ -69,6 +69,10 @@ export class ExitChannel {
   private seq = 0;
   /** Spin iterations before blocking (vCPU side). */
   spin = 4000;
+  /** Spin iterations waiting for the next request of a burst (device side); 0 disables. */
+  serveSpin = 2000;
+  /** Longest the device side serves a burst before yielding to its event loop. */
+  maxBurstMs = 2;
 
   static create(): ExitChannel {
     return new ExitChannel(new SharedArrayBuffer(DATA_OFFSET + EXIT_DATA_MAX));
@@ -121,12 +125,22 @@ export class ExitChannel {
   async serve(handler: (req: ExitRequest) => void): Promise<void> {
     const w = this.words;
     let seen = Atomics.load(w, REQ);
+    let burstStart = performance.now();
     while (!Atomics.load(w, CLOSED)) {
-      const cur = Atomics.load(w, REQ);
+      let cur = Atomics.load(w, REQ);
       if (cur === seen) {
-        const r = waitAsync(w, REQ, seen);
-        if (r.async) await r.value;
-        continue;
+        // Spin briefly for the next exit of a burst (a driver's register sequence, console output)
+        // before paying for an event-loop wake-up; bound the burst so host I/O keeps flowing.
+        for (let i = this.serveSpin; i > 0 && cur === seen; i--) cur = Atomics.load(w, REQ);
+        if (cur === seen || performance.now() - burstStart > this.maxBurstMs) {
+          if (cur !== seen) await new Promise((r) => setImmediate(r));
+          else {
+            const r = waitAsync(w, REQ, seen);
+            if (r.async) await r.value;
+          }
+          burstStart = performance.now();
+          continue;
+        }
       }
       seen = cur;
       const kind = w[KIND] as ExitKindValue;
