@@ -171,6 +171,9 @@ export class Cmdline {
     checkChars('text', text);
     const t = text.trim();
     if (t.length === 0) return this;
+    if ((t.match(/"/g)?.length ?? 0) % 2 !== 0) {
+      throw new CmdlineError('invalid-char', `text ${JSON.stringify(text)} has an unbalanced '"'`);
+    }
     if (/(^|\s)--(\s|$)/.test(t)) {
       throw new CmdlineError(
         'invalid-key',

@@ -6,6 +6,9 @@ export const LZ4_LEGACY_MAGIC = 0x184c2102;
 /** Each legacy block decompresses to at most 8 MiB. */
 export const LZ4_LEGACY_BLOCK_SIZE = 8 << 20;
 
+/** One block's output buffer, reused across calls (blocks are copied out before the next decode). */
+let scratch: Uint8Array | undefined;
+
 /** Options for {@link decompressLz4Legacy}. */
 export interface Lz4Options {
   /** Refuse output larger than this many bytes. Default 1 GiB. */
@@ -29,7 +32,7 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
   if (input.length < 4 || v.getUint32(0, true) !== LZ4_LEGACY_MAGIC) {
     throw new DecompressError('corrupt', 'lz4: stream does not start with the legacy magic 0x184c2102');
   }
-  const scratch = new Uint8Array(LZ4_LEGACY_BLOCK_SIZE);
+  scratch ??= new Uint8Array(LZ4_LEGACY_BLOCK_SIZE);
   const chunks: Uint8Array[] = [];
   let total = 0;
   let p = 4;
