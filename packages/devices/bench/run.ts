@@ -93,7 +93,9 @@ async function device(size: number, mode: 'sync' | 'async'): Promise<number> {
   return bytes / 1e6 / ((now - t0) / 1000);
 }
 
-console.log(`virtio-blk read throughput (file ${FILE_SIZE >> 20} MiB in page cache, ${DEPTH} requests per notify)`);
+console.log(
+  `virtio-blk read throughput (file ${FILE_SIZE >> 20} MiB in page cache, ${DEPTH} requests per notify)`,
+);
 for (const size of [4096, 65536]) {
   // interleave runs and keep the best of three, so both sides see the same machine state
   let heap = 0;

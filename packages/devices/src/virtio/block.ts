@@ -363,6 +363,7 @@ export class Block implements VirtioDevice {
             const n = readFull(this.fd, buf, pos);
             if (n < d.len) buf.fill(0, n);
             if (!direct) mem.writeBytes(d.addr, buf);
+            else if (mem.dirtyTracking) mem.markDirty(d.addr, d.len);
             pos += d.len;
           }
           this.stats.readBytes += req.dataLength;
@@ -423,6 +424,7 @@ export class Block implements VirtioDevice {
           }
           if (off < d.len) view.buf.fill(0, off);
           view.commit();
+          if (mem.dirtyTracking) mem.markDirty(d.addr, d.len);
           pos += d.len;
         }
         this.stats.readBytes += req.dataLength;

@@ -262,6 +262,13 @@ export class Queue {
   private availIdxCell?: Uint16Array;
   private usedIdxCell?: Uint16Array;
   private availEventCell?: Uint16Array;
+  /** Direct views of the three ring areas when each lies in one region (the fast path). */
+  private descView?: DataView;
+  private descOff = 0;
+  private availView?: DataView;
+  private availOff = 0;
+  private usedView?: DataView;
+  private usedOff = 0;
 
   constructor(readonly maxSize: number) {
     if (
@@ -288,6 +295,7 @@ export class Queue {
     this.indirect = false;
     this.signalledUsed = undefined;
     this.availIdxCell = this.usedIdxCell = this.availEventCell = undefined;
+    this.descView = this.availView = this.usedView = undefined;
   }
 
   /**
@@ -309,6 +317,13 @@ export class Queue {
       if (!mem.checkRange(addr, len))
         throw new QueueError(`${name} [${hex(addr)}, +${len}) is not inside guest memory`);
     }
+    const view = (addr: number, len: number): [DataView | undefined, number] => {
+      const r = mem.findRegion(addr);
+      return r && addr + len <= r.start + r.size ? [r.view, addr - r.start] : [undefined, 0];
+    };
+    [this.descView, this.descOff] = view(this.descTable, 16 * s);
+    [this.availView, this.availOff] = view(this.availRing, 6 + 2 * s);
+    [this.usedView, this.usedOff] = view(this.usedRing, 6 + 8 * s);
     try {
       this.availIdxCell = u16Cell(mem, this.availRing + 2);
       this.usedIdxCell = u16Cell(mem, this.usedRing + 2);
@@ -339,7 +354,10 @@ export class Queue {
   pop(mem: GuestMemory): DescriptorChain | null {
     if (!this.ready) return null;
     if (this.pending(mem) === 0) return null;
-    const head = mem.read16(this.availRing + 4 + 2 * (this.nextAvail % this.size));
+    const slot = 4 + 2 * (this.nextAvail % this.size);
+    const head = this.availView
+      ? this.availView.getUint16(this.availOff + slot, true)
+      : mem.read16(this.availRing + slot);
     this.nextAvail = (this.nextAvail + 1) & 0xffff;
     if (this.eventIdx) {
       // Ask to be notified when the driver moves past what we have consumed.
@@ -357,41 +375,62 @@ export class Queue {
 
   /** Reads descriptor `i` of `table` into `this.d` (no allocation). `addr` is -1 past 2^53. */
   private readDesc(mem: GuestMemory, table: number, i: number): void {
-    const base = table + 16 * i;
-    const lo = mem.read32(base);
-    const hi = mem.read32(base + 4);
     const d = this.d;
+    let lo: number;
+    let hi: number;
+    const v = table === this.descTable ? this.descView : undefined;
+    if (v) {
+      const o = this.descOff + 16 * i;
+      lo = v.getUint32(o, true);
+      hi = v.getUint32(o + 4, true);
+      d.len = v.getUint32(o + 8, true);
+      d.flags = v.getUint16(o + 12, true);
+      d.next = v.getUint16(o + 14, true);
+    } else {
+      const base = table + 16 * i;
+      lo = mem.read32(base);
+      hi = mem.read32(base + 4);
+      d.len = mem.read32(base + 8);
+      d.flags = mem.read16(base + 12);
+      d.next = mem.read16(base + 14);
+    }
     d.addr = hi >= 0x20_0000 ? -1 : hi * 0x1_0000_0000 + lo;
     d.hi = hi;
     d.lo = lo;
-    d.len = mem.read32(base + 8);
-    d.flags = mem.read16(base + 12);
-    d.next = mem.read16(base + 14);
   }
   private readonly d = { addr: 0, hi: 0, lo: 0, len: 0, flags: 0, next: 0 };
+  private seenWritable = false;
+
+  /** Checks the descriptor in `this.d` and appends it to `out`. */
+  private pushDesc(mem: GuestMemory, out: Descriptor[]): void {
+    const d = this.d;
+    if (d.addr < 0 || !mem.checkRange(d.addr, d.len)) {
+      throw new QueueError(`descriptor buffer [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`);
+    }
+    const writable = (d.flags & VIRTQ_DESC_F.WRITE) !== 0;
+    if (!writable && this.seenWritable)
+      throw new QueueError('device-readable descriptor after a device-writable one');
+    if (writable) this.seenWritable = true;
+    out.push({ addr: d.addr, len: d.len, writable });
+  }
 
   private parseChain(mem: GuestMemory, head: number): DescriptorChain {
-    if (head >= this.size) throw new QueueError(`descriptor head ${head} is out of range for queue size ${this.size}`);
+    if (head >= this.size)
+      throw new QueueError(`descriptor head ${head} is out of range for queue size ${this.size}`);
     const out: Descriptor[] = [];
-    let seenWritable = false;
     const d = this.d;
-    const push = () => {
-      if (d.addr < 0 || !mem.checkRange(d.addr, d.len)) {
-        throw new QueueError(`descriptor buffer [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`);
-      }
-      const writable = (d.flags & VIRTQ_DESC_F.WRITE) !== 0;
-      if (!writable && seenWritable) throw new QueueError('device-readable descriptor after a device-writable one');
-      seenWritable ||= writable;
-      out.push({ addr: d.addr, len: d.len, writable });
-    };
+    this.seenWritable = false;
     let i = head;
     let count = 0;
     for (;;) {
       if (++count > this.size)
-        throw new QueueError(`descriptor chain from head ${head} is longer than the queue size ${this.size} (a loop?)`);
+        throw new QueueError(
+          `descriptor chain from head ${head} is longer than the queue size ${this.size} (a loop?)`,
+        );
       this.readDesc(mem, this.descTable, i);
       if (d.flags & VIRTQ_DESC_F.INDIRECT) {
-        if (!this.indirect) throw new QueueError('indirect descriptor used but VIRTIO_F_RING_INDIRECT_DESC not negotiated');
+        if (!this.indirect)
+          throw new QueueError('indirect descriptor used but VIRTIO_F_RING_INDIRECT_DESC not negotiated');
         if (d.flags & VIRTQ_DESC_F.NEXT) throw new QueueError('indirect descriptor with the NEXT flag set');
         if (d.len === 0 || d.len % 16 !== 0)
           throw new QueueError(`indirect table length ${d.len} is not a non-zero multiple of 16`);
@@ -407,16 +446,18 @@ export class Queue {
           if (++icount > n) throw new QueueError(`indirect chain longer than its table (${n}): a loop?`);
           this.readDesc(mem, table, j);
           if (d.flags & VIRTQ_DESC_F.INDIRECT) throw new QueueError('nested indirect descriptor table');
-          push();
+          this.pushDesc(mem, out);
           if (!(d.flags & VIRTQ_DESC_F.NEXT)) break;
-          if (d.next >= n) throw new QueueError(`indirect next index ${d.next} is out of range for table of ${n}`);
+          if (d.next >= n)
+            throw new QueueError(`indirect next index ${d.next} is out of range for table of ${n}`);
           j = d.next;
         }
         break;
       }
-      push();
+      this.pushDesc(mem, out);
       if (!(d.flags & VIRTQ_DESC_F.NEXT)) break;
-      if (d.next >= this.size) throw new QueueError(`next index ${d.next} is out of range for queue size ${this.size}`);
+      if (d.next >= this.size)
+        throw new QueueError(`next index ${d.next} is out of range for queue size ${this.size}`);
       i = d.next;
     }
     return new DescriptorChain(head, out);
@@ -427,12 +468,20 @@ export class Queue {
    * `len` is the number of bytes the device wrote into the chain.
    */
   addUsed(mem: GuestMemory, head: number, len: number): void {
-    const slot = this.usedRing + 4 + 8 * (this.nextUsed % this.size);
-    mem.write32(slot, head);
-    mem.write32(slot + 4, len >>> 0);
+    const off = 4 + 8 * (this.nextUsed % this.size);
+    if (this.usedView) {
+      this.usedView.setUint32(this.usedOff + off, head, true);
+      this.usedView.setUint32(this.usedOff + off + 4, len >>> 0, true);
+      if (mem.dirtyTracking) mem.markDirty(this.usedRing + off, 8);
+    } else {
+      mem.write32(this.usedRing + off, head);
+      mem.write32(this.usedRing + off + 4, len >>> 0);
+    }
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
-    if (this.usedIdxCell) Atomics.store(this.usedIdxCell, 0, this.nextUsed);
-    else mem.write16(this.usedRing + 2, this.nextUsed);
+    if (this.usedIdxCell) {
+      Atomics.store(this.usedIdxCell, 0, this.nextUsed);
+      if (mem.dirtyTracking) mem.markDirty(this.usedRing + 2, 2);
+    } else mem.write16(this.usedRing + 2, this.nextUsed);
   }
 
   /**
