@@ -12,7 +12,6 @@ export { type DeviceAttr, DeviceFd } from './device-fd.js';
 export { KvmError, type KvmErrorKind } from './errors.js';
 export { FdHandle } from './fd-handle.js';
 export { Kvm } from './kvm.js';
-export { createMemfdGuestMemory, openSharedGuestMemory } from './memfd-memory.js';
 export {
   type DebugRegs,
   KvmKicker,

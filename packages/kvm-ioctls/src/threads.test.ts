@@ -1,10 +1,10 @@
 // Two vCPUs on two worker threads running at once on shared guest memory. The workers load the
 // built dist/ of this package (tests run after the build).
 import { Worker } from 'node:worker_threads';
+import { GuestMemory } from '@ts-vmm/vm-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasKvm, type KvmHypervisor, openKvm } from './backend/kvm-hypervisor.js';
 import type { KvmVm } from './backend/kvm-vm.js';
-import { createMemfdGuestMemory } from './memfd-memory.js';
 import { DATA_ADDRESS, DONE_PORT, distUrl, GUEST_MEMORY_SIZE } from './testing/index.js';
 
 const kvm = hasKvm();
@@ -19,12 +19,13 @@ const { workerData, parentPort } = require('node:worker_threads');
   const vm = await hv.openVm(workerData.vm);
   const vcpu = vm.createVcpu(workerData.id);
   t.loadGuest(vm.memory, vcpu, t.counterGuest(workerData.address, workerData.count, workerData.port, workerData.entry));
-  parentPort.postMessage({ type: 'ready', thread: vcpu.kicker().thread });
+  parentPort.postMessage({ type: 'ready', thread: vcpu.kicker().thread, kicker: vcpu.kicker() });
   Atomics.wait(new Int32Array(workerData.go), 0, 0);
   const start = performance.timeOrigin + performance.now();
   const exit = vcpu.run();
   const end = performance.timeOrigin + performance.now();
-  parentPort.postMessage({ type: 'done', kind: exit.kind, port: exit.port, start, end });
+  const rip = vcpu.getRegs().rip;
+  parentPort.postMessage({ type: 'done', kind: exit.kind, port: exit.port, start, end, rip });
   vcpu.close();
   vm.close();
   hv.close();
@@ -47,11 +48,11 @@ describe.skipIf(!kvm)('vCPUs on worker threads', () => {
   afterAll(() => hv?.close());
 
   it('two vCPUs on two workers run at once on shared memory', async () => {
-    const mem = await createMemfdGuestMemory([{ start: 0, size: GUEST_MEMORY_SIZE }]);
+    const mem = await GuestMemory.createMemfd([{ start: 0, size: GUEST_MEMORY_SIZE }]);
     const vm: KvmVm = await hv.createVm({ memory: mem });
     const go = new SharedArrayBuffer(4);
     const count = 30_000_000;
-    const workers: Worker[] = [];
+    const exited: Promise<unknown>[] = [];
     const ready: Promise<unknown>[] = [];
     const done: Promise<Done>[] = [];
     for (const id of [0, 1]) {
@@ -69,7 +70,7 @@ describe.skipIf(!kvm)('vCPUs on worker threads', () => {
           go,
         },
       });
-      workers.push(w);
+      exited.push(new Promise((r) => w.once('exit', r))); // attached now: a worker may exit early
       const messages = new Map<string, (m: unknown) => void>();
       ready.push(new Promise((r) => messages.set('ready', r)));
       done.push(new Promise((r) => messages.set('done', r as (m: unknown) => void)));
@@ -88,7 +89,7 @@ describe.skipIf(!kvm)('vCPUs on worker threads', () => {
     Atomics.store(new Int32Array(go), 0, 1);
     Atomics.notify(new Int32Array(go), 0);
     const [a, b] = await Promise.all(done);
-    await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+    await Promise.all(exited);
 
     expect(a).toMatchObject({ kind: 'io-out', port: DONE_PORT });
     expect(b).toMatchObject({ kind: 'io-out', port: DONE_PORT + 1 });

@@ -3,10 +3,9 @@
  *
  * @module
  */
-import type { GuestMemory, SharedGuestMemory } from '@ts-vmm/vm-memory';
+import { GuestMemory, type SharedGuestMemory } from '@ts-vmm/vm-memory';
 import { KVM_MEM_LOG_DIRTY_PAGES } from '../abi/ioctls.js';
 import { KvmError } from '../errors.js';
-import { openSharedGuestMemory } from '../memfd-memory.js';
 import { loadNativeAddon, type NativeAddon } from '../sys.js';
 import { VmFd } from '../vm-fd.js';
 import type { KvmHypervisor } from './kvm-hypervisor.js';
@@ -255,7 +254,7 @@ export class KvmVm implements Vm {
 export async function openKvmVm(desc: KvmVmDescription, hypervisor: KvmHypervisor): Promise<KvmVm> {
   if (desc?.backend !== 'kvm') throw KvmError.invalid('openKvmVm', 'not a KVM VM description');
   const sys = loadNativeAddon();
-  const memory = desc.memory ? await openSharedGuestMemory(desc.memory) : undefined;
+  const memory = desc.memory ? await GuestMemory.fromShareable(desc.memory) : undefined;
   const raw = VmFd.wrap(sys, desc.vmFd, desc.vcpuMmapSize, false);
   return new KvmVm(hypervisor, raw, { dirtyLog: desc.dirtyLog, memory, owner: false });
 }

@@ -3,9 +3,10 @@
  *
  * @module
  */
+
+import { GuestMemory } from '@ts-vmm/vm-memory';
 import { hasKvm, openKvm } from '../backend/kvm-hypervisor.js';
 import type { Hypervisor } from '../backend/types.js';
-import { createMemfdGuestMemory } from '../memfd-memory.js';
 import { GUEST_MEMORY_SIZE, type TestBackend } from './guests.js';
 
 /**
@@ -17,7 +18,7 @@ export const kvmTestBackend: TestBackend = {
   available: () => hasKvm(),
   unavailableReason: '/dev/kvm not available',
   open: (): Promise<Hypervisor> => openKvm(),
-  createMemory: (size = GUEST_MEMORY_SIZE) => createMemfdGuestMemory([{ start: 0, size }]),
+  createMemory: (size = GUEST_MEMORY_SIZE) => GuestMemory.createMemfd([{ start: 0, size }]),
 };
 
 /**
