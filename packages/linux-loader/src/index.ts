@@ -31,6 +31,7 @@ export {
   RSDP_SIZE,
 } from './acpi/tables.js';
 export { BootDataError, type BootDataErrorKind } from './boot-data-error.js';
+export { type BootEntry, type LinuxBoot, type LinuxBootOptions, setupLinuxBoot } from './boot-setup.js';
 export { BZIMAGE_ENTRY64_OFFSET, type BzImageOptions, check64BitBootable, loadBzImage } from './bzimage.js';
 export { byteSum, fixChecksum } from './checksum.js';
 export { Cmdline, CmdlineError, type CmdlineErrorKind, REPEATABLE_KEYS } from './cmdline.js';

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { afterAll, describe, expect, it } from 'vitest';
+import { setupLinuxBoot } from './boot-setup.js';
 import { loadBzImage } from './bzimage.js';
 import { loadElf } from './elf.js';
 import { detectFormat } from './load.js';
@@ -158,5 +159,49 @@ describe.skipIf(!kernelPath)('Debian cloud kernel (vmlinux extracted from the pa
         sha(vmlinux.subarray(l.offset, l.offset + l.filesz)),
       );
     }
+  });
+});
+
+describe.skipIf(!kernelPath)('Debian cloud kernel: setupLinuxBoot', () => {
+  const image = kernelPath ? new Uint8Array(fs.readFileSync(kernelPath)) : new Uint8Array();
+  const acpi = {
+    vcpus: 1,
+    serial: [{ port: 0x3f8, irq: 4 }],
+    sleepControl: { space: 'io' as const, address: 0x3c0 },
+    sleepStatus: { space: 'io' as const, address: 0x3c1 },
+  };
+  const initrd = new Uint8Array(3 << 20).fill(0x42);
+
+  it('64-bit protocol from the bzImage: zero page with header, cmdline, initrd and RSDP', () => {
+    const mem = GuestMemory.createShared([{ start: 0, size: 256 << 20 }]);
+    const b = setupLinuxBoot(mem, { kernel: image, cmdline: 'console=ttyS0 reboot=k panic=1', initrd, acpi });
+    expect(b.entry).toEqual({ mode: 'linux64', rip: 0x1000200, rsi: 0x7000 });
+    expect(mem.read32(0x7000 + 0x202)).toBe(0x53726448);
+    expect(mem.read32(0x7000 + 0x228)).toBe(0x20000);
+    expect(mem.readCString(0x20000, 100)).toBe('console=ttyS0 reboot=k panic=1');
+    expect(mem.read32(0x7000 + 0x218)).toBe(b.initrd!.address);
+    expect(b.initrd!.address + initrd.length).toBeLessThanOrEqual(256 << 20);
+    expect(b.initrd!.address).toBeGreaterThanOrEqual(b.kernel.kernelEnd);
+    expect(mem.read64(0x7000 + 0x70)).toBe(0xe0000n);
+    expect(mem.read8(b.initrd!.address)).toBe(0x42);
+  });
+
+  it('PVH from the vmlinux inside the bzImage: start info, entry from the Xen note', () => {
+    const mem = GuestMemory.createShared([{ start: 0, size: 256 << 20 }]);
+    const b = setupLinuxBoot(mem, {
+      kernel: image,
+      cmdline: 'console=ttyS0',
+      initrd,
+      acpi,
+      mode: 'pvh',
+      extractPayload: true,
+    });
+    expect(b.entry.mode).toBe('pvh');
+    if (b.entry.mode !== 'pvh') return;
+    expect(b.entry.eip).toBe((b.kernel as { pvhEntry?: number }).pvhEntry);
+    expect(mem.read32(b.entry.ebx)).toBe(0x336ec578);
+    expect(mem.read64(b.entry.ebx + 24)).toBe(0x20000n);
+    expect(mem.read64(b.entry.ebx + 32)).toBe(0xe0000n);
+    expect(mem.read32(b.entry.ebx + 12)).toBe(1);
   });
 });
