@@ -32,7 +32,7 @@ export function featureBit(bit: number): bigint {
   return 1n << BigInt(bit);
 }
 
-/** True when feature `bit` is in `features`. */
+/** True when feature `bit` is in `features`. @example hasFeature(ctx.features, VIRTIO_F.RING_EVENT_IDX) */
 export function hasFeature(features: bigint, bit: number): boolean {
   return (features & featureBit(bit)) !== 0n;
 }

@@ -3,6 +3,18 @@ import type { Queue } from './queue.js';
 
 /**
  * What a virtio device gets from its transport when the driver sets DRIVER_OK.
+ *
+ * @example
+ * ```ts
+ * activate(ctx: VirtioContext) {
+ *   this.ctx = ctx;
+ * }
+ * queueNotify(i: number) {
+ *   const q = this.ctx!.queues[i];
+ *   // ... pop, fill, addUsed ...
+ *   if (q.needsNotification(this.ctx!.mem)) this.ctx!.signalUsed(i);
+ * }
+ * ```
  */
 export interface VirtioContext {
   /** Guest memory, for the device's queues and buffers. */
@@ -56,7 +68,10 @@ export interface VirtioDevice {
   reset(): void;
 }
 
-/** Copies `data.length` bytes of `config` at `offset` into `data`, padding with zeros past the end. */
+/**
+ * Copies `data.length` bytes of `config` at `offset` into `data`, padding with zeros past the end.
+ * @example readConfig(offset: number, data: Uint8Array) { readConfigBytes(this.config, offset, data); }
+ */
 export function readConfigBytes(config: Uint8Array, offset: number, data: Uint8Array): void {
   for (let i = 0; i < data.length; i++) {
     const o = offset + i;

@@ -28,6 +28,13 @@ export interface NetBackend {
 /**
  * An in-memory {@link NetBackend}: frames sent by the guest collect in {@link MemoryNetBackend.sent};
  * {@link MemoryNetBackend.inject} queues frames for the guest (bounded; excess is dropped).
+ *
+ * @example
+ * ```ts
+ * const backend = new MemoryNetBackend();
+ * const net = new Net({ backend });
+ * backend.inject(arpRequest); // reaches the guest's next receive buffer
+ * ```
  */
 export class MemoryNetBackend implements NetBackend {
   /** Frames the guest sent. */

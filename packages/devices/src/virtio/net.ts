@@ -35,7 +35,10 @@ export interface NetStats {
   txDropped: number;
 }
 
-/** Parses "aa:bb:cc:dd:ee:ff". */
+/**
+ * Parses "aa:bb:cc:dd:ee:ff" into 6 bytes; throws {@link NetError} naming a malformed string.
+ * @example parseMac('52:54:00:12:34:56') // Uint8Array [0x52, 0x54, 0, 0x12, 0x34, 0x56]
+ */
 export function parseMac(mac: string): Uint8Array {
   const parts = mac.split(':');
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {

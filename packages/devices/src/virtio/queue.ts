@@ -10,6 +10,11 @@ export const MAX_INDIRECT_DESCRIPTORS = 1024;
  * A malformed virtqueue: the driver broke the ring protocol (bad index, loop, address outside guest
  * memory, nested indirect table...). The transport answers it by setting DEVICE_NEEDS_RESET; it never
  * reaches the VMM as an exception.
+ *
+ * @example
+ * ```ts
+ * try { queue.pop(mem); } catch (e) { if (e instanceof QueueError) ctx.fail(e); }
+ * ```
  */
 export class QueueError extends Error {
   override name = 'QueueError';
@@ -34,6 +39,16 @@ function addrHex(hi: number, lo: number): string {
 /**
  * A popped descriptor chain: the head index (what goes back in the used ring) and its buffers, the
  * device-readable ones first, then the device-writable ones.
+ *
+ * @example
+ * ```ts
+ * const chain = queue.pop(mem);
+ * if (chain) {
+ *   const header = chain.reader(mem).read(16);
+ *   const n = chain.writer(mem).write(reply);
+ *   queue.addUsed(mem, chain.head, n);
+ * }
+ * ```
  */
 export class DescriptorChain {
   /** Sum of the lengths of the device-readable buffers. */
