@@ -197,6 +197,21 @@ describe.each(backends)('guests on $name', (backend: TestBackend) => {
       vcpu.setGuestDebug({ enable: false });
     });
 
+    it('hardware breakpoint stops at its address; stepping over it continues', async () => {
+      const { vcpu } = await boot(stepGuest());
+      vcpu.setGuestDebug({ enable: true, hwBreakpoints: [BigInt(STEP_RIPS[2])] });
+      const hit = vcpu.run();
+      expect(hit).toMatchObject({ kind: 'debug', exception: 1, pc: BigInt(STEP_RIPS[2]) });
+      expect(vcpu.getRegs().rax & 0xffffn).toBe(2n); // one `inc ax` done, the second not yet
+      // Step over the breakpoint with it removed, then continue without debugging.
+      vcpu.setGuestDebug({ enable: true, singleStep: true });
+      expect(vcpu.run()).toMatchObject({ kind: 'debug', pc: BigInt(STEP_RIPS[3]) });
+      vcpu.setGuestDebug({ enable: false });
+      const out = vcpu.run();
+      expect(out).toMatchObject({ kind: 'io-out', port: DONE_PORT });
+      if (out.kind === 'io-out') expect(out.data[0]).toBe(3);
+    });
+
     it('another thread kicks the vCPU out of a CPL3 busy loop', async () => {
       const { vcpu } = await boot(spinGuest());
       const t0 = performance.now();

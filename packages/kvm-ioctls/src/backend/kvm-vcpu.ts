@@ -99,7 +99,9 @@ export class KvmVcpu implements Vcpu {
   }
 
   /**
-   * Single-step and up to four execute breakpoints through `KVM_SET_GUEST_DEBUG`.
+   * Single-step and up to four execute breakpoints through `KVM_SET_GUEST_DEBUG`. A hit breakpoint
+   * fires again on resume: step over it with the breakpoint removed (`{ enable: true, singleStep:
+   * true }`), then set the breakpoints again.
    * @example vcpu.setGuestDebug({ enable: true, singleStep: true })
    */
   setGuestDebug(debug: GuestDebug): void {
