@@ -464,6 +464,11 @@ export class Cpu {
       this.tHi = v.getInt32(p + 4, true);
       return v.getInt32(p, true);
     }
+    if (o <= 0xff8) {
+      // one 8-byte MMIO access, not two 4-byte ones (backend hook: 8-byte MMIO exits)
+      const pa = this.resolve(la, this.kR);
+      if (this.regionOf(pa) < 0) return this.mmioRead(pa, 8) | 0;
+    }
     const lo = this.readSlow(la, 4, this.kR) | 0;
     this.tHi = this.readSlow(la + 4, 4, this.kR) | 0;
     return lo;
