@@ -61,9 +61,11 @@ async function device(size: number, mode: 'sync' | 'async'): Promise<number> {
   const drv = new SimulatedDriver(bus, BASE, mem, 0x1000);
   drv.init();
   const q = drv.queues[0];
+  // data buffers contiguous, as the baseline's destinations; headers and status bytes elsewhere
+  const datas = Array.from({ length: DEPTH }, () => drv.alloc(size, 4096));
   const reqs = Array.from({ length: DEPTH }, (_, i) => {
     const hdr = drv.alloc(16);
-    const data = drv.alloc(size, 4096);
+    const data = datas[i];
     const status = drv.alloc(1);
     mem.write32(hdr, VIRTIO_BLK_T.IN);
     drv.writeDesc(q.desc, 3 * i, hdr, 16, 1, 3 * i + 1);
