@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 
+export * from './backend/index.js';
 export { ARITH_FLAGS, CR0, CR4, EFER, MODE, PFERR, RFLAGS, SEG, VEC } from './constants.js';
 export { Cpu, type CpuExit, type CpuOptions } from './cpu.js';
 export { defaultCpuid, LEAF1_ECX, LEAF1_EDX, lookupCpuid } from './cpuid.js';
@@ -14,5 +15,6 @@ export { hex, X86EmulatorError } from './errors.js';
 export { GuestFault, UndefinedOpcode } from './fault.js';
 export { type Handler, Insn } from './insn.js';
 export { MSR, MsrFile, type MsrWriteHook } from './msr.js';
+export * from './platform/index.js';
 export { TLB_SIZE, Tlb } from './tlb.js';
 export { readExtended, writeExtended, X87 } from './x87.js';

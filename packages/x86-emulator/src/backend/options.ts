@@ -1,0 +1,62 @@
+/**
+ * Options of the emulated backend ({@link EmulatedHypervisor}).
+ *
+ * @module
+ */
+import type { ClockMode } from '../platform/virtual-clock.js';
+
+/** How the emulated backend keeps time and shares the host thread. */
+export interface EmulatedBackendOptions {
+  /**
+   * Guest time source (default `virtual`: time advances with executed instructions, idle time is
+   * skipped). See the platform README for `realtime` and `hybrid`.
+   */
+  clockMode?: ClockMode;
+  /** TSC frequency in Hz (default 2 GHz). */
+  tscHz?: number;
+  /** Guest instructions per guest ns in `virtual` mode (default 1). */
+  instructionsPerNs?: number;
+  /**
+   * Same inputs, same instruction trace: `run()` returns `interrupted` every
+   * {@link EmulatedBackendOptions.deterministicSlice} instructions instead of by host time, and
+   * idle waits never look at the host clock. Implies `clockMode: 'virtual'`. Default false.
+   */
+  deterministic?: boolean;
+  /** Instructions between `interrupted` returns in deterministic mode (default 4,000,000). */
+  deterministicSlice?: number;
+  /** Host milliseconds after which `run()` returns `interrupted` so the VMM can serve its event loop (default 20). */
+  runSliceMs?: number;
+  /**
+   * When every vCPU is halted: `true` (default) jumps guest time to the next timer deadline but
+   * never ahead of the host time elapsed since the VM was created, sleeping (in short waits that
+   * return `interrupted`) until then, so an idle guest does not spin the host while a boot, which
+   * runs far behind host time, never waits; `false` always jumps at once.
+   */
+  paceIdle?: boolean;
+  /** Offer kvm-clock (CPUID 0x40000001 and MSRs 0x4b564d00/01, 0x11/0x12). Default true. */
+  kvmclock?: boolean;
+  /** Largest number of vCPUs per VM (default 64). */
+  maxVcpus?: number;
+  /**
+   * An opcode the CPU does not implement stops `run()` with an `internal-error` exit carrying the
+   * bytes, instead of raising #UD in the guest (default false: Linux uses UD2 for BUG/WARN).
+   */
+  reportUnimplemented?: boolean;
+}
+
+/** The options with their defaults filled in. */
+export function resolveOptions(o: EmulatedBackendOptions = {}): Required<EmulatedBackendOptions> {
+  const deterministic = o.deterministic ?? false;
+  return {
+    clockMode: deterministic ? 'virtual' : (o.clockMode ?? 'virtual'),
+    tscHz: o.tscHz ?? 2_000_000_000,
+    instructionsPerNs: o.instructionsPerNs ?? 1,
+    deterministic,
+    deterministicSlice: o.deterministicSlice ?? 4_000_000,
+    runSliceMs: o.runSliceMs ?? 20,
+    paceIdle: deterministic ? false : (o.paceIdle ?? true),
+    kvmclock: o.kvmclock ?? true,
+    maxVcpus: o.maxVcpus ?? 64,
+    reportUnimplemented: o.reportUnimplemented ?? false,
+  };
+}

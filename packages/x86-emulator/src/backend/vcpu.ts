@@ -1,0 +1,640 @@
+/**
+ * The emulated vCPU: a {@link Cpu} run in instruction slices, with the emulated LAPIC, IOAPIC, PIC
+ * and PIT serviced inside `run()`, the machine clock advanced by executed instructions, interrupts
+ * injected at instruction boundaries, idle time skipped, and kvm-clock.
+ *
+ * @module
+ */
+import type {
+  CpuidEntry,
+  Fpu,
+  GuestDebug,
+  MsrEntry,
+  Regs,
+  Sregs,
+  Translation,
+  Vcpu,
+  VcpuExit,
+} from '@ts-vmm/kvm-ioctls';
+import type { GuestMemory } from '@ts-vmm/vm-memory';
+import { RFLAGS, VEC } from '../constants.js';
+import { Cpu, type CpuExit } from '../cpu.js';
+import { GuestFault } from '../fault.js';
+import { MSR } from '../msr.js';
+import { ApicMpState } from '../platform/apic-constants.js';
+import type { EmulatedIrqchip } from '../platform/irqchip.js';
+import type { Lapic } from '../platform/lapic.js';
+import { encodePvclockTimeInfo, encodePvclockWallClock, pvclockTimeInfo } from '../platform/pvclock.js';
+import { EmulatedBackendError } from './errors.js';
+import { type EmulatedKickerDescription, KICK_WORD } from './kicker.js';
+import { walkPageTables } from './translate.js';
+import type { EmulatedVm } from './vm.js';
+
+/** kvm-clock MSRs (new and old numbers). */
+export const KvmClockMsr = {
+  WALL_CLOCK_NEW: 0x4b56_4d00,
+  SYSTEM_TIME_NEW: 0x4b56_4d01,
+  WALL_CLOCK: 0x11,
+  SYSTEM_TIME: 0x12,
+} as const;
+
+const INTERRUPTED: VcpuExit = { kind: 'interrupted' };
+/** Longest slice handed to the CPU at once (instructions). */
+const MAX_SLICE = 200_000;
+/** Slice while an interrupt waits for RFLAGS.IF / the interrupt shadow. */
+const WINDOW_SLICE = 200;
+/** A fixed wall-clock epoch for deterministic runs (2025-01-01T00:00:00Z). */
+const DETERMINISTIC_EPOCH_NS = 1_735_689_600_000_000_000n;
+
+/**
+ * A vCPU of an {@link EmulatedVm}. Use it only on the thread that created the VM.
+ *
+ * `run()` returns for the exits a VMM handles: port and MMIO accesses of its devices, HLT when the
+ * VM has no irqchip, shutdown (triple fault), internal errors, debug exits, and `interrupted`: after
+ * a kick, with immediate exit set, about every `runSliceMs` (20 ms) of host time so a single-threaded
+ * VMM can serve its event loop, when another vCPU of the VM can run while this one is halted, and
+ * from idle waits (see {@link EmulatedBackendOptions.paceIdle}). Accesses to the LAPIC, IOAPIC, PIC,
+ * PIT and port 0x61 never leave `run()`.
+ *
+ * @example
+ * ```ts
+ * const vcpu = vm.createVcpu(0);
+ * for (;;) {
+ *   const exit = vcpu.run();
+ *   if (exit.kind === 'io-out' && exit.port === 0x3f8) process.stdout.write(Buffer.from(exit.data));
+ *   else if (exit.kind === 'shutdown') break;
+ * }
+ * ```
+ */
+export class EmulatedVcpu implements Vcpu {
+  readonly id: number;
+  /** The CPU itself (registers, statistics, decode cache). */
+  readonly cpu: Cpu;
+  private readonly vm: EmulatedVm;
+  private readonly memory: GuestMemory;
+  private readonly irqchip: EmulatedIrqchip | undefined;
+  private readonly lapic: Lapic | undefined;
+  private readonly kickSab = new SharedArrayBuffer(4);
+  private readonly kick = new Int32Array(this.kickSab);
+  private immediateExit = false;
+  /** Run state besides HALTED (which is `cpu.halted`): RUNNABLE, UNINITIALIZED or INIT_RECEIVED. */
+  private mpState: number = ApicMpState.RUNNABLE;
+  /** Instructions retired up to which the clock has been advanced. */
+  private accounted = 0;
+  /** Deterministic mode: the instruction count at which run() next returns `interrupted`. */
+  private detLimit = 0;
+  private breakpoints: number[] = [];
+  private userSingleStep = false;
+  /** The breakpoint at RIP was reported; execute that instruction once before reporting it again. */
+  private breakpointSkip = false;
+  private readonly kvmclockMsrs = new Map<number, bigint>();
+  private pvclockVersion = 0;
+  private closed = false;
+
+  constructor(vm: EmulatedVm, id: number, memory: GuestMemory) {
+    this.vm = vm;
+    this.id = id;
+    this.memory = memory;
+    this.cpu = new Cpu(memory, { cpuid: vm.hypervisor.supportedCpuid() });
+    this.cpu.reportUd = vm.options.reportUnimplemented;
+    this.irqchip = vm.irqchip;
+    if (this.irqchip) {
+      this.lapic = this.irqchip.addVcpu(id);
+      this.cpu.msrs.apicBase = BigInt(this.lapic.apicBase);
+    }
+    this.detLimit = vm.options.deterministicSlice;
+    this.installHooks();
+  }
+
+  // ---------------------------------------------------------------- CPU hooks
+
+  /** Guest TSC now (before the per-vCPU offset), counting the instructions of the current slice. */
+  private clockTsc(): number {
+    return this.vm.clock.tscAt(this.nowNs());
+  }
+
+  /** Guest time now, counting the instructions of the current slice (not yet given to the clock). */
+  private nowNs(): number {
+    const clock = this.vm.clock;
+    let ns = clock.now();
+    if (clock.mode === 'virtual') {
+      ns += (this.cpu.icount - this.accounted) / (clock.instructionsPerNs * this.vm.vcpuCount);
+    }
+    return ns;
+  }
+
+  /**
+   * Routes what the CPU has no chips for: RDTSC from the machine clock; the LAPIC MSRs (APIC base,
+   * TSC deadline, x2APIC), IA32_TSC and kvm-clock MSRs; page writes for the dirty log.
+   */
+  private installHooks(): void {
+    const cpu = this.cpu;
+    cpu.readTsc = () => this.clockTsc() + cpu.tscOffset;
+    const msrs = cpu.msrs;
+    const baseRead = msrs.read.bind(msrs);
+    const baseWrite = msrs.write.bind(msrs);
+    const ic = this.irqchip;
+    const kvmclock = this.vm.options.kvmclock;
+    msrs.read = (index: number): bigint => {
+      const i = index >>> 0;
+      if (ic?.handlesMsr(i)) {
+        const v = ic.readMsr(this.id, i);
+        if (v === undefined) throw new GuestFault(VEC.GP, 0);
+        return v;
+      }
+      if (kvmclock && isKvmClockMsr(i)) return this.kvmclockMsrs.get(i) ?? 0n;
+      return baseRead(i);
+    };
+    msrs.write = (index: number, value: bigint): void => {
+      const i = index >>> 0;
+      if (ic?.handlesMsr(i)) {
+        if (!ic.writeMsr(this.id, i, value)) throw new GuestFault(VEC.GP, 0);
+        if (i === MSR.APIC_BASE) msrs.apicBase = BigInt(this.lapic!.apicBase);
+        return;
+      }
+      if (i === MSR.TSC) {
+        cpu.tscOffset = Number(BigInt.asUintN(64, value)) - this.clockTsc();
+        if (this.lapic) this.lapic.tscOffset = cpu.tscOffset;
+        return;
+      }
+      if (kvmclock && isKvmClockMsr(i)) {
+        this.writeKvmClockMsr(i, BigInt.asUintN(64, value));
+        return;
+      }
+      baseWrite(i, value);
+    };
+    const dirty = this.vm.dirtyPages;
+    if (dirty) {
+      const blocks = cpu.blocks;
+      const notify = blocks.notifyWrite.bind(blocks);
+      blocks.notifyWrite = (c: Cpu, pa: number) => {
+        const p = Math.floor(pa / 4096);
+        if (p < dirty.length) dirty[p] = 1;
+        notify(c, pa);
+      };
+    }
+  }
+
+  private writeKvmClockMsr(index: number, value: bigint): void {
+    this.kvmclockMsrs.set(index, value);
+    if (index === KvmClockMsr.WALL_CLOCK_NEW || index === KvmClockMsr.WALL_CLOCK) {
+      const at = Number(value);
+      const clockNow = BigInt(Math.floor(this.vm.clock.now()));
+      const epoch = this.vm.options.deterministic
+        ? DETERMINISTIC_EPOCH_NS
+        : BigInt(Date.now()) * 1_000_000n - clockNow;
+      this.writeGuest(at, encodePvclockWallClock(2, epoch));
+      return;
+    }
+    this.updatePvclock();
+  }
+
+  /** Writes this vCPU's pvclock record if kvm-clock's system-time MSR enables one. */
+  private updatePvclock(): void {
+    const v =
+      this.kvmclockMsrs.get(KvmClockMsr.SYSTEM_TIME_NEW) ?? this.kvmclockMsrs.get(KvmClockMsr.SYSTEM_TIME);
+    if (v === undefined || (v & 1n) === 0n) return;
+    this.pvclockVersion += 2;
+    const info = pvclockTimeInfo(this.vm.clock, this.cpu.tscOffset, this.pvclockVersion);
+    // the TSC and system time must be read at the same instant as the guest's RDTSC would see
+    const ns = this.nowNs();
+    info.tscTimestamp = BigInt(this.vm.clock.tscAt(ns) + this.cpu.tscOffset);
+    info.systemTime = BigInt(Math.floor(ns));
+    this.writeGuest(Number(v & ~1n), encodePvclockTimeInfo(info));
+  }
+
+  private writeGuest(at: number, bytes: Uint8Array): void {
+    if (!this.memory.checkRange(at, bytes.length)) return; // KVM ignores a bad address as well
+    this.memory.writeBytes(at, bytes);
+    this.cpu.invalidateCode(at, bytes.length);
+    if (this.vm.dirtyPages) this.vm.dirtyPages[Math.floor(at / 4096)] = 1;
+  }
+
+  // ---------------------------------------------------------------- run
+
+  /**
+   * Runs the guest until the VMM must act (see the class comment for which exits come back).
+   * @example const exit = vcpu.run();
+   */
+  run(): VcpuExit {
+    this.check();
+    if (this.immediateExit) return INTERRUPTED;
+    if (Atomics.exchange(this.kick, KICK_WORD, 0) !== 0) return INTERRUPTED;
+    const vm = this.vm;
+    const cpu = this.cpu;
+    const ic = this.irqchip;
+    const clock = vm.clock;
+    const opts = vm.options;
+    const det = opts.deterministic;
+    const t0 = performance.now();
+    for (;;) {
+      if (det) {
+        if (cpu.icount >= this.detLimit) {
+          this.detLimit = cpu.icount + opts.deterministicSlice;
+          return INTERRUPTED;
+        }
+      } else if (performance.now() - t0 >= opts.runSliceMs) return INTERRUPTED;
+      if (Atomics.load(this.kick, KICK_WORD) !== 0) {
+        Atomics.store(this.kick, KICK_WORD, 0);
+        return INTERRUPTED;
+      }
+      if (ic) {
+        const lapic = this.lapic!;
+        if (lapic.hasInitOrSipi) this.acceptApicEvents(lapic);
+        if (this.isIdle()) {
+          const r = this.idle(t0);
+          if (r !== null) return r;
+          continue;
+        }
+        cpu.halted = false;
+        if (!cpu.pendingNmi && lapic.hasNmi && ic.takeNmi(this.id)) cpu.injectNmi();
+        if (cpu.pendingIrq < 0 && cpu.interruptWindowOpen && ic.pendingInterrupt(this.id) >= 0) {
+          const v = ic.acknowledge(this.id);
+          if (v >= 0) cpu.injectInterrupt(v);
+        }
+      }
+      if (this.breakpoints.length > 0 && !this.breakpointSkip && this.breakpoints.includes(cpu.ripLinear())) {
+        this.breakpointSkip = true;
+        return { kind: 'debug', exception: VEC.DB, pc: cpu.getRip(), dr6: 0xffff0ff0n, dr7: 0x400n };
+      }
+      // the slice: up to the next timer deadline, short while an interrupt waits for its window
+      let budget = det ? this.detLimit - cpu.icount : MAX_SLICE;
+      const until = clock.instructionsUntilDeadline() * vm.vcpuCount;
+      if (until < budget) budget = Math.ceil(until);
+      if (ic && cpu.pendingIrq < 0 && budget > WINDOW_SLICE && ic.pendingInterrupt(this.id) >= 0) {
+        budget = WINDOW_SLICE;
+      }
+      if (budget < 1) budget = 1;
+      const stepping = this.breakpoints.length > 0 && !this.userSingleStep;
+      if (stepping) cpu.singleStep = true;
+      let exit: CpuExit;
+      try {
+        exit = cpu.run(budget);
+      } catch (e) {
+        this.account();
+        return this.internalError(e);
+      } finally {
+        if (stepping) cpu.singleStep = this.userSingleStep;
+      }
+      this.breakpointSkip = false;
+      this.account();
+      switch (exit.kind) {
+        case 'instruction-limit':
+          continue;
+        case 'hlt':
+          if (!ic) return exit;
+          continue;
+        case 'debug':
+          if (stepping) continue;
+          return exit;
+        case 'io-out': {
+          const d = exit.data;
+          if (ic?.pioWrite(exit.port, exit.size, littleEndian(d))) continue;
+          if (vm.pioEventCount > 0 && vm.dispatchIoEvent('pio', exit.port, d)) continue;
+          return exit;
+        }
+        case 'io-in': {
+          const v = ic?.pioRead(exit.port, exit.size);
+          if (v !== undefined) {
+            storeLittleEndian(exit.data, v);
+            continue;
+          }
+          return exit;
+        }
+        case 'mmio-read': {
+          if (ic && exit.size <= 4) {
+            const v = ic.mmioRead(this.id, exit.address, exit.size);
+            if (v !== undefined) {
+              storeLittleEndian(exit.data, v);
+              continue;
+            }
+          }
+          return exit;
+        }
+        case 'mmio-write': {
+          const d = exit.data;
+          if (ic && exit.size <= 4 && ic.mmioWrite(this.id, exit.address, exit.size, littleEndian(d)))
+            continue;
+          if (vm.mmioEventCount > 0 && vm.dispatchIoEvent('mmio', exit.address, d)) continue;
+          return exit;
+        }
+        default:
+          return exit;
+      }
+    }
+  }
+
+  /** Advances the machine clock by the instructions retired since the last call (fires timers). */
+  private account(): void {
+    const n = this.cpu.icount - this.accounted;
+    this.accounted = this.cpu.icount;
+    if (n > 0) this.vm.clock.advanceInstructions(n / this.vm.vcpuCount);
+  }
+
+  /** @internal Halted with nothing to wake it, or waiting for INIT/SIPI (irqchip VMs only). */
+  isIdle(): boolean {
+    const ic = this.irqchip;
+    if (!ic || this.closed) return false;
+    if (this.mpState === ApicMpState.UNINITIALIZED || this.mpState === ApicMpState.INIT_RECEIVED) {
+      return !this.lapic!.hasInitOrSipi;
+    }
+    if (!this.cpu.halted) return false;
+    return !ic.shouldWake(this.id, (this.cpu.flagsRest & RFLAGS.IF) !== 0);
+  }
+
+  /**
+   * This vCPU is idle. If another vCPU can run, return so the VMM runs it. If all are idle, move
+   * guest time to the next timer deadline (paced against host time, see `paceIdle`), or wait
+   * briefly on the host for outside input when no timer is armed. Returns an exit, or null to go on.
+   */
+  private idle(t0: number): VcpuExit | null {
+    const vm = this.vm;
+    for (const v of vm.vcpus.values()) if (v !== this && !v.isIdle()) return INTERRUPTED;
+    const clock = vm.clock;
+    const next = clock.nextDeadline();
+    if (next === Number.POSITIVE_INFINITY) return this.hostWait(t0, vm.options.runSliceMs);
+    if (clock.mode === 'realtime') {
+      const ns = clock.idle();
+      return ns <= 0 ? null : this.hostWait(t0, ns / 1e6);
+    }
+    if (clock.mode === 'virtual' && vm.options.paceIdle) {
+      const aheadMs = next / 1e6 - (performance.now() - vm.hostStartMs);
+      if (aheadMs > 0) return this.hostWait(t0, aheadMs);
+    }
+    clock.idle();
+    return null;
+  }
+
+  /** Sleeps up to `ms` (bounded by what is left of this run() slice) unless kicked. */
+  private hostWait(t0: number, ms: number): VcpuExit | null {
+    const left = this.vm.options.runSliceMs - (performance.now() - t0);
+    const wait = Math.min(ms, left);
+    if (wait <= 0) return INTERRUPTED;
+    if (Atomics.wait(this.kick, KICK_WORD, 0, wait) !== 'timed-out') {
+      Atomics.store(this.kick, KICK_WORD, 0);
+      return INTERRUPTED;
+    }
+    return null;
+  }
+
+  /** Applies a latched INIT / SIPI (KVM's kvm_apic_accept_events). */
+  private acceptApicEvents(lapic: Lapic): void {
+    const r = lapic.acceptEvents(this.getMpState());
+    const cpu = this.cpu;
+    if (r.init) {
+      cpu.resetRealMode(0xf000, 0xfff0);
+      cpu.halted = false;
+      cpu.pendingIrq = -1;
+      cpu.pendingNmi = false;
+      cpu.nmiBlocked = false;
+      cpu.cr2 = 0;
+      cpu.cr3 = 0;
+    }
+    if (r.startupVector >= 0) {
+      cpu.resetRealMode(r.startupVector << 8, 0);
+      cpu.halted = false;
+    }
+    if (r.mpState === ApicMpState.HALTED) {
+      cpu.halted = true;
+      this.mpState = ApicMpState.RUNNABLE;
+    } else {
+      if (r.mpState === ApicMpState.RUNNABLE) cpu.halted = false;
+      this.mpState = r.mpState;
+    }
+  }
+
+  private internalError(e: unknown): VcpuExit {
+    const cpu = this.cpu;
+    const rip = cpu.getRip();
+    let bytes: Uint8Array | undefined;
+    try {
+      const t = this.translate(BigInt.asUintN(64, BigInt(cpu.ripLinear())));
+      if (t.valid && this.memory.checkRange(Number(t.physicalAddress), 15)) {
+        bytes = this.memory.readBytes(Number(t.physicalAddress), 15);
+      }
+    } catch {
+      // no bytes
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    return {
+      kind: 'internal-error',
+      suberror: 1,
+      message: `emulator error at rip 0x${rip.toString(16)}: ${msg}`,
+      data: [rip],
+      bytes,
+    };
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** General registers. @example vcpu.getRegs().rip */
+  getRegs(): Regs {
+    return this.cpu.getRegs();
+  }
+  /** Sets the general registers. @example vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n }) */
+  setRegs(regs: Regs): void {
+    this.cpu.setRegs(regs);
+  }
+
+  /** Special registers; `apic_base` and `cr8` come from the LAPIC when there is one. @example vcpu.getSregs().cr0 */
+  getSregs(): Sregs {
+    const s = this.cpu.getSregs();
+    if (this.lapic) {
+      s.apic_base = BigInt(this.lapic.apicBase);
+      s.cr8 = BigInt(this.lapic.cr8);
+    }
+    return s;
+  }
+  /** Sets the special registers (a host-initiated APIC base write reaches the LAPIC). @example vcpu.setSregs(sregs) */
+  setSregs(sregs: Sregs): void {
+    const lapic = this.lapic;
+    if (lapic) {
+      if (!lapic.setApicBase(sregs.apic_base, true)) {
+        throw new EmulatedBackendError(`setSregs: APIC base 0x${sregs.apic_base.toString(16)} rejected`);
+      }
+      lapic.cr8 = Number(sregs.cr8 & 0xfn);
+    }
+    this.cpu.setSregs(sregs);
+    if (lapic) this.cpu.msrs.apicBase = BigInt(lapic.apicBase);
+  }
+
+  /** x87/SSE state. @example vcpu.getFpu().mxcsr */
+  getFpu(): Fpu {
+    return this.cpu.getFpu();
+  }
+  /** Sets the x87/SSE state. @example vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f }) */
+  setFpu(fpu: Fpu): void {
+    this.cpu.setFpu(fpu);
+  }
+
+  /**
+   * Reads MSRs. An index the vCPU does not have throws (KVM_GET_MSRS would stop there).
+   * @example vcpu.getMsrs([0xc0000080])[0].data // EFER
+   */
+  getMsrs(indices: number[]): MsrEntry[] {
+    return indices.map((index) => {
+      try {
+        return { index, data: this.cpu.msrs.read(index) };
+      } catch (e) {
+        if (e instanceof GuestFault)
+          throw new EmulatedBackendError(`getMsrs: MSR 0x${index.toString(16)} is not supported`);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Writes MSRs (host-initiated). An index the vCPU does not have, or a value it rejects, throws.
+   * @example vcpu.setMsrs([{ index: 0x10, data: 0n }]) // TSC = 0
+   */
+  setMsrs(entries: MsrEntry[]): void {
+    for (const { index, data } of entries) {
+      try {
+        this.cpu.msrs.write(index, data);
+      } catch (e) {
+        if (e instanceof GuestFault) {
+          throw new EmulatedBackendError(
+            `setMsrs: MSR 0x${index.toString(16)} = 0x${data.toString(16)} rejected`,
+          );
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Sets the CPUID the guest sees. @example vcpu.setCpuid(hv.supportedCpuid()) */
+  setCpuid(entries: CpuidEntry[]): void {
+    this.cpu.cpuid = entries.map((e) => ({ ...e }));
+  }
+  /** The CPUID the guest sees. @example vcpu.getCpuid().length */
+  getCpuid(): CpuidEntry[] {
+    return this.cpu.cpuid.map((e) => ({ ...e }));
+  }
+
+  /** The LAPIC register page (`kvm_lapic_state`). @example vcpu.getLapic()[0x20 + 3] // APIC ID */
+  getLapic(): Uint8Array {
+    return this.requireLapic('getLapic').getRegisterPage();
+  }
+  /** Loads the LAPIC register page. @example vcpu.setLapic(page) */
+  setLapic(regs: Uint8Array): void {
+    this.requireLapic('setLapic').setRegisterPage(regs);
+  }
+
+  /** KVM_MP_STATE_* of this vCPU. @example vcpu.getMpState() === MpState.RUNNABLE */
+  getMpState(): number {
+    if (this.mpState !== ApicMpState.RUNNABLE) return this.mpState;
+    return this.cpu.halted ? ApicMpState.HALTED : ApicMpState.RUNNABLE;
+  }
+  /** Sets the run state (UNINITIALIZED parks an AP until INIT/SIPI). @example vcpu.setMpState(MpState.UNINITIALIZED) */
+  setMpState(state: number): void {
+    switch (state) {
+      case ApicMpState.RUNNABLE:
+      case ApicMpState.SIPI_RECEIVED:
+        this.mpState = ApicMpState.RUNNABLE;
+        this.cpu.halted = false;
+        return;
+      case ApicMpState.HALTED:
+        this.mpState = ApicMpState.RUNNABLE;
+        this.cpu.halted = true;
+        return;
+      case ApicMpState.UNINITIALIZED:
+      case ApicMpState.INIT_RECEIVED:
+        this.requireLapic('setMpState');
+        this.mpState = state;
+        this.cpu.halted = false;
+        return;
+      default:
+        throw new EmulatedBackendError(`setMpState: unknown state ${state}`);
+    }
+  }
+
+  /**
+   * Single-stepping (a `debug` exit after each instruction) and up to four execute breakpoints
+   * (linear addresses; a `debug` exit before the instruction runs).
+   * @example vcpu.setGuestDebug({ enable: true, singleStep: true })
+   */
+  setGuestDebug(debug: GuestDebug): void {
+    const bps = debug.enable ? (debug.hwBreakpoints ?? []) : [];
+    if (bps.length > 4)
+      throw new EmulatedBackendError(`setGuestDebug: ${bps.length} breakpoints (at most 4)`);
+    this.breakpoints = bps.map((b) => Number(BigInt.asIntN(64, b)));
+    this.userSingleStep = debug.enable && (debug.singleStep ?? false);
+    this.cpu.singleStep = this.userSingleStep;
+    this.breakpointSkip = false;
+  }
+
+  /**
+   * Translates a linear address through the guest's page tables (no accessed/dirty bit updates).
+   * @example vcpu.translate(0xffffffff81000000n).physicalAddress
+   */
+  translate(linearAddress: bigint): Translation {
+    const c = this.cpu;
+    return walkPageTables(this.memory, { cr0: c.cr0, cr3: c.cr3, cr4: c.cr4, efer: c.efer }, linearAddress);
+  }
+
+  /**
+   * Queues an external interrupt (VMs without an irqchip): delivered once RFLAGS.IF = 1.
+   * @example vcpu.interrupt(0x20)
+   */
+  interrupt(vector: number): void {
+    if (this.irqchip)
+      throw new EmulatedBackendError('interrupt: the VM has an irqchip; raise a GSI or MSI instead');
+    this.cpu.injectInterrupt(vector);
+  }
+
+  /** Queues an NMI. @example vcpu.nmi() */
+  nmi(): void {
+    this.cpu.injectNmi();
+  }
+
+  /** While on, `run()` returns `interrupted` at once. @example vcpu.setImmediateExit(true) */
+  setImmediateExit(on: boolean): void {
+    this.immediateExit = on;
+  }
+
+  /**
+   * A description for {@link openEmulatedKicker} (or `hypervisor.openKicker`) in any thread: the
+   * kick sets a shared flag that `run()` polls between slices, and wakes an idle wait.
+   * @example const k = hv.openKicker(vcpu.kicker()); k.kick();
+   */
+  kicker(): EmulatedKickerDescription {
+    return { kind: 'emulated-kicker', flag: this.kickSab };
+  }
+
+  /** Releases the vCPU (and its LAPIC). @example vcpu.close() */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.vm.removeVcpu(this.id);
+  }
+
+  private requireLapic(what: string): Lapic {
+    if (!this.lapic) throw new EmulatedBackendError(`${what}: the VM has no irqchip`);
+    return this.lapic;
+  }
+
+  private check(): void {
+    if (this.closed) throw new EmulatedBackendError(`vCPU ${this.id} is closed`);
+  }
+}
+
+function isKvmClockMsr(i: number): boolean {
+  return (
+    i === KvmClockMsr.WALL_CLOCK_NEW ||
+    i === KvmClockMsr.SYSTEM_TIME_NEW ||
+    i === KvmClockMsr.WALL_CLOCK ||
+    i === KvmClockMsr.SYSTEM_TIME
+  );
+}
+
+function littleEndian(d: Uint8Array): number {
+  let v = 0;
+  for (let k = Math.min(d.length, 4) - 1; k >= 0; k--) v = v * 256 + d[k];
+  return v;
+}
+
+function storeLittleEndian(d: Uint8Array, v: number): void {
+  for (let k = 0; k < d.length; k++) {
+    d[k] = k < 4 ? (v >>> (8 * k)) & 0xff : 0;
+  }
+}
