@@ -243,18 +243,22 @@ export class KvmVm implements Vm {
 /**
  * Opens, in a worker thread, the VM described by `desc` (from {@link KvmVm.shareable}). The fds are
  * borrowed: closing this VM does not close the original. Memory is mapped again in this thread.
+ * Without `hypervisor`, opens `/dev/kvm` for `vm.hypervisor`. Memory slots registered by the
+ * original thread are not listed by this thread's `raw.memorySlots()`.
  *
  * @example
  * ```ts
  * // worker
- * const vm = await openKvmVm(workerData.vm, await openKvm());
+ * const vm = await openKvmVm(workerData.vm);
  * const vcpu = vm.createVcpu(1);
  * ```
  */
-export async function openKvmVm(desc: KvmVmDescription, hypervisor: KvmHypervisor): Promise<KvmVm> {
+export async function openKvmVm(desc: KvmVmDescription, hypervisor?: KvmHypervisor): Promise<KvmVm> {
   if (desc?.backend !== 'kvm') throw KvmError.invalid('openKvmVm', 'not a KVM VM description');
+  // (imported lazily: kvm-hypervisor.ts imports this module)
+  const hv = hypervisor ?? (await (await import('./kvm-hypervisor.js')).openKvm());
   const sys = loadNativeAddon();
   const memory = desc.memory ? await GuestMemory.fromShareable(desc.memory) : undefined;
   const raw = VmFd.wrap(sys, desc.vmFd, desc.vcpuMmapSize, false);
-  return new KvmVm(hypervisor, raw, { dirtyLog: desc.dirtyLog, memory, owner: false });
+  return new KvmVm(hv, raw, { dirtyLog: desc.dirtyLog, memory, owner: false });
 }
