@@ -32,6 +32,11 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
   if (input.length < 4 || v.getUint32(0, true) !== LZ4_LEGACY_MAGIC) {
     throw new DecompressError('corrupt', 'lz4: stream does not start with the legacy magic 0x184c2102');
   }
+  // The kernel appends the uncompressed size: when it is plausible, decode straight into the output.
+  const hinted = input.length >= 8 ? v.getUint32(input.length - 4, true) : 0;
+  const plausible = hinted > 0 && hinted <= maxOutput && hinted <= input.length * 255;
+  const direct = plausible ? new Uint8Array(hinted) : undefined;
+  let inDirect = 0; // bytes of output held in `direct` (a prefix); the rest is in `chunks`
   scratch ??= new Uint8Array(LZ4_LEGACY_BLOCK_SIZE);
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -58,10 +63,20 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
         `lz4: block at ${hex(p - 4)} claims ${size} bytes but only ${input.length - p} remain`,
       );
     }
-    const n = decodeLz4Block(input, p, p + size, scratch);
-    total += n;
+    if (direct && inDirect === total && total + LZ4_LEGACY_BLOCK_SIZE <= direct.length) {
+      total += decodeLz4Block(input, p, p + size, direct.subarray(total, total + LZ4_LEGACY_BLOCK_SIZE));
+      inDirect = total;
+    } else {
+      const n = decodeLz4Block(input, p, p + size, scratch);
+      if (total + n > maxOutput)
+        throw new DecompressError('too-large', `lz4: output exceeds ${maxOutput} bytes`);
+      if (direct && inDirect === total && total + n <= direct.length) {
+        direct.set(scratch.subarray(0, n), total);
+        inDirect = total + n;
+      } else chunks.push(scratch.slice(0, n));
+      total += n;
+    }
     if (total > maxOutput) throw new DecompressError('too-large', `lz4: output exceeds ${maxOutput} bytes`);
-    chunks.push(scratch.slice(0, n));
     p += size;
   }
   if (trailer !== undefined && trailer !== 0 && trailer !== total) {
@@ -70,8 +85,10 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
       `lz4: trailing size field says ${trailer} bytes but the stream decoded to ${total}`,
     );
   }
+  if (direct && inDirect === total && total === direct.length) return direct;
   const out = new Uint8Array(total);
-  let o = 0;
+  if (direct) out.set(direct.subarray(0, inDirect));
+  let o = inDirect;
   for (const c of chunks) {
     out.set(c, o);
     o += c.length;
@@ -111,7 +128,11 @@ export function decodeLz4Block(src: Uint8Array, start: number, end: number, dst:
     }
     if (lit > end - ip) corrupt(`literal run of ${lit} bytes runs past the block`);
     if (lit > cap - op) corrupt(`literal run of ${lit} bytes overflows the ${cap}-byte block output`);
-    dst.set(src.subarray(ip, ip + lit), op);
+    if (lit <= 32) {
+      for (let i = 0; i < lit; i++) dst[op + i] = src[ip + i];
+    } else {
+      dst.set(src.subarray(ip, ip + lit), op);
+    }
     ip += lit;
     op += lit;
     if (ip === end) return op; // last sequence: literals only
@@ -131,11 +152,25 @@ export function decodeLz4Block(src: Uint8Array, start: number, end: number, dst:
     }
     if (len > cap - op) corrupt(`match of ${len} bytes overflows the ${cap}-byte block output`);
     let from = op - offset;
-    if (offset >= len) {
+    if (len <= 32 || (offset < 8 && offset !== 1)) {
+      for (let i = 0; i < len; i++) dst[op++] = dst[from++]; // byte order makes overlaps repeat the pattern
+    } else if (offset === 1) {
+      dst.fill(dst[from], op, op + len);
+      op += len;
+    } else if (offset >= len) {
       dst.copyWithin(op, from, from + len);
       op += len;
     } else {
-      for (let i = 0; i < len; i++) dst[op++] = dst[from++];
+      // Overlapping: copy whole periods of the pattern; each copy doubles what is available.
+      let done = 0;
+      let period = offset;
+      while (done < len) {
+        const n = Math.min(period, len - done);
+        dst.copyWithin(op + done, from, from + n);
+        done += n;
+        period += n;
+      }
+      op += len;
     }
   }
 }
