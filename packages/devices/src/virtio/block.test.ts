@@ -127,6 +127,16 @@ describe('Block (virtio-blk)', () => {
     expect(fs.readFileSync(s.file)[7 * 512 + 100]).toBe(0x5a);
   });
 
+  it('takes an explicit size, refusing one beyond the file and non-files without one', () => {
+    const file = image(8);
+    const small = new Block({ path: file, sizeBytes: 4 * 512 });
+    expect(small.capacity).toBe(4);
+    small.close();
+    expect(() => new Block({ path: file, sizeBytes: 9 * 512 })).toThrow(/sizeBytes/);
+    expect(() => new Block({ path: '/dev/null' })).toThrow(/not a regular file/);
+    expect(() => new Block({ path: path.join(tmp, 'missing.img') })).toThrow(/cannot open disk image/);
+  });
+
   it('answers GET_ID with at most 20 bytes', () => {
     const { mem, request } = setup({ id: 'my-disk' });
     const r = request(VIRTIO_BLK_T.GET_ID, 0, [{ len: 20, write: true }]);

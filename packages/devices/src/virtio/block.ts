@@ -63,6 +63,11 @@ export interface BlockOptions {
   queueSize?: number;
   /** Offer DISCARD and WRITE_ZEROES. Default true (for writable disks). */
   discard?: boolean;
+  /**
+   * Disk size in bytes. Default: the file's size. Needed for block devices (`/dev/loop0`), whose
+   * `fstat` size is 0; a size larger than a regular file is refused.
+   */
+  sizeBytes?: number;
 }
 
 /** A parsed request: everything validated, ready to execute. */
@@ -140,7 +145,24 @@ export class Block implements VirtioDevice {
     } catch (e) {
       throw new BlockError(`cannot open disk image ${options.path}: ${(e as Error).message}`);
     }
-    const size = fs.fstatSync(this.fd).size;
+    const st = fs.fstatSync(this.fd);
+    let size = st.size;
+    if (options.sizeBytes !== undefined) {
+      if (
+        !Number.isSafeInteger(options.sizeBytes) ||
+        options.sizeBytes < 0 ||
+        (st.isFile() && options.sizeBytes > st.size)
+      ) {
+        fs.closeSync(this.fd);
+        throw new BlockError(
+          `sizeBytes ${options.sizeBytes} is invalid for ${options.path} (file size ${st.size})`,
+        );
+      }
+      size = options.sizeBytes;
+    } else if (!st.isFile()) {
+      fs.closeSync(this.fd);
+      throw new BlockError(`${options.path} is not a regular file: give its size with sizeBytes`);
+    }
     this.capacity = Math.floor(size / SECTOR_SIZE);
     const id = new TextEncoder().encode(options.id ?? options.path.split('/').pop() ?? '');
     if (options.id !== undefined && id.length > VIRTIO_BLK_ID_BYTES) {
