@@ -1,4 +1,5 @@
 import { GuestMemory } from '@ts-vmm/vm-memory';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BootDataError } from './boot-data-error.js';
 import { loadBzImage } from './bzimage.js';
@@ -39,6 +40,50 @@ describe('E820', () => {
     expect(() =>
       e820ForMemory([{ start: 0, size: MiB }], { reserved: [{ addr: 0x9f000, size: 0x1000 }] }),
     ).toThrow(BootDataError);
+  });
+});
+
+describe('E820 properties', () => {
+  it('covers exactly the RAM given, minus the BIOS hole and reserved ranges, sorted and disjoint', () => {
+    const page = 0x1000;
+    const regionsArb = fc
+      .array(fc.tuple(fc.integer({ min: 0, max: 0x2000 }), fc.integer({ min: 1, max: 0x400 })), {
+        minLength: 1,
+        maxLength: 5,
+      })
+      .map((xs) => {
+        // Disjoint page-aligned regions built from (gap, size) pairs, in units of 4 KiB.
+        let at = 0;
+        return xs.map(([gap, size]) => {
+          const start = (at + gap) * page;
+          at += gap + size;
+          return { start, size: size * page };
+        });
+      });
+    fc.assert(
+      fc.property(regionsArb, (regions) => {
+        const map = e820ForMemory(regions);
+        for (let i = 1; i < map.length; i++)
+          expect(map[i].addr).toBeGreaterThanOrEqual(map[i - 1].addr + map[i - 1].size);
+        const isRam = (a: number) =>
+          regions.some((r) => a >= r.start && a < r.start + r.size) && !(a >= 0x9fc00 && a < 0x100000);
+        const inMap = (a: number, type: number) =>
+          map.some((e) => e.type === type && a >= e.addr && a < e.addr + e.size);
+        // Probe the edges of every region and of the hole.
+        const probes = regions
+          .flatMap((r) => [r.start, r.start + r.size - 1, r.start + r.size])
+          .concat([0x9fbff, 0x9fc00, 0xfffff, 0x100000]);
+        for (const a of probes) expect(inMap(a, 1)).toBe(isRam(a));
+        const ramBytes = map.filter((e) => e.type === 1).reduce((n, e) => n + e.size, 0);
+        const want = regions.reduce(
+          (n, r) =>
+            n + r.size - Math.max(0, Math.min(r.start + r.size, 0x100000) - Math.max(r.start, 0x9fc00)),
+          0,
+        );
+        expect(ramBytes).toBe(want);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

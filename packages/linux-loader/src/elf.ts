@@ -7,9 +7,11 @@ import { LoaderError } from './loader-error.js';
 
 /** ELF program header types used here. */
 export const PT_LOAD = 1;
+/** ELF program header type of a note segment. */
 export const PT_NOTE = 4;
 /** `EM_X86_64` and `EM_386`. */
 export const EM_X86_64 = 0x3e;
+/** `EM_386`: i386, the machine of multiboot ELF32 kernels. */
 export const EM_386 = 0x03;
 /** The Xen note that gives a kernel's 32-bit PVH entry point. */
 export const XEN_ELFNOTE_PHYS32_ENTRY = 18;

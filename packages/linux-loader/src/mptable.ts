@@ -26,6 +26,7 @@ export class MpTableError extends Error {
 
 /** Default local APIC and IOAPIC addresses. */
 export const APIC_DEFAULT_PHYS_BASE = 0xfee00000;
+/** Default IOAPIC MMIO address. */
 export const IO_APIC_DEFAULT_PHYS_BASE = 0xfec00000;
 
 /** Options for {@link buildMpTable}. */
@@ -49,7 +50,10 @@ const SMALL_ENTRY = 8;
 const HEADER = 44;
 const FLOATING = 16;
 
-/** Size of the MP floating pointer plus configuration table for `vcpus` CPUs and `irqs` interrupt entries. */
+/**
+ * Size of the MP floating pointer plus configuration table for `vcpus` CPUs and `extraIrqs` extra interrupt entries.
+ * @example mpTableSize(1) // 16 + 44 + 20 + 8 * 20
+ */
 export function mpTableSize(vcpus: number, extraIrqs = 0): number {
   return FLOATING + HEADER + vcpus * PROC_ENTRY + SMALL_ENTRY * (1 + 1 + 16 + extraIrqs + 2);
 }

@@ -9,7 +9,9 @@ import { BootLayout } from './layout.js';
 export const XEN_HVM_START_MAGIC_VALUE = 0x336ec578;
 /** Sizes of the PVH structures (xen/include/public/arch-x86/hvm/start_info.h). */
 export const HVM_START_INFO_SIZE = 56;
+/** Size of one `hvm_modlist_entry`. */
 export const HVM_MODLIST_ENTRY_SIZE = 32;
+/** Size of one `hvm_memmap_table_entry`. */
 export const HVM_MEMMAP_ENTRY_SIZE = 24;
 
 /** A module (the initrd) for the PVH module list. */

@@ -16,6 +16,7 @@ const description: AcpiDescription = {
     { base: 0xd0000000, size: 0x1000, irq: 5 },
     { base: 0xd0001000, size: 0x1000, irq: 6 },
     { base: 0xd0002000, size: 0x1000, irq: 7 },
+    { base: 0xd0003000, size: 0x1000, irq: 10, trigger: 'level' },
   ],
   sleepControl: { space: 'io', address: 0x3c0 },
   sleepStatus: { space: 'io', address: 0x3c1 },
@@ -106,7 +107,10 @@ describe('ACPI tables', () => {
       expect(s).toMatch(
         /Device \(COM1\)[\s\S]*?EisaId \("PNP0501"\)[\s\S]*?0x03F8,\s+\/\/ Range Minimum[\s\S]*?IRQNoFlags \(\)\s*\{4\}/,
       );
-      description.virtioDevices!.forEach((d, i) => {
+      expect(s).toMatch(
+        /Device \(VR03\)[\s\S]*?Interrupt \(ResourceConsumer, Level, ActiveHigh, Exclusive, ,, \)\s*\{\s*0x0000000A,/,
+      );
+      description.virtioDevices!.slice(0, 3).forEach((d, i) => {
         const re = new RegExp(
           `Device \\(VR0${i}\\)\\s*\\{\\s*Name \\(_HID, "LNRO0005"\\)[\\s\\S]*?Name \\(_UID, (?:${i === 0 ? 'Zero' : i === 1 ? 'One' : `0x0${i}`})\\)` +
             `[\\s\\S]*?Memory32Fixed \\(ReadWrite,\\s*0x${d.base.toString(16).toUpperCase()},\\s*// Address Base\\s*0x00001000,` +

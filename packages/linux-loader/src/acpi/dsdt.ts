@@ -8,6 +8,8 @@ export interface VirtioMmioDevice {
   base: number;
   size: number;
   irq: number;
+  /** Interrupt trigger mode. Default `'edge'` (irqfd-style, as Firecracker describes virtio-mmio). */
+  trigger?: 'edge' | 'level';
 }
 
 /** A 16550 serial port. */
@@ -69,7 +71,13 @@ export function buildDsdt(o: DsdtOptions): Uint8Array {
         Aml.name('_HID', Aml.string('LNRO0005')),
         Aml.name('_UID', Aml.integer(i)),
         Aml.name('_CCA', Aml.integer(1)),
-        Aml.name('_CRS', Aml.resourceTemplate([Aml.memory32Fixed(d.base, d.size), Aml.interrupt([d.irq])])),
+        Aml.name(
+          '_CRS',
+          Aml.resourceTemplate([
+            Aml.memory32Fixed(d.base, d.size),
+            Aml.interrupt([d.irq], { edge: d.trigger !== 'level' }),
+          ]),
+        ),
       ]),
     );
   });
