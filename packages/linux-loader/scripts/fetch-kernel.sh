@@ -15,6 +15,12 @@ kdir="$cache_root/kernel"
 mkdir -p "$kdir"
 
 log() { echo "fetch-kernel: $*" >&2; }
+
+# One fetch at a time per cache (tests and benchmarks may start together).
+if command -v flock >/dev/null; then
+  exec 9>"$kdir/.lock"
+  flock 9
+fi
 command -v apt-get >/dev/null || { log "apt-get not found"; exit 3; }
 command -v dpkg-deb >/dev/null || { log "dpkg-deb not found"; exit 3; }
 
@@ -59,10 +65,12 @@ if ! ls "$pdir"/"$pkg"_*.deb >/dev/null 2>&1; then
   fi
 fi
 deb=$(ls "$pdir"/"$pkg"_*.deb | head -n1)
-rm -rf "$pdir/root.tmp"
-dpkg-deb -x "$deb" "$pdir/root.tmp"
+tmpx=$(mktemp -d "$pdir/extract.XXXXXX")
+trap 'rm -rf "$tmpx"' EXIT
+dpkg-deb -x "$deb" "$tmpx"
 rm -rf "$pdir/root"
-mv "$pdir/root.tmp" "$pdir/root"
+mv "$tmpx" "$pdir/root"
+trap - EXIT
 vmlinuz=$(ls "$pdir"/root/boot/vmlinuz-* | head -n1)
 [[ -f $vmlinuz ]] || { log "no boot/vmlinuz-* in $deb"; exit 5; }
 echo "$vmlinuz" > "$kdir/current"
