@@ -227,6 +227,32 @@ describe('Vsock (virtio-vsock over Unix sockets)', () => {
     expect(g.vsock.stats.malformed).toBe(1);
   });
 
+  it('closes the host socket when the guest refuses (RST) or never answers a REQUEST', async () => {
+    const g = await setup();
+    const a = await connectHost(g.udsPath);
+    const aState = collect(a);
+    a.on('close', () => {
+      aState.ended = true;
+    });
+    a.write('CONNECT 80\n');
+    const req = await g.waitFor((p) => p.h.op === VSOCK_OP.REQUEST, 'REQUEST');
+    g.send({ op: VSOCK_OP.RST, srcPort: 80, dstPort: req.h.srcPort });
+    await until(() => aState.ended || undefined, 'host socket closed after RST');
+    expect(aState.text).toBe('');
+
+    const b = await connectHost(g.udsPath);
+    const bState = collect(b);
+    b.on('close', () => {
+      bState.ended = true;
+    });
+    b.write('CONNECT 81\n');
+    const req2 = await g.waitFor((p) => p.h.op === VSOCK_OP.REQUEST && p.h.dstPort === 81, 'REQUEST');
+    const rst = await g.waitFor((p) => p.h.op === VSOCK_OP.RST, 'RST after the timeout');
+    expect(rst.h.srcPort).toBe(req2.h.srcPort);
+    await until(() => bState.ended || undefined, 'host socket closed after the timeout');
+    expect(g.vsock.connectionCount).toBe(0);
+  });
+
   it('closes host connections with a bad CONNECT line', async () => {
     const g = await setup();
     const host = await connectHost(g.udsPath);
