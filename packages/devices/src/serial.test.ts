@@ -150,6 +150,19 @@ describe('Serial (16550A)', () => {
     expect(r(LSR) & 0x02).toBe(0);
   });
 
+  it('holds one byte without FIFO, 64 with it, and clears the receive FIFO on FCR bit 1', () => {
+    const { serial, r, w } = setup({ inputBufferSize: 0 });
+    expect(serial.enqueueInput(Uint8Array.of(1, 2, 3))).toBe(1); // RBR only: no FIFO, no host buffer
+    expect(r(RBR)).toBe(1);
+    expect(r(LSR) & 1).toBe(0);
+    w(0x3fa, 0x01); // FIFO on
+    expect(serial.enqueueInput(new Uint8Array(100).fill(9))).toBe(SERIAL_FIFO_SIZE);
+    expect(serial.inputSpace).toBe(0);
+    w(0x3fa, 0x03); // clear RX
+    expect(r(LSR) & 1).toBe(0);
+    expect(serial.inputSpace).toBe(SERIAL_FIFO_SIZE);
+  });
+
   it('reports the normal modem lines outside loopback', () => {
     const { r } = setup();
     expect(r(MSR)).toBe(0xb0);

@@ -172,7 +172,7 @@ export class Serial implements BusDevice {
     this.irq = options.irq;
     this.sink = options.sink;
     this.out = new ByteRing(outSize);
-    this.input = new ByteRing(Math.max(inSize, 1));
+    this.input = new ByteRing(inSize);
     this.onInputSpace = options.onInputSpace;
   }
 

@@ -16,6 +16,13 @@ function skipReason(): string | undefined {
   } catch {
     return 'the ip command is missing';
   }
+  const probe = `tsvmm-probe-${process.pid}`;
+  try {
+    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+  } catch {
+    return 'cannot create network namespaces here (needs CAP_SYS_ADMIN)';
+  }
   try {
     execFileSync(process.execPath, ['-e', "import('@ts-vmm/kvm-sys').then((m) => m.loadAddon())"], {
       cwd: pkg,
