@@ -267,9 +267,11 @@ export class Serial implements BusDevice {
     if (this.ier & IER_THRE) this.raise();
   }
 
-  private receivedData(): void {
+  /** Recomputes the receive interrupt source; raises an edge for new data (not for data already seen). */
+  private receivedData(raise = true): void {
     const level = this.fifoEnabled ? TRIGGER_LEVELS[this.fcr >> 6] : 1;
     this.timeoutPending = this.rx.length > 0 && this.rx.length < level;
+    if (!raise) return;
     if ((this.ier & IER_RDA && this.rx.length > 0) || (this.ier & IER_RLS && this.lsrErrors)) this.raise();
   }
 
@@ -317,8 +319,9 @@ export class Serial implements BusDevice {
         if (this.rx.length === 0) return 0;
         const b = this.rx.shift();
         this.refill();
-        this.timeoutPending = false;
-        if (this.rx.length > 0) this.receivedData();
+        // No new edge here: the guest is already servicing the receive interrupt and reads until
+        // LSR.DR clears (an edge per byte read would be one irqfd write per byte).
+        this.receivedData(false);
         return b;
       }
       case UART_REG.IER:
@@ -380,7 +383,7 @@ export class Serial implements BusDevice {
           this.refill();
         }
         this.fcr = value & 0xc1;
-        if (this.rx.length > 0) this.receivedData();
+        this.receivedData(false);
         break;
       }
       case UART_REG.LCR:
