@@ -1,6 +1,6 @@
 /**
  * Linux boot for ts-vmm: kernel loaders (bzImage, ELF vmlinux with PVH note, multiboot), payload
- * extraction (LZ4, gzip), the zero page, PVH start info, E820, the kernel command line, initrd
+ * extraction (LZ4, gzip, zstd), the zero page, PVH start info, E820, the kernel command line, initrd
  * placement, MP tables and ACPI tables. It writes into guest memory; it never runs a guest.
  *
  * @packageDocumentation

@@ -14,6 +14,8 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
   );
 }
 
+const hasZstd = spawnSync('sh', ['-c', 'command -v zstd']).status === 0;
+if (!hasZstd) console.log('skipped: zstd payload round trip (zstd not installed)');
 const hasLz4 = spawnSync('sh', ['-c', 'command -v lz4']).status === 0;
 if (!hasLz4) console.log('skipped: lz4 CLI round trips (lz4 not installed)');
 
@@ -116,8 +118,40 @@ describe('payload extraction', () => {
     const xz = Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2);
     expect(detectCompression(xz)).toBe('xz');
     expect(() => decompressPayload(xz)).toThrow(/xz \(magic fd 37 7a 58 5a 00\) is not supported/);
-    expect(() => decompressPayload(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd))).toThrow(/zstd/);
+    expect(() => decompressPayload(Uint8Array.of(0x42, 0x5a, 0x68, 0x39))).toThrow(
+      /bzip2 \(magic 42 5a 68 39\)/,
+    );
+    expect(() => decompressPayload(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0, 0))).toThrow(DecompressError);
     expect(() => decompressPayload(Uint8Array.of(1, 2, 3))).toThrow(DecompressError);
+  });
+
+  it.skipIf(!hasZstd)("extracts a zstd payload with the kernel's size trailer, and bounds its output", () => {
+    const elf = Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, ...compressible(1 << 20)]);
+    const z = spawnSync('zstd', ['-9', '-c'], { input: elf, maxBuffer: 1 << 28 });
+    expect(z.status).toBe(0);
+    const payload = new Uint8Array(z.stdout.length + 4);
+    payload.set(z.stdout);
+    new DataView(payload.buffer).setUint32(z.stdout.length, elf.length, true);
+    const img = makeBzImage(pseudoRandom(0x1000), { payload });
+    expect(same(extractVmlinux(img), elf)).toBe(true);
+    expect(() => extractVmlinux(img, { maxOutput: 1 << 19 })).toThrow(/exceeds/);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: payload.length }),
+        fc.nat(payload.length - 1),
+        fc.integer({ min: 0, max: 255 }),
+        (cut, at, b) => {
+          const bad = payload.slice(0, cut);
+          if (at < bad.length) bad[at] = b;
+          try {
+            decompressPayload(bad, { maxOutput: 8 << 20 });
+          } catch (e) {
+            expect(e).toBeInstanceOf(DecompressError);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('bounds gzip output', () => {

@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
 import { DecompressError } from './decompress-error.js';
 import { hex } from './hex.js';
 import { decompressLz4Legacy } from './lz4.js';
@@ -56,8 +57,8 @@ export interface ExtractOptions {
 
 /**
  * Decompresses a bzImage's payload and returns the vmlinux ELF inside it, so a VMM can load the ELF
- * directly (PVH or 64-bit entry) and skip the kernel's self-decompression. LZ4 (legacy frames) and
- * gzip are decoded; other formats give a {@link DecompressError} of kind `'unsupported-compression'`
+ * directly (PVH or 64-bit entry) and skip the kernel's self-decompression. LZ4 (legacy frames),
+ * gzip and zstd (through the pure-JS `fzstd`) are decoded; other formats give a {@link DecompressError} of kind `'unsupported-compression'`
  * naming the magic.
  *
  * @example
@@ -88,14 +89,60 @@ export function decompressPayload(payload: Uint8Array, options: ExtractOptions =
           throw new DecompressError('too-large', `gzip: output exceeds ${maxOutput} bytes`);
         throw new DecompressError('corrupt', `gzip: ${(e as Error).message}`);
       }
+    case 'zstd':
+      return decompressZstd(payload, maxOutput);
     case 'none':
       return payload;
     default: {
       const magic = Array.from(payload.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(' ');
       throw new DecompressError(
         'unsupported-compression',
-        `payload compression ${kind} (magic ${magic || 'none'}) is not supported; LZ4 and gzip are${kind === 'unknown' ? '' : ` (${hex(payload.length)} bytes)`}`,
+        `payload compression ${kind} (magic ${magic || 'none'}) is not supported; LZ4, gzip and zstd are${kind === 'unknown' ? '' : ` (${hex(payload.length)} bytes)`}`,
       );
     }
   }
+}
+
+/**
+ * Decodes a zstd payload with the pure-JS `fzstd`, capping the output at `maxOutput`. The kernel build
+ * appends the uncompressed size (4 bytes) after the frame: when the whole input does not decode,
+ * it is retried without those 4 bytes.
+ *
+ * @example decompressPayload(zstdPayload) // via detectCompression() === 'zstd'
+ */
+function decompressZstd(payload: Uint8Array, maxOutput: number): Uint8Array {
+  try {
+    return zstdStream(payload, maxOutput);
+  } catch (e) {
+    if (e instanceof DecompressError && e.kind === 'too-large') throw e;
+    if (payload.length <= 8) throw e;
+    return zstdStream(payload.subarray(0, payload.length - 4), maxOutput);
+  }
+}
+
+function zstdStream(input: Uint8Array, maxOutput: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const d = new ZstdDecompress((chunk) => {
+    total += chunk.length;
+    if (total > maxOutput) throw new DecompressError('too-large', `zstd: output exceeds ${maxOutput} bytes`);
+    parts.push(chunk.slice());
+  });
+  try {
+    const step = 1 << 20;
+    for (let o = 0; o < input.length; o += step) {
+      const end = Math.min(o + step, input.length);
+      d.push(input.subarray(o, end), end === input.length);
+    }
+  } catch (e) {
+    if (e instanceof DecompressError) throw e;
+    throw new DecompressError('corrupt', `zstd: ${(e as Error)?.message ?? String(e)}`);
+  }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
