@@ -160,6 +160,13 @@ export class Net implements VirtioDevice {
         this.stopWatching();
         break;
       }
+      if (chain.writableLength < VIRTIO_NET_HDR_SIZE + 14) {
+        // Cannot hold any frame (too small, or no writable buffer): give it back unused.
+        this.stats.rxDropped++;
+        q.addUsed(ctx.mem, chain.head, 0);
+        used++;
+        continue;
+      }
       const n = this.backend.recv(this.frame);
       if (n < 0) {
         q.undoPop();

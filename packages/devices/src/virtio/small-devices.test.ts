@@ -180,6 +180,17 @@ describe('Net (virtio-net)', () => {
     expect(backend.queued).toBe(1);
   });
 
+  it('returns receive chains that cannot hold a frame, unused', () => {
+    const backend = new MemoryNetBackend();
+    const net = new Net({ backend });
+    const { drv } = attach(net);
+    const b = drv.alloc(64);
+    drv.submit(0, [{ addr: b, len: 64 }]); // device-readable: useless for receive
+    backend.inject(frame(60, 1));
+    expect(drv.takeUsed(0)).toEqual([{ id: 0, len: 0 }]);
+    expect(backend.queued).toBe(1); // the frame waits for a usable buffer
+  });
+
   it('drops frames that do not fit the guest buffer', () => {
     const backend = new MemoryNetBackend();
     const net = new Net({ backend });
