@@ -21,10 +21,16 @@ function config(extra: Partial<VmmConfig> = {}): VmmConfig {
   return { ...resolveConfig({ flags: { backend: 'kvm', memoryMib: 16 } }), ...extra };
 }
 
-async function runRaw(image: Uint8Array, extra: Partial<VmmConfig> = {}, input: ConsoleInput | null = null) {
+async function runRaw(
+  image: Uint8Array,
+  extra: Partial<VmmConfig> = {},
+  input: ConsoleInput | null = null,
+  threadLocalDevices = true,
+) {
   let out = '';
   const logs: string[] = [];
   const vmm = await Vmm.create(config(extra), {
+    threadLocalDevices,
     raw: { image },
     input,
     output: {
@@ -121,6 +127,19 @@ describe.skipIf(!kvm)('Vmm on KVM with small guests (needs /dev/kvm)', () => {
     expect(result.reason).toBe('poweroff');
     expect(out()).toBe('B');
     expect(input.paused).toBe(true);
+  });
+
+  it('with every exit forwarded to the main thread: output, input, panic detection', async () => {
+    const demo = await runRaw(demoGuest(), {}, null, false);
+    expect(demo.result.reason).toBe('poweroff');
+    expect(demo.out()).toContain(DEMO_GREETING);
+    const input = new FakeInput();
+    const pending = runRaw(echoGuest, {}, input, false);
+    setTimeout(() => input.emit('data', Buffer.from('x')), 200);
+    const echo = await pending;
+    expect(echo.out()).toBe('y');
+    const panic = await runRaw(printThenReset('Kernel panic - not syncing: test\r\n'), {}, null, false);
+    expect(panic.result.reason).toBe('panic');
   });
 
   it('stop() from the host ends a spinning guest and releases its threads', async () => {

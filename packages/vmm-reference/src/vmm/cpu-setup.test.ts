@@ -162,6 +162,13 @@ describe('CPUID', () => {
     }
   });
 
+  it('hides CX16, XSAVE and AVX when CPL0 is emulated', () => {
+    const c = vcpuCpuid(supported, { vcpuId: 0, vcpuCount: 1, backend: 'kvm', emulatedCpl0: true });
+    const l1 = c.find((e) => e.function === 1)!;
+    expect(l1.ecx & ((1 << 13) | (1 << 26) | (1 << 28))).toBe(0);
+    expect(l1.ecx & 1).toBe(1);
+  });
+
   it('adds no KVM signature for the emulator', () => {
     const c = vcpuCpuid(supported, { vcpuId: 0, vcpuCount: 1, backend: 'emulated' });
     expect(c.some((e) => e.function === 0x40000000)).toBe(false);

@@ -14,10 +14,10 @@ export interface CpuidOptions {
   vcpuCount: number;
   backend: BackendKind;
   /**
-   * Hide CMPXCHG16B (CPUID.1:ECX.CX16): for KVM implementations whose instruction emulator cannot run
-   * it at CPL0 (PVM fails with an emulation error when Linux's SLUB uses it).
+   * Hide what a KVM that emulates CPL0 code (PVM) cannot emulate: CMPXCHG16B (Linux's SLUB uses it)
+   * and XSAVE with the AVX family (the kernel's XRSTOR fails); the guest then uses FXSAVE.
    */
-  hideCx16?: boolean;
+  emulatedCpl0?: boolean;
 }
 
 function bitsFor(n: number): number {
@@ -47,7 +47,7 @@ export function vcpuCpuid(supported: readonly CpuidEntry[], o: CpuidOptions): Cp
       case 0x1:
         e.ebx = ((apicId & 0xff) << 24) | ((o.vcpuCount & 0xff) << 16) | (8 << 8) | (e.ebx & 0xff);
         e.ecx |= 1 << 31; // running on a hypervisor
-        if (o.hideCx16) e.ecx &= ~(1 << 13);
+        if (o.emulatedCpl0) e.ecx &= ~((1 << 13) | (1 << 12) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 29));
         if (o.vcpuCount > 1) e.edx |= 1 << 28;
         else e.edx &= ~(1 << 28);
         break;
@@ -58,6 +58,26 @@ export function vcpuCpuid(supported: readonly CpuidEntry[], o: CpuidOptions): Cp
         e.eax = (e.eax & 0x3fff) | ((sharing & 0xfff) << 14) | (((o.vcpuCount - 1) & 0x3f) << 26);
         break;
       }
+      case 0x7:
+        if (o.emulatedCpl0 && e.index === 0) {
+          // AVX2, AVX-512 F/DQ/IFMA/PF/ER/CD/BW/VL; AVX-512 VBMI etc. in ECX; AVX-VNNI etc. in EAX of sub-leaf 1.
+          e.ebx &= ~(
+            (1 << 5) |
+            (1 << 16) |
+            (1 << 17) |
+            (1 << 21) |
+            (1 << 26) |
+            (1 << 27) |
+            (1 << 28) |
+            (1 << 30) |
+            (1 << 31)
+          );
+          e.ecx &= ~((1 << 1) | (1 << 6) | (1 << 11) | (1 << 12) | (1 << 14));
+        }
+        break;
+      case 0xd:
+        if (o.emulatedCpl0) continue;
+        break;
       case 0xb:
       case 0x1f:
         // Filled below for sub-leaves 0 (SMT) and 1 (core); others report "invalid level".

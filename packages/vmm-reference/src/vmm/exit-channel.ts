@@ -67,10 +67,17 @@ export class ExitChannel {
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
   private seq = 0;
-  /** Spin iterations before blocking (vCPU side). */
+  /** Most spin iterations before blocking (vCPU side); 0 disables spinning. */
   spin = 4000;
-  /** Spin iterations waiting for the next request of a burst (device side); 0 disables. */
+  /** Most spin iterations waiting for the next request of a burst (device side); 0 disables. */
   serveSpin = 2000;
+  /**
+   * Adaptive budgets: a side that found its answer while spinning doubles its budget (up to the
+   * maximum), one that had to block halves it, so an oversubscribed host stops burning CPU on spins
+   * that never pay off.
+   */
+  private spinBudget = 1000;
+  private serveBudget = 500;
   /** Longest the device side serves a burst before yielding to its event loop. */
   maxBurstMs = 2;
 
@@ -108,12 +115,17 @@ export class ExitChannel {
     this.seq = seq;
     Atomics.store(w, REQ, seq);
     Atomics.notify(w, REQ);
-    let spins = this.spin;
+    let spins = Math.min(this.spinBudget, this.spin);
+    let blocked = false;
     while (Atomics.load(w, ANS) !== seq) {
       if (Atomics.load(w, CLOSED)) return false;
       if (spins > 0) spins--;
-      else Atomics.wait(w, ANS, Atomics.load(w, ANS), 50);
+      else {
+        blocked = true;
+        Atomics.wait(w, ANS, Atomics.load(w, ANS), 50);
+      }
     }
+    this.spinBudget = blocked ? this.spinBudget >> 1 : Math.min(this.spin, this.spinBudget * 2 + 64);
     if (!write) data.set(this.bytes.subarray(0, len));
     return true;
   }
@@ -131,7 +143,10 @@ export class ExitChannel {
       if (cur === seen) {
         // Spin briefly for the next exit of a burst (a driver's register sequence, console output)
         // before paying for an event-loop wake-up; bound the burst so host I/O keeps flowing.
-        for (let i = this.serveSpin; i > 0 && cur === seen; i--) cur = Atomics.load(w, REQ);
+        for (let i = Math.min(this.serveBudget, this.serveSpin); i > 0 && cur === seen; i--)
+          cur = Atomics.load(w, REQ);
+        this.serveBudget =
+          cur === seen ? this.serveBudget >> 1 : Math.min(this.serveSpin, this.serveBudget * 2 + 64);
         if (cur === seen || performance.now() - burstStart > this.maxBurstMs) {
           if (cur !== seen) await new Promise((r) => setImmediate(r));
           else {

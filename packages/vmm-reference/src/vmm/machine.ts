@@ -7,14 +7,10 @@
  */
 import * as devices from '@ts-vmm/devices';
 import {
-  BootTimer,
+  type BootTimer,
   Bus,
-  type BusDevice,
-  DebugExit,
-  I8042,
-  type IrqLine,
-  Rtc,
-  Serial,
+  type I8042,
+  type Serial,
   type SerialSink,
   type VirtioDevice,
   VirtioMmioTransport,
@@ -22,21 +18,11 @@ import {
 import type { IoEvent, Vm } from '@ts-vmm/kvm-ioctls';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { VmmConfig } from '../config/types.js';
-import {
-  ACPI_SLEEP_CONTROL_PORT,
-  BOOT_TIMER_ADDR,
-  COM1_IRQ,
-  COM1_PORT,
-  DEBUG_EXIT_PORT,
-  I8042_COMMAND_PORT,
-  I8042_DATA_PORT,
-  RTC_PORT,
-  virtioSlot,
-} from './address-map.js';
+import { COM1_IRQ, virtioSlot } from './address-map.js';
 import { VmmError } from './errors.js';
 import { ExitKind, type ExitRequest } from './exit-channel.js';
 import type { StopReason } from './exit-codes.js';
-import { AcpiPowerDevice } from './power.js';
+import { createLegacyDevices } from './legacy-devices.js';
 
 /** The virtio-mmio queue-notify register offset. */
 const QUEUE_NOTIFY = 0x50;
@@ -67,12 +53,12 @@ export interface MachineOptions {
   hooks: MachineHooks;
   /** Use ioeventfd for queue notifications (when the backend supports it). */
   ioEvents: boolean;
+  /**
+   * Build the legacy devices (COM1, i8042, RTC, debug-exit, ACPI power, boot timer) here (default),
+   * or leave them to the vCPU thread that answers its own port exits.
+   */
+  legacyHere?: boolean;
 }
-
-const nullPort: BusDevice = {
-  read: (_o, d) => d.fill(0),
-  write: () => {},
-};
 
 /**
  * The buses and devices of one VM.
@@ -86,58 +72,36 @@ const nullPort: BusDevice = {
 export class Machine {
   readonly pio = new Bus('pio');
   readonly mmio = new Bus('mmio');
-  readonly serial: Serial;
-  readonly i8042: I8042;
-  readonly bootTimer: BootTimer;
+  /** COM1, when the legacy devices live on this thread. */
+  serial: Serial | undefined;
+  i8042: I8042 | undefined;
+  bootTimer: BootTimer | undefined;
   readonly virtio: WiredVirtio[] = [];
   /** The virtio console, when the configuration asks for one. */
   virtioConsole: devices.Console | undefined;
   private readonly lines: { close(): void }[] = [];
   private readonly ioEvents: IoEvent[] = [];
 
-  private constructor(serial: Serial, i8042: I8042, bootTimer: BootTimer) {
-    this.serial = serial;
-    this.i8042 = i8042;
-    this.bootTimer = bootTimer;
-  }
+  private constructor() {}
 
   static async create(o: MachineOptions): Promise<Machine> {
     const { vm, hooks, config } = o;
-    const line = (gsi: number): IrqLine => {
-      const l = vm.createInterruptLine(gsi);
-      return l;
-    };
-    const serialIrq = line(COM1_IRQ);
-    const serial = new Serial({
-      irq: serialIrq,
-      sink: config.console === 'serial' ? o.consoleSink : undefined,
-    });
-    const i8042 = new I8042({ onReset: () => hooks.stop('reboot', 'i8042 reset') });
-    const bootTimer = new BootTimer({
-      onBoot: (ns) =>
-        hooks.log(`boot timer: guest reached user space after ${(Number(ns) / 1e6).toFixed(1)} ms`),
-    });
-    const m = new Machine(serial, i8042, bootTimer);
-    m.lines.push(serialIrq as unknown as { close(): void });
-    m.pio.register(COM1_PORT, 8, serial, 'com1');
-    m.pio.register(I8042_DATA_PORT, 1, i8042.dataPort, 'i8042-data');
-    m.pio.register(I8042_COMMAND_PORT, 1, i8042.commandPort, 'i8042-command');
-    m.pio.register(RTC_PORT, 2, new Rtc(), 'rtc');
-    m.pio.register(
-      DEBUG_EXIT_PORT,
-      4,
-      new DebugExit({ onExit: (code) => hooks.stop('debug-exit', `debug-exit port: code ${code}`, code) }),
-      'debug-exit',
-    );
-    m.pio.register(
-      ACPI_SLEEP_CONTROL_PORT,
-      3,
-      new AcpiPowerDevice((ev) => hooks.stop(ev === 'poweroff' ? 'poweroff' : 'reboot', `ACPI ${ev}`)),
-      'acpi-power',
-    );
-    m.pio.register(0x80, 1, nullPort, 'post-code');
-    m.mmio.register(BOOT_TIMER_ADDR, 0x1000, bootTimer, 'boot-timer');
+    const m = new Machine();
     try {
+      if (o.legacyHere !== false) {
+        const serialIrq = vm.createInterruptLine(COM1_IRQ);
+        m.lines.push(serialIrq);
+        const legacy = createLegacyDevices({
+          serialIrq,
+          sink: config.console === 'serial' ? o.consoleSink : undefined,
+          hooks,
+          pio: m.pio,
+          mmio: m.mmio,
+        });
+        m.serial = legacy.serial;
+        m.i8042 = legacy.i8042;
+        m.bootTimer = legacy.bootTimer;
+      }
       await m.wireVirtio(o);
     } catch (e) {
       m.close();

@@ -18,6 +18,8 @@ export interface VcpuLoopHooks {
   idle(): void;
   /** The guest ended the run. */
   stop(reason: StopReason, detail?: string): void;
+  /** Called before every `run()` (host input for thread-local devices). */
+  poll?(): void;
 }
 
 /** Counters a loop keeps. */
@@ -105,6 +107,7 @@ export function runVcpu(vcpu: Vcpu, hooks: VcpuLoopHooks): VcpuStats {
   const stats: VcpuStats = { exits: 0, io: 0, mmio: 0 };
   for (;;) {
     if (hooks.stopping()) return stats;
+    hooks.poll?.();
     let exit: VcpuExit;
     try {
       exit = vcpu.run();

@@ -1,17 +1,25 @@
 /**
  * The vCPU worker thread: opens the VM shared by the main thread, creates its vCPU, applies the
- * plan, reports the vCPU's kicker, waits for the start signal and runs {@link runVcpu}. Port/MMIO
- * exits go to the main thread through an {@link ExitChannel}.
+ * plan, reports the vCPU's kicker, waits for the start signal and runs {@link runVcpu}.
+ *
+ * Port/MMIO exits go to the main thread through an {@link ExitChannel}, except when this thread owns
+ * the legacy devices (`local`, single-vCPU VMs): then COM1, i8042, RTC, debug-exit, ACPI power and
+ * the boot timer answer on this thread, console bytes cross through {@link SharedByteRing}s, and
+ * only virtio-mmio register accesses travel.
  *
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendKind } from '@ts-vmm/kvm-ioctls';
+import { BOOT_TIMER_ADDR } from './address-map.js';
 import { loadBackend } from './backend.js';
-import { ExitChannel } from './exit-channel.js';
+import { ExitChannel, ExitKind, type ExitKindValue } from './exit-channel.js';
+import type { StopReason } from './exit-codes.js';
+import { BOOT_TIMER_SIZE, createLegacyDevices, type LegacyDevices } from './legacy-devices.js';
+import { SharedByteRing } from './shared-byte-ring.js';
 import { runVcpu } from './vcpu-loop.js';
 import { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
-import { Control, type WorkerMessage } from './worker-protocol.js';
+import { Control, type LocalDevicesSpec, type WorkerMessage } from './worker-protocol.js';
 
 interface VcpuWorkerData {
   backend: BackendKind;
@@ -19,6 +27,7 @@ interface VcpuWorkerData {
   plan: VcpuPlan;
   channel: SharedArrayBuffer;
   control: SharedArrayBuffer;
+  local?: LocalDevicesSpec;
 }
 
 const data = workerData as VcpuWorkerData;
@@ -30,30 +39,110 @@ async function main(): Promise<void> {
   const hv = await loadBackend(data.backend);
   if (!hv.openVm) throw new Error(`the ${data.backend} backend cannot open a VM in a worker`);
   const vm = await hv.openVm(data.vm);
-  const vcpu = vm.createVcpu(data.plan.id);
+  const id = data.plan.id;
+  const stop = (reason: StopReason, detail?: string, code?: number) => {
+    if (Atomics.load(control, Control.STOP)) return;
+    Atomics.store(control, Control.STOP, 1);
+    post({ type: 'stop', id, reason, detail, code });
+  };
+
+  let legacy: LegacyDevices | undefined;
+  let serialIrq: { close(): void } | undefined;
+  let pendingOut: Uint8Array | undefined;
+  let output: SharedByteRing | undefined;
+  let input: SharedByteRing | undefined;
+  if (data.local) {
+    output = new SharedByteRing(data.local.output);
+    input = new SharedByteRing(data.local.input);
+    const out = output;
+    const irq = vm.createInterruptLine(4);
+    serialIrq = irq;
+    legacy = createLegacyDevices({
+      serialIrq: irq,
+      sink: data.local.serialOutput
+        ? {
+            write: (chunk: Uint8Array) => {
+              const n = out.write(chunk);
+              if (n < chunk.length) pendingOut = chunk.slice(n);
+              return n === chunk.length;
+            },
+          }
+        : undefined,
+      hooks: { stop, log: (line) => post({ type: 'log', id, line }) },
+    });
+  }
+  const inputRing = input;
+  const serial = legacy?.serial;
+  const poll = () => {
+    if (pendingOut && output) {
+      const n = output.write(pendingOut);
+      pendingOut = n < pendingOut.length ? pendingOut.subarray(n) : undefined;
+      if (!pendingOut) serial?.resume();
+    }
+    if (inputRing && serial && inputRing.available > 0) {
+      const bytes = inputRing.peek(serial.inputSpace);
+      if (bytes.length) inputRing.consume(serial.enqueueInput(bytes));
+    }
+  };
+
+  const io = (
+    kind: ExitKindValue,
+    address: number,
+    size: number,
+    count: number,
+    bytes: Uint8Array,
+  ): boolean => {
+    if (legacy) {
+      const n = Math.max(count, 1);
+      if (kind === ExitKind.PIO_READ) {
+        for (let i = 0; i < n; i++) legacy.pio.read(address, bytes.subarray(i * size, (i + 1) * size));
+        if (address >= 0x3f8 && address < 0x400) poll();
+        return true;
+      }
+      if (kind === ExitKind.PIO_WRITE) {
+        for (let i = 0; i < n; i++) legacy.pio.write(address, bytes.subarray(i * size, (i + 1) * size));
+        return !Atomics.load(control, Control.STOP);
+      }
+      if (address >= BOOT_TIMER_ADDR && address < BOOT_TIMER_ADDR + BOOT_TIMER_SIZE) {
+        if (kind === ExitKind.MMIO_READ) legacy.mmio.read(address, bytes.subarray(0, size));
+        else legacy.mmio.write(address, bytes.subarray(0, size));
+        return true;
+      }
+    }
+    return channel.call(kind, address, size, count, bytes);
+  };
+
+  const vcpu = vm.createVcpu(id);
   try {
     applyVcpuPlan(vcpu, data.plan);
-    post({ type: 'ready', id: data.plan.id, kicker: vcpu.kicker() });
+    post({ type: 'ready', id, kicker: vcpu.kicker() });
     while (Atomics.load(control, Control.START) === 0 && Atomics.load(control, Control.STOP) === 0) {
       Atomics.wait(control, Control.START, 0, 100);
     }
     const stats = runVcpu(vcpu, {
-      io: (kind, address, size, count, bytes) => channel.call(kind, address, size, count, bytes),
+      io,
       stopping: () => Atomics.load(control, Control.STOP) !== 0,
       idle: () => {
         Atomics.wait(control, Control.STOP, 0, 1);
       },
-      stop: (reason, detail) => post({ type: 'stop', id: data.plan.id, reason, detail }),
+      stop: (reason, detail) => stop(reason, detail),
+      poll: legacy ? poll : undefined,
     });
-    post({ type: 'exited', id: data.plan.id, stats });
+    if (serial) {
+      serial.flush();
+      poll();
+    }
+    post({ type: 'exited', id, stats });
   } finally {
     vcpu.close();
+    serialIrq?.close();
     vm.close();
     (hv as { close?: () => void }).close?.();
   }
 }
 
 main().catch((e: Error) => {
-  post({ type: 'stop', id: data.plan?.id ?? -1, reason: 'error', detail: e.message });
-  post({ type: 'exited', id: data.plan?.id ?? -1, stats: { exits: 0, io: 0, mmio: 0 } });
+  const id = data.plan?.id ?? -1;
+  post({ type: 'stop', id, reason: 'error', detail: e.message });
+  post({ type: 'exited', id, stats: { exits: 0, io: 0, mmio: 0 } });
 });

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { virtioMmioCmdline } from '@ts-vmm/devices';
+import { type SerialSink, virtioMmioCmdline } from '@ts-vmm/devices';
 import type { Hypervisor, Vcpu, VcpuKicker, Vm } from '@ts-vmm/kvm-ioctls';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { ramLayout } from '../config/memory-layout.js';
@@ -29,6 +29,7 @@ import { writeGdt } from './gdt.js';
 import { createGuestMemory } from './guest-memory.js';
 import { Machine } from './machine.js';
 import { writeIdentityPageTables } from './page-tables.js';
+import { SharedByteRing } from './shared-byte-ring.js';
 import { handleExit, type VcpuStats } from './vcpu-loop.js';
 import { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
 import { CONTROL_BYTES, Control, type WorkerMessage } from './worker-protocol.js';
@@ -68,6 +69,11 @@ export interface VmmOptions {
   raw?: RawPayload;
   /** Run vCPUs in worker threads when the backend allows it (default true). */
   workers?: boolean;
+  /**
+   * Let a single vCPU's thread own the legacy devices and answer its port exits itself (default
+   * true; see docs/architecture.md). False forwards every exit to the main thread.
+   */
+  threadLocalDevices?: boolean;
 }
 
 function defaultLog(line: string): void {
@@ -114,6 +120,9 @@ export class Vmm {
   private readonly kickers: VcpuKicker[] = [];
   private readonly channels: ExitChannel[] = [];
   private readonly inlineVcpus: Vcpu[] = [];
+  /** Console rings when vCPU 0's thread owns the legacy devices. */
+  private readonly local: { output: SharedByteRing; input: SharedByteRing } | undefined;
+  private readonly consoleSink: SerialSink;
   /** Per-vCPU exit counters, filled when the run ends. */
   readonly stats: VcpuStats[] = [];
 
@@ -130,7 +139,11 @@ export class Vmm {
     plans: VcpuPlan[];
     options: VmmOptions;
     log: (line: string) => void;
+    local: { output: SharedByteRing; input: SharedByteRing } | undefined;
+    consoleSink: SerialSink;
   }) {
+    this.local = init.local;
+    this.consoleSink = init.consoleSink;
     this.config = init.config;
     this.hypervisor = init.hypervisor;
     this.backendReason = init.backendReason;
@@ -184,6 +197,15 @@ export class Vmm {
       let vmmRef: Vmm | undefined;
       let early: { reason: StopReason; detail?: string; code?: number } | undefined;
       const output = options.output ?? process.stdout;
+      const localLegacy =
+        hv.capabilities.multiThreaded &&
+        !!hv.openVm &&
+        options.workers !== false &&
+        options.threadLocalDevices !== false &&
+        config.vcpus === 1;
+      const local = localLegacy
+        ? { output: SharedByteRing.create(64 * 1024), input: SharedByteRing.create(4096) }
+        : undefined;
       const consoleSink = {
         write: (chunk: Uint8Array) => {
           vmmRef?.scanConsole(chunk);
@@ -197,6 +219,7 @@ export class Vmm {
         memory,
         consoleSink,
         ioEvents: hv.capabilities.ioEvents,
+        legacyHere: !localLegacy,
         hooks: {
           stop: (reason, detail, code) => {
             if (vmmRef) vmmRef.stop(reason, detail, code);
@@ -244,7 +267,7 @@ export class Vmm {
             vcpuId: id,
             vcpuCount: config.vcpus,
             backend: hv.kind,
-            hideCx16: emulatedCpl0,
+            emulatedCpl0,
           }),
           msrs,
           irqchip: hv.capabilities.irqchip,
@@ -259,6 +282,8 @@ export class Vmm {
         cmdline,
         memory,
         releaseMemory: release,
+        local,
+        consoleSink,
         vm,
         machine,
         plans,
@@ -374,6 +399,14 @@ export class Vmm {
           plan,
           channel: channel.sab,
           control: this.control,
+          local:
+            this.local && plan.id === 0
+              ? {
+                  output: this.local.output.sab,
+                  input: this.local.input.sab,
+                  serialOutput: this.config.console === 'serial',
+                }
+              : undefined,
         },
       });
       this.workers.push(worker);
@@ -387,8 +420,10 @@ export class Vmm {
                 // The vCPU already closed (the run ended while it was starting): nothing to kick.
               }
               resolve();
+            } else if (m.type === 'log') {
+              this.log(m.line);
             } else if (m.type === 'stop') {
-              this.stop(m.reason, m.detail);
+              this.stop(m.reason, m.detail, m.code);
               resolve();
             } else if (m.type === 'exited') {
               this.stats[m.id] = m.stats;
@@ -405,9 +440,19 @@ export class Vmm {
         .catch((e: Error) => this.stop('error', e.message));
     }
     await Promise.all(ready);
+    if (this.local) void this.drainConsole(this.local.output);
     const ctl = new Int32Array(this.control);
     Atomics.store(ctl, Control.START, 1);
     Atomics.notify(ctl, Control.START);
+  }
+
+  /** Copies guest console output from the vCPU thread's ring to the console sink until the run ends. */
+  private async drainConsole(ring: SharedByteRing): Promise<void> {
+    while (!this.result) {
+      await ring.whenReadable(100);
+      const bytes = ring.read();
+      if (bytes.length) this.consoleSink.write(bytes);
+    }
   }
 
   /** Single-threaded backends: every vCPU runs on this thread, yielding to the event loop often. */
@@ -457,10 +502,15 @@ export class Vmm {
     const raw = !!input.isTTY && typeof input.setRawMode === 'function';
     if (raw) input.setRawMode!(true);
     let pending: Uint8Array | undefined;
-    const feed = (bytes: Uint8Array): number =>
-      this.machine.virtioConsole
-        ? this.machine.virtioConsole.enqueueInput(bytes)
-        : this.machine.serial.enqueueInput(bytes);
+    const feed = (bytes: Uint8Array): number => {
+      if (this.machine.virtioConsole) return this.machine.virtioConsole.enqueueInput(bytes);
+      if (this.machine.serial) return this.machine.serial.enqueueInput(bytes);
+      if (!this.local) return bytes.length;
+      const n = this.local.input.write(bytes);
+      // The vCPU may sit in the guest's HLT: kick it so its thread moves the input into COM1.
+      if (n > 0) this.kickers[0]?.kick();
+      return n;
+    };
     const onData = (chunk: Buffer | string) => {
       const bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : new Uint8Array(chunk);
       const { forward, quit } = raw ? escapeFilter.feed(bytes) : { forward: bytes, quit: false };
@@ -529,7 +579,11 @@ export class Vmm {
     await Promise.all(exited);
     for (const k of this.kickers.splice(0)) (k as { close?: () => void }).close?.();
     for (const v of this.inlineVcpus.splice(0)) v.close();
-    this.machine.serial.flush();
+    this.machine.serial?.flush();
+    if (this.local) {
+      const rest = this.local.output.read();
+      if (rest.length) this.consoleSink.write(rest);
+    }
     this.machine.close();
     this.vm.close();
     this.releaseMemory();

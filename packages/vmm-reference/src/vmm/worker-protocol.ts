@@ -11,8 +11,19 @@ export const Control = { START: 0, STOP: 1 } as const;
 /** Size of the control SharedArrayBuffer. */
 export const CONTROL_BYTES = 64;
 
+/** Shared buffers of a vCPU thread that owns the legacy devices. */
+export interface LocalDevicesSpec {
+  /** Guest console output (vCPU thread -> main). */
+  output: SharedArrayBuffer;
+  /** Host console input (main -> vCPU thread). */
+  input: SharedArrayBuffer;
+  /** Send COM1 output to `output` (the console is the serial port). */
+  serialOutput: boolean;
+}
+
 /** A message from a vCPU worker. */
 export type WorkerMessage =
   | { type: 'ready'; id: number; kicker: unknown }
-  | { type: 'stop'; id: number; reason: StopReason; detail?: string }
-  | { type: 'exited'; id: number; stats: VcpuStats };
+  | { type: 'stop'; id: number; reason: StopReason; detail?: string; code?: number }
+  | { type: 'exited'; id: number; stats: VcpuStats }
+  | { type: 'log'; id: number; line: string };

@@ -1,0 +1,98 @@
+/**
+ * The legacy part of the machine, built the same way on whichever thread owns it: COM1, i8042,
+ * RTC, debug-exit, ACPI power registers, the POST-code port and the boot timer.
+ *
+ * @module
+ */
+import {
+  BootTimer,
+  Bus,
+  type BusDevice,
+  DebugExit,
+  I8042,
+  type IrqLine,
+  Rtc,
+  Serial,
+  type SerialSink,
+} from '@ts-vmm/devices';
+import {
+  ACPI_SLEEP_CONTROL_PORT,
+  BOOT_TIMER_ADDR,
+  COM1_PORT,
+  DEBUG_EXIT_PORT,
+  I8042_COMMAND_PORT,
+  I8042_DATA_PORT,
+  RTC_PORT,
+} from './address-map.js';
+import type { StopReason } from './exit-codes.js';
+import { AcpiPowerDevice } from './power.js';
+
+/** Size of the boot timer's MMIO window. */
+export const BOOT_TIMER_SIZE = 0x1000;
+
+/** What the legacy devices report. */
+export interface LegacyHooks {
+  stop(reason: StopReason, detail?: string, code?: number): void;
+  log(line: string): void;
+}
+
+/** The legacy devices and the buses they sit on. */
+export interface LegacyDevices {
+  pio: Bus;
+  mmio: Bus;
+  serial: Serial;
+  i8042: I8042;
+  bootTimer: BootTimer;
+}
+
+const postCode: BusDevice = {
+  read: (_o, d) => d.fill(0),
+  write: () => {},
+};
+
+/**
+ * Builds the legacy devices on fresh buses (or on the given ones).
+ *
+ * @example
+ * ```ts
+ * const legacy = createLegacyDevices({ serialIrq: vm.createInterruptLine(4), sink: process.stdout, hooks });
+ * legacy.pio.write(0x3f8, Uint8Array.of(0x41));
+ * ```
+ */
+export function createLegacyDevices(o: {
+  serialIrq: IrqLine;
+  sink: SerialSink | undefined;
+  hooks: LegacyHooks;
+  onInputSpace?: () => void;
+  pio?: Bus;
+  mmio?: Bus;
+}): LegacyDevices {
+  const { hooks } = o;
+  const pio = o.pio ?? new Bus('pio');
+  const mmio = o.mmio ?? new Bus('mmio');
+  const serial = new Serial({ irq: o.serialIrq, sink: o.sink, onInputSpace: o.onInputSpace });
+  const i8042 = new I8042({ onReset: () => hooks.stop('reboot', 'i8042 reset') });
+  const bootTimer = new BootTimer({
+    onBoot: (ns) =>
+      hooks.log(`boot timer: guest reached user space after ${(Number(ns) / 1e6).toFixed(1)} ms`),
+  });
+  pio.register(COM1_PORT, 8, serial, 'com1');
+  pio.register(I8042_DATA_PORT, 1, i8042.dataPort, 'i8042-data');
+  pio.register(I8042_COMMAND_PORT, 1, i8042.commandPort, 'i8042-command');
+  pio.register(RTC_PORT, 2, new Rtc(), 'rtc');
+  pio.register(
+    DEBUG_EXIT_PORT,
+    4,
+    new DebugExit({ onExit: (code) => hooks.stop('debug-exit', `debug-exit port: code ${code}`, code) }),
+    'debug-exit',
+  );
+  pio.register(
+    ACPI_SLEEP_CONTROL_PORT,
+    3,
+    new AcpiPowerDevice((ev) => hooks.stop(ev === 'poweroff' ? 'poweroff' : 'reboot', `ACPI ${ev}`)),
+    'acpi-power',
+  );
+  pio.register(0x80, 1, postCode, 'post-code');
+  mmio.register(BOOT_TIMER_ADDR, BOOT_TIMER_SIZE, bootTimer, 'boot-timer');
+  return { pio, mmio, serial, i8042, bootTimer };
+}
