@@ -29,16 +29,25 @@ function resetMemory(): void {
   for (const r of memory.regions) r.bytes.fill(SENTINEL);
 }
 
-/** Every byte outside `written` still holds the sentinel (checked with native compares). */
+const sentinelBytes = Buffer.alloc(MAIN + GUARD, SENTINEL);
+
+/** Every byte outside `written` still holds the sentinel (native compares of the gaps, no copies). */
 function untouchedOutside(written: readonly { start: number; end: number }[]): boolean {
+  const ranges = [...written].sort((a, b) => a.start - b.start);
   for (const r of memory.regions) {
-    const expected = new Uint8Array(r.size).fill(SENTINEL);
-    for (const w of written) {
-      const s = Math.max(w.start, r.start);
-      const e = Math.min(w.end, r.start + r.size);
-      if (s < e) expected.set(r.bytes.subarray(s - r.start, e - r.start), s - r.start);
+    const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.size);
+    let at = r.start;
+    const end = r.start + r.size;
+    for (const w of [...ranges, { start: end, end }]) {
+      const gapEnd = Math.min(Math.max(w.start, at), end);
+      if (
+        gapEnd > at &&
+        !bytes.subarray(at - r.start, gapEnd - r.start).equals(sentinelBytes.subarray(0, gapEnd - at))
+      ) {
+        return false;
+      }
+      at = Math.max(at, Math.min(w.end, end));
     }
-    if (!Buffer.from(expected).equals(Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.size))) return false;
   }
   return true;
 }
@@ -113,6 +122,17 @@ function mutate(
 }
 
 describe('hostile kernel images', () => {
+  it('the guard check itself sees a stray byte, in the main region and in the guard region', () => {
+    resetMemory();
+    expect(untouchedOutside([])).toBe(true);
+    memory.write8(0x123456, 0);
+    expect(untouchedOutside([])).toBe(false);
+    expect(untouchedOutside([{ start: 0x123456, end: 0x123457 }])).toBe(true);
+    resetMemory();
+    memory.write8(MAIN + GUARD - 1, 0);
+    expect(untouchedOutside([{ start: 0, end: MAIN }])).toBe(false);
+  });
+
   for (const [name, seed] of Object.entries(seeds)) {
     it(`${name}: mutated images load within what they report, or fail cleanly writing nothing`, () => {
       fc.assert(
