@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KvmRegs, KvmSregs } from '@ts-vmm/kvm-sys';
 import { GuestMemory } from '@ts-vmm/vm-memory';
-import { KvmRegs, KvmSregs } from '../src/abi/structs.js';
 import { hasKvm, openKvm } from '../src/backend/kvm-hypervisor.js';
 import type { KvmVcpu } from '../src/backend/kvm-vcpu.js';
+import { sregsToKvm } from '../src/neutral-shapes.js';
 import { loadNativeAddon, type NativeAddon } from '../src/sys.js';
 import { exitLoopGuest, GUEST_MEMORY_SIZE, loadGuest, READY_PORT } from '../src/testing/index.js';
 import { VcpuFd } from '../src/vcpu-fd.js';
@@ -46,7 +47,7 @@ async function prepare(kind: 'pio' | 'mmio', n: number) {
   loadGuest(mem, vcpu, exitLoopGuest(kind, n));
   const image = join(work, `${kind}.img`);
   writeFileSync(image, mem.regions[0].bytes);
-  writeFileSync(join(work, `${kind}.sregs`), KvmSregs.encode(vcpu.getSregs()));
+  writeFileSync(join(work, `${kind}.sregs`), KvmSregs.encode(sregsToKvm(vcpu.getSregs())));
   writeFileSync(join(work, `${kind}.regs`), KvmRegs.encode(vcpu.getRegs()));
   return {
     vcpu,

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import * as K from './abi/ioctls.js';
-import { KvmDeviceAttr } from './abi/structs.js';
+import * as K from '@ts-vmm/kvm-sys';
+import { KvmDeviceAttr } from '@ts-vmm/kvm-sys';
 import { FdHandle } from './fd-handle.js';
 import type { NativeAddon } from './sys.js';
 

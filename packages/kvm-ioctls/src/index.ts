@@ -4,14 +4,12 @@
  *
  * @packageDocumentation
  */
-export * from './abi/ioctls.js';
-export { KVM_RUN_OFFSETS } from './abi/kvm-run.js';
-export type { IrqRoutingEntry } from './abi/structs.js';
 export * from './backend/index.js';
 export { type DeviceAttr, DeviceFd } from './device-fd.js';
 export { KvmError, type KvmErrorKind } from './errors.js';
 export { FdHandle } from './fd-handle.js';
 export { Kvm } from './kvm.js';
+export * from './kvm-constants.js';
 export {
   type DebugRegs,
   KvmKicker,
@@ -20,4 +18,10 @@ export {
   type VcpuEvents,
   VcpuFd,
 } from './vcpu-fd.js';
-export { type ClockData, type IoeventfdSpec, type MemoryRegion, VmFd } from './vm-fd.js';
+export {
+  type ClockData,
+  type IoeventfdSpec,
+  type IrqRoutingEntry,
+  type MemoryRegion,
+  VmFd,
+} from './vm-fd.js';

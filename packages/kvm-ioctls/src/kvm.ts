@@ -4,16 +4,14 @@
  * @module
  */
 
-import * as K from './abi/ioctls.js';
-import { viewOf } from './abi/struct.js';
-import { KvmCpuid2 } from './abi/structs.js';
+import * as K from '@ts-vmm/kvm-sys';
+import { KvmCpuid2, KvmMsrList } from '@ts-vmm/kvm-sys';
 import type { CpuidEntry } from './backend/types.js';
 import { KvmError } from './errors.js';
 import { FdHandle } from './fd-handle.js';
+import { cpuidEntryFromKvm } from './neutral-shapes.js';
 import { loadNativeAddon, type NativeAddon } from './sys.js';
 import { VmFd } from './vm-fd.js';
-
-const O_RDWR = 2;
 
 /**
  * The KVM system handle (`/dev/kvm`): capabilities, supported CPUID and MSRs, and VM creation.
@@ -46,7 +44,7 @@ export class Kvm extends FdHandle {
     }
     let fd: number;
     try {
-      fd = sys.open(path, O_RDWR);
+      fd = sys.open(path, K.O_RDWR);
     } catch (e) {
       throw KvmError.fromSyscall(`open ${path}`, e);
     }
@@ -141,7 +139,7 @@ export class Kvm extends FdHandle {
       const buf = KvmCpuid2.alloc(n);
       try {
         this.ioctl(op, req, buf);
-        return KvmCpuid2.decode(buf).entries;
+        return KvmCpuid2.decode(buf).entries.map(cpuidEntryFromKvm);
       } catch (e) {
         if (e instanceof KvmError && e.code === 'E2BIG' && n < 4096) {
           n *= 2;
@@ -171,22 +169,18 @@ export class Kvm extends FdHandle {
   private msrList(op: string, req: number): number[] {
     let n = 256;
     for (;;) {
-      const buf = new Uint8Array(4 + n * 4);
-      const v = viewOf(buf);
-      v.setUint32(0, n, true);
+      const buf = KvmMsrList.alloc(n);
       try {
         this.ioctl(op, req, buf);
       } catch (e) {
         if (e instanceof KvmError && e.code === 'E2BIG' && n < 65536) {
-          n = Math.max(n * 2, v.getUint32(0, true));
+          // KVM wrote the count it needs into nmsrs.
+          n = Math.max(n * 2, KvmMsrList.header.decode(buf).nmsrs);
           continue;
         }
         throw e;
       }
-      const count = v.getUint32(0, true);
-      const out: number[] = [];
-      for (let i = 0; i < count; i++) out.push(v.getUint32(4 + i * 4, true));
-      return out;
+      return KvmMsrList.decode(buf).indices;
     }
   }
 

@@ -1,9 +1,10 @@
 // VcpuFd.run() exit decoding against a fake addon whose KVM_RUN writes a chosen exit into the
 // "mapped" kvm_run: every exit reason, reply write-back, and arbitrary IO/MMIO contents (fast-check).
+
+import * as K from '@ts-vmm/kvm-sys';
+import { KVM_RUN_OFFSETS as O } from '@ts-vmm/kvm-sys';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as K from './abi/ioctls.js';
-import { KVM_RUN_OFFSETS as O } from './abi/kvm-run.js';
 import { KvmError } from './errors.js';
 import type { NativeAddon } from './sys.js';
 import { VcpuFd } from './vcpu-fd.js';
@@ -125,10 +126,10 @@ describe('VcpuFd.run() exit decoding', () => {
       [
         K.KVM_EXIT_DEBUG,
         (v) => {
-          v.setUint32(O.debug_exception, 1, true);
-          v.setBigUint64(O.debug_pc, 0x1003n, true);
-          v.setBigUint64(O.debug_dr6, 0xffff4ff0n, true);
-          v.setBigUint64(O.debug_dr7, 0x400n, true);
+          v.setUint32(O.debug_arch_exception, 1, true);
+          v.setBigUint64(O.debug_arch_pc, 0x1003n, true);
+          v.setBigUint64(O.debug_arch_dr6, 0xffff4ff0n, true);
+          v.setBigUint64(O.debug_arch_dr7, 0x400n, true);
         },
         { kind: 'debug', exception: 1, pc: 0x1003n, dr6: 0xffff4ff0n, dr7: 0x400n },
       ],
@@ -143,7 +144,7 @@ describe('VcpuFd.run() exit decoding', () => {
       [
         K.KVM_EXIT_FAIL_ENTRY,
         (v) => {
-          v.setBigUint64(O.fail_entry_reason, 0x21n, true);
+          v.setBigUint64(O.fail_entry_hardware_entry_failure_reason, 0x21n, true);
           v.setUint32(O.fail_entry_cpu, 3, true);
         },
         { kind: 'fail-entry', reason: 0x21n, cpu: 3 },

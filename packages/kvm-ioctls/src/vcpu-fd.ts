@@ -3,21 +3,28 @@
  *
  * @module
  */
-import * as K from './abi/ioctls.js';
-import { KVM_RUN_OFFSETS as O } from './abi/kvm-run.js';
-import { viewOf } from './abi/struct.js';
+import * as K from '@ts-vmm/kvm-sys';
 import {
+  KvmCoalescedMmio,
+  KvmCoalescedMmioRing,
   KvmCpuid2,
   KvmDebugregs,
+  type KvmDebugregsValue,
   KvmFpu,
   KvmGuestDebug,
+  KvmInterrupt,
+  KvmLapicState,
+  KvmMpState,
   KvmMsrs,
   KvmRegs,
   KvmSregs,
   KvmTranslation,
   KvmVcpuEvents,
+  type KvmVcpuEventsValue,
   KvmXcrs,
-} from './abi/structs.js';
+  KvmXsave,
+  KVM_RUN_OFFSETS as O,
+} from '@ts-vmm/kvm-sys';
 import type {
   CpuidEntry,
   Fpu,
@@ -30,18 +37,34 @@ import type {
 } from './backend/types.js';
 import { KvmError } from './errors.js';
 import { FdHandle } from './fd-handle.js';
+import {
+  cpuidEntryFromKvm,
+  fpuFromKvm,
+  fpuToKvm,
+  msrEntryFromKvm,
+  sregsFromKvm,
+  sregsToKvm,
+} from './neutral-shapes.js';
 import { loadNativeAddon, type NativeAddon } from './sys.js';
 
-const PROT_READ_WRITE = 3;
-const MAP_SHARED = 1;
-const EINTR = 4;
+const PROT_READ_WRITE = K.PROT_READ | K.PROT_WRITE;
+const PAGE_SIZE = 4096;
+/** End of the 256-byte exit union of kvm_run (`kvm_valid_regs` follows it). */
+const EXIT_UNION_END = O.kvm_valid_regs;
+/** Entries in the coalesced MMIO ring page (the kernel's KVM_COALESCED_MMIO_MAX). */
+const COALESCED_MMIO_MAX = Math.floor((PAGE_SIZE - KvmCoalescedMmioRing.size) / KvmCoalescedMmio.size);
+const CM = KvmCoalescedMmio.offsets;
+/** KVM_MAX_XCRS: the entries `struct kvm_xcrs` has room for. */
+const MAX_XCRS = KvmXcrs.fields.find((f) => f.name === 'xcrs')?.type.element?.count ?? 0;
+/** Scratch for the register ioctls: room for the largest of kvm_regs, kvm_sregs, kvm_fpu. */
+const SCRATCH_SIZE = Math.max(KvmRegs.size, KvmSregs.size, KvmFpu.size);
 
 type ExitOf<K extends VcpuExit['kind']> = Extract<VcpuExit, { kind: K }>;
 
-/** `struct kvm_vcpu_events`, flattened (see the kernel's api.rst for each field). */
-export type VcpuEvents = ReturnType<typeof KvmVcpuEvents.decode>;
-/** `struct kvm_debugregs`. */
-export type DebugRegs = ReturnType<typeof KvmDebugregs.decode>;
+/** `struct kvm_vcpu_events`, as kvm-sys decodes it (see the kernel's api.rst for each field). */
+export type VcpuEvents = KvmVcpuEventsValue;
+/** `struct kvm_debugregs`, as kvm-sys decodes it (`db[0..3]`, `dr6`, `dr7`, `flags`). */
+export type DebugRegs = KvmDebugregsValue;
 
 /**
  * A structured-clonable description of a vCPU kicker (see {@link openKvmKicker}).
@@ -93,7 +116,7 @@ export class VcpuFd extends FdHandle {
   #runFd: number;
   #thread: bigint;
   #alive = new SharedArrayBuffer(4);
-  #scratch = new Uint8Array(416);
+  #scratch = new Uint8Array(SCRATCH_SIZE);
 
   // Reused exit objects: the IO/MMIO path allocates nothing.
   #ioIn: ExitOf<'io-in'> = { kind: 'io-in', port: 0, size: 1, count: 1, data: new Uint8Array(0) };
@@ -114,7 +137,7 @@ export class VcpuFd extends FdHandle {
     this.id = id;
     this.mmapSize = mmapSize;
     try {
-      this.#runBuf = sys.mmap(fd, mmapSize, PROT_READ_WRITE, MAP_SHARED, 0);
+      this.#runBuf = sys.mmap(fd, mmapSize, PROT_READ_WRITE, K.MAP_SHARED, 0);
     } catch (e) {
       sys.close(fd);
       throw KvmError.fromSyscall(`mmap kvm_run of vCPU ${id}`, e);
@@ -161,12 +184,12 @@ export class VcpuFd extends FdHandle {
     } catch (e) {
       throw KvmError.fromSyscall(`KVM_RUN vCPU ${this.id}`, e);
     }
-    if (r === -EINTR) {
+    if (r === K.EINTR_RESULT) {
       this.runBytes[O.immediate_exit] = 0;
       return VcpuFd.#interrupted;
     }
     const u32 = this.#runU32;
-    const reason = u32[2];
+    const reason = u32[O.exit_reason >> 2];
     if (reason === K.KVM_EXIT_IO) {
       const b = this.runBytes;
       const size = b[O.io_size] as 1 | 2 | 4;
@@ -214,15 +237,19 @@ export class VcpuFd extends FdHandle {
       case K.KVM_EXIT_DEBUG:
         return {
           kind: 'debug',
-          exception: u32(O.debug_exception),
-          pc: u64(O.debug_pc),
-          dr6: u64(O.debug_dr6),
-          dr7: u64(O.debug_dr7),
+          exception: u32(O.debug_arch_exception),
+          pc: u64(O.debug_arch_pc),
+          dr6: u64(O.debug_arch_dr6),
+          dr7: u64(O.debug_arch_dr7),
         };
       case K.KVM_EXIT_EXCEPTION:
         return { kind: 'exception', vector: u32(O.ex_exception), errorCode: u32(O.ex_error_code) };
       case K.KVM_EXIT_FAIL_ENTRY:
-        return { kind: 'fail-entry', reason: u64(O.fail_entry_reason), cpu: u32(O.fail_entry_cpu) };
+        return {
+          kind: 'fail-entry',
+          reason: u64(O.fail_entry_hardware_entry_failure_reason),
+          cpu: u32(O.fail_entry_cpu),
+        };
       case K.KVM_EXIT_IRQ_WINDOW_OPEN:
         return { kind: 'irq-window-open' };
       case K.KVM_EXIT_NMI:
@@ -242,7 +269,12 @@ export class VcpuFd extends FdHandle {
           message: internalErrorText(suberror),
           data,
         };
-        if (suberror === 1 && ndata >= 2 && (u64(O.emulation_failure_flags) & 1n) !== 0n) {
+        if (
+          suberror === K.KVM_INTERNAL_ERROR_EMULATION &&
+          ndata >= 2 &&
+          (u64(O.emulation_failure_flags) & BigInt(K.KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) !==
+            0n
+        ) {
           const n = Math.min(this.runBytes[O.emulation_failure_insn_size], 15);
           e.bytes = this.runBytes.slice(O.emulation_failure_insn_bytes, O.emulation_failure_insn_bytes + n);
         }
@@ -283,9 +315,9 @@ export class VcpuFd extends FdHandle {
       case K.KVM_EXIT_IOAPIC_EOI:
         return { kind: 'ioapic-eoi', vector: this.runBytes[O.eoi_vector] };
       case K.KVM_EXIT_HYPERV:
-        return { kind: 'hyperv', raw: this.runBytes.slice(O.exit, O.exit + 256) };
+        return { kind: 'hyperv', raw: this.runBytes.slice(O.exit, EXIT_UNION_END) };
       case K.KVM_EXIT_XEN:
-        return { kind: 'xen', raw: this.runBytes.slice(O.exit, O.exit + 256) };
+        return { kind: 'xen', raw: this.runBytes.slice(O.exit, EXIT_UNION_END) };
       case K.KVM_EXIT_DIRTY_RING_FULL:
         return { kind: 'dirty-ring-full' };
       case K.KVM_EXIT_AP_RESET_HOLD:
@@ -339,25 +371,27 @@ export class VcpuFd extends FdHandle {
     handler: (address: number, data: Uint8Array, pio: boolean) => void,
   ): number {
     this.fdFor('drainCoalescedMmio');
-    const base = pageOffset * 4096;
-    if (pageOffset <= 0 || base + 4096 > this.mmapSize) {
+    const base = pageOffset * PAGE_SIZE;
+    if (pageOffset <= 0 || base + PAGE_SIZE > this.mmapSize) {
       throw KvmError.invalid(
         'drainCoalescedMmio',
         `page offset ${pageOffset} is outside the ${this.mmapSize}-byte vCPU mapping`,
       );
     }
     const v = this.#runView;
-    const max = Math.floor((4096 - 8) / 24);
-    let first = v.getUint32(base, true);
-    const last = v.getUint32(base + 4, true);
+    const ring = KvmCoalescedMmioRing.offsets;
+    let first = v.getUint32(base + ring.first, true);
+    const last = v.getUint32(base + ring.last, true);
     let n = 0;
-    while (first !== last && first < max) {
-      const e = base + 8 + first * 24;
-      const len = Math.min(v.getUint32(e + 8, true), 8);
-      const addr = v.getUint32(e, true) + v.getUint32(e + 4, true) * 0x1_0000_0000;
-      handler(addr, this.runBytes.slice(e + 16, e + 16 + len), v.getUint32(e + 12, true) !== 0);
-      first = (first + 1) % max;
-      v.setUint32(base, first, true);
+    while (first !== last && first < COALESCED_MMIO_MAX) {
+      const e = base + KvmCoalescedMmioRing.size + first * KvmCoalescedMmio.size;
+      const len = Math.min(v.getUint32(e + CM.len, true), 8);
+      const addr =
+        v.getUint32(e + CM.phys_addr, true) + v.getUint32(e + CM.phys_addr + 4, true) * 0x1_0000_0000;
+      const data = this.runBytes.slice(e + CM.data, e + CM.data + len);
+      handler(addr, data, v.getUint32(e + CM.pio, true) !== 0);
+      first = (first + 1) % COALESCED_MMIO_MAX;
+      v.setUint32(base + ring.first, first, true);
       n++;
     }
     return n;
@@ -405,14 +439,14 @@ export class VcpuFd extends FdHandle {
 
   /** `KVM_GET_REGS`. @example const { rip } = vcpu.getRegs(); */
   getRegs(): Regs {
-    const b = this.#scratch.subarray(0, 144);
+    const b = this.#scratch.subarray(0, KvmRegs.size);
     this.ioctl('KVM_GET_REGS', K.KVM_GET_REGS, b);
     return KvmRegs.decode(b);
   }
 
   /** `KVM_SET_REGS`. @example vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x7c00n }) */
   setRegs(regs: Regs): void {
-    this.ioctl('KVM_SET_REGS', K.KVM_SET_REGS, KvmRegs.encode(regs, this.#scratch.subarray(0, 144)));
+    this.ioctl('KVM_SET_REGS', K.KVM_SET_REGS, KvmRegs.encode(regs, this.#scratch.subarray(0, KvmRegs.size)));
   }
 
   /**
@@ -420,14 +454,15 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.getSregs().cr0
    */
   getSregs(): Sregs {
-    const b = this.#scratch.subarray(0, 312);
+    const b = this.#scratch.subarray(0, KvmSregs.size);
     this.ioctl('KVM_GET_SREGS', K.KVM_GET_SREGS, b);
-    return KvmSregs.decode(b);
+    return sregsFromKvm(KvmSregs.decode(b));
   }
 
   /** `KVM_SET_SREGS`. @example const s = vcpu.getSregs(); s.cr0 |= 1n; vcpu.setSregs(s); */
   setSregs(sregs: Sregs): void {
-    this.ioctl('KVM_SET_SREGS', K.KVM_SET_SREGS, KvmSregs.encode(sregs, this.#scratch.subarray(0, 312)));
+    const b = KvmSregs.encode(sregsToKvm(sregs), this.#scratch.subarray(0, KvmSregs.size));
+    this.ioctl('KVM_SET_SREGS', K.KVM_SET_SREGS, b);
   }
 
   /**
@@ -435,16 +470,15 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.getFpu().fcw // 0x37f
    */
   getFpu(): Fpu {
-    const b = this.#scratch.subarray(0, 416);
+    const b = this.#scratch.subarray(0, KvmFpu.size);
     this.ioctl('KVM_GET_FPU', K.KVM_GET_FPU, b);
-    return KvmFpu.decode(b);
+    return fpuFromKvm(KvmFpu.decode(b));
   }
 
   /** `KVM_SET_FPU`. @example vcpu.setFpu({ ...vcpu.getFpu(), fcw: 0x37f, mxcsr: 0x1f80 }) */
   setFpu(fpu: Fpu): void {
-    const b = this.#scratch.subarray(0, 416);
-    b.fill(0);
-    this.ioctl('KVM_SET_FPU', K.KVM_SET_FPU, KvmFpu.encode(fpu, b));
+    const b = KvmFpu.encode(fpuToKvm(fpu), this.#scratch.subarray(0, KvmFpu.size));
+    this.ioctl('KVM_SET_FPU', K.KVM_SET_FPU, b);
   }
 
   /**
@@ -452,9 +486,9 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.getMsrs([0xc0000080]); // [{ index: 0xc0000080, data: 0x500n }]
    */
   getMsrs(indices: readonly number[]): MsrEntry[] {
-    const b = KvmMsrs.encode(indices.map((index) => ({ index, data: 0n })));
+    const b = KvmMsrs.encode({ entries: indices.map((index) => ({ index, data: 0n })) });
     const n = this.ioctl('KVM_GET_MSRS', K.KVM_GET_MSRS, b);
-    return KvmMsrs.decode(b, n);
+    return KvmMsrs.decode(b).entries.slice(0, n).map(msrEntryFromKvm);
   }
 
   /**
@@ -462,7 +496,7 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.setMsrs([{ index: 0x174, data: 0x10n }]);
    */
   setMsrs(entries: readonly MsrEntry[]): number {
-    const n = this.ioctl('KVM_SET_MSRS', K.KVM_SET_MSRS, KvmMsrs.encode(entries));
+    const n = this.ioctl('KVM_SET_MSRS', K.KVM_SET_MSRS, KvmMsrs.encode({ entries: [...entries] }));
     if (n < entries.length) {
       throw new KvmError(
         'syscall',
@@ -477,7 +511,11 @@ export class VcpuFd extends FdHandle {
 
   /** `KVM_SET_CPUID2`. @example vcpu.setCpuid2(kvm.supportedCpuid()) */
   setCpuid2(entries: readonly CpuidEntry[]): void {
-    this.ioctl(`KVM_SET_CPUID2 (${entries.length} entries)`, K.KVM_SET_CPUID2, KvmCpuid2.encode({ entries }));
+    this.ioctl(
+      `KVM_SET_CPUID2 (${entries.length} entries)`,
+      K.KVM_SET_CPUID2,
+      KvmCpuid2.encode({ entries: [...entries] }),
+    );
   }
 
   /**
@@ -487,7 +525,7 @@ export class VcpuFd extends FdHandle {
   getCpuid2(max = K.KVM_MAX_CPUID_ENTRIES): CpuidEntry[] {
     const b = KvmCpuid2.alloc(max);
     this.ioctl('KVM_GET_CPUID2', K.KVM_GET_CPUID2, b);
-    return KvmCpuid2.decode(b).entries;
+    return KvmCpuid2.decode(b).entries.map(cpuidEntryFromKvm);
   }
 
   /**
@@ -495,7 +533,7 @@ export class VcpuFd extends FdHandle {
    * @example const lapic = vcpu.getLapic()
    */
   getLapic(): Uint8Array {
-    const b = new Uint8Array(1024);
+    const b = new Uint8Array(KvmLapicState.size);
     this.ioctl('KVM_GET_LAPIC', K.KVM_GET_LAPIC, b);
     return b;
   }
@@ -505,8 +543,12 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.setLapic(vcpu.getLapic())
    */
   setLapic(regs: Uint8Array): void {
-    if (regs.length !== 1024)
-      throw KvmError.invalid('KVM_SET_LAPIC', `register page is ${regs.length} bytes, expected 1024`);
+    if (regs.length !== KvmLapicState.size) {
+      throw KvmError.invalid(
+        'KVM_SET_LAPIC',
+        `register page is ${regs.length} bytes, expected ${KvmLapicState.size}`,
+      );
+    }
     this.ioctl('KVM_SET_LAPIC', K.KVM_SET_LAPIC, regs);
   }
 
@@ -515,31 +557,33 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.getMpState() === MpState.RUNNABLE
    */
   getMpState(): number {
-    const b = new Uint8Array(4);
+    const b = new Uint8Array(KvmMpState.size);
     this.ioctl('KVM_GET_MP_STATE', K.KVM_GET_MP_STATE, b);
-    return viewOf(b).getUint32(0, true);
+    return KvmMpState.decode(b).mp_state;
   }
 
   /** `KVM_SET_MP_STATE`. @example vcpu.setMpState(MpState.RUNNABLE) */
   setMpState(state: number): void {
-    const b = new Uint8Array(4);
-    viewOf(b).setUint32(0, state, true);
-    this.ioctl(`KVM_SET_MP_STATE ${state}`, K.KVM_SET_MP_STATE, b);
+    this.ioctl(`KVM_SET_MP_STATE ${state}`, K.KVM_SET_MP_STATE, KvmMpState.encode({ mp_state: state }));
   }
 
   /**
    * `KVM_GET_VCPU_EVENTS`: pending exceptions, interrupts, NMIs, SMIs.
-   * @example vcpu.getVcpuEvents().nmi_pending
+   * @example vcpu.getVcpuEvents().nmi.pending
    */
   getVcpuEvents(): VcpuEvents {
-    const b = new Uint8Array(64);
+    const b = new Uint8Array(KvmVcpuEvents.size);
     this.ioctl('KVM_GET_VCPU_EVENTS', K.KVM_GET_VCPU_EVENTS, b);
     return KvmVcpuEvents.decode(b);
   }
 
   /**
    * `KVM_SET_VCPU_EVENTS`.
-   * @example vcpu.setVcpuEvents({ ...vcpu.getVcpuEvents(), nmi_pending: 1 })
+   * @example
+   * const ev = vcpu.getVcpuEvents();
+   * ev.nmi.pending = 1;
+   * ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING;
+   * vcpu.setVcpuEvents(ev);
    */
   setVcpuEvents(events: VcpuEvents): void {
     this.ioctl('KVM_SET_VCPU_EVENTS', K.KVM_SET_VCPU_EVENTS, KvmVcpuEvents.encode(events));
@@ -550,14 +594,17 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.getDebugRegs().dr7
    */
   getDebugRegs(): DebugRegs {
-    const b = new Uint8Array(128);
+    const b = new Uint8Array(KvmDebugregs.size);
     this.ioctl('KVM_GET_DEBUGREGS', K.KVM_GET_DEBUGREGS, b);
     return KvmDebugregs.decode(b);
   }
 
   /**
    * `KVM_SET_DEBUGREGS`.
-   * @example vcpu.setDebugRegs({ ...vcpu.getDebugRegs(), db0: 0x1000n })
+   * @example
+   * const dr = vcpu.getDebugRegs();
+   * dr.db[0] = 0x1000n;
+   * vcpu.setDebugRegs(dr);
    */
   setDebugRegs(regs: DebugRegs): void {
     this.ioctl('KVM_SET_DEBUGREGS', K.KVM_SET_DEBUGREGS, KvmDebugregs.encode(regs));
@@ -568,7 +615,7 @@ export class VcpuFd extends FdHandle {
    * @example const area = vcpu.getXsave()
    */
   getXsave(): Uint8Array {
-    const b = new Uint8Array(4096);
+    const b = new Uint8Array(KvmXsave.size);
     this.ioctl('KVM_GET_XSAVE', K.KVM_GET_XSAVE, b);
     return b;
   }
@@ -578,8 +625,8 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.setXsave(vcpu.getXsave())
    */
   setXsave(area: Uint8Array): void {
-    if (area.length < 4096)
-      throw KvmError.invalid('KVM_SET_XSAVE', `area is ${area.length} bytes, at least 4096`);
+    if (area.length < KvmXsave.size)
+      throw KvmError.invalid('KVM_SET_XSAVE', `area is ${area.length} bytes, at least ${KvmXsave.size}`);
     this.ioctl('KVM_SET_XSAVE', K.KVM_SET_XSAVE, area);
   }
 
@@ -587,7 +634,8 @@ export class VcpuFd extends FdHandle {
   getXcrs(): { xcr: number; value: bigint }[] {
     const b = new Uint8Array(KvmXcrs.size);
     this.ioctl('KVM_GET_XCRS', K.KVM_GET_XCRS, b);
-    return KvmXcrs.decode(b);
+    const { nr_xcrs, xcrs } = KvmXcrs.decode(b);
+    return xcrs.slice(0, Math.min(nr_xcrs, MAX_XCRS)).map(({ xcr, value }) => ({ xcr, value }));
   }
 
   /**
@@ -595,8 +643,15 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.setXcrs([{ xcr: 0, value: 3n }])
    */
   setXcrs(xcrs: readonly { xcr: number; value: bigint }[]): void {
-    if (xcrs.length > 16) throw KvmError.invalid('KVM_SET_XCRS', `${xcrs.length} XCRs, at most 16`);
-    this.ioctl('KVM_SET_XCRS', K.KVM_SET_XCRS, KvmXcrs.encode(xcrs));
+    if (xcrs.length > MAX_XCRS)
+      throw KvmError.invalid('KVM_SET_XCRS', `${xcrs.length} XCRs, at most ${MAX_XCRS}`);
+    const b = KvmXcrs.encode({
+      nr_xcrs: xcrs.length,
+      flags: 0,
+      xcrs: xcrs.map(({ xcr, value }) => ({ xcr, reserved: 0, value })),
+      padding: [],
+    });
+    this.ioctl('KVM_SET_XCRS', K.KVM_SET_XCRS, b);
   }
 
   /**
@@ -608,14 +663,12 @@ export class VcpuFd extends FdHandle {
     control: number,
     debugreg: { dr0?: bigint; dr1?: bigint; dr2?: bigint; dr3?: bigint; dr6?: bigint; dr7?: bigint } = {},
   ): void {
+    const { dr0 = 0n, dr1 = 0n, dr2 = 0n, dr3 = 0n, dr6 = 0n, dr7 = 0n } = debugreg;
     const b = KvmGuestDebug.encode({
       control,
-      dr0: debugreg.dr0 ?? 0n,
-      dr1: debugreg.dr1 ?? 0n,
-      dr2: debugreg.dr2 ?? 0n,
-      dr3: debugreg.dr3 ?? 0n,
-      dr6: debugreg.dr6 ?? 0n,
-      dr7: debugreg.dr7 ?? 0n,
+      pad: 0,
+      // x86 kvm_guest_debug_arch.debugreg: DR0-DR3, two unused slots, DR6, DR7.
+      arch: { debugreg: [dr0, dr1, dr2, dr3, 0n, 0n, dr6, dr7] },
     });
     this.ioctl(`KVM_SET_GUEST_DEBUG 0x${control.toString(16)}`, K.KVM_SET_GUEST_DEBUG, b);
   }
@@ -631,6 +684,7 @@ export class VcpuFd extends FdHandle {
       valid: 0,
       writeable: 0,
       usermode: 0,
+      pad: new Uint8Array(0),
     });
     this.ioctl(`KVM_TRANSLATE 0x${linearAddress.toString(16)}`, K.KVM_TRANSLATE, b);
     const t = KvmTranslation.decode(b);
@@ -647,9 +701,7 @@ export class VcpuFd extends FdHandle {
    * @example vcpu.interrupt(0x20)
    */
   interrupt(vector: number): void {
-    const b = new Uint8Array(4);
-    viewOf(b).setUint32(0, vector, true);
-    this.ioctl(`KVM_INTERRUPT ${vector}`, K.KVM_INTERRUPT, b);
+    this.ioctl(`KVM_INTERRUPT ${vector}`, K.KVM_INTERRUPT, KvmInterrupt.encode({ irq: vector }));
   }
 
   /**
@@ -687,13 +739,13 @@ export class VcpuFd extends FdHandle {
 
 function internalErrorText(suberror: number): string {
   switch (suberror) {
-    case 1:
+    case K.KVM_INTERNAL_ERROR_EMULATION:
       return 'emulation failure';
-    case 2:
+    case K.KVM_INTERNAL_ERROR_SIMUL_EX:
       return 'exception while delivering an exception';
-    case 3:
+    case K.KVM_INTERNAL_ERROR_DELIVERY_EV:
       return 'event delivery failed';
-    case 4:
+    case K.KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
       return 'unexpected exit reason';
     default:
       return `internal error ${suberror}`;
@@ -724,7 +776,7 @@ export class KvmKicker {
     this.#alive = new Int32Array(desc.alive);
     if (Atomics.load(this.#alive, 0) !== 1) throw KvmError.closed(`VcpuFd ${desc.vcpuFd}`, 'kicker');
     try {
-      this.#buf = sys.mmap(desc.vcpuFd, desc.mmapSize, PROT_READ_WRITE, MAP_SHARED, 0);
+      this.#buf = sys.mmap(desc.vcpuFd, desc.mmapSize, PROT_READ_WRITE, K.MAP_SHARED, 0);
     } catch (e) {
       throw KvmError.fromSyscall('mmap kvm_run for kicker', e);
     }

@@ -3,28 +3,34 @@
  *
  * @module
  */
-import * as K from './abi/ioctls.js';
-import { viewOf } from './abi/struct.js';
+import * as K from '@ts-vmm/kvm-sys';
 import {
-  type IrqRoutingEntry,
   KvmClockData,
   KvmCoalescedMmioZone,
   KvmCreateDevice,
   KvmDirtyLog,
   KvmEnableCap,
   KvmIoeventfd,
+  KvmIrqchip,
   KvmIrqfd,
   KvmIrqLevel,
   KvmIrqRouting,
+  type KvmIrqRoutingEntryValue,
   KvmMsi,
   KvmPitConfig,
+  KvmPitState2,
   KvmUserspaceMemoryRegion,
-} from './abi/structs.js';
+} from '@ts-vmm/kvm-sys';
 import { DeviceFd } from './device-fd.js';
 import { KvmError } from './errors.js';
 import { FdHandle } from './fd-handle.js';
 import type { NativeAddon } from './sys.js';
 import { VcpuFd } from './vcpu-fd.js';
+
+/** `KVM_CREATE_DEVICE_TEST`: kvm-sys does not export this flag of `kvm_create_device.flags` (yet). */
+const KVM_CREATE_DEVICE_TEST = 1;
+/** `kvm_enable_cap.args` has room for this many arguments. */
+const ENABLE_CAP_ARGS = KvmEnableCap.fields.find((f) => f.name === 'args')?.type.element?.count ?? 0;
 
 /** A guest memory slot, as given to `KVM_SET_USER_MEMORY_REGION`. */
 export interface MemoryRegion {
@@ -47,7 +53,34 @@ export interface IoeventfdSpec {
   datamatch?: bigint;
 }
 
-/** `struct kvm_clock_data`. */
+/** One GSI route for {@link VmFd.setGsiRouting} (encoded as a `struct kvm_irq_routing_entry`). */
+export interface IrqRoutingEntry {
+  gsi: number;
+  /** 'irqchip': `chip` (0 PIC master, 1 PIC slave, 2 IOAPIC) and `pin`; 'msi': address and data. */
+  route:
+    | { type: 'irqchip'; chip: number; pin: number }
+    | { type: 'msi'; addressLo: number; addressHi: number; data: number; devid?: number };
+}
+
+function routingEntryToKvm(e: IrqRoutingEntry): KvmIrqRoutingEntryValue {
+  const r = e.route;
+  if (r.type === 'irqchip') {
+    return {
+      gsi: e.gsi,
+      type: K.KVM_IRQ_ROUTING_IRQCHIP,
+      flags: 0,
+      u: { irqchip: { irqchip: r.chip, pin: r.pin } },
+    };
+  }
+  return {
+    gsi: e.gsi,
+    type: K.KVM_IRQ_ROUTING_MSI,
+    flags: r.devid !== undefined ? K.KVM_MSI_VALID_DEVID : 0,
+    u: { msi: { address_lo: r.addressLo, address_hi: r.addressHi, data: r.data, devid: r.devid ?? 0 } },
+  };
+}
+
+/** `struct kvm_clock_data` (without its padding). */
 export interface ClockData {
   clock: bigint;
   flags: number;
@@ -134,8 +167,8 @@ export class VmFd extends FdHandle {
    * @example vm.setIdentityMapAddress(0xfffbc000n)
    */
   setIdentityMapAddress(addr: bigint): void {
-    const b = new Uint8Array(8);
-    viewOf(b).setBigUint64(0, addr, true);
+    // The argument is a pointer to a __u64 holding the address (no struct).
+    const b = new Uint8Array(BigUint64Array.of(addr).buffer);
     this.ioctl(`KVM_SET_IDENTITY_MAP_ADDR 0x${addr.toString(16)}`, K.KVM_SET_IDENTITY_MAP_ADDR, b);
   }
 
@@ -152,10 +185,9 @@ export class VmFd extends FdHandle {
    * @example const ioapic = vm.getIrqchip(2);
    */
   getIrqchip(chipId: number): Uint8Array {
-    const b = new Uint8Array(520);
-    viewOf(b).setUint32(0, chipId, true);
+    const b = KvmIrqchip.encode({ chip_id: chipId, pad: 0, chip: {} });
     this.ioctl(`KVM_GET_IRQCHIP ${chipId}`, K.KVM_GET_IRQCHIP, b);
-    return b.slice(8);
+    return b.slice(KvmIrqchip.offsets.chip);
   }
 
   /**
@@ -164,11 +196,9 @@ export class VmFd extends FdHandle {
    */
   setIrqchip(chipId: number, state: Uint8Array): void {
     const op = `KVM_SET_IRQCHIP ${chipId}`;
-    if (state.length > 512) throw KvmError.invalid(op, `state is ${state.length} bytes, at most 512`);
-    const b = new Uint8Array(520);
-    viewOf(b).setUint32(0, chipId, true);
-    b.set(state, 8);
-    this.ioctl(op, K.KVM_SET_IRQCHIP, b);
+    const max = KvmIrqchip.size - KvmIrqchip.offsets.chip;
+    if (state.length > max) throw KvmError.invalid(op, `state is ${state.length} bytes, at most ${max}`);
+    this.ioctl(op, K.KVM_SET_IRQCHIP, KvmIrqchip.encode({ chip_id: chipId, pad: 0, chip: { dummy: state } }));
   }
 
   /**
@@ -184,7 +214,7 @@ export class VmFd extends FdHandle {
    * @example const pit = vm.getPit2()
    */
   getPit2(): Uint8Array {
-    const b = new Uint8Array(112);
+    const b = new Uint8Array(KvmPitState2.size);
     this.ioctl('KVM_GET_PIT2', K.KVM_GET_PIT2, b);
     return b;
   }
@@ -194,8 +224,9 @@ export class VmFd extends FdHandle {
    * @example vm.setPit2(vm.getPit2())
    */
   setPit2(state: Uint8Array): void {
-    if (state.length !== 112)
-      throw KvmError.invalid('KVM_SET_PIT2', `state is ${state.length} bytes, expected 112`);
+    if (state.length !== KvmPitState2.size) {
+      throw KvmError.invalid('KVM_SET_PIT2', `state is ${state.length} bytes, expected ${KvmPitState2.size}`);
+    }
     this.ioctl('KVM_SET_PIT2', K.KVM_SET_PIT2, state);
   }
 
@@ -268,7 +299,7 @@ export class VmFd extends FdHandle {
     this.ioctl(
       `KVM_SET_GSI_ROUTING (${entries.length} entries)`,
       K.KVM_SET_GSI_ROUTING,
-      KvmIrqRouting.encode(entries),
+      KvmIrqRouting.encode({ entries: entries.map(routingEntryToKvm) }),
     );
   }
 
@@ -281,7 +312,7 @@ export class VmFd extends FdHandle {
       address_lo: Number(msi.address & 0xffffffffn),
       address_hi: Number(msi.address >> 32n),
       data: msi.data,
-      flags: msi.devid !== undefined ? 1 : 0,
+      flags: msi.devid !== undefined ? K.KVM_MSI_VALID_DEVID : 0,
       devid: msi.devid ?? 0,
     });
     return this.ioctl('KVM_SIGNAL_MSI', K.KVM_SIGNAL_MSI, buf);
@@ -298,7 +329,7 @@ export class VmFd extends FdHandle {
     if (!r) throw KvmError.invalid(op, `slot ${slot} was not registered through this VmFd`);
     const pages = Number(r.memorySize / 4096n);
     const bitmap = new BigUint64Array(Math.ceil(pages / 64) || 1);
-    const buf = KvmDirtyLog.encode({ slot, dirty_bitmap: this.sys.addressOf(bitmap) });
+    const buf = KvmDirtyLog.encode({ slot, padding1: 0, dirty_bitmap: this.sys.addressOf(bitmap) });
     this.ioctl(op, K.KVM_GET_DIRTY_LOG, buf);
     return bitmap;
   }
@@ -326,7 +357,8 @@ export class VmFd extends FdHandle {
   getClock(): ClockData {
     const b = new Uint8Array(KvmClockData.size);
     this.ioctl('KVM_GET_CLOCK', K.KVM_GET_CLOCK, b);
-    return KvmClockData.decode(b);
+    const { clock, flags, realtime, host_tsc } = KvmClockData.decode(b);
+    return { clock, flags, realtime, host_tsc };
   }
 
   /** `KVM_SET_CLOCK`. @example vm.setClock({ clock: 0n, flags: 0 }) */
@@ -334,7 +366,7 @@ export class VmFd extends FdHandle {
     this.ioctl(
       'KVM_SET_CLOCK',
       K.KVM_SET_CLOCK,
-      KvmClockData.encode({ realtime: 0n, host_tsc: 0n, ...data }),
+      KvmClockData.encode({ realtime: 0n, host_tsc: 0n, pad0: 0, pad: [], ...data }),
     );
   }
 
@@ -343,18 +375,10 @@ export class VmFd extends FdHandle {
    * @example vm.enableCap(KVM_CAP_SPLIT_IRQCHIP, [24n]);
    */
   enableCap(cap: number, args: readonly bigint[] = [], flags = 0): void {
-    this.ioctl(
-      `KVM_ENABLE_CAP ${cap}`,
-      K.KVM_ENABLE_CAP,
-      KvmEnableCap.encode({
-        cap,
-        flags,
-        arg0: args[0] ?? 0n,
-        arg1: args[1] ?? 0n,
-        arg2: args[2] ?? 0n,
-        arg3: args[3] ?? 0n,
-      }),
-    );
+    const op = `KVM_ENABLE_CAP ${cap}`;
+    if (args.length > ENABLE_CAP_ARGS)
+      throw KvmError.invalid(op, `${args.length} arguments, at most ${ENABLE_CAP_ARGS}`);
+    this.ioctl(op, K.KVM_ENABLE_CAP, KvmEnableCap.encode({ cap, flags, args: [...args] }));
   }
 
   /**
@@ -395,7 +419,7 @@ export class VmFd extends FdHandle {
    * @example const dev = vm.createDevice(4);
    */
   createDevice(type: number, test = false): DeviceFd | undefined {
-    const b = KvmCreateDevice.encode({ type, fd: 0, flags: test ? 1 : 0 });
+    const b = KvmCreateDevice.encode({ type, fd: 0, flags: test ? KVM_CREATE_DEVICE_TEST : 0 });
     this.ioctl(`KVM_CREATE_DEVICE type ${type}`, K.KVM_CREATE_DEVICE, b);
     if (test) return undefined;
     return DeviceFd.wrap(this.sys, KvmCreateDevice.decode(b).fd, type);

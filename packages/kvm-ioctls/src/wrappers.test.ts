@@ -1,6 +1,7 @@
 // The raw wrappers (Kvm, VmFd, VcpuFd) on /dev/kvm: capabilities, state round trips, and typed errors.
+
+import * as K from '@ts-vmm/kvm-sys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as K from './abi/ioctls.js';
 import { hasKvm } from './backend/kvm-hypervisor.js';
 import { MpState } from './backend/types.js';
 import { KvmError } from './errors.js';
@@ -179,12 +180,14 @@ describe.skipIf(!kvmAvailable)('Kvm / VmFd / VcpuFd on /dev/kvm', () => {
       vcpu.setMpState(MpState.RUNNABLE);
 
       const ev = vcpu.getVcpuEvents();
-      vcpu.setVcpuEvents({ ...ev, nmi_pending: 0 });
-      expect(vcpu.getVcpuEvents().exception_injected).toBe(0);
+      ev.nmi.pending = 0;
+      vcpu.setVcpuEvents(ev);
+      expect(vcpu.getVcpuEvents().exception.injected).toBe(0);
 
       const dr = vcpu.getDebugRegs();
-      vcpu.setDebugRegs({ ...dr, db0: 0x4000n });
-      expect(vcpu.getDebugRegs().db0).toBe(0x4000n);
+      dr.db[0] = 0x4000n;
+      vcpu.setDebugRegs(dr);
+      expect(vcpu.getDebugRegs().db[0]).toBe(0x4000n);
 
       const xsave = vcpu.getXsave();
       expect(new DataView(xsave.buffer).getUint32(24, true)).toBe(0x1f80); // MXCSR in the legacy area
@@ -199,7 +202,7 @@ describe.skipIf(!kvmAvailable)('Kvm / VmFd / VcpuFd on /dev/kvm', () => {
       vcpu.setLapic(lapic);
 
       vcpu.nmi();
-      expect(vcpu.getVcpuEvents().nmi_pending).toBe(1);
+      expect(vcpu.getVcpuEvents().nmi.pending).toBe(1);
       expect(vcpu.translate(0x1000n)).toMatchObject({ physicalAddress: 0x1000n, valid: true });
     } finally {
       vcpu.close();

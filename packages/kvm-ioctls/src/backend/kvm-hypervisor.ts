@@ -3,7 +3,7 @@
  *
  * @module
  */
-import * as K from '../abi/ioctls.js';
+import * as K from '@ts-vmm/kvm-sys';
 import { KvmError } from '../errors.js';
 import { Kvm } from '../kvm.js';
 import { isNativeAddonAvailable } from '../sys.js';

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_HW_BP } from '../abi/ioctls.js';
+import { KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_HW_BP } from '@ts-vmm/kvm-sys';
 import type { KvmKickerDescription, VcpuFd } from '../vcpu-fd.js';
 import type {
   CpuidEntry,

@@ -3,8 +3,9 @@
  *
  * @module
  */
+
+import { KVM_MEM_LOG_DIRTY_PAGES } from '@ts-vmm/kvm-sys';
 import { GuestMemory, type SharedGuestMemory } from '@ts-vmm/vm-memory';
-import { KVM_MEM_LOG_DIRTY_PAGES } from '../abi/ioctls.js';
 import { KvmError } from '../errors.js';
 import { loadNativeAddon, type NativeAddon } from '../sys.js';
 import { VmFd } from '../vm-fd.js';

@@ -1,6 +1,7 @@
 /**
- * The KVM ABI constants this package uses, re-exported from `@ts-vmm/kvm-sys` (ioctl numbers,
- * `KVM_CAP_*`, `KVM_EXIT_*`, flags), plus `KVM_EXIT_MEMORY_FAULT`, which kvm-sys does not export yet.
+ * The KVM ABI names this package's public API has always offered (ioctl numbers, `KVM_CAP_*`,
+ * `KVM_EXIT_*`, flags, `KVM_RUN_OFFSETS`), re-exported from `@ts-vmm/kvm-sys`, the one place the ABI
+ * is defined (and checked against `<linux/kvm.h>`). Nothing here is defined locally.
  *
  * @module
  */
@@ -61,6 +62,7 @@ export {
   KVM_EXIT_IO,
   KVM_EXIT_IOAPIC_EOI,
   KVM_EXIT_IRQ_WINDOW_OPEN,
+  KVM_EXIT_MEMORY_FAULT,
   KVM_EXIT_MMIO,
   KVM_EXIT_NMI,
   KVM_EXIT_NOTIFY,
@@ -124,6 +126,7 @@ export {
   KVM_NMI,
   KVM_REGISTER_COALESCED_MMIO,
   KVM_RUN,
+  KVM_RUN_OFFSETS,
   KVM_SET_CLOCK,
   KVM_SET_CPUID2,
   KVM_SET_DEBUGREGS,
@@ -149,6 +152,3 @@ export {
   KVM_TRANSLATE,
   KVM_UNREGISTER_COALESCED_MMIO,
 } from '@ts-vmm/kvm-sys';
-
-/** `KVM_EXIT_MEMORY_FAULT` (Linux 6.8+; missing from kvm-sys and older headers). */
-export const KVM_EXIT_MEMORY_FAULT = 39;
