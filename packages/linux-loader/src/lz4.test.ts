@@ -1,42 +1,11 @@
-import { spawnSync } from 'node:child_process';
-import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecompressError } from './decompress-error.js';
 import { decodeLz4Block, decompressLz4Legacy } from './lz4.js';
-import { decompressPayload, detectCompression, extractVmlinux } from './payload.js';
-import { makeBzImage, pseudoRandom } from './test-images.js';
+import { compressible, have, lz4Legacy, same } from './test-images.js';
 
-/** Byte equality without vitest's per-index diffing (which exhausts the heap on megabytes). */
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-  );
-}
-
-const hasZstd = spawnSync('sh', ['-c', 'command -v zstd']).status === 0;
-if (!hasZstd) console.log('skipped: zstd payload round trip (zstd not installed)');
-const hasLz4 = spawnSync('sh', ['-c', 'command -v lz4']).status === 0;
+const hasLz4 = have('lz4');
 if (!hasLz4) console.log('skipped: lz4 CLI round trips (lz4 not installed)');
-
-function lz4Legacy(data: Uint8Array): Uint8Array {
-  const r = spawnSync('lz4', ['-l', '-c', '-9'], { input: data, maxBuffer: 1 << 28 });
-  if (r.status !== 0) throw new Error(`lz4 failed: ${r.stderr}`);
-  return new Uint8Array(r.stdout);
-}
-
-/** Text-like data that compresses well, with long runs and overlapping matches. */
-function compressible(n: number): Uint8Array {
-  const words = ['kernel ', 'virtio ', 'aaaaaaaaaaaaaaaaaaaa', '\0\0\0\0\0\0\0\0', 'ts-vmm '];
-  const out = new Uint8Array(n);
-  const r = pseudoRandom(n, 11);
-  let i = 0;
-  while (i < n) {
-    const w = words[r[i] % words.length];
-    for (let j = 0; j < w.length && i < n; j++) out[i++] = w.charCodeAt(j);
-  }
-  return out;
-}
 
 describe('LZ4 legacy', () => {
   it('decodes a hand-made block with literals and an overlapping match', () => {
@@ -98,64 +67,5 @@ describe('LZ4 legacy', () => {
       }),
       { numRuns: 1000 },
     );
-  });
-});
-
-describe('payload extraction', () => {
-  it('extracts a gzip payload from a bzImage', () => {
-    const elf = Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, ...pseudoRandom(5000)]);
-    const img = makeBzImage(pseudoRandom(0x1000), { payload: new Uint8Array(gzipSync(elf)) });
-    expect(same(extractVmlinux(img), elf)).toBe(true);
-  });
-
-  it.skipIf(!hasLz4)('extracts an LZ4 payload from a bzImage', () => {
-    const elf = Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, ...compressible(100_000)]);
-    const img = makeBzImage(pseudoRandom(0x1000), { payload: lz4Legacy(elf) });
-    expect(same(extractVmlinux(img), elf)).toBe(true);
-  });
-
-  it('names unsupported compressions by magic', () => {
-    const xz = Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2);
-    expect(detectCompression(xz)).toBe('xz');
-    expect(() => decompressPayload(xz)).toThrow(/xz \(magic fd 37 7a 58 5a 00\) is not supported/);
-    expect(() => decompressPayload(Uint8Array.of(0x42, 0x5a, 0x68, 0x39))).toThrow(
-      /bzip2 \(magic 42 5a 68 39\)/,
-    );
-    expect(() => decompressPayload(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0, 0))).toThrow(DecompressError);
-    expect(() => decompressPayload(Uint8Array.of(1, 2, 3))).toThrow(DecompressError);
-  });
-
-  it.skipIf(!hasZstd)("extracts a zstd payload with the kernel's size trailer, and bounds its output", () => {
-    const elf = Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, ...compressible(1 << 20)]);
-    const z = spawnSync('zstd', ['-9', '-c'], { input: elf, maxBuffer: 1 << 28 });
-    expect(z.status).toBe(0);
-    const payload = new Uint8Array(z.stdout.length + 4);
-    payload.set(z.stdout);
-    new DataView(payload.buffer).setUint32(z.stdout.length, elf.length, true);
-    const img = makeBzImage(pseudoRandom(0x1000), { payload });
-    expect(same(extractVmlinux(img), elf)).toBe(true);
-    expect(() => extractVmlinux(img, { maxOutput: 1 << 19 })).toThrow(/exceeds/);
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: payload.length }),
-        fc.nat(payload.length - 1),
-        fc.integer({ min: 0, max: 255 }),
-        (cut, at, b) => {
-          const bad = payload.slice(0, cut);
-          if (at < bad.length) bad[at] = b;
-          try {
-            decompressPayload(bad, { maxOutput: 8 << 20 });
-          } catch (e) {
-            expect(e).toBeInstanceOf(DecompressError);
-          }
-        },
-      ),
-      { numRuns: 40 },
-    );
-  });
-
-  it('bounds gzip output', () => {
-    const big = new Uint8Array(gzipSync(new Uint8Array(1 << 20)));
-    expect(() => decompressPayload(big, { maxOutput: 1000 })).toThrow(/exceeds/);
   });
 });

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+
 /**
  * Builders of small synthetic kernel images for the tests (not exported from the package): a
  * bzImage, an ELF64 vmlinux with a PVH note, and multiboot kernels (ELF32 and a.out kludge).
@@ -183,6 +185,38 @@ export function pseudoRandom(n: number, seed = 1): Uint8Array {
     x ^= x >>> 17;
     x ^= x << 5;
     out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Byte equality without vitest's per-index diffing (which exhausts the heap on megabytes). */
+export function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}
+
+/** True when a command is on PATH. */
+export function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** Compresses with the lz4 CLI in the legacy frame format (`lz4 -l`), as the kernel build does. */
+export function lz4Legacy(data: Uint8Array): Uint8Array {
+  const r = spawnSync('lz4', ['-l', '-c', '-9'], { input: data, maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`lz4 failed: ${r.stderr}`);
+  return new Uint8Array(r.stdout);
+}
+
+/** Text-like data that compresses well, with long runs and overlapping matches. */
+export function compressible(n: number): Uint8Array {
+  const words = ['kernel ', 'virtio ', 'aaaaaaaaaaaaaaaaaaaa', '\0\0\0\0\0\0\0\0', 'ts-vmm '];
+  const out = new Uint8Array(n);
+  const r = pseudoRandom(n, 11);
+  let i = 0;
+  while (i < n) {
+    const w = words[r[i] % words.length];
+    for (let j = 0; j < w.length && i < n; j++) out[i++] = w.charCodeAt(j);
   }
   return out;
 }
