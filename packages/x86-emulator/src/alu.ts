@@ -402,8 +402,34 @@ export function movsx(c: Cpu, i: Insn): void {
 
 /** LEA. */
 export function lea(c: Cpu, i: Insn): void {
-  const a = eaOffset(c, i);
   const sz = i.sz;
+  if (sz === 8 && i.asz === 8) {
+    // exact 64-bit sum on halves: LEA is used as arithmetic on values beyond 2^53 (boot fix)
+    const R = c.R;
+    let lo = i.disp >>> 0;
+    let hi = i.disp < 0 ? -1 : 0;
+    let s = 0;
+    if (i.base >= 0) {
+      s = lo + (R[i.base] >>> 0);
+      hi = (hi + R[i.base + 1] + (s > 0xffffffff ? 1 : 0)) | 0;
+      lo = s >>> 0;
+    } else if (i.ripRel) {
+      s = lo + (c.rip >>> 0);
+      hi = (hi + (Math.floor(c.rip / TWO32) | 0) + (s > 0xffffffff ? 1 : 0)) | 0;
+      lo = s >>> 0;
+    }
+    if (i.index >= 0) {
+      const sh = i.scale === 1 ? 0 : i.scale === 2 ? 1 : i.scale === 4 ? 2 : 3;
+      const xl = R[i.index] >>> 0;
+      const xh = sh === 0 ? R[i.index + 1] : (R[i.index + 1] << sh) | (xl >>> (32 - sh));
+      s = lo + ((xl << sh) >>> 0);
+      hi = (hi + xh + (s > 0xffffffff ? 1 : 0)) | 0;
+      lo = s >>> 0;
+    }
+    setR(c, i.reg, 0, 8, lo | 0, hi);
+    return;
+  }
+  const a = eaOffset(c, i);
   if (sz === 8) setR(c, i.reg, 0, 8, a | 0, Math.floor(a / TWO32) | 0);
   else setR(c, i.reg, 0, sz, sz === 4 ? a >>> 0 : a & 0xffff, 0);
 }
