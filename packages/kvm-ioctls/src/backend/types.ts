@@ -12,6 +12,15 @@
  *
  * @module
  */
+import type {
+  KvmCpuidEntry2Value,
+  KvmDtableValue,
+  KvmFpuValue,
+  KvmMsrEntryValue,
+  KvmRegsValue,
+  KvmSegmentValue,
+  KvmSregsValue,
+} from '@ts-vmm/kvm-sys';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 
 /** Which implementation stands behind the interfaces. */
@@ -37,105 +46,44 @@ export interface BackendCapabilities {
   readonly maxVcpus: number;
 }
 
-/** One CPUID leaf, as in `kvm_cpuid_entry2`. */
-export interface CpuidEntry {
-  function: number;
-  index: number;
-  /** KVM_CPUID_FLAG_SIGNIFCANT_INDEX (1) when `index` selects a sub-leaf. */
-  flags: number;
-  eax: number;
-  ebx: number;
-  ecx: number;
-  edx: number;
-}
+// The register and state shapes below are kvm-sys's struct values (field names are the C names,
+// u64 as bigint) without the C padding fields, so both backends share one definition of each field.
+type SegmentName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'tr' | 'ldt';
 
-/** General-purpose registers, as in `kvm_regs` (u64 as bigint). */
-export interface Regs {
-  rax: bigint;
-  rbx: bigint;
-  rcx: bigint;
-  rdx: bigint;
-  rsi: bigint;
-  rdi: bigint;
-  rsp: bigint;
-  rbp: bigint;
-  r8: bigint;
-  r9: bigint;
-  r10: bigint;
-  r11: bigint;
-  r12: bigint;
-  r13: bigint;
-  r14: bigint;
-  r15: bigint;
-  rip: bigint;
-  rflags: bigint;
-}
+/**
+ * One CPUID leaf: `kvm_cpuid_entry2` without its padding. `flags` is KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+ * (1) when `index` selects a sub-leaf.
+ */
+export interface CpuidEntry extends Omit<KvmCpuidEntry2Value, 'padding'> {}
 
-/** A segment register, as in `kvm_segment`. */
-export interface Segment {
-  base: bigint;
-  limit: number;
-  selector: number;
-  type: number;
-  present: number;
-  dpl: number;
-  db: number;
-  s: number;
-  l: number;
-  g: number;
-  avl: number;
-  unusable: number;
-}
+/** General-purpose registers: `kvm_regs` (u64 as bigint). */
+export interface Regs extends KvmRegsValue {}
 
-/** A descriptor table register, as in `kvm_dtable`. */
-export interface DTable {
-  base: bigint;
-  limit: number;
-}
+/** A segment register: `kvm_segment` without its padding byte. */
+export interface Segment extends Omit<KvmSegmentValue, 'padding'> {}
 
-/** Special registers, as in `kvm_sregs`. */
-export interface Sregs {
-  cs: Segment;
-  ds: Segment;
-  es: Segment;
-  fs: Segment;
-  gs: Segment;
-  ss: Segment;
-  tr: Segment;
-  ldt: Segment;
+/** A descriptor table register: `kvm_dtable` without its padding. */
+export interface DTable extends Omit<KvmDtableValue, 'padding'> {}
+
+/**
+ * Special registers: `kvm_sregs` with padding-free segments and tables. `interrupt_bitmap` (256 bits
+ * as 4 u64) has at most one bit set: a pending external interrupt.
+ */
+export interface Sregs
+  extends Omit<KvmSregsValue, SegmentName | 'gdt' | 'idt'>,
+    Record<SegmentName, Segment> {
   gdt: DTable;
   idt: DTable;
-  cr0: bigint;
-  cr2: bigint;
-  cr3: bigint;
-  cr4: bigint;
-  cr8: bigint;
-  efer: bigint;
-  apic_base: bigint;
-  /** 256 bits: a pending external interrupt (at most one bit set). */
-  interrupt_bitmap: bigint[];
 }
 
-/** x87/SSE state, as in `kvm_fpu`. */
-export interface Fpu {
-  /** 8 registers x 16 bytes (80-bit values in the low 10 bytes). */
-  fpr: Uint8Array;
-  fcw: number;
-  fsw: number;
-  ftwx: number;
-  last_opcode: number;
-  last_ip: bigint;
-  last_dp: bigint;
-  /** 16 registers x 16 bytes. */
-  xmm: Uint8Array;
-  mxcsr: number;
-}
+/**
+ * x87/SSE state: `kvm_fpu` without `pad1`/`pad2`. `fpr`: 8 registers x 16 bytes (80-bit values in the
+ * low 10 bytes); `xmm`: 16 registers x 16 bytes.
+ */
+export interface Fpu extends Omit<KvmFpuValue, 'pad1' | 'pad2'> {}
 
-/** One MSR value. */
-export interface MsrEntry {
-  index: number;
-  data: bigint;
-}
+/** One MSR value: `kvm_msr_entry` without its reserved word. */
+export interface MsrEntry extends Omit<KvmMsrEntryValue, 'reserved'> {}
 
 /** vCPU run state, as in `kvm_mp_state` (KVM_MP_STATE_* values). */
 export const MpState = {
