@@ -102,6 +102,37 @@ describe('VcpuFd.run() exit decoding', () => {
     );
   });
 
+  it('repeated single PIO and MMIO exits reuse the same exit objects and data views (no allocation)', () => {
+    const { vcpu, state } = fakeVcpu();
+    const pio = exitWith(K.KVM_EXIT_IO, (v, b) => {
+      b[O.io_direction] = 1;
+      b[O.io_size] = 1;
+      v.setUint16(O.io_port, 0x3f8, true);
+      v.setUint32(O.io_count, 1, true);
+      v.setBigUint64(O.io_data_offset, 4096n, true);
+    });
+    const mmio = exitWith(K.KVM_EXIT_MMIO, (v, b) => {
+      v.setUint32(O.mmio_len, 4, true);
+      b[O.mmio_is_write] = 1;
+    });
+    state.next = pio;
+    const firstPio = vcpu.run();
+    const firstPioData = (firstPio as { data: Uint8Array }).data;
+    state.next = mmio;
+    const firstMmio = vcpu.run();
+    const firstMmioData = (firstMmio as { data: Uint8Array }).data;
+    for (let i = 0; i < 100; i++) {
+      state.next = pio;
+      const p = vcpu.run();
+      expect(p).toBe(firstPio);
+      expect((p as { data: Uint8Array }).data).toBe(firstPioData);
+      state.next = mmio;
+      const m = vcpu.run();
+      expect(m).toBe(firstMmio);
+      expect((m as { data: Uint8Array }).data).toBe(firstMmioData);
+    }
+  });
+
   it('an MMIO read answer written into data lands in kvm_run.mmio.data', () => {
     const { vcpu, state, bytes } = fakeVcpu();
     state.next = exitWith(K.KVM_EXIT_MMIO, (v) => v.setUint32(O.mmio_len, 4, true));
