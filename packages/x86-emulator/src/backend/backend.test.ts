@@ -1,0 +1,281 @@
+// The emulated backend's own behaviour: platform chips inside run(), timers and idle warps, TSC and
+// kvm-clock, INIT/SIPI bring-up, determinism, state accessors and misuse errors.
+import { MpState, type Vcpu, type VcpuExit } from '@ts-vmm/kvm-ioctls';
+import { GuestMemory } from '@ts-vmm/vm-memory';
+import { describe, expect, it } from 'vitest';
+import { buildFlatImage, FLAT, flatSregs, zeroRegs } from '../flat-long-mode.js';
+import { pvclockRead } from '../platform/pvclock.js';
+import { EmulatedBackendError } from './errors.js';
+import { EmulatedHypervisor } from './hypervisor.js';
+import type { EmulatedBackendOptions } from './options.js';
+import type { EmulatedVcpu } from './vcpu.js';
+import type { EmulatedVm } from './vm.js';
+
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+const movEcx = (v: number) => [0xb9, ...le32(v)];
+const movEax = (v: number) => [0xb8, ...le32(v)];
+const XOR_EDX = [0x31, 0xd2];
+const RDMSR = [0x0f, 0x32];
+const WRMSR = [0x0f, 0x30];
+const RDTSC = [0x0f, 0x31];
+/** x2APIC on (IA32_APIC_BASE |= EXTD | EN), software-enabled (SVR = 0x1ff). */
+const X2APIC_ON = [
+  ...movEcx(0x1b),
+  ...RDMSR,
+  0x0d,
+  ...le32(0xc00),
+  ...WRMSR,
+  ...movEcx(0x80f),
+  ...movEax(0x1ff),
+  ...XOR_EDX,
+  ...WRMSR,
+];
+const VEC = 0x40;
+
+/** A CPL0 long-mode machine over the flat image, with an irqchip. */
+async function machine(code: number[], options: EmulatedBackendOptions = {}, vcpus = 1) {
+  const hv = new EmulatedHypervisor({ paceIdle: false, ...options });
+  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
+  buildFlatImage(mem);
+  mem.writeBytes(FLAT.CODE, new Uint8Array(code));
+  const vm = (await hv.createVm({ memory: mem })) as EmulatedVm;
+  vm.createIrqchip();
+  vm.createPit();
+  const cpus: Vcpu[] = [];
+  for (let id = 0; id < vcpus; id++) cpus.push(vm.createVcpu(id));
+  const s = flatSregs();
+  const kcs = { ...s.cs, selector: FLAT.KERNEL_CS, dpl: 0 };
+  const kds = { ...s.ds, selector: FLAT.KERNEL_DS, dpl: 0 };
+  cpus[0].setSregs({ ...s, cs: kcs, ss: kds, ds: kds, es: kds, apic_base: cpus[0].getSregs().apic_base });
+  cpus[0].setRegs({ ...zeroRegs(), rip: BigInt(FLAT.CODE), rsp: BigInt(FLAT.KERNEL_STACK), rflags: 2n });
+  return { hv, mem, vm, vcpu: cpus[0], cpus };
+}
+
+/** Runs until an exit other than `interrupted`. */
+function runToExit(vcpu: Vcpu, max = 1000): VcpuExit {
+  for (let i = 0; i < max; i++) {
+    const e = vcpu.run();
+    if (e.kind !== 'interrupted') return e;
+  }
+  throw new Error('no exit');
+}
+
+describe('EmulatedHypervisor', () => {
+  it('reports its capabilities and the CPUID the platform backs', () => {
+    const hv = new EmulatedHypervisor();
+    expect(hv.kind).toBe('emulated');
+    expect(hv.capabilities).toMatchObject({ irqchip: true, pit: true, multiThreaded: false, dirtyLog: true });
+    const leaves = hv.supportedCpuid();
+    const leaf = (f: number) => leaves.find((e) => e.function === f);
+    expect(leaf(0)!.eax).toBeGreaterThanOrEqual(0x16);
+    expect(leaf(1)!.ecx & (1 << 24)).not.toBe(0); // TSC deadline
+    expect(leaf(0x15)).toMatchObject({ eax: 1, ebx: 2, ecx: 1_000_000_000 }); // 2 GHz TSC, 1 GHz crystal
+    expect(leaf(0x16)!.eax).toBe(2000);
+    expect([leaf(0x4000_0000)!.ebx, leaf(0x4000_0000)!.ecx, leaf(0x4000_0000)!.edx]).toEqual([
+      0x4b4d564b, 0x564b4d56, 0x4d,
+    ]);
+    expect(leaf(0x4000_0001)!.eax & (1 << 3)).not.toBe(0); // kvm-clock 2
+    expect(hv.supportedMsrs()).toEqual(expect.arrayContaining([0x10, 0x1b, 0x6e0, 0xc0000080, 0x4b564d01]));
+    expect(
+      new EmulatedHypervisor({ kvmclock: false }).supportedCpuid().find((e) => e.function === 0x4000_0001)!
+        .eax,
+    ).toBe(2);
+  });
+
+  it('rejects misuse with clear errors', async () => {
+    const hv = new EmulatedHypervisor();
+    const vm = await hv.createVm();
+    expect(() => vm.createVcpu(0)).toThrow(/memory first/);
+    vm.setMemory(GuestMemory.createShared([{ start: 0, size: 0x10000 }]));
+    expect(() => vm.setIrqLine(4, true)).toThrow(EmulatedBackendError);
+    expect(() => vm.getDirtyLog()).toThrow(/dirtyLog/);
+    const v = vm.createVcpu(0);
+    expect(() => vm.createVcpu(0)).toThrow(/already exists/);
+    expect(() => vm.createVcpu(999)).toThrow(/999/);
+    expect(() => v.getLapic()).toThrow(/no irqchip/);
+    expect(() => v.getMsrs([0x12345678])).toThrow(/0x12345678/);
+    expect(() => hv.openKicker({ nope: 1 })).toThrow(EmulatedBackendError);
+    expect(() => vm.registerIoEvent({ space: 'pio', address: 0x10, length: 8 }, () => {})).toThrow(
+      /length 8/,
+    );
+    v.close();
+    expect(() => v.run()).toThrow(/closed/);
+    vm.close();
+  });
+});
+
+describe('EmulatedVcpu', () => {
+  it('takes a TSC-deadline timer interrupt from HLT by warping the idle clock', async () => {
+    const code = [
+      ...X2APIC_ON,
+      ...movEcx(0x832),
+      ...movEax(VEC | (2 << 17)), // LVT timer: TSC-deadline mode
+      ...WRMSR,
+      ...RDTSC,
+      0x05,
+      ...le32(20_000_000), // + 10 ms at 2 GHz
+      0x83,
+      0xd2,
+      0x00, // adc edx, 0
+      ...movEcx(0x6e0),
+      ...WRMSR,
+      0xfb, // sti
+      0xf4, // hlt
+    ];
+    const { vm, vcpu } = await machine(code);
+    const t0 = performance.now();
+    const exit = runToExit(vcpu);
+    expect(exit).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + VEC });
+    expect(vm.clock.now()).toBeGreaterThanOrEqual(10_000_000);
+    expect(performance.now() - t0).toBeLessThan(5_000); // skipped, not slept
+    expect(vcpu.getLapic().length).toBe(1024);
+  });
+
+  it('serves the PIT and PIC ports inside run(): only the VMM port exits', async () => {
+    // PIT channel 2 gate on via port 0x61, read it back, then out to 0x99
+    const code = [0xe4, 0x61, 0x0c, 0x01, 0xe6, 0x61, 0xe4, 0x61, 0xe6, 0x99, 0xe4, 0x21, 0xe6, 0x98, 0xf4];
+    const { vcpu } = await machine(code);
+    const e = runToExit(vcpu);
+    expect(e).toMatchObject({ kind: 'io-out', port: 0x99 });
+    if (e.kind === 'io-out') expect(e.data[0] & 1).toBe(1);
+    expect(runToExit(vcpu)).toMatchObject({ kind: 'io-out', port: 0x98 });
+  });
+
+  it('writes a kvm-clock record that reads back the machine time', async () => {
+    const at = 0x20_0000;
+    const code = [...movEcx(0x4b56_4d01), ...movEax(at | 1), ...XOR_EDX, ...WRMSR, 0xe6, 0x99, 0xf4];
+    const { vm, vcpu, mem } = await machine(code);
+    expect(runToExit(vcpu)).toMatchObject({ kind: 'io-out', port: 0x99 });
+    const version = mem.read32(at);
+    expect(version % 2).toBe(0);
+    expect(version).toBeGreaterThan(0);
+    const info = {
+      version,
+      tscTimestamp: mem.read64(at + 8),
+      systemTime: mem.read64(at + 16),
+      tscToSystemMul: mem.read32(at + 24),
+      tscShift: (mem.read8(at + 28) << 24) >> 24,
+      flags: mem.read8(at + 29),
+    };
+    const tsc = BigInt(vm.clock.tsc());
+    const ns = Number(pvclockRead(info, tsc));
+    expect(Math.abs(ns - vm.clock.now())).toBeLessThan(1000);
+    expect(vcpu.getMsrs([0x4b56_4d01])[0].data).toBe(BigInt(at | 1));
+  });
+
+  it('RDTSC follows the machine clock and IA32_TSC writes offset it', async () => {
+    const code = [...RDTSC, 0xe6, 0x99, 0xf4];
+    const { vm, vcpu } = await machine(code);
+    vcpu.setMsrs([{ index: 0x10, data: 1_000_000_000n }]);
+    expect(runToExit(vcpu)).toMatchObject({ kind: 'io-out', port: 0x99 });
+    const r = vcpu.getRegs();
+    const tsc = (r.rdx << 32n) | (r.rax & 0xffff_ffffn);
+    expect(tsc).toBeGreaterThanOrEqual(1_000_000_000n);
+    expect(tsc).toBeLessThan(1_000_000_000n + 1000n);
+    expect(vm.clock.now()).toBeLessThan(1000);
+  });
+
+  it('starts an application processor with INIT and SIPI (APs wait UNINITIALIZED)', async () => {
+    // BSP: x2APIC on, INIT then SIPI (vector 0x10 -> 0x10000) to APIC 1, then hlt with IF=0
+    const icr = (low: number) => [...movEcx(0x830), ...movEax(low), 0xba, ...le32(1), ...WRMSR];
+    const code = [...X2APIC_ON, ...icr(0x4500), ...icr(0x4610), 0xf4];
+    const { mem, cpus, vm } = await machine(code, {}, 2);
+    // AP code at 0x10000 (real mode): mov al, 0x5a ; out 0x77, al ; hlt
+    mem.writeBytes(0x10000, new Uint8Array([0xb0, 0x5a, 0xe6, 0x77, 0xf4]));
+    const [bsp, ap] = cpus;
+    ap.setMpState(MpState.UNINITIALIZED);
+    expect(ap.run().kind).toBe('interrupted'); // nothing to do yet: the BSP can run
+    let seen: VcpuExit | undefined;
+    for (let round = 0; round < 100 && !seen; round++) {
+      for (const v of [bsp, ap]) {
+        const e = v.run();
+        if (v === ap && e.kind === 'io-out') seen = { ...e };
+      }
+    }
+    expect(seen).toMatchObject({ kind: 'io-out', port: 0x77 });
+    expect(ap.getMpState()).toBe(MpState.RUNNABLE);
+    expect(ap.getSregs().cs.selector).toBe(0x1000);
+    expect(vm.vcpuCount).toBe(2);
+  });
+
+  it('is deterministic: the same guest gives the same instruction count and interrupt count', async () => {
+    // handler for VEC: inc r12 ; EOI ; iretq. Main: periodic LAPIC timer, then count rbx to 2M.
+    const handler = [0x49, 0xff, 0xc4, ...movEcx(0x80b), 0x31, 0xc0, ...XOR_EDX, ...WRMSR, 0x48, 0xcf];
+    const code = [
+      ...X2APIC_ON,
+      ...movEcx(0x83e),
+      ...movEax(0xb), // divide by 1
+      ...XOR_EDX,
+      ...WRMSR,
+      ...movEcx(0x832),
+      ...movEax(VEC | (1 << 17)), // periodic
+      ...WRMSR,
+      ...movEcx(0x838),
+      ...movEax(200_000), // 200 us at 1 GHz
+      ...WRMSR,
+      0xfb, // sti
+      0x48,
+      0xff,
+      0xc3, // l: inc rbx
+      0x48,
+      0x81,
+      0xfb,
+      ...le32(2_000_000), // cmp rbx, 2M
+      0x75,
+      0xf5, // jne l
+      0xe6,
+      0x99,
+      0xf4,
+    ];
+    const once = async () => {
+      const m = await machine(code, { deterministic: true, deterministicSlice: 100_000 });
+      // vector VEC's stub: jmp to the handler at DATA
+      m.mem.writeBytes(FLAT.DATA, new Uint8Array(handler));
+      const stub = FLAT.HANDLERS + VEC * 16;
+      const rel = FLAT.DATA - (stub + 5);
+      m.mem.writeBytes(stub, new Uint8Array([0xe9, ...le32(rel >>> 0)]));
+      let interrupted = 0;
+      for (;;) {
+        const e = m.vcpu.run();
+        if (e.kind === 'interrupted') interrupted++;
+        else break;
+      }
+      const r = m.vcpu.getRegs();
+      return { icount: (m.vcpu as EmulatedVcpu).cpu.icount, ticks: r.r12, rbx: r.rbx, interrupted };
+    };
+    const a = await once();
+    const b = await once();
+    expect(a).toEqual(b);
+    expect(a.rbx).toBe(2_000_000n);
+    // ~6M instructions at 1 ns each, a tick every 200 us: about 30 ticks
+    expect(Number(a.ticks)).toBeGreaterThan(10);
+    expect(a.interrupted).toBeGreaterThan(10);
+  });
+
+  it('translates linear addresses without touching accessed bits', async () => {
+    const { vcpu, mem } = await machine([0xf4]);
+    const before = mem.read64(FLAT.PD + 8);
+    const t = vcpu.translate(0x20_1234n);
+    expect(t).toMatchObject({ valid: true, physicalAddress: 0x20_1234n, writeable: true, usermode: true });
+    expect(vcpu.translate(0x8000_0000_0000n).valid).toBe(false);
+    expect(mem.read64(FLAT.PD + 8)).toBe(before);
+  });
+
+  it('stops before an instruction at a hardware breakpoint, then runs on', async () => {
+    const code = [0x90, 0x90, 0xe6, 0x99, 0xf4];
+    const { vcpu } = await machine(code);
+    vcpu.setGuestDebug({ enable: true, hwBreakpoints: [BigInt(FLAT.CODE + 2)] });
+    expect(runToExit(vcpu)).toMatchObject({ kind: 'debug', exception: 1, pc: BigInt(FLAT.CODE + 2) });
+    expect(runToExit(vcpu)).toMatchObject({ kind: 'io-out', port: 0x99 });
+  });
+
+  it('HLT with interrupts off and no timer returns interrupted without spinning', async () => {
+    const { vcpu } = await machine([0xfa, 0xf4], { runSliceMs: 30 });
+    expect(vcpu.run().kind).toBe('interrupted');
+    const t0 = performance.now();
+    const e = vcpu.run();
+    expect(e.kind).toBe('interrupted');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(20); // waited on the host, did not spin back at once
+    expect(vcpu.getMpState()).toBe(MpState.HALTED);
+  });
+});
