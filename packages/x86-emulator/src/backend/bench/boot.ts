@@ -1,0 +1,184 @@
+/**
+ * Linux boot benchmark: time from start to the guest's user space (the default guest's
+ * "ts-vmm-init: ready" line) for the same kernel and initramfs on the emulated backend (through
+ * the reference VMM, in this process) and on QEMU with TCG (`qemu-system-x86_64 -accel tcg`),
+ * measured in the same run; prints both, their ratio, and the emulator's guest instructions per
+ * second, TLB and decode-cache hit rates.
+ *
+ * The guest gets `tsvmm.run=true` so its /init powers off right after the ready line: the run also
+ * checks that `poweroff` ends the VMM with exit code 0.
+ *
+ * Run (after `pnpm build` and `ts-vmm guest fetch`):
+ *   pnpm --filter @ts-vmm/x86-emulator exec tsx src/backend/bench/boot.ts [--skip-qemu] [--timeout S]
+ *
+ * The reference VMM depends on this package, so it is imported from its built `dist/` by path (a
+ * bench-only edge, not a package dependency).
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Vm, VmOptions } from '@ts-vmm/kvm-ioctls';
+import { EmulatedHypervisor } from '../hypervisor.js';
+import type { EmulatedVcpu } from '../vcpu.js';
+import type { EmulatedVm } from '../vm.js';
+
+const READY = 'ts-vmm-init: ready';
+const BASE_CMDLINE = 'console=ttyS0 reboot=k panic=1 pci=off';
+/** `tsvmm.run=` with base64("true"): /init runs it after the ready line, then powers off. */
+const RUN_TRUE = 'tsvmm.run=dHJ1ZQ==';
+
+interface GuestFiles {
+  kernel: string;
+  initrd: string;
+}
+
+function guestFiles(): GuestFiles {
+  const cache = process.env.TS_VMM_CACHE ?? join(homedir(), '.cache', 'ts-vmm');
+  const desc = join(cache, 'guest', 'guest.json');
+  if (!existsSync(desc)) throw new Error(`${desc} is missing: run 'ts-vmm guest fetch' first`);
+  const g = JSON.parse(readFileSync(desc, 'utf8')) as GuestFiles;
+  return { kernel: g.kernel, initrd: g.initrd };
+}
+
+interface EmulatorResult {
+  readyMs: number;
+  totalMs: number;
+  exitCode: number;
+  instructions: number;
+  tlbHitRate: number;
+  decodeHitRate: number;
+  lastLines: string;
+}
+
+/** Boots on the emulated backend through the reference VMM (its built dist). */
+async function bootEmulated(g: GuestFiles, timeoutS: number): Promise<EmulatorResult> {
+  const here = fileURLToPath(import.meta.url);
+  const vmmDist = join(here, '..', '..', '..', '..', '..', 'vmm-reference', 'dist', 'index.js');
+  if (!existsSync(vmmDist)) throw new Error(`${vmmDist} is missing: build @ts-vmm/vmm-reference first`);
+  const m = (await import(pathToFileURL(vmmDist).href)) as {
+    resolveConfig(s: unknown): unknown;
+    Vmm: {
+      create(
+        c: unknown,
+        o: unknown,
+      ): Promise<{ run(): Promise<{ exitCode: number; reason: string }>; stop(r: string, d?: string): void }>;
+    };
+  };
+  const vcpus: EmulatedVcpu[] = [];
+  class CountingHypervisor extends EmulatedHypervisor {
+    override async createVm(options?: VmOptions): Promise<Vm> {
+      const vm = (await super.createVm(options)) as EmulatedVm;
+      const create = vm.createVcpu.bind(vm);
+      vm.createVcpu = (id: number) => {
+        const v = create(id) as EmulatedVcpu;
+        vcpus.push(v);
+        return v;
+      };
+      return vm;
+    }
+  }
+  const cfg = m.resolveConfig({
+    flags: {
+      kernel: g.kernel,
+      initrd: g.initrd,
+      backend: 'emulated',
+      cmdline: BASE_CMDLINE,
+      cmdlineAppend: RUN_TRUE,
+    },
+  });
+  let text = '';
+  let readyMs = -1;
+  const t0 = performance.now();
+  const vmm = await m.Vmm.create(cfg, {
+    hypervisor: new CountingHypervisor(),
+    input: null,
+    handleSignals: false,
+    log: () => {},
+    output: {
+      write(chunk: Uint8Array) {
+        text = (text + Buffer.from(chunk).toString('latin1')).slice(-4000);
+        if (readyMs < 0 && text.includes(READY)) readyMs = performance.now() - t0;
+        return true;
+      },
+    },
+  });
+  const timer = setTimeout(() => vmm.stop('sigterm', 'benchmark timeout'), timeoutS * 1000);
+  const r = await vmm.run();
+  clearTimeout(timer);
+  const totalMs = performance.now() - t0;
+  const s = vcpus[0].cpu.stats();
+  return {
+    readyMs,
+    totalMs,
+    exitCode: r.exitCode,
+    instructions: vcpus.reduce((n, v) => n + v.cpu.icount, 0),
+    tlbHitRate: s.tlbHitRate,
+    decodeHitRate: s.decodeHitRate,
+    lastLines: text.trim().split('\n').slice(-3).join('\n'),
+  };
+}
+
+/** Boots the same pair on QEMU TCG; resolves with ms to the ready line (-1 if never). */
+function bootQemu(g: GuestFiles, timeoutS: number): Promise<{ readyMs: number; totalMs: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const args = ['-accel', 'tcg', '-m', '512', '-nographic', '-no-reboot'];
+    args.push('-kernel', g.kernel, '-initrd', g.initrd, '-append', `${BASE_CMDLINE} ${RUN_TRUE}`);
+    const q = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    let readyMs = -1;
+    const kill = setTimeout(() => q.kill('SIGKILL'), timeoutS * 1000);
+    q.stdout.on('data', (d: Buffer) => {
+      text = (text + d.toString('latin1')).slice(-4000);
+      if (readyMs < 0 && text.includes(READY)) readyMs = performance.now() - t0;
+    });
+    q.once('error', (e) => {
+      clearTimeout(kill);
+      reject(e);
+    });
+    q.once('exit', () => {
+      clearTimeout(kill);
+      resolve({ readyMs, totalMs: performance.now() - t0 });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const skipQemu = argv.includes('--skip-qemu');
+  const ti = argv.indexOf('--timeout');
+  const timeoutS = ti >= 0 ? Number(argv[ti + 1]) : 900;
+  const g = guestFiles();
+  console.log(`kernel ${g.kernel}\ninitrd ${g.initrd}`);
+  let qemu: { readyMs: number; totalMs: number } | undefined;
+  if (!skipQemu) {
+    try {
+      qemu = await bootQemu(g, Math.min(timeoutS, 300));
+      console.log(
+        `qemu tcg:  user space after ${(qemu.readyMs / 1000).toFixed(2)} s (exit after ${(qemu.totalMs / 1000).toFixed(2)} s)`,
+      );
+    } catch (e) {
+      console.log(`qemu tcg:  not run (${(e as Error).message})`);
+    }
+  }
+  const emu = await bootEmulated(g, timeoutS);
+  const mips = emu.instructions / emu.totalMs / 1000;
+  console.log(
+    `emulated:  user space after ${(emu.readyMs / 1000).toFixed(2)} s (exit code ${emu.exitCode} after ${(emu.totalMs / 1000).toFixed(2)} s)`,
+  );
+  console.log(
+    `emulated:  ${(emu.instructions / 1e6).toFixed(0)} M guest instructions, ${mips.toFixed(2)} M instructions/s, TLB hit rate ${(emu.tlbHitRate * 100).toFixed(1)}%, decode-cache hit rate ${(emu.decodeHitRate * 100).toFixed(2)}%`,
+  );
+  if (emu.readyMs < 0) console.log(`emulated:  did not reach user space; last lines:\n${emu.lastLines}`);
+  if (qemu && qemu.readyMs > 0 && emu.readyMs > 0) {
+    console.log(
+      `ratio:     emulated / qemu tcg = ${(emu.readyMs / qemu.readyMs).toFixed(1)}x (time to user space)`,
+    );
+  }
+}
+
+await main();
