@@ -79,38 +79,44 @@ async function boot(script: string, extra: Partial<VmmConfig> = {}) {
   return { result, out };
 }
 
-describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
-  it('boots to /init, loads the virtio modules, runs a command and powers off (exit 0)', async () => {
-    const { result, out } = await boot(
-      'echo TSVMM-OK; ls /sys/bus/virtio/devices; cat /proc/modules | wc -l',
-    );
-    expect(out).toContain('ts-vmm-init: ready');
-    expect(out).toContain('TSVMM-OK');
-    expect(out).toMatch(/virtio0/);
-    expect(out).toContain('ts-vmm-init: exit 0');
-    expect(result).toMatchObject({ reason: 'poweroff', exitCode: 0 });
-  }, 600_000);
+const all = process.env.TS_VMM_E2E_ALL === '1';
+if (!skip && !all)
+  console.log('skipped: Linux reboot/panic boots (one boot takes minutes here; set TS_VMM_E2E_ALL=1)');
 
-  it('reads a virtio-blk disk', async () => {
+describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
+  it('boots to /init, loads the virtio modules, reads a virtio-blk disk, runs a command and powers off (exit 0)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'disk-'));
     const disk = join(dir, 'disk.img');
     const img = Buffer.alloc(1 << 20);
     img.write('TS-VMM-DISK-MAGIC', 0);
     writeFileSync(disk, img);
-    const { result, out } = await boot('head -c 17 /dev/vda; echo', {
-      disks: [{ path: disk, readOnly: true }],
-    });
+    const { result, out } = await boot(
+      'echo TSVMM-OK; ls /sys/bus/virtio/devices; head -c 17 /dev/vda; echo; grep -c virtio /proc/modules',
+      { disks: [{ path: disk, readOnly: true }] },
+    );
+    expect(out).toContain('ts-vmm-init: ready');
+    expect(out).toContain('TSVMM-OK');
+    expect(out).toMatch(/virtio0\s+virtio1/);
     expect(out).toContain('TS-VMM-DISK-MAGIC');
-    expect(result.reason).toBe('poweroff');
-  }, 600_000);
+    expect(out).toContain('ts-vmm-init: exit 0');
+    expect(result).toMatchObject({ reason: 'poweroff', exitCode: 0 });
+  }, 900_000);
 
-  it('reboot -f ends with the reboot exit code', async () => {
-    const { result } = await boot('reboot -f');
-    expect(result).toMatchObject({ reason: 'reboot', exitCode: 3 });
-  }, 600_000);
+  it.skipIf(!all)(
+    'reboot -f ends with the reboot exit code',
+    async () => {
+      const { result } = await boot('reboot -f');
+      expect(result).toMatchObject({ reason: 'reboot', exitCode: 3 });
+    },
+    900_000,
+  );
 
-  it('a kernel panic ends with the panic exit code', async () => {
-    const { result } = await boot('echo c > /proc/sysrq-trigger');
-    expect(result).toMatchObject({ reason: 'panic', exitCode: 4 });
-  }, 600_000);
+  it.skipIf(!all)(
+    'a kernel panic ends with the panic exit code',
+    async () => {
+      const { result } = await boot('echo c > /proc/sysrq-trigger');
+      expect(result).toMatchObject({ reason: 'panic', exitCode: 4 });
+    },
+    900_000,
+  );
 });

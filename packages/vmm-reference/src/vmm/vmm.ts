@@ -181,7 +181,9 @@ export class Vmm {
     }
     log(backendReason);
     if (emulatedCpl0)
-      log('hiding CMPXCHG16B from the guest: this KVM emulates CPL0 code and cannot emulate it');
+      log(
+        'hiding CMPXCHG16B, XSAVE and AVX from the guest: this KVM emulates CPL0 code and cannot emulate them',
+      );
     if (config.vcpus > hv.capabilities.maxVcpus) {
       throw new VmmError(
         `--vcpus ${config.vcpus}: the ${hv.kind} backend allows at most ${hv.capabilities.maxVcpus}`,
