@@ -27,7 +27,8 @@ export const RUN_HELP = `Usage: ts-vmm run [options]
                           virtio-net on a host tap interface (repeatable)
   --vsock cid=N,uds=PATH  virtio-vsock; host side on a Unix socket
   --console serial|virtio|none
-                          guest console device (default serial: ttyS0)
+                          guest console: serial (ttyS0, default), virtio (adds virtio-console
+                          and console=hvc0; COM1 output still shows, for early boot), none
   --discovery acpi|cmdline|both
                           how the guest finds virtio-mmio devices (default acpi)
   --backend auto|kvm|emulated

@@ -77,7 +77,13 @@ function hex(n: number): string {
 export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): LinuxBoot {
   let image = spec.kernel;
   let how = '';
-  if (spec.preferPvh !== false && detectFormat(image) === 'bzimage') {
+  let format: string;
+  try {
+    format = detectFormat(image);
+  } catch (e) {
+    throw new VmmError(`cannot load the kernel: ${(e as Error).message}`);
+  }
+  if (spec.preferPvh !== false && format === 'bzimage') {
     try {
       image = extractVmlinux(image);
       how = 'bzImage unpacked to vmlinux, ';

@@ -93,7 +93,7 @@ export class Machine {
         m.lines.push(serialIrq);
         const legacy = createLegacyDevices({
           serialIrq,
-          sink: config.console === 'serial' ? o.consoleSink : undefined,
+          sink: config.console !== 'none' ? o.consoleSink : undefined,
           hooks,
           pio: m.pio,
           mmio: m.mmio,

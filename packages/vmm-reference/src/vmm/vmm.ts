@@ -252,7 +252,7 @@ export class Vmm {
           cmdline,
           vcpus: config.vcpus,
           virtioDevices: machine.virtioDescriptions(),
-          serial: config.console === 'serial',
+          serial: true,
         });
         entry = boot.entry;
         bootSummary = boot.summary;
@@ -299,6 +299,7 @@ export class Vmm {
       machine?.close();
       vm?.close();
       release();
+      if (!options.hypervisor) (hv as { close?: () => void }).close?.();
       throw e instanceof VmmError ? e : new VmmError((e as Error).message);
     }
   }
@@ -406,7 +407,7 @@ export class Vmm {
               ? {
                   output: this.local.output.sab,
                   input: this.local.input.sab,
-                  serialOutput: this.config.console === 'serial',
+                  serialOutput: this.config.console !== 'none',
                 }
               : undefined,
         },
@@ -589,7 +590,7 @@ export class Vmm {
     this.machine.close();
     this.vm.close();
     this.releaseMemory();
-    (this.hypervisor as { close?: () => void }).close?.();
+    if (!this.options.hypervisor) (this.hypervisor as { close?: () => void }).close?.();
   }
 }
 
