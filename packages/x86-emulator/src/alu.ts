@@ -501,7 +501,7 @@ export function cbw(c: Cpu, i: Insn): void {
 export function cwd(c: Cpu, i: Insn): void {
   switch (i.sz) {
     case 2:
-      c.R16[4] = c.R16[0] & 0x8000 ? 0xffff : 0;
+      c.R16[8] = c.R16[0] & 0x8000 ? 0xffff : 0;
       break;
     case 4:
       c.R[4] = c.R[0] >> 31;

@@ -24,23 +24,25 @@ export function btOp(c: Cpu, i: Insn): void {
   const sz = i.sz;
   const bits = sz * 8;
   let off: number;
-  if (i.imm2 === 1) off = i.imm & (bits - 1);
-  else {
+  let bit: number;
+  if (i.imm2 === 1) {
+    off = 0;
+    bit = i.imm & (bits - 1);
+  } else {
     const v = getR(c, i.reg, 0, sz);
-    off = sz === 8 ? c.tHi * 4294967296 + (v >>> 0) : sz === 4 ? v | 0 : (v << 16) >> 16;
+    bit = v & (bits - 1);
+    // operand-sized units to skip: (signed offset) >> log2(bits), on halves
+    off = sz === 8 ? c.tHi * 67108864 + (v >>> 6) : sz === 4 ? (v | 0) >> 5 : ((v << 16) >> 16) >> 4;
   }
   let la = 0;
   let a: number;
   let ah = 0;
-  let bit: number;
   if (i.mem) {
-    bit = ((off % bits) + bits) % bits;
-    la = ea(c, i) + Math.floor(off / bits) * sz;
+    la = ea(c, i) + off * sz;
     if (!c.code64) la >>>= 0;
     a = i.op === 0 ? c.readN(la, sz) : c.readW(la, sz);
     ah = c.tHi;
   } else {
-    bit = ((off % bits) + bits) % bits;
     a = getR(c, i.rm, i.rmB, sz);
     ah = c.tHi;
   }

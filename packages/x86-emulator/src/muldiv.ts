@@ -97,7 +97,7 @@ export function mulE(c: Cpu, i: Insn): void {
     case 2: {
       const r = c.R16[0] * v;
       c.R16[0] = r & 0xffff;
-      c.R16[4] = r >>> 16;
+      c.R16[8] = r >>> 16;
       presetFlags(c, 2, r & 0xffff, 0, r > 0xffff);
       return;
     }
@@ -137,7 +137,7 @@ export function imul1(c: Cpu, i: Insn): void {
     case 2: {
       const r = ((c.R16[0] << 16) >> 16) * ((v << 16) >> 16);
       c.R16[0] = r & 0xffff;
-      c.R16[4] = (r >> 16) & 0xffff;
+      c.R16[8] = (r >> 16) & 0xffff;
       presetFlags(c, 2, r & 0xffff, 0, r !== (r << 16) >> 16);
       return;
     }
@@ -232,7 +232,7 @@ export function divE(c: Cpu, i: Insn): void {
       return;
     }
     case 2: {
-      let n = c.R16[4] * 65536 + c.R16[0];
+      let n = c.R16[8] * 65536 + c.R16[0];
       if (signed) {
         n |= 0;
         d = (d << 16) >> 16;
@@ -242,7 +242,7 @@ export function divE(c: Cpu, i: Insn): void {
       const r = n - q * d;
       if (signed ? q > 32767 || q < -32768 : q > 65535) throw new GuestFault(VEC.DE);
       c.R16[0] = q & 0xffff;
-      c.R16[4] = r & 0xffff;
+      c.R16[8] = r & 0xffff;
       return;
     }
     case 4: {

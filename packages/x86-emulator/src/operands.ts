@@ -43,15 +43,33 @@ export function ea(c: Cpu, i: Insn): number {
   return ((a & 0xffff) + c.segEff[i.seg]) >>> 0;
 }
 
-/** Offset part (no segment base) of the effective address: LEA. */
+/** High half of the last 64-bit {@link eaOffset}. */
+export let eaHi = 0;
+
+/**
+ * Offset part (no segment base) of the effective address, for LEA. With a 64-bit address size the
+ * sum is computed exactly on 32-bit halves: returns the low half (int32), high half in {@link eaHi}.
+ */
 export function eaOffset(c: Cpu, i: Insn): number {
   const R = c.R;
   if (i.asz === 8) {
-    let a = i.disp;
-    if (i.base >= 0) a += R[i.base + 1] * TWO32 + (R[i.base] >>> 0);
-    else if (i.ripRel) a += c.rip;
-    if (i.index >= 0) a += (R[i.index + 1] * TWO32 + (R[i.index] >>> 0)) * i.scale;
-    return a;
+    let lo = i.disp >>> 0;
+    let hi = i.disp < 0 ? -1 : 0;
+    if (i.base >= 0) {
+      lo += R[i.base] >>> 0;
+      hi += R[i.base + 1];
+    } else if (i.ripRel) {
+      const r = c.rip;
+      lo += r >>> 0;
+      hi += Math.floor(r / TWO32);
+    }
+    if (i.index >= 0) {
+      const s = i.scale;
+      lo += (R[i.index] >>> 0) * s;
+      hi += Math.imul(R[i.index + 1], s);
+    }
+    eaHi = (hi + Math.floor(lo / TWO32)) | 0;
+    return lo | 0;
   }
   if (i.asz === 4) {
     let a = i.disp;

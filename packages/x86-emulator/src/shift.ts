@@ -131,21 +131,21 @@ export function shiftE(c: Cpu, i: Insn): void {
       case 6: {
         r = shl64(a, ah, cnt);
         rh = shiftHi;
-        const cf = cnt > 32 ? (a >>> (64 - cnt)) & 1 : cnt === 32 ? a & 1 : (ah >>> (32 - cnt)) & 1;
+        const cf = cnt > 32 ? (a >>> (64 - cnt)) & 1 : cnt === 32 ? ah & 1 : (ah >>> (32 - cnt)) & 1;
         preset(c, 8, r, rh, cf, ((rh >>> 31) ^ cf) & 1);
         break;
       }
       case 5: {
         r = shr64(a, ah, cnt);
         rh = shiftHi;
-        const cf = cnt > 32 ? (ah >>> (cnt - 33)) & 1 : cnt === 32 ? ah >>> 31 : (a >>> (cnt - 1)) & 1;
+        const cf = cnt > 32 ? (ah >>> (cnt - 33)) & 1 : cnt === 32 ? a >>> 31 : (a >>> (cnt - 1)) & 1;
         preset(c, 8, r, rh, cf, ah >>> 31);
         break;
       }
       default: {
         r = sar64(a, ah, cnt);
         rh = shiftHi;
-        const cf = cnt > 32 ? (ah >> (cnt - 33)) & 1 : cnt === 32 ? ah >>> 31 : (a >>> (cnt - 1)) & 1;
+        const cf = cnt > 32 ? (ah >> (cnt - 33)) & 1 : cnt === 32 ? a >>> 31 : (a >>> (cnt - 1)) & 1;
         preset(c, 8, r, rh, cf, 0);
       }
     }

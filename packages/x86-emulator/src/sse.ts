@@ -162,6 +162,51 @@ function fop(op: number, a: number, b: number): number {
   }
 }
 
+/**
+ * Scalar/packed float op with x86 NaN rules: a NaN operand propagates (first operand first, quieted);
+ * an invalid operation on non-NaN operands yields the default NaN (negative quiet NaN).
+ */
+function f64op(op: number, di: number, si: number): void {
+  const a = XF64[di];
+  const b = TF64[si];
+  if (Number.isNaN(a) || Number.isNaN(b)) {
+    const fromDst = op !== 0x51 && Number.isNaN(a) && !(op === 0x5d || op === 0x5f);
+    if (op === 0x5d || op === 0x5f) {
+      X32[di * 2] = T32[si * 2];
+      X32[di * 2 + 1] = T32[si * 2 + 1];
+      return;
+    }
+    if (!fromDst) {
+      X32[di * 2] = T32[si * 2];
+      X32[di * 2 + 1] = T32[si * 2 + 1] | 0x80000;
+    } else X32[di * 2 + 1] |= 0x80000;
+    return;
+  }
+  const r = fop(op, a, b);
+  if (Number.isNaN(r)) {
+    X32[di * 2] = 0;
+    X32[di * 2 + 1] = 0xfff80000 | 0;
+    return;
+  }
+  XF64[di] = r;
+}
+function f32op(op: number, di: number, si: number): void {
+  const a = XF32[di];
+  const b = TF32[si];
+  if (Number.isNaN(a) || Number.isNaN(b)) {
+    if (op === 0x5d || op === 0x5f || op === 0x51 || !Number.isNaN(a))
+      X32[di] = T32[si] | (op === 0x5d || op === 0x5f ? 0 : 0x400000);
+    else X32[di] |= 0x400000;
+    return;
+  }
+  const r = fop(op, a, b);
+  if (Number.isNaN(r)) {
+    X32[di] = 0xffc00000 | 0;
+    return;
+  }
+  XF32[di] = r;
+}
+
 function cmpPred(p: number, a: number, b: number): boolean {
   const un = Number.isNaN(a) || Number.isNaN(b);
   switch (p & 7) {
@@ -678,14 +723,14 @@ export function sse(c: Cpu, i: Insn): void {
     case 0x5f: {
       if (p === 0 || p === 1) {
         src128(c, i, true);
-        if (p === 0) for (let k = 0; k < 4; k++) XF32[o + k] = fop(op, XF32[o + k], TF32[k]);
-        else for (let k = 0; k < 2; k++) XF64[d * 2 + k] = fop(op, XF64[d * 2 + k], TF64[k]);
+        if (p === 0) for (let k = 0; k < 4; k++) f32op(op, o + k, k);
+        else for (let k = 0; k < 2; k++) f64op(op, d * 2 + k, k);
       } else if (p === 2) {
         src32(c, i);
-        XF32[o] = fop(op, XF32[o], TF32[0]);
+        f32op(op, o, 0);
       } else {
         src64(c, i);
-        XF64[d * 2] = fop(op, XF64[d * 2], TF64[0]);
+        f64op(op, d * 2, 0);
       }
       return;
     }

@@ -3,7 +3,7 @@
  *   u32 magic 'XDT1', u32 base_len, base_len bytes (the low image: page tables, GDT, IDT, stubs, TSS)
  *   then cases: u32 code_len (0 ends), code bytes, 4096 data bytes, 18 u64 (16 GPRs in kvm_regs
  *   order rax rbx rcx rdx rsi rdi rsp rbp r8..r15, rip, rflags), 256 xmm bytes, u32 mxcsr.
- * Writes per case: u32 kind (0 done, 1 exception, 2 other), u32 pad, u64 mmio address,
+ * Writes per case: u32 kind (0 done, 1 exception, 2 other), u32 microseconds in KVM_RUN, u64 mmio address,
  *   18 u64 regs, 6 u64 frame (err, rip, cs, rflags, rsp, ss), 4096 data bytes, 256 xmm bytes, u32 mxcsr, u32 pad.
  * The guest runs at CPL3 in 64-bit mode (natively on PVM/KVM); an MMIO write ends each case.
  */
@@ -16,6 +16,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <signal.h>
+#include <sys/time.h>
+
+static volatile sig_atomic_t expired;
+static void on_alarm(int sig) { (void)sig; expired = 1; }
 #include <unistd.h>
 
 #define RAM_SIZE 0x1000000
@@ -81,6 +87,10 @@ int main(void) {
     if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) die("KVM_GET_SUPPORTED_CPUID");
     if (ioctl(vcpu, KVM_SET_CPUID2, cpuid) < 0) die("KVM_SET_CPUID2");
   }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, NULL);
   uint32_t magic, base_len;
   rd(&magic, 4);
   if (magic != 0x31544458) die("bad magic");
@@ -121,14 +131,16 @@ int main(void) {
     rd(ram + DATA, 4096);
     uint64_t r[18];
     rd(r, sizeof r);
-    struct kvm_fpu fpu;
-    if (ioctl(vcpu, KVM_GET_FPU, &fpu) < 0) die("KVM_GET_FPU");
-    rd(fpu.xmm, 256);
-    rd(&fpu.mxcsr, 4);
-    fpu.fcw = 0x37f;
-    fpu.fsw = 0;
-    fpu.ftwx = 0;
-    if (ioctl(vcpu, KVM_SET_FPU, &fpu) < 0) die("KVM_SET_FPU");
+    /* XSAVE area: legacy region has the FXSAVE layout (FCW at 0, MXCSR at 24, XMM at 160) */
+    static struct kvm_xsave xs;
+    if (ioctl(vcpu, KVM_GET_XSAVE, &xs) < 0) die("KVM_GET_XSAVE");
+    uint8_t *xb = (uint8_t *)xs.region;
+    rd(xb + 160, 256);
+    rd(xb + 24, 4);
+    xb[0] = 0x7f; xb[1] = 0x03; /* FCW */
+    xb[2] = 0; xb[3] = 0; xb[4] = 0; /* FSW, FTW */
+    xb[512] |= 3; /* XSTATE_BV: x87 | SSE */
+    if (ioctl(vcpu, KVM_SET_XSAVE, &xs) < 0) die("KVM_SET_XSAVE");
     if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0) die("KVM_SET_SREGS");
     struct kvm_regs regs = {0};
     regs.rax = r[0]; regs.rbx = r[1]; regs.rcx = r[2]; regs.rdx = r[3];
@@ -139,9 +151,15 @@ int main(void) {
     if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0) die("KVM_SET_REGS");
     uint32_t kind = 2;
     uint64_t addr = 0;
-    for (int tries = 0; tries < 16; tries++) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expired = 0;
+    struct itimerval it = {{0, 0}, {2, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    for (int tries = 0; tries < 64; tries++) {
       if (ioctl(vcpu, KVM_RUN, 0) < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR && !expired) continue;
+        if (errno == EINTR) { addr = 0xdead; break; }
         die("KVM_RUN");
       }
       if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write) {
@@ -153,21 +171,27 @@ int main(void) {
       kind = 2;
       if (run->exit_reason != KVM_EXIT_INTR) break;
     }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t usec = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000ull + (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000);
     if (ioctl(vcpu, KVM_GET_REGS, &regs) < 0) die("KVM_GET_REGS");
     uint64_t out[18] = {regs.rax, regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rsp, regs.rbp,
                         regs.r8, regs.r9, regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15,
                         regs.rip, regs.rflags};
     uint64_t frame[6] = {0};
     if (kind == 1 && regs.rsp >= 0x1000 && regs.rsp + 48 <= RAM_SIZE) memcpy(frame, ram + regs.rsp, 48);
-    if (ioctl(vcpu, KVM_GET_FPU, &fpu) < 0) die("KVM_GET_FPU");
-    uint32_t hdr[2] = {kind, 0};
+    if (ioctl(vcpu, KVM_GET_XSAVE, &xs) < 0) die("KVM_GET_XSAVE");
+    uint32_t hdr[2] = {kind, (uint32_t)(usec > 0xffffffffu ? 0xffffffffu : usec)};
     wr(hdr, 8);
     wr(&addr, 8);
     wr(out, sizeof out);
     wr(frame, sizeof frame);
     wr(ram + DATA, 4096);
-    wr(fpu.xmm, 256);
-    uint32_t mx[2] = {fpu.mxcsr, 0};
+    wr(xb + 160, 256);
+    uint32_t mx[2];
+    memcpy(&mx[0], xb + 24, 4);
+    mx[1] = 0;
     wr(mx, 8);
   }
   return 0;
