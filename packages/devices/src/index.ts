@@ -75,6 +75,7 @@ export {
 } from './virtio/net.js';
 export { MemoryNetBackend, type NetBackend } from './virtio/net-backend.js';
 export {
+  ChainBuffer,
   ChainReader,
   ChainWriter,
   type Descriptor,

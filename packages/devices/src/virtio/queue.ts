@@ -85,6 +85,64 @@ export class DescriptorChain {
 }
 
 /**
+ * A reusable, allocation-free descriptor chain for hot paths ({@link Queue.takeHead} and
+ * {@link Queue.parseChainInto}): the buffers as parallel arrays, device-readable ones first. The
+ * arrays only grow; entries past `count` are stale.
+ *
+ * @example
+ * ```ts
+ * const buf = new ChainBuffer();
+ * for (let n = queue.pending(mem); n > 0; n--) {
+ *   queue.parseChainInto(mem, queue.takeHead(mem), buf);
+ *   // buf.addrs[i], buf.lens[i], buf.writable[i] for i < buf.count
+ * }
+ * queue.publishAvailEvent(mem);
+ * ```
+ */
+export class ChainBuffer {
+  /** Head descriptor index (what goes back in the used ring). */
+  head = 0;
+  /** Number of buffers. */
+  count = 0;
+  /** Sum of the lengths of the device-readable buffers. */
+  readableLength = 0;
+  /** Sum of the lengths of the device-writable buffers. */
+  writableLength = 0;
+  /** Guest address of each buffer (checked to lie in guest memory). */
+  readonly addrs: number[] = [];
+  /** Length of each buffer. */
+  readonly lens: number[] = [];
+  /** Whether each buffer is device-writable. */
+  readonly writable: boolean[] = [];
+
+  /** Empties the buffer for a new chain. */
+  clear(head: number): void {
+    this.head = head;
+    this.count = 0;
+    this.readableLength = 0;
+    this.writableLength = 0;
+  }
+
+  /** Appends a buffer. */
+  push(addr: number, len: number, writable: boolean): void {
+    const i = this.count++;
+    this.addrs[i] = addr;
+    this.lens[i] = len;
+    this.writable[i] = writable;
+    if (writable) this.writableLength += len;
+    else this.readableLength += len;
+  }
+
+  /** A standalone {@link DescriptorChain} copy (for slow paths that want readers and writers). */
+  toChain(): DescriptorChain {
+    const ds: Descriptor[] = [];
+    for (let i = 0; i < this.count; i++)
+      ds.push({ addr: this.addrs[i], len: this.lens[i], writable: this.writable[i] });
+    return new DescriptorChain(this.head, ds);
+  }
+}
+
+/**
  * Sequential reads across a chain's readable buffers.
  * @example const hdr = chain.reader(mem).read(16);
  */
@@ -369,17 +427,32 @@ export class Queue {
   pop(mem: GuestMemory): DescriptorChain | null {
     if (!this.ready) return null;
     if (this.pending(mem) === 0) return null;
-    const slot = 4 + 2 * (this.nextAvail % this.size);
+    const head = this.takeHead(mem);
+    this.publishAvailEvent(mem);
+    this.parseChainInto(mem, head, this.scratch);
+    return this.scratch.toChain();
+  }
+
+  /**
+   * Takes the next avail ring entry's head index without parsing it and without publishing
+   * `avail_event`: the batch form of {@link Queue.pop}. The caller must have seen
+   * {@link Queue.pending} above zero, and calls {@link Queue.publishAvailEvent} after the batch
+   * (then checks `pending` again, so that no notification is lost).
+   */
+  takeHead(mem: GuestMemory): number {
+    const slot = 4 + 2 * (this.nextAvail & (this.size - 1));
     const head = this.availView
       ? this.availView.getUint16(this.availOff + slot, true)
       : mem.read16(this.availRing + slot);
     this.nextAvail = (this.nextAvail + 1) & 0xffff;
-    if (this.eventIdx) {
-      // Ask to be notified when the driver moves past what we have consumed.
-      if (this.availEventCell) Atomics.store(this.availEventCell, 0, this.nextAvail);
-      else mem.write16(this.usedRing + 4 + 8 * this.size, this.nextAvail);
-    }
-    return this.parseChain(mem, head);
+    return head;
+  }
+
+  /** With VIRTIO_F_EVENT_IDX, asks the driver to notify once it moves past what was taken. */
+  publishAvailEvent(mem: GuestMemory): void {
+    if (!this.eventIdx) return;
+    if (this.availEventCell) Atomics.store(this.availEventCell, 0, this.nextAvail);
+    else mem.write16(this.usedRing + 4 + 8 * this.size, this.nextAvail);
   }
 
   /** Puts the last popped chain back (the device could not use it yet). */
@@ -414,27 +487,29 @@ export class Queue {
     d.lo = lo;
   }
   private readonly d = { addr: 0, hi: 0, lo: 0, len: 0, flags: 0, next: 0 };
-  private seenWritable = false;
+  private readonly scratch = new ChainBuffer();
 
   /** Checks the descriptor in `this.d` and appends it to `out`. */
-  private pushDesc(mem: GuestMemory, out: Descriptor[]): void {
+  private pushDesc(mem: GuestMemory, out: ChainBuffer): void {
     const d = this.d;
     if (d.addr < 0 || !mem.checkRange(d.addr, d.len)) {
       throw new QueueError(`descriptor buffer [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`);
     }
     const writable = (d.flags & VIRTQ_DESC_F.WRITE) !== 0;
-    if (!writable && this.seenWritable)
+    if (!writable && out.count > 0 && out.writable[out.count - 1])
       throw new QueueError('device-readable descriptor after a device-writable one');
-    if (writable) this.seenWritable = true;
-    out.push({ addr: d.addr, len: d.len, writable });
+    out.push(d.addr, d.len, writable);
   }
 
-  private parseChain(mem: GuestMemory, head: number): DescriptorChain {
+  /**
+   * Parses the chain starting at descriptor `head` into `out` (reused, no allocation), with every
+   * check {@link Queue.pop} makes. Throws {@link QueueError} for a malformed chain.
+   */
+  parseChainInto(mem: GuestMemory, head: number, out: ChainBuffer): void {
     if (head >= this.size)
       throw new QueueError(`descriptor head ${head} is out of range for queue size ${this.size}`);
-    const out: Descriptor[] = [];
+    out.clear(head);
     const d = this.d;
-    this.seenWritable = false;
     let i = head;
     let count = 0;
     for (;;) {
@@ -475,7 +550,6 @@ export class Queue {
         throw new QueueError(`next index ${d.next} is out of range for queue size ${this.size}`);
       i = d.next;
     }
-    return new DescriptorChain(head, out);
   }
 
   /**
@@ -483,16 +557,30 @@ export class Queue {
    * `len` is the number of bytes the device wrote into the chain.
    */
   addUsed(mem: GuestMemory, head: number, len: number): void {
-    const off = 4 + 8 * (this.nextUsed % this.size);
-    if (this.usedView) {
-      this.usedView.setUint32(this.usedOff + off, head, true);
-      this.usedView.setUint32(this.usedOff + off + 4, len >>> 0, true);
+    this.putUsed(mem, head, len);
+    this.publishUsed(mem);
+  }
+
+  /**
+   * Writes a used element without publishing it: the batch form of {@link Queue.addUsed}. Call
+   * {@link Queue.publishUsed} once after the batch (the elements are written before the index).
+   */
+  putUsed(mem: GuestMemory, head: number, len: number): void {
+    const off = 4 + 8 * (this.nextUsed & (this.size - 1));
+    const v = this.usedView;
+    if (v) {
+      v.setUint32(this.usedOff + off, head, true);
+      v.setUint32(this.usedOff + off + 4, len >>> 0, true);
       if (mem.dirtyTracking) mem.markDirty(this.usedRing + off, 8);
     } else {
       mem.write32(this.usedRing + off, head);
       mem.write32(this.usedRing + off + 4, len >>> 0);
     }
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
+  }
+
+  /** Publishes the used index after {@link Queue.putUsed} calls (a full barrier, as addUsed). */
+  publishUsed(mem: GuestMemory): void {
     if (this.usedIdxCell) {
       Atomics.store(this.usedIdxCell, 0, this.nextUsed);
       if (mem.dirtyTracking) mem.markDirty(this.usedRing + 2, 2);
