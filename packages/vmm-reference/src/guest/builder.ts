@@ -21,7 +21,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { cacheDir, type GuestManifest, manifestPath } from './cache.js';
+import { cacheDir, cachedGuest, GUEST_FORMAT, type GuestManifest, manifestPath } from './cache.js';
 import { type CpioEntry, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, writeCpio } from './cpio.js';
 import { GuestBuildError } from './errors.js';
 import { initScript } from './init-script.js';
@@ -316,15 +316,11 @@ export async function buildDefaultGuest(options: GuestBuildOptions = {}): Promis
   const root = options.cacheRoot ?? cacheDir();
   const log = options.log ?? (() => {});
   const mpath = manifestPath(root);
-  if (!options.force && existsSync(mpath)) {
-    try {
-      const m = JSON.parse(readFileSync(mpath, 'utf8')) as GuestManifest;
-      if (existsSync(m.kernel) && existsSync(m.initrd)) {
-        log(`guest: cached in ${dirname(mpath)}`);
-        return m;
-      }
-    } catch {
-      // rebuild
+  if (!options.force) {
+    const cached = cachedGuest(root);
+    if (cached) {
+      log(`guest: cached in ${dirname(mpath)}`);
+      return cached;
     }
   }
   for (const tool of ['apt-get', 'apt-cache', 'dpkg-deb']) {
@@ -371,6 +367,7 @@ export async function buildDefaultGuest(options: GuestBuildOptions = {}): Promis
   renameSync(`${initrd}.tmp`, initrd);
   log(`guest: wrote ${initrd} (${(statSync(initrd).size / 1024).toFixed(0)} KiB, ${entries.length} members)`);
   const manifest: GuestManifest = {
+    format: GUEST_FORMAT,
     kernel: vmlinuz,
     initrd,
     kernelVersion,

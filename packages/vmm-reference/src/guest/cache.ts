@@ -15,8 +15,13 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.TS_VMM_CACHE && env.TS_VMM_CACHE !== '' ? env.TS_VMM_CACHE : join(homedir(), '.cache', 'ts-vmm');
 }
 
+/** Bumped whenever the initramfs layout or `/init` changes, so cached guests are rebuilt. */
+export const GUEST_FORMAT = 2;
+
 /** What `ts-vmm guest fetch` produced. */
 export interface GuestManifest {
+  /** {@link GUEST_FORMAT} of the builder that wrote it. */
+  format?: number;
   /** The bzImage. */
   kernel: string;
   /** The initramfs (newc cpio). */

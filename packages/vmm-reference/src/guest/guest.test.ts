@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cacheDir } from './cache.js';
+import { cachedGuest, cacheDir, GUEST_FORMAT, manifestPath } from './cache.js';
 import { readCpio, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, writeCpio } from './cpio.js';
 import { GuestBuildError } from './errors.js';
 import { initScript, RUN_PARAM, runParameter } from './init-script.js';
@@ -214,6 +214,20 @@ describe('init script and cache', () => {
     const dir = mkdtempSync(join(tmpdir(), 'init-'));
     writeFileSync(join(dir, 'init'), initScript('6.1.0', ['a.ko']));
     expect(spawnSync('sh', ['-n', join(dir, 'init')]).status).toBe(0);
+  });
+
+  it('a cached guest counts only when written by this builder format and its files exist', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cache-'));
+    mkdirSync(join(root, 'guest'));
+    writeFileSync(join(root, 'k'), 'k');
+    writeFileSync(join(root, 'i'), 'i');
+    const m = { kernel: join(root, 'k'), initrd: join(root, 'i'), modules: [], builtin: [] };
+    writeFileSync(manifestPath(root), JSON.stringify({ ...m, format: GUEST_FORMAT - 1 }));
+    expect(cachedGuest(root)).toBeUndefined();
+    writeFileSync(manifestPath(root), JSON.stringify({ ...m, format: GUEST_FORMAT }));
+    expect(cachedGuest(root)?.kernel).toBe(m.kernel);
+    writeFileSync(manifestPath(root), '{ not json');
+    expect(cachedGuest(root)).toBeUndefined();
   });
 
   it('cache dir honours TS_VMM_CACHE', () => {
