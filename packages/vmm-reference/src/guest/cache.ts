@@ -50,6 +50,7 @@ export function cachedGuest(root = cacheDir()): GuestManifest | undefined {
   try {
     const m = JSON.parse(readFileSync(p, 'utf8')) as GuestManifest;
     if (
+      m.format === GUEST_FORMAT &&
       typeof m.kernel === 'string' &&
       typeof m.initrd === 'string' &&
       existsSync(m.kernel) &&
