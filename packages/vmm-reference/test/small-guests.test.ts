@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { hasKvm } from '@ts-vmm/kvm-ioctls';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
@@ -139,6 +140,20 @@ for (const { name: backend, ok } of backends) {
       expect(result.reason).toBe('poweroff');
       expect(out()).toBe('B');
       expect(input.paused).toBe(true);
+    });
+
+    it('leaves no file descriptors or threads behind', async () => {
+      const fds = () => readdirSync('/proc/self/fd').length;
+      await runRaw(demoGuest()); // warm-up: lazily opened handles (addon, /dev/kvm probe caches)
+      const tasks = () => readdirSync('/proc/self/task').length;
+      const before = fds();
+      const threadsBefore = tasks();
+      for (let i = 0; i < 3; i++)
+        expect((await runRaw(demoGuest(), { vcpus: 2 })).result.reason).toBe('poweroff');
+      expect(fds()).toBeLessThanOrEqual(before);
+      // Worker threads are joined; allow a moment for the OS to reap them.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(tasks()).toBeLessThanOrEqual(threadsBefore);
     });
 
     it('SIGINT stops the run with exit code 130', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cachedGuest, cacheDir, GUEST_FORMAT, manifestPath } from './cache.js';
+import { cacheDir, cachedGuest, GUEST_FORMAT, manifestPath } from './cache.js';
 import { readCpio, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, writeCpio } from './cpio.js';
 import { GuestBuildError } from './errors.js';
 import { initScript, RUN_PARAM, runParameter } from './init-script.js';
