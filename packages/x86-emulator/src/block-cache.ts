@@ -22,6 +22,10 @@ export interface Block {
   pages: number[];
   insns: Insn[];
   valid: boolean;
+  /** Executions so far (drives compilation). */
+  count: number;
+  /** The compiled form (see jit.ts), once hot. */
+  fn: ((c: Cpu) => number) | null;
 }
 
 const CACHE_SIZE = 1 << 16;

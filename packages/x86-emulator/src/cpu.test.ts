@@ -117,3 +117,55 @@ describe.skipIf(!hasAssembler())('Cpu with assembled programs', () => {
     expect(cpu.getRegs().rax).toBe(12n);
   });
 });
+
+describe.skipIf(!hasAssembler())('block compiler', () => {
+  const program = assemble(`
+      mov edi, 20
+      call fib
+      mov r8, rax
+      mov ecx, 1000
+    2:
+      push rcx
+      shl rcx, 3
+      sar rcx, 1
+      shr rcx, 2
+      add r9, rcx
+      pop rcx
+      mov [r15 + 8], r9
+      mov r10, [r15 + 8]
+      dec ecx
+      jnz 2b
+      jmp 9f
+    fib:
+      cmp rdi, 2
+      jb 1f
+      push rdi
+      dec rdi
+      call fib
+      pop rdi
+      push rax
+      sub rdi, 2
+      call fib
+      pop rdx
+      add rax, rdx
+      ret
+    1:
+      mov rax, rdi
+      ret
+    9:
+  `);
+  for (const jitThreshold of [-1, 0, 16]) {
+    it(`gives the interpreter's results (jitThreshold ${jitThreshold})`, () => {
+      const { cpu } = longModeCpu(program);
+      cpu.jitThreshold = jitThreshold;
+      cpu.setReg(15, FLAT.DATA);
+      const exit = cpu.run(10_000_000);
+      expect(exit).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + FLAT.DONE });
+      const r = cpu.getRegs();
+      expect(r.r8).toBe(6765n);
+      expect(r.r9).toBe(BigInt((1000 * 1001) / 2));
+      expect(r.r10).toBe(r.r9);
+      if (jitThreshold >= 0) expect(cpu.compiledBlocks).toBeGreaterThan(0);
+    });
+  }
+});

@@ -13,8 +13,9 @@ import { decodeBlock } from './decoder.js';
 import { hex, X86EmulatorError } from './errors.js';
 import { deliverException, deliverInterrupt } from './exceptions.js';
 import { GuestFault, RESTART, UndefinedOpcode } from './fault.js';
-import { arithFlags, F_EXPL, setArithFlags } from './flags.js';
+import { arithFlags, F_EXPL, flagCF, setArithFlags } from './flags.js';
 import type { Insn } from './insn.js';
+import { compileBlock } from './jit.js';
 import { MsrFile } from './msr.js';
 import { translate } from './paging.js';
 import { attrToSegment, recomputeMode, segmentToAttr } from './segments.js';
@@ -30,6 +31,11 @@ export interface CpuOptions {
   cpuid?: CpuidEntry[];
   /** TSC ticks per executed instruction (default 1): RDTSC is deterministic. */
   tscPerInstruction?: number;
+  /**
+   * Executions of a block before it is compiled to a JavaScript function (default 16); 0 compiles
+   * every block on its first execution, -1 disables the block compiler (pure interpreter).
+   */
+  jitThreshold?: number;
 }
 
 const TWO32 = 4294967296;
@@ -186,6 +192,7 @@ export class Cpu {
     this.msrs = new MsrFile(this);
     this.cpuid = options.cpuid ?? defaultCpuid();
     this.tscPerInstruction = options.tscPerInstruction ?? 1;
+    this.jitThreshold = options.jitThreshold ?? 16;
     this.resetRealMode(0xf000, 0xfff0);
   }
 
@@ -928,6 +935,11 @@ export class Cpu {
     throw e;
   }
 
+  /** See {@link CpuOptions.jitThreshold}. */
+  jitThreshold: number;
+  /** Blocks compiled so far. */
+  compiledBlocks = 0;
+
   /** When true, an unimplemented opcode stops the CPU with an `internal-error` exit instead of raising #UD in the guest. */
   reportUd = false;
 
@@ -954,6 +966,21 @@ export class Cpu {
       if (this.halted) return { kind: 'hlt' };
       if (this.icount >= limit) return { kind: 'instruction-limit' };
       const b = this.getBlock();
+      const f = b.fn;
+      if (f !== null && !this.singleStep) {
+        const k = f(this);
+        this.cur = null;
+        this.icount += k;
+        if (this.brk) {
+          this.brk = false;
+          if (this.exitReady !== null) return this.takeExit();
+        }
+        continue;
+      }
+      if (this.jitThreshold >= 0 && ++b.count > this.jitThreshold) {
+        b.fn = compileBlock(b, flagCF);
+        this.compiledBlocks++;
+      }
       const insns = b.insns;
       const n = insns.length;
       if (this.singleStep) {

@@ -250,7 +250,7 @@ export function decodeBlock(c: Cpu, la: number, pa: number): Block {
     if (!code64) l >>>= 0;
     if (l - (l & 0xfff) !== startPage) break;
   }
-  return { key: 0, linear: la, pages, insns, valid: true };
+  return { key: 0, linear: la, pages, insns, valid: true, count: 0, fn: null };
 }
 
 let ends = false;

@@ -13,6 +13,7 @@
  * ```
  */
 import type { Cpu } from './cpu.js';
+import { imul64Overflow } from './muldiv.js';
 
 /** Flags given explicitly in `fFlags`. */
 export const F_EXPL = 0;
@@ -32,6 +33,9 @@ export const F_INC = 6;
 export const F_DEC = 7;
 /** CF/OF/AF preset in `fCF`/`fOF`/`fAF`; ZF/SF/PF from the result (shifts, multiplies). */
 export const F_PRESET = 8;
+
+/** 64-bit two/three-operand IMUL: CF = OF computed from the operands on demand; AF = 0. */
+export const F_IMUL64 = 9;
 
 /** Parity flag lookup for one byte: 1 when the number of set bits is even. */
 export const PARITY = new Uint8Array(256);
@@ -72,6 +76,8 @@ export function flagCF(c: Cpu): number {
     case F_DEC:
     case F_PRESET:
       return c.fCF;
+    case F_IMUL64:
+      return imul64Overflow(c);
     default:
       return c.fFlags & 1;
   }
@@ -108,6 +114,7 @@ export function flagAF(c: Cpu): number {
     case F_DEC:
       return ((c.fA ^ c.fB ^ c.fRes) >> 4) & 1;
     case F_LOGIC:
+    case F_IMUL64:
       return 0;
     case F_PRESET:
       return c.fAF;
@@ -138,6 +145,8 @@ export function flagOF(c: Cpu): number {
       return 0;
     case F_PRESET:
       return c.fOF;
+    case F_IMUL64:
+      return imul64Overflow(c);
     default:
       return (c.fFlags >> 11) & 1;
   }

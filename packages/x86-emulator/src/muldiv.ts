@@ -11,7 +11,7 @@
 import { VEC } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { GuestFault } from './fault.js';
-import { F_PRESET } from './flags.js';
+import { F_IMUL64, F_PRESET } from './flags.js';
 import type { Insn } from './insn.js';
 import { ea, readRm, setR } from './operands.js';
 
@@ -23,14 +23,10 @@ export let mulHi = 0;
 export function mul32(x: number, y: number): number {
   x >>>= 0;
   y >>>= 0;
-  const xl = x & 0xffff;
-  const xh = x >>> 16;
-  const yl = y & 0xffff;
-  const yh = y >>> 16;
-  const mid = xh * yl + xl * yh;
-  const low = xl * yl + (mid % 65536) * 65536;
-  mulHi = xh * yh + Math.floor(mid / 65536) + Math.floor(low / TWO32);
-  return low % TWO32;
+  const low = Math.imul(x, y) >>> 0;
+  // the double product is within 2^12 of the exact one: rounding recovers the high half exactly
+  mulHi = Math.round((x * y - low) / TWO32);
+  return low;
 }
 
 /** 128-bit product limbs of the last {@link mul64}. */
@@ -200,13 +196,29 @@ export function imul2(c: Cpu, i: Insn): void {
       return;
     }
     default: {
-      mul64(a, ah, bl, bh, true);
-      const l1 = limbs[1] | 0;
-      setR(c, i.reg, 0, 8, limbs[0] | 0, l1);
-      const s = l1 >> 31;
-      presetFlags(c, 8, limbs[0] | 0, l1, (limbs[2] | 0) !== s || (limbs[3] | 0) !== s);
+      // low 64 bits now; CF/OF (which need the high half) only when a flag is read
+      const lo = Math.imul(a, bl);
+      const au = a >>> 0;
+      const bu = bl >>> 0;
+      const hi = (Math.round((au * bu - (lo >>> 0)) / TWO32) + Math.imul(a, bh) + Math.imul(ah, bl)) | 0;
+      setR(c, i.reg, 0, 8, lo, hi);
+      c.fOp = F_IMUL64;
+      c.fSz = 8;
+      c.fA = a | 0;
+      c.fAH = ah | 0;
+      c.fB = bl | 0;
+      c.fBH = bh | 0;
+      c.fRes = lo;
+      c.fResH = hi;
     }
   }
+}
+
+/** CF = OF for a lazily recorded 64-bit IMUL: whether the signed product overflows 64 bits. */
+export function imul64Overflow(c: Cpu): number {
+  mul64(c.fA, c.fAH, c.fB, c.fBH, true);
+  const s = (limbs[1] | 0) >> 31;
+  return (limbs[2] | 0) !== s || (limbs[3] | 0) !== s ? 1 : 0;
 }
 
 function u64(lo: number, hi: number): bigint {

@@ -16,8 +16,8 @@ describe.skipIf(!kvm)('differential test against KVM (CPL3, 64-bit)', () => {
     expect(r.exceptions).toBeGreaterThan(0);
   }, 120_000);
 
-  it('matches silicon on short sequences (sharper flag coverage)', () => {
-    const r = runDifftest({ count: 20_000, seed: 2, perCase: 6 });
+  it('matches silicon on short sequences through the block compiler (every block compiled)', () => {
+    const r = runDifftest({ count: 20_000, seed: 2, perCase: 6, jitThreshold: 0 });
     const report = r.mismatches
       .map((m) => `case ${m.index}:\n${m.asm}\n  ${m.diffs.join('\n  ')}`)
       .join('\n');

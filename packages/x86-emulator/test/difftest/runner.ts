@@ -366,6 +366,8 @@ export interface DiffOptions {
   batch?: number;
   /** Stop after this many mismatches. */
   maxMismatches?: number;
+  /** Emulator block-compiler threshold (0: compile every block before its first run; -1: interpret). */
+  jitThreshold?: number;
   log?: (line: string) => void;
 }
 
@@ -378,7 +380,7 @@ export function runDifftest(opts: DiffOptions): DiffResult {
   const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
   buildFlatImage(mem);
   const base = mem.readBytes(0, 0x100000);
-  const cpu = new Cpu(mem);
+  const cpu = new Cpu(mem, { jitThreshold: opts.jitThreshold ?? -1 });
   const result: DiffResult = { cases: 0, instructions: 0, exceptions: 0, mismatches: [], kvmMs: 0, emuMs: 0 };
   while (result.instructions < opts.count && result.mismatches.length < maxMis) {
     const cases: GenCase[] = [];
