@@ -115,6 +115,8 @@ export interface BlockStats {
   writtenBytes: number;
   errors: number;
   unsupported: number;
+  /** Requests served within a preceding request's merged (vectored) transfer. */
+  merged: number;
 }
 
 /**
@@ -145,7 +147,14 @@ export class Block implements VirtioDevice {
   readonly capacity: number;
   readonly readOnly: boolean;
   readonly mode: 'sync' | 'async';
-  readonly stats: BlockStats = { requests: 0, readBytes: 0, writtenBytes: 0, errors: 0, unsupported: 0 };
+  readonly stats: BlockStats = {
+    requests: 0,
+    readBytes: 0,
+    writtenBytes: 0,
+    errors: 0,
+    unsupported: 0,
+    merged: 0,
+  };
   private readonly fd: number;
   private readonly id: Uint8Array;
   private readonly config = new Uint8Array(CONFIG_SIZE);
@@ -339,6 +348,7 @@ export class Block implements VirtioDevice {
           j++;
         }
         this.stats.requests += j - i - 1;
+        this.stats.merged += j - i - 1;
       }
       if (sync) {
         this.runMergedSync(mem, q, i, j);
