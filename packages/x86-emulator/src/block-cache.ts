@@ -65,6 +65,12 @@ export class BlockCache {
         this.byPage.set(p, list);
       }
       list.push(b);
+      if (list.length >= 64 && (list.length & 63) === 0) {
+        // blocks evicted from the table (and decoded again) stay listed: compact now and then
+        const live = list.filter((x) => this.table[(x.key >>> 2) & (CACHE_SIZE - 1)] === x);
+        list.length = 0;
+        list.push(...live);
+      }
       const pn = p / 4096;
       if (pn < this.codePage.length && this.codePage[pn] === 0) {
         this.codePage[pn] = 1;
