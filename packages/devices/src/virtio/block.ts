@@ -305,7 +305,10 @@ export class Block implements VirtioDevice {
     return r;
   }
 
-  /** Serves (sync) or submits (async) `batch[0, n)`; returns how many used entries were written. */
+  /**
+   * Serves (sync) or submits (async) `batch[0, n)`; returns how many used entries were written.
+   * Sync mode runs all the batch's I/O first, back to back, then completes every request in order.
+   */
   private executeBatch(mem: GuestMemory, q: Queue, n: number): number {
     const batch = this.batch;
     const sync = this.mode === 'sync';
@@ -314,23 +317,17 @@ export class Block implements VirtioDevice {
     while (i < n) {
       const r = batch[i];
       if (r.bare) {
-        q.putUsed(mem, r.head, 0); // nowhere to put a status: return it untouched
-        used++;
         i++;
         continue;
       }
       this.stats.requests++;
       if (r.status !== undefined) {
-        this.complete(mem, q, r, r.status);
-        used++;
         i++;
         continue;
       }
       if (!r.fast) {
-        if (sync) {
-          this.complete(mem, q, r, this.executeSync(mem, r));
-          used++;
-        } else this.executeAsync(mem, r, this.generation);
+        if (sync) r.status = this.executeSync(mem, r);
+        else this.executeAsync(mem, r, this.generation);
         i++;
         continue;
       }
@@ -350,18 +347,30 @@ export class Block implements VirtioDevice {
         this.stats.requests += j - i - 1;
         this.stats.merged += j - i - 1;
       }
-      if (sync) {
-        this.runMergedSync(mem, q, i, j);
-        used += j - i;
-      } else this.runMergedAsync(mem, batch.slice(i, j), this.generation);
+      if (sync) this.runMergedSync(mem, i, j);
+      else this.runMergedAsync(mem, batch.slice(i, j), this.generation);
       i = j;
+    }
+    // Complete, in order, every request that has a status now (sync: all of them).
+    for (let k = 0; k < n; k++) {
+      const r = batch[k];
+      if (r.bare)
+        q.putUsed(mem, r.head, 0); // nowhere to put a status: return it untouched
+      else if (r.status === undefined)
+        continue; // async: completes later
+      else this.complete(mem, q, r, r.status);
+      used++;
     }
     if (!sync) for (let k = 0; k < n; k++) batch[k] = EMPTY_REQUEST; // in flight: not ours to keep
     return used;
   }
 
-  /** Serves the fast requests `batch[i, j)`, contiguous and of one direction, with one syscall. */
-  private runMergedSync(mem: GuestMemory, q: Queue, i: number, j: number): void {
+  /**
+   * Serves the fast requests `batch[i, j)`, contiguous and of one direction, with one syscall. Only
+   * sets each request's `status`: completion follows for the whole batch, so that the batch's
+   * syscalls run back to back.
+   */
+  private runMergedSync(mem: GuestMemory, i: number, j: number): void {
     const batch = this.batch;
     const isRead = batch[i].type === VIRTIO_BLK_T.IN;
     const pos = batch[i].sector * SECTOR_SIZE;
@@ -378,6 +387,7 @@ export class Block implements VirtioDevice {
     } catch {
       ok = false;
     }
+    iov.length = 0; // do not keep guest views alive
     for (let k = i; k < j; k++) {
       const r = batch[k];
       let status: number = VIRTIO_BLK_S.OK;
@@ -394,9 +404,8 @@ export class Block implements VirtioDevice {
         }
       }
       if (status === VIRTIO_BLK_S.OK) this.account(mem, r, isRead);
-      this.complete(mem, q, r, status);
+      r.status = status;
     }
-    iov.length = 0; // do not keep guest views alive
   }
 
   /** Submits the fast requests `reqs`, contiguous and of one direction, as one vectored transfer. */
