@@ -2,7 +2,7 @@
 export const MAIN_HELP = `ts-vmm: the ts-vmm reference microVM monitor
 
 Usage:
-  ts-vmm run [options]        boot a guest (the default guest when --kernel is omitted)
+  ts-vmm [run] [options]      boot a guest (the default guest when --kernel is omitted)
   ts-vmm demo [--backend B]   run a tiny built-in guest on whichever backend is available
   ts-vmm guest fetch [--force]
                               build the default guest (Debian cloud kernel + busybox initramfs)

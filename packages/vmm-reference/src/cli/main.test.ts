@@ -49,7 +49,8 @@ describe('ts-vmm CLI', () => {
     expect(h.out.join('\n')).toContain('--vsock cid=N,uds=PATH');
     expect(await runCli(['--version'], h.deps, h.io)).toBe(0);
     expect(h.out.at(-1)).toBe('0.1.0');
-    expect(await runCli([], h.deps, h.io)).toBe(2);
+    expect(await runCli(['--bogus'], h.deps, h.io)).toBe(2);
+    expect(h.calls.runVm).toHaveLength(0);
   });
 
   it('runs with flags and returns the guest exit code', async () => {
@@ -59,6 +60,13 @@ describe('ts-vmm CLI', () => {
     expect(h.calls.runVm[0]).toMatchObject({ kernel: 'bz', memoryMib: 128, vcpus: 2, initrd: undefined });
     expect(h.calls.build).toBe(0);
     expect(h.err.at(-1)).toContain('poweroff');
+  });
+
+  it('bare ts-vmm and ts-vmm --flags mean run', async () => {
+    const h = harness(undefined);
+    expect(await runCli([], h.deps, h.io)).toBe(0);
+    expect(await runCli(['--kernel', 'bz', '--vcpus', '2'], h.deps, h.io)).toBe(0);
+    expect(h.calls.runVm[1]).toMatchObject({ kernel: 'bz', vcpus: 2 });
   });
 
   it('uses (and builds) the default guest when --kernel is omitted', async () => {

@@ -40,13 +40,16 @@ export interface CliDeps {
 export async function runCli(argv: readonly string[], deps: CliDeps, io: CliIo): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
+    // `ts-vmm` alone (the quick start's `pnpm start`) and `ts-vmm --kernel ...` mean `ts-vmm run ...`.
+    if (cmd === undefined || (cmd.startsWith('--') && !['--help', '--version'].includes(cmd))) {
+      return await runCommand(argv, deps, io);
+    }
     switch (cmd) {
-      case undefined:
       case '--help':
       case '-h':
       case 'help':
         io.out(MAIN_HELP);
-        return cmd === undefined ? EXIT_CODES.usage : 0;
+        return 0;
       case '--version':
       case '-V':
         io.out(deps.version);
