@@ -26,6 +26,12 @@ export interface Block {
   count: number;
   /** The compiled form (see jit.ts), once hot. */
   fn: ((c: Cpu) => number) | null;
+  /** Chained successors (by the RIP they start at), valid while `epoch` equals the CPU's. */
+  succ0: Block | null;
+  succ0Rip: number;
+  succ1: Block | null;
+  succ1Rip: number;
+  epoch: number;
 }
 
 const CACHE_SIZE = 1 << 16;
@@ -100,6 +106,8 @@ export class BlockCache {
 
   /** Drops everything (e.g. after host writes to guest memory). */
   clear(): void {
+    for (const b of this.table) if (b !== undefined) b.valid = false;
+    for (const list of this.byPage.values()) for (const b of list) b.valid = false;
     this.table.fill(undefined);
     this.byPage.clear();
     this.codePage.fill(0);

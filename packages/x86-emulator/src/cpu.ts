@@ -960,12 +960,45 @@ export class Cpu {
   }
 
   private loop(limit: number): CpuExit {
+    let prev: Block | null = null;
+    const tlb = this.tlb;
     for (;;) {
       if (this.pendingIrq >= 0 || this.pendingNmi) this.checkInterrupts();
       this.shadow = false;
       if (this.halted) return { kind: 'hlt' };
       if (this.icount >= limit) return { kind: 'instruction-limit' };
-      const b = this.getBlock();
+      let b: Block;
+      // chained successor: same mode, privilege and translations since the link was made
+      if (prev !== null && prev.epoch === tlb.flushes) {
+        const r = this.rip;
+        const s0 = prev.succ0;
+        const s1 = prev.succ1;
+        if (s0 !== null && prev.succ0Rip === r && s0.valid) {
+          b = s0;
+          this.blocks.hits++;
+        } else if (s1 !== null && prev.succ1Rip === r && s1.valid) {
+          b = s1;
+          this.blocks.hits++;
+        } else {
+          b = this.getBlock();
+          if (prev.succ0 === null) {
+            prev.succ0 = b;
+            prev.succ0Rip = r;
+          } else {
+            prev.succ1 = b;
+            prev.succ1Rip = r;
+          }
+        }
+      } else {
+        b = this.getBlock();
+        if (prev !== null) {
+          prev.epoch = tlb.flushes;
+          prev.succ0 = b;
+          prev.succ0Rip = this.rip;
+          prev.succ1 = null;
+        }
+      }
+      prev = b;
       const f = b.fn;
       if (f !== null && !this.singleStep) {
         const k = f(this);

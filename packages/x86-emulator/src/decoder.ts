@@ -250,7 +250,20 @@ export function decodeBlock(c: Cpu, la: number, pa: number): Block {
     if (!code64) l >>>= 0;
     if (l - (l & 0xfff) !== startPage) break;
   }
-  return { key: 0, linear: la, pages, insns, valid: true, count: 0, fn: null };
+  return {
+    key: 0,
+    linear: la,
+    pages,
+    insns,
+    valid: true,
+    count: 0,
+    fn: null,
+    succ0: null,
+    succ0Rip: 0,
+    succ1: null,
+    succ1Rip: 0,
+    epoch: -1,
+  };
 }
 
 let ends = false;

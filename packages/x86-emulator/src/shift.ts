@@ -81,8 +81,10 @@ export function shiftE(c: Cpu, i: Insn): void {
   const bits = sz * 8;
   const cnt = (i.imm2 === 1 ? c.R8[8] : i.imm) & (sz === 8 ? 63 : 31);
   if (cnt === 0) {
-    // still touches memory (permission checks); no flags change
+    // still touches memory (permission checks); no flags change; a 32-bit register is still
+    // written (zero-extended), as on hardware
     if (i.mem) c.readW(ea(c, i), sz);
+    else if (sz === 4) c.R[i.rm * 2 + 1] = 0;
     return;
   }
   const la = i.mem ? ea(c, i) : 0;
@@ -225,7 +227,10 @@ export function shxd(c: Cpu, i: Insn): void {
   const la = i.mem ? ea(c, i) : 0;
   const a = i.mem ? c.readW(la, sz) : getR(c, i.rm, i.rmB, sz);
   const ah = c.tHi;
-  if (cnt === 0) return;
+  if (cnt === 0) {
+    if (!i.mem && sz === 4) c.R[i.rm * 2 + 1] = 0;
+    return;
+  }
   const s = getR(c, i.reg, 0, sz);
   const sh = c.tHi;
   const W = BigInt(bits);

@@ -30,7 +30,7 @@ export class Tlb {
   readonly global = new Uint8Array(TLB_SIZE * TLB_KINDS);
   /** Whether any entry came from a large page (INVLPG then flushes everything). */
   hasLarge = false;
-  /** Flush count (statistics). */
+  /** Flush count; also the epoch of chained block links (any flush breaks them). */
   flushes = 0;
 
   /** Fills slot for `kindOff` + hash of `pageBase`. */
@@ -67,6 +67,7 @@ export class Tlb {
 
   /** Drops the entries for one linear page in all banks (INVLPG). */
   flushPage(la: number): void {
+    this.flushes++;
     if (this.hasLarge) {
       this.flushAll();
       return;

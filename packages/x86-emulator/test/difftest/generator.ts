@@ -129,6 +129,12 @@ function reg(r: Rng, sz: number): string {
   if (sz === 2) return R16[i];
   return R8[i];
 }
+/** A register other than RCX (whose low byte holds a shift count). */
+function regNoRcx(r: Rng, sz: number): string {
+  let v = reg(r, sz);
+  while (/^(cl|cx|ecx|rcx)$/.test(v)) v = reg(r, sz);
+  return v;
+}
 function mem(r: Rng, sz: number): string {
   const off = r.int(4000) - (r.int(4) === 0 ? 0 : 0);
   return `${PTR[sz]} [r15 + ${off}]`;
@@ -382,6 +388,69 @@ const templates: [number, Template][] = [
     },
   ],
   [1, () => g('pushfq\n pop rax', ALL, 0, 0)],
+  [
+    1,
+    (r) =>
+      g(
+        `pushfq\n xor qword ptr [rsp], ${r.pick([0x8d5, 0x1, 0x40, 0x400, 0x200, 0x3000])}\n popfq\n cld`,
+        ALL,
+        ALL,
+        0,
+      ),
+  ],
+  [
+    2,
+    (r) => {
+      const sz = size(r);
+      const op = r.pick(['shl', 'shr', 'sar', 'rol', 'ror']);
+      const n = r.int(sz * 8);
+      const o = r.int(3) ? regNoRcx(r, sz) : mem(r, sz);
+      const t = `mov cl, ${n}\n ${op} ${o}, cl`;
+      if (n === 0) return g(t, 0, 0, 0);
+      if (op === 'rol' || op === 'ror') return g(t, 0, CF | (n === 1 ? OF : 0), n === 1 ? 0 : OF);
+      return g(t, 0, CF | ZF | SF | PF | (n === 1 ? OF : 0), AF | (n === 1 ? 0 : OF));
+    },
+  ],
+  [
+    1,
+    (r) => {
+      const sz = r.pick([2, 4, 8]);
+      const n = r.int(sz * 8);
+      const t = `mov cl, ${n}\n ${r.pick(['shld', 'shrd'])} ${r.int(2) ? regNoRcx(r, sz) : mem(r, sz)}, ${reg(r, sz)}, cl`;
+      if (n === 0) return g(t, 0, 0, 0);
+      return g(t, 0, CF | ZF | SF | PF | (n === 1 ? OF : 0), AF | (n === 1 ? 0 : OF));
+    },
+  ],
+  [
+    1,
+    (r) => {
+      const sz = size(r);
+      const op = r.pick(['rcl', 'rcr']);
+      const n = 1 + r.int(sz * 8 - 1);
+      return g(
+        `${op} ${r.int(2) ? reg(r, sz) : mem(r, sz)}, ${n}`,
+        CF,
+        CF | (n === 1 ? OF : 0),
+        n === 1 ? 0 : OF,
+      );
+    },
+  ],
+  [
+    2,
+    (r) => {
+      // near call/ret pair with a body, and a counted loop
+      const body = r.pick(['add rax, rbx', 'imul rdx, rsi', 'xor r8d, r9d', 'inc r10']);
+      if (r.int(2) === 0) return g(`call 1f\n jmp 2f\n 1:\n ${body}\n ret\n 2:`, 0, 0, ALL);
+      return g(
+        `mov ecx, ${1 + r.int(20)}\n 1:\n ${body}\n ${r.pick(['loop 1b', 'dec ecx\n jnz 1b'])}`,
+        0,
+        0,
+        ALL,
+      );
+    },
+  ],
+  [1, (r) => g(`${r.pick(['cmpxchg8b', 'cmpxchg8b'])} qword ptr [r15 + ${r.int(4000)}]`, 0, ZF, 0)],
+  [1, (r) => g(`lea rbx, [r15 + ${r.int(3800)}]\n mov al, ${r.int(200)}\n xlat`, 0, 0, 0)],
   [
     2,
     (r) => {
