@@ -39,7 +39,7 @@ export async function loadBackend(kind: BackendKind): Promise<Hypervisor> {
 async function openEmulator(): Promise<Hypervisor> {
   let m: EmulatorModule;
   try {
-    m = (await import('@ts-vmm/x86-emulator')) as EmulatorModule;
+    m = (await import('@ts-vmm/x86-emulator' as string)) as EmulatorModule;
   } catch (e) {
     throw new VmmError(`the emulated backend is not available: ${(e as Error).message}`);
   }

@@ -14,6 +14,7 @@ import {
   Rtc,
   Serial,
   type SerialSink,
+  UART_REG,
 } from '@ts-vmm/devices';
 import {
   ACPI_SLEEP_CONTROL_PORT,
@@ -26,6 +27,17 @@ import {
 } from './address-map.js';
 import type { StopReason } from './exit-codes.js';
 import { AcpiPowerDevice } from './power.js';
+
+/**
+ * Whether the guest's driver is ready for serial input: receive-data interrupts enabled (Linux's
+ * 8250 driver sets IER.RDI when the tty is opened and flushes the FIFO just before). Host input
+ * for a Linux guest waits for this, so piped stdin is not thrown away at the port's first open.
+ * @example if (serialAcceptsInput(serial)) serial.enqueueInput(bytes);
+ */
+export function serialAcceptsInput(serial: Serial): boolean {
+  if (serial.readRegister(UART_REG.LCR) & 0x80) return false; // DLAB: IER reads the divisor
+  return (serial.readRegister(UART_REG.IER) & 0x01) !== 0;
+}
 
 /** Size of the boot timer's MMIO window. */
 export const BOOT_TIMER_SIZE = 0x1000;

@@ -15,7 +15,12 @@ import { BOOT_TIMER_ADDR } from './address-map.js';
 import { loadBackend } from './backend.js';
 import { ExitChannel, ExitKind, type ExitKindValue } from './exit-channel.js';
 import type { StopReason } from './exit-codes.js';
-import { BOOT_TIMER_SIZE, createLegacyDevices, type LegacyDevices } from './legacy-devices.js';
+import {
+  BOOT_TIMER_SIZE,
+  createLegacyDevices,
+  type LegacyDevices,
+  serialAcceptsInput,
+} from './legacy-devices.js';
 import { SharedByteRing } from './shared-byte-ring.js';
 import { runVcpu } from './vcpu-loop.js';
 import { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
@@ -79,7 +84,12 @@ async function main(): Promise<void> {
       pendingOut = n < pendingOut.length ? pendingOut.subarray(n) : undefined;
       if (!pendingOut) serial?.resume();
     }
-    if (inputRing && serial && inputRing.available > 0) {
+    if (
+      inputRing &&
+      serial &&
+      inputRing.available > 0 &&
+      (!data.local?.gateInput || serialAcceptsInput(serial))
+    ) {
       const bytes = inputRing.peek(serial.inputSpace);
       if (bytes.length) inputRing.consume(serial.enqueueInput(bytes));
     }

@@ -27,6 +27,7 @@ import { ExitChannel } from './exit-channel.js';
 import { type RunResult, type StopReason, stopResult } from './exit-codes.js';
 import { writeGdt } from './gdt.js';
 import { createGuestMemory } from './guest-memory.js';
+import { serialAcceptsInput } from './legacy-devices.js';
 import { Machine } from './machine.js';
 import { writeIdentityPageTables } from './page-tables.js';
 import { SharedByteRing } from './shared-byte-ring.js';
@@ -408,6 +409,7 @@ export class Vmm {
                   output: this.local.output.sab,
                   input: this.local.input.sab,
                   serialOutput: this.config.console !== 'none',
+                  gateInput: !this.options.raw,
                 }
               : undefined,
         },
@@ -507,7 +509,8 @@ export class Vmm {
     let pending: Uint8Array | undefined;
     const feed = (bytes: Uint8Array): number => {
       if (this.machine.virtioConsole) return this.machine.virtioConsole.enqueueInput(bytes);
-      if (this.machine.serial) return this.machine.serial.enqueueInput(bytes);
+      const serial = this.machine.serial;
+      if (serial) return !this.options.raw && !serialAcceptsInput(serial) ? 0 : serial.enqueueInput(bytes);
       if (!this.local) return bytes.length;
       const n = this.local.input.write(bytes);
       // The vCPU may sit in the guest's HLT: kick it so its thread moves the input into COM1.

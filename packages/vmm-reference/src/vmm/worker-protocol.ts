@@ -19,6 +19,8 @@ export interface LocalDevicesSpec {
   input: SharedArrayBuffer;
   /** Send COM1 output to `output` (the console is the serial port). */
   serialOutput: boolean;
+  /** Hold host input until the guest enables COM1's receive interrupt (Linux guests). */
+  gateInput: boolean;
 }
 
 /** A message from a vCPU worker. */
