@@ -66,6 +66,7 @@ describe('ts-vmm CLI', () => {
     const h = harness(undefined);
     expect(await runCli([], h.deps, h.io)).toBe(0);
     expect(await runCli(['--kernel', 'bz', '--vcpus', '2'], h.deps, h.io)).toBe(0);
+    expect(await runCli(['--', 'run', '--kernel', 'bz'], h.deps, h.io)).toBe(0);
     expect(h.calls.runVm[1]).toMatchObject({ kernel: 'bz', vcpus: 2 });
   });
 

@@ -38,6 +38,8 @@ export interface CliDeps {
  * ```
  */
 export async function runCli(argv: readonly string[], deps: CliDeps, io: CliIo): Promise<number> {
+  // `pnpm start -- args` may pass the `--` through.
+  if (argv[0] === '--') argv = argv.slice(1);
   const [cmd, ...rest] = argv;
   try {
     // `ts-vmm` alone (the quick start's `pnpm start`) and `ts-vmm --kernel ...` mean `ts-vmm run ...`.
