@@ -41,8 +41,13 @@ const MAX_WRITE_ZEROES_SECTORS = 0x8000; // 16 MiB: zeroes are written out, so k
 const CONFIG_SIZE = 60;
 /** Most buffers one vectored syscall takes (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
-/** Most bytes one merged read or write covers (a single larger request is still served whole). */
+/** Most bytes one merged read or write covers in sync mode (a larger request is still served whole). */
 const MAX_MERGE_BYTES = 8 << 20;
+/**
+ * The same in async mode, smaller: merging saves a thread-pool round trip per small request, but
+ * separate transfers run in parallel on the pool, which wins for large ones.
+ */
+const MAX_ASYNC_MERGE_BYTES = 64 << 10;
 
 /** The error type of the block module (bad options from the VMM; guest errors become statuses). */
 export class BlockError extends Error {
@@ -334,12 +339,13 @@ export class Block implements VirtioDevice {
       // A run of contiguous requests of the same direction: one vectored syscall.
       let j = i + 1;
       if (this.merge) {
+        const max = sync ? MAX_MERGE_BYTES : MAX_ASYNC_MERGE_BYTES;
         let end = (r.sector + r.dataLength / SECTOR_SIZE) * SECTOR_SIZE;
         let bytes = r.dataLength;
         while (j < n) {
           const s = batch[j];
           if (!s.fast || s.status !== undefined || s.type !== r.type) break;
-          if (s.sector * SECTOR_SIZE !== end || bytes + s.dataLength > MAX_MERGE_BYTES) break;
+          if (s.sector * SECTOR_SIZE !== end || bytes + s.dataLength > max) break;
           end += s.dataLength;
           bytes += s.dataLength;
           j++;
@@ -374,20 +380,28 @@ export class Block implements VirtioDevice {
     const batch = this.batch;
     const isRead = batch[i].type === VIRTIO_BLK_T.IN;
     const pos = batch[i].sector * SECTOR_SIZE;
-    const iov = this.iov;
-    let c = 0;
-    for (let k = i; k < j; k++) {
-      const r = batch[k];
-      for (let v = 0; v < r.nviews; v++) iov[c++] = r.views[v];
-    }
-    iov.length = c;
     let ok = true;
-    try {
-      transferSync(this.fd, iov, pos, isRead);
-    } catch {
-      ok = false;
+    if (j === i + 1 && batch[i].nviews === 1) {
+      // One request, one buffer (random I/O): a plain pread/pwrite, no iovec.
+      try {
+        transferOne(this.fd, batch[i].views[0], pos, isRead);
+      } catch {
+        ok = false;
+      }
+    } else {
+      const iov = this.iov;
+      let c = 0;
+      for (let k = i; k < j; k++) {
+        const r = batch[k];
+        for (let v = 0; v < r.nviews; v++) iov[c++] = r.views[v];
+      }
+      if (iov.length !== c) iov.length = c;
+      try {
+        transferSync(this.fd, iov, pos, isRead);
+      } catch {
+        ok = false;
+      }
     }
-    iov.length = 0; // do not keep guest views alive
     for (let k = i; k < j; k++) {
       const r = batch[k];
       let status: number = VIRTIO_BLK_S.OK;
@@ -887,6 +901,22 @@ function transferSync(fd: number, iov: Uint8Array[], pos: number, isRead: boolea
     }
     pos += n;
     seg = advance(iov, seg, n);
+  }
+}
+
+/** {@link transferSync} of one buffer: `pread`/`pwrite` until done (zeroes past the end of the file). */
+function transferOne(fd: number, v: Uint8Array, pos: number, isRead: boolean): void {
+  let off = 0;
+  while (off < v.length) {
+    const n = isRead
+      ? fs.readSync(fd, v, off, v.length - off, pos + off)
+      : fs.writeSync(fd, v, off, v.length - off, pos + off);
+    if (n === 0) {
+      if (!isRead) throw new BlockError(`write of nothing at byte ${pos + off}`);
+      v.fill(0, off);
+      return;
+    }
+    off += n;
   }
 }
 
