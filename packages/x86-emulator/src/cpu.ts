@@ -39,6 +39,9 @@ export interface CpuOptions {
 }
 
 const TWO32 = 4294967296;
+/** Data-less exits are shared objects: run() allocates nothing on its common paths. */
+const EXIT_HLT: CpuExit = Object.freeze({ kind: 'hlt' });
+const EXIT_LIMIT: CpuExit = Object.freeze({ kind: 'instruction-limit' });
 
 /**
  * A pure-TypeScript x86-64 CPU over a {@link GuestMemory}.
@@ -965,8 +968,8 @@ export class Cpu {
     for (;;) {
       if (this.pendingIrq >= 0 || this.pendingNmi) this.checkInterrupts();
       this.shadow = false;
-      if (this.halted) return { kind: 'hlt' };
-      if (this.icount >= limit) return { kind: 'instruction-limit' };
+      if (this.halted) return EXIT_HLT;
+      if (this.icount >= limit) return EXIT_LIMIT;
       let b: Block;
       // chained successor: same mode, privilege and translations since the link was made
       if (prev !== null && prev.epoch === tlb.flushes) {

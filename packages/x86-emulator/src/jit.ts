@@ -14,12 +14,13 @@
  * block.fn = compileBlock(block); // cpu.run() then calls block.fn(cpu, block.insns)
  * ```
  */
-import { aluEG, aluEI, aluGE, incDec, movEG, movEI, movGE, testEG, testEI } from './alu.js';
+import { aluEG, aluEI, aluGE, cmov, incDec, lea, movEG, movEI, movGE, movzx, testEG, testEI } from './alu.js';
 import type { Block } from './block-cache.js';
 import { callRel, jcc, jmpRel, popR, pushR, retNear } from './control.js';
 import type { Cpu } from './cpu.js';
 import { cond } from './flags.js';
 import type { Insn } from './insn.js';
+import { imul2 } from './muldiv.js';
 import { shiftE } from './shift.js';
 
 /** A compiled block: returns the number of instructions retired. */
@@ -137,11 +138,42 @@ function inlineShift(i: Insn): string | null {
   return `{ const a = R[${d}], ah = R[${d + 1}]; const r = (${lo}) | 0; const rh = (${hi}) | 0; const cf = ${cf}; ${pre(8, 'cf', of)} c.fRes = r; c.fResH = rh; R[${d}] = r; R[${d + 1}] = rh; }`;
 }
 
+/** Inline forms of IMUL r64, r64 / MOVZX / LEA (64-bit) / CMOVcc on registers. */
+function inlineMisc(i: Insn): string | null {
+  const f = i.fn;
+  const sz = i.sz;
+  if (f === imul2 && i.op === 0 && !i.mem && sz === 8) {
+    const d = i.reg * 2;
+    const r = i.rm * 2;
+    return `{ const a = R[${r}], ah = R[${r + 1}], bl = R[${d}], bh = R[${d + 1}]; const lo = Math.imul(a, bl); const hi = (Math.round(((a >>> 0) * (bl >>> 0) - (lo >>> 0)) / 4294967296) + Math.imul(a, bh) + Math.imul(ah, bl)) | 0; R[${d}] = lo; R[${d + 1}] = hi; c.fOp = 9; c.fSz = 8; c.fA = a; c.fAH = ah; c.fB = bl; c.fBH = bh; c.fRes = lo; c.fResH = hi; }`;
+  }
+  if (f === movzx && !i.mem && (sz === 4 || sz === 8)) {
+    const src = i.op === 1 ? `c.R8[${i.rmB}]` : `c.R16[${i.rm * 4}]`;
+    return `R[${i.reg * 2}] = ${src}; R[${i.reg * 2 + 1}] = 0;`;
+  }
+  if (f === lea && sz === 8 && i.asz === 8 && !i.ripRel) {
+    const d = i.reg * 2;
+    let code = `{ let lo = ${i.disp >>> 0}; let hi = ${i.disp < 0 ? -1 : 0};`;
+    if (i.base >= 0) code += ` lo += R[${i.base}] >>> 0; hi += R[${i.base + 1}];`;
+    if (i.index >= 0)
+      code += ` lo += (R[${i.index}] >>> 0) * ${i.scale}; hi += Math.imul(R[${i.index + 1}], ${i.scale});`;
+    return `${code} R[${d + 1}] = (hi + Math.floor(lo / 4294967296)) | 0; R[${d}] = lo | 0; }`;
+  }
+  if (f === cmov && !i.mem && (sz === 4 || sz === 8)) {
+    const d = i.reg * 2;
+    const r = i.rm * 2;
+    return sz === 8
+      ? `if (cond(c, ${i.op})) { R[${d}] = R[${r}]; R[${d + 1}] = R[${r + 1}]; }`
+      : `if (cond(c, ${i.op})) { R[${d}] = R[${r}]; } R[${d + 1}] = 0;`;
+  }
+  return null;
+}
+
 /** Emits inline code for `i`, or returns null when it must be called. */
 function inline(i: Insn): string | null {
   const f = i.fn;
   const sz = i.sz;
-  const sh = inlineShift(i);
+  const sh = inlineShift(i) ?? inlineMisc(i);
   if (sh !== null) return sh;
   if (i.mem || (sz !== 4 && sz !== 8)) {
     if (f === jmpRel) return `c.rip = ${i.disp};`;
