@@ -131,6 +131,30 @@ describe('EmulatedVcpu', () => {
     expect(vcpu.getLapic().length).toBe(1024);
   });
 
+  it('paces idle jumps so guest time never runs ahead of host time (paceIdle)', async () => {
+    const code = [
+      ...X2APIC_ON,
+      ...movEcx(0x832),
+      ...movEax(VEC | (2 << 17)),
+      ...WRMSR,
+      ...RDTSC,
+      0x05,
+      ...le32(80_000_000), // + 40 ms at 2 GHz
+      0x83,
+      0xd2,
+      0x00,
+      ...movEcx(0x6e0),
+      ...WRMSR,
+      0xfb,
+      0xf4,
+    ];
+    const { vm, vcpu } = await machine(code, { paceIdle: true });
+    const exit = runToExit(vcpu);
+    expect(exit).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + VEC });
+    // the deadline lay 40 ms of guest time after creation: host time had to catch up first
+    expect(performance.now() - vm.hostStartMs).toBeGreaterThanOrEqual(35);
+  });
+
   it('serves the PIT and PIC ports inside run(): only the VMM port exits', async () => {
     // PIT channel 2 gate on via port 0x61, read it back, then out to 0x99
     const code = [0xe4, 0x61, 0x0c, 0x01, 0xe6, 0x61, 0xe4, 0x61, 0xe6, 0x99, 0xe4, 0x21, 0xe6, 0x98, 0xf4];
