@@ -32,7 +32,7 @@ export interface CpuOptions {
   /** TSC ticks per executed instruction (default 1): RDTSC is deterministic. */
   tscPerInstruction?: number;
   /**
-   * Executions of a block before it is compiled to a JavaScript function (default 16); 0 compiles
+   * Executions of a block before it is compiled to a JavaScript function (default 256); 0 compiles
    * every block on its first execution, -1 disables the block compiler (pure interpreter).
    */
   jitThreshold?: number;
@@ -195,7 +195,7 @@ export class Cpu {
     this.msrs = new MsrFile(this);
     this.cpuid = options.cpuid ?? defaultCpuid();
     this.tscPerInstruction = options.tscPerInstruction ?? 1;
-    this.jitThreshold = options.jitThreshold ?? 16;
+    this.jitThreshold = options.jitThreshold ?? 256;
     this.resetRealMode(0xf000, 0xfff0);
   }
 

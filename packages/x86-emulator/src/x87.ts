@@ -79,7 +79,8 @@ export function readExtended(b: Uint8Array, off: number): number {
   }
   const mant = mantHi * 4294967296 + mantLo;
   if (mant === 0) return sign === 1 ? 0 : -0;
-  return sign * mant * 2 ** (exp - 16383 - 63);
+  // scale in two steps so that results in the double denormal range do not underflow early
+  return sign * (mant * 2 ** -63) * 2 ** (exp - 16383);
 }
 
 /** x87 state. */
