@@ -158,15 +158,14 @@ export class Machine {
     }
     add('virtio-rng', new devices.Rng());
     if (config.vsock) {
-      const Vsock = (devices as Record<string, unknown>).Vsock as
-        | (new (opts: {
-            guestCid: number;
-            udsPath: string;
-          }) => VirtioDevice & { close?(): void })
-        | undefined;
-      if (!Vsock) throw new VmmError('vsock: @ts-vmm/devices does not export Vsock yet');
-      const v = new Vsock({ guestCid: config.vsock.cid, udsPath: config.vsock.uds });
-      add('virtio-vsock', v, () => v.close?.());
+      let v: devices.Vsock;
+      try {
+        v = new devices.Vsock({ guestCid: config.vsock.cid, udsPath: config.vsock.uds });
+        await v.ready;
+      } catch (e) {
+        throw new VmmError(`vsock uds ${config.vsock.uds}: ${(e as Error).message}`);
+      }
+      add('virtio-vsock', v, () => void v.close());
     }
   }
 
