@@ -75,6 +75,11 @@ export interface VmmOptions {
    * true; see docs/architecture.md). False forwards every exit to the main thread.
    */
   threadLocalDevices?: boolean;
+  /**
+   * Enter a bzImage through PVH after unpacking its vmlinux on the host (default true); false uses
+   * the bzImage 64-bit boot protocol and lets the kernel decompress itself.
+   */
+  preferPvh?: boolean;
 }
 
 function defaultLog(line: string): void {
@@ -254,6 +259,7 @@ export class Vmm {
           vcpus: config.vcpus,
           virtioDevices: machine.virtioDescriptions(),
           serial: true,
+          preferPvh: options.preferPvh,
         });
         entry = boot.entry;
         bootSummary = boot.summary;
