@@ -275,7 +275,10 @@ function undefinedOp(): Handler {
   };
 }
 
-/** Decodes one instruction at offset `ip` (linear `l`). */
+/**
+ * Decodes one instruction at offset `ip` (linear `l`).
+ * @example const insn = decodeOne(cpu, cpu.rip, cpu.ripLinear()); insn.len; // bytes
+ */
 export function decodeOne(c: Cpu, ip: number, l: number): Insn {
   cpu = c;
   lin = l;

@@ -23,7 +23,10 @@ export class GuestFault {
  */
 export const RESTART = { restart: true } as const;
 
-/** Internal: the decoder found an opcode it does not implement. */
+/**
+ * The decoder found an opcode it does not implement: #UD, with the bytes for diagnostics.
+ * @example if (e instanceof UndefinedOpcode) console.log(Buffer.from(e.bytes).toString('hex'));
+ */
 export class UndefinedOpcode extends GuestFault {
   constructor(readonly bytes: Uint8Array) {
     super(6);

@@ -18,7 +18,10 @@
 import type { Regs, Segment, Sregs } from '@ts-vmm/kvm-ioctls';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 
-/** Layout of the flat long-mode image. */
+/**
+ * Layout of the flat long-mode image.
+ * @example mem.writeBytes(FLAT.CODE, code); // user code runs at FLAT.CODE
+ */
 export const FLAT = {
   PML4: 0x1000,
   PDPT: 0x2000,
@@ -43,7 +46,10 @@ export const FLAT = {
   TSS_SEL: 0x28,
 } as const;
 
-/** Bytes that end a test: `mov [MMIO_BASE + DONE], al`. */
+/**
+ * Bytes that end a test: `mov [MMIO_BASE + DONE], al`.
+ * @example mem.writeBytes(FLAT.CODE, new Uint8Array([...code, ...DONE_BYTES]));
+ */
 export const DONE_BYTES = [0x88, 0x04, 0x25, 0x00, 0x01, 0x00, 0x30];
 
 /** Writes page tables, GDT, TSS, IDT and exception stubs into `mem`. @example buildFlatImage(mem) */

@@ -23,7 +23,10 @@ import { ea } from './operands.js';
 
 const scratch = new DataView(new ArrayBuffer(16));
 
-/** Writes double `v` as an 80-bit extended real at `out[off..off+10)`. */
+/**
+ * Writes double `v` as an 80-bit extended real at `out[off..off+10)`.
+ * @example writeExtended(1, buf, 0); // 00 00 00 00 00 00 00 80 ff 3f
+ */
 export function writeExtended(v: number, out: Uint8Array, off: number): void {
   let sign = 0;
   let exp = 0;
@@ -65,7 +68,10 @@ export function writeExtended(v: number, out: Uint8Array, off: number): void {
   dv.setUint16(8, (sign << 15) | exp, true);
 }
 
-/** Reads an 80-bit extended real (rounded to double). */
+/**
+ * Reads an 80-bit extended real (rounded to double).
+ * @example readExtended(fxsaveImage, 32) // ST0 from an FXSAVE image
+ */
 export function readExtended(b: Uint8Array, off: number): number {
   const dv = new DataView(b.buffer, b.byteOffset + off, 10);
   const mantLo = dv.getUint32(0, true);
