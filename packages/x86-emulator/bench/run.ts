@@ -13,6 +13,8 @@ import type { GenCase } from '../test/difftest/generator.js';
 import { hasKvm, runKvm } from '../test/difftest/runner.js';
 
 const ITER = Number(process.env.BENCH_ITERATIONS ?? 20000);
+const JIT =
+  process.env.BENCH_JIT_THRESHOLD === undefined ? undefined : Number(process.env.BENCH_JIT_THRESHOLD);
 
 const WORKLOAD = `
   mov r12, ${ITER}
@@ -69,7 +71,7 @@ function runEmulator(): { instructions: number; ms: number; stats: ReturnType<Cp
   const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
   buildFlatImage(mem);
   mem.writeBytes(FLAT.CODE, code);
-  const cpu = new Cpu(mem);
+  const cpu = new Cpu(mem, { jitThreshold: JIT });
   cpu.setSregs(flatSregs());
   cpu.setRegs({
     ...zeroRegs(),
