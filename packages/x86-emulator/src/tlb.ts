@@ -15,6 +15,8 @@ export const TLB_SIZE = 4096;
 export const TLB_KINDS = 6;
 /** Invalid tag (no page base is odd). */
 const INVALID = 1;
+/** Capacity of the filled-slot log. */
+const LOG_CAP = 8192;
 
 /** The translation cache. */
 export class Tlb {
@@ -32,6 +34,13 @@ export class Tlb {
   hasLarge = false;
   /** Flush count; also the epoch of chained block links (any flush breaks them). */
   flushes = 0;
+  /**
+   * Slots filled since the last flush: flushes touch only these (a CR3 reload costs what was filled
+   * since, not the whole table). On overflow the next flush scans everything.
+   */
+  private readonly filled = new Int32Array(LOG_CAP);
+  private filledLen = 0;
+  private overflow = false;
 
   /** Fills slot for `kindOff` + hash of `pageBase`. */
   fill(
@@ -48,11 +57,16 @@ export class Tlb {
     this.off[s] = offset;
     this.phys[s] = phys;
     this.global[s] = global ? 1 : 0;
+    if (this.filledLen < LOG_CAP) this.filled[this.filledLen++] = s;
+    else this.overflow = true;
   }
 
   /** Drops every entry. */
   flushAll(): void {
-    this.tag.fill(INVALID);
+    if (this.overflow) this.tag.fill(INVALID);
+    else for (let k = 0; k < this.filledLen; k++) this.tag[this.filled[k]] = INVALID;
+    this.filledLen = 0;
+    this.overflow = false;
     this.hasLarge = false;
     this.flushes++;
   }
@@ -61,7 +75,26 @@ export class Tlb {
   flushNonGlobal(): void {
     const t = this.tag;
     const g = this.global;
-    for (let i = 0; i < t.length; i++) if (g[i] === 0) t[i] = INVALID;
+    const log = this.filled;
+    let w = 0;
+    if (this.overflow) {
+      let over = false;
+      for (let i = 0; i < t.length; i++) {
+        if (g[i] === 0) t[i] = INVALID;
+        else if (t[i] !== INVALID) {
+          if (w < LOG_CAP) log[w++] = i;
+          else over = true;
+        }
+      }
+      this.overflow = over;
+    } else {
+      for (let k = 0; k < this.filledLen; k++) {
+        const s = log[k];
+        if (g[s] === 0) t[s] = INVALID;
+        else log[w++] = s;
+      }
+    }
+    this.filledLen = w;
     this.flushes++;
   }
 
