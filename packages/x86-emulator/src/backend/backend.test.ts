@@ -69,6 +69,7 @@ describe('EmulatedHypervisor', () => {
     const leaf = (f: number) => leaves.find((e) => e.function === f);
     expect(leaf(0)!.eax).toBeGreaterThanOrEqual(0x16);
     expect(leaf(1)!.ecx & (1 << 24)).not.toBe(0); // TSC deadline
+    expect(leaf(6)!.eax & (1 << 2)).not.toBe(0); // ARAT
     expect(leaf(0x15)).toMatchObject({ eax: 1, ebx: 2, ecx: 1_000_000_000 }); // 2 GHz TSC, 1 GHz crystal
     expect(leaf(0x16)!.eax).toBe(2000);
     expect([leaf(0x4000_0000)!.ebx, leaf(0x4000_0000)!.ecx, leaf(0x4000_0000)!.edx]).toEqual([

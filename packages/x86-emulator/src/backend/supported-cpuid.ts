@@ -1,7 +1,7 @@
 /**
  * The CPUID the emulated backend offers (`Hypervisor.supportedCpuid()`): the CPU's own table
  * ({@link defaultCpuid}: only instructions it implements), plus what the emulated platform adds:
- * TSC-deadline LAPIC timer (leaf 1 ECX bit 24), TSC and crystal frequencies (leaves 0x15/0x16 from
+ * TSC-deadline LAPIC timer (leaf 1 ECX bit 24), an always-running APIC timer (leaf 6 ARAT), TSC and crystal frequencies (leaves 0x15/0x16 from
  * {@link VirtualClock.frequencyCpuid}, so Linux never calibrates), and KVM's paravirtual leaves
  * (0x40000000 "KVMKVMKVM", 0x40000001 features: kvm-clock (`CLOCKSOURCE2` + stable bit) and
  * `NOP_IO_DELAY`; 0x40000010 TSC/APIC kHz).
@@ -49,6 +49,9 @@ export function emulatedCpuid(clock: VirtualClock, options: { kvmclock?: boolean
     if (c.function === 1) c.ecx = (c.ecx | TSC_DEADLINE) >>> 0;
     out.push(c);
   }
+  // leaf 6 EAX bit 2 ARAT: the LAPIC timer keeps running in idle states (as KVM reports), so Linux
+  // needs no broadcast timer and can stop its tick in idle
+  out.push(entry(6, 1 << 2, 0, 0, 0));
   out.push(entry(0x15, f.leaf15.eax, f.leaf15.ebx, f.leaf15.ecx, 0));
   out.push(entry(0x16, f.leaf16.eax, f.leaf16.ebx, f.leaf16.ecx, 0));
   const kvmclock = options.kvmclock ?? true;
