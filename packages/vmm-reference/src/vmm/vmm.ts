@@ -252,6 +252,9 @@ export class Vmm {
         const kernel = readInput(config.kernel, '--kernel');
         const initrd = config.initrd ? readInput(config.initrd, '--initrd') : undefined;
         cmdline = buildCmdline(config, machine);
+        // PVM runs guest CPUID natively (the masks above may not reach the guest): keep the kernel off
+        // XSAVE, whose XRSTOR PVM's CPL0 emulator cannot run.
+        if (emulatedCpl0 && !/\bnoxsave\b/.test(cmdline)) cmdline += ' noxsave';
         const boot = prepareLinuxBoot(memory, {
           kernel,
           initrd,
