@@ -141,6 +141,15 @@ function i32(): number {
   return a | (b << 8) | (c << 16) | (nb() << 24);
 }
 
+/** ModRM.reg of the last parsed ModRM byte. */
+function reg3(): number {
+  return (modrmByte >> 3) & 7;
+}
+/** Iz: a 16- or 32-bit immediate. */
+function iz(sz: number): number {
+  return sz === 2 ? i16() : i32();
+}
+
 function byteReg(r: number): number {
   return rex !== 0 || r < 4 || r >= 8 ? r * 8 : (r - 4) * 8 + 1;
 }
@@ -346,10 +355,6 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
   let rel = false;
   let fn: Handler | null = null;
 
-  const M = () => modrm(i, seg);
-  const reg3 = () => (modrmByte >> 3) & 7;
-  const Iz = (sz: number) => (sz === 2 ? i16() : i32());
-
   if (b !== 0x0f) {
     i.opc = b;
     if (b < 0x40 && (b & 7) < 6) {
@@ -359,13 +364,13 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
         case 0:
         case 1:
           i.sz = form === 0 ? 1 : osz;
-          M();
+          modrm(i, seg);
           fn = aluEG;
           break;
         case 2:
         case 3:
           i.sz = form === 2 ? 1 : osz;
-          M();
+          modrm(i, seg);
           fn = aluGE;
           break;
         default:
@@ -373,7 +378,7 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
           i.mem = false;
           i.rm = 0;
           i.rmB = 0;
-          maskImm(i, form === 4 ? nb() : Iz(i.sz), i.sz);
+          maskImm(i, form === 4 ? nb() : iz(i.sz), i.sz);
           fn = aluEI;
       }
     } else if (b < 0x40) {
@@ -432,10 +437,10 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
       } else if (osz === 8) {
         i.imm = i32();
         i.immH = i32();
-      } else maskImm(i, Iz(osz), osz);
+      } else maskImm(i, iz(osz), osz);
       fn = movEI;
     } else if (b >= 0xd8 && b <= 0xdf) {
-      M();
+      modrm(i, seg);
       i.op = reg3();
       i.opc = b;
       fn = fpu;
@@ -449,14 +454,14 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
           break;
         case 0x63:
           if (code64) {
-            M();
+            modrm(i, seg);
             i.op = 4;
             fn = movsx;
           }
           break;
         case 0x68:
           i.sz = d64;
-          maskImm(i, Iz(d64), d64);
+          maskImm(i, iz(d64), d64);
           fn = pushI;
           break;
         case 0x6a:
@@ -466,9 +471,9 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
           break;
         case 0x69:
         case 0x6b:
-          M();
+          modrm(i, seg);
           i.op = 1;
-          maskImm(i, b === 0x69 ? Iz(osz) : i8(), osz);
+          maskImm(i, b === 0x69 ? iz(osz) : i8(), osz);
           fn = imul2;
           break;
         case 0x6c:
@@ -484,52 +489,52 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
         case 0x83:
           if (b === 0x82 && code64) break;
           i.sz = b === 0x81 || b === 0x83 ? osz : 1;
-          M();
+          modrm(i, seg);
           i.op = reg3();
-          maskImm(i, b === 0x81 ? Iz(osz) : b === 0x83 ? i8() : nb(), i.sz);
+          maskImm(i, b === 0x81 ? iz(osz) : b === 0x83 ? i8() : nb(), i.sz);
           fn = aluEI;
           break;
         case 0x84:
         case 0x85:
           i.sz = b & 1 ? osz : 1;
-          M();
+          modrm(i, seg);
           fn = testEG;
           break;
         case 0x86:
         case 0x87:
           i.sz = b & 1 ? osz : 1;
-          M();
+          modrm(i, seg);
           fn = xchg;
           break;
         case 0x88:
         case 0x89:
           i.sz = b & 1 ? osz : 1;
-          M();
+          modrm(i, seg);
           fn = movEG;
           break;
         case 0x8a:
         case 0x8b:
           i.sz = b & 1 ? osz : 1;
-          M();
+          modrm(i, seg);
           fn = movGE;
           break;
         case 0x8c:
-          M();
+          modrm(i, seg);
           i.reg &= 7;
           fn = movFromSeg;
           break;
         case 0x8d:
-          M();
+          modrm(i, seg);
           if (i.mem) fn = lea;
           break;
         case 0x8e:
-          M();
+          modrm(i, seg);
           i.reg &= 7;
           fn = movToSeg;
           break;
         case 0x8f:
           i.sz = d64;
-          M();
+          modrm(i, seg);
           if (reg3() === 0) fn = popE;
           break;
         case 0x90:
@@ -608,7 +613,7 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
           i.mem = false;
           i.rm = 0;
           i.rmB = 0;
-          maskImm(i, b === 0xa8 ? nb() : Iz(osz), i.sz);
+          maskImm(i, b === 0xa8 ? nb() : iz(osz), i.sz);
           fn = testEI;
           break;
         case 0xc0:
@@ -618,7 +623,7 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
         case 0xd2:
         case 0xd3:
           i.sz = b & 1 ? osz : 1;
-          M();
+          modrm(i, seg);
           i.op = reg3();
           if (b < 0xc2) i.imm = nb();
           else if (b < 0xd2) i.imm = 1;
@@ -635,7 +640,7 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
         case 0xc4:
         case 0xc5:
           if (code64) break;
-          M();
+          modrm(i, seg);
           if (!i.mem) break;
           i.op = b === 0xc4 ? SEG.ES : SEG.DS;
           fn = loadFarPtr;
@@ -643,9 +648,9 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
         case 0xc6:
         case 0xc7:
           i.sz = b & 1 ? osz : 1;
-          M();
+          modrm(i, seg);
           if (reg3() !== 0) break;
-          maskImm(i, b === 0xc6 ? nb() : Iz(osz), i.sz);
+          maskImm(i, b === 0xc6 ? nb() : iz(osz), i.sz);
           fn = movEI;
           break;
         case 0xc8:
@@ -721,7 +726,7 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
         case 0xe8:
         case 0xe9:
           i.sz = code64 ? 8 : osz;
-          i.imm = Iz(code64 ? 4 : osz);
+          i.imm = iz(code64 ? 4 : osz);
           rel = true;
           fn = b === 0xe8 ? callRel : jmpRel;
           break;
@@ -747,12 +752,12 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
         case 0xf6:
         case 0xf7:
           i.sz = b & 1 ? osz : 1;
-          M();
+          modrm(i, seg);
           i.op = reg3();
           switch (i.op) {
             case 0:
             case 1:
-              maskImm(i, b === 0xf6 ? nb() : Iz(osz), i.sz);
+              maskImm(i, b === 0xf6 ? nb() : iz(osz), i.sz);
               fn = testEI;
               break;
             case 2:
@@ -789,14 +794,14 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
           break;
         case 0xfe:
           i.sz = 1;
-          M();
+          modrm(i, seg);
           if (reg3() < 2) {
             i.op = reg3();
             fn = incDec;
           }
           break;
         case 0xff:
-          M();
+          modrm(i, seg);
           switch (reg3()) {
             case 0:
             case 1:
@@ -852,8 +857,6 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
 }
 
 function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg: number): Handler | null {
-  const M = () => modrm(i, seg);
-  const reg3 = () => (modrmByte >> 3) & 7;
   if (
     (b >= 0x10 && b <= 0x17) ||
     (b >= 0x28 && b <= 0x2f) ||
@@ -863,13 +866,13 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
     b >= 0xd1
   ) {
     if (b === 0xff) return null;
-    M();
+    modrm(i, seg);
     i.sz = W ? 8 : 4;
     if ((b >= 0x70 && b <= 0x73) || b === 0xc2 || (b >= 0xc4 && b <= 0xc6)) i.imm = nb();
     return sse;
   }
   if (b >= 0x40 && b < 0x50) {
-    M();
+    modrm(i, seg);
     i.op = b & 15;
     return cmov;
   }
@@ -881,7 +884,7 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
   }
   if (b >= 0x90 && b < 0xa0) {
     i.sz = 1;
-    M();
+    modrm(i, seg);
     i.op = b & 15;
     return setcc;
   }
@@ -891,16 +894,16 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
     return bswap;
   }
   if (b >= 0x18 && b <= 0x1f) {
-    M();
+    modrm(i, seg);
     return nop;
   }
   switch (b) {
     case 0x00:
-      M();
+      modrm(i, seg);
       i.op = reg3();
       return i.op < 6 ? group6 : null;
     case 0x01: {
-      M();
+      modrm(i, seg);
       const r = reg3();
       if (i.mem) {
         switch (r) {
@@ -942,7 +945,7 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
     }
     case 0x02:
     case 0x03:
-      M();
+      modrm(i, seg);
       i.op = b - 2;
       return larLsl;
     case 0x05:
@@ -961,13 +964,13 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
       ends = true;
       return null;
     case 0x0d:
-      M();
+      modrm(i, seg);
       return nop;
     case 0x20:
     case 0x22:
     case 0x21:
     case 0x23: {
-      M();
+      modrm(i, seg);
       i.mem = false;
       i.rm = (modrmByte & 7) | ((rex & 1) << 3);
       i.op = b & 2 ? 1 : 0;
@@ -998,20 +1001,20 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
     case 0xab:
     case 0xb3:
     case 0xbb:
-      M();
+      modrm(i, seg);
       i.op = [0xa3, 0xab, 0xb3, 0xbb].indexOf(b);
       return btOp;
     case 0xa4:
     case 0xa5:
     case 0xac:
     case 0xad:
-      M();
+      modrm(i, seg);
       i.op = b >= 0xac ? 1 : 0;
       if (b & 1) i.imm2 = 1;
       else i.imm = nb();
       return shxd;
     case 0xae: {
-      M();
+      modrm(i, seg);
       const r = reg3();
       if (i.mem) {
         if (i.pfx !== 0) return null;
@@ -1027,18 +1030,18 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
       return null;
     }
     case 0xaf:
-      M();
+      modrm(i, seg);
       i.op = 0;
       return imul2;
     case 0xb0:
     case 0xb1:
       i.sz = b & 1 ? osz : 1;
-      M();
+      modrm(i, seg);
       return cmpxchg;
     case 0xb2:
     case 0xb4:
     case 0xb5:
-      M();
+      modrm(i, seg);
       i.op = b === 0xb2 ? SEG.SS : b === 0xb4 ? SEG.FS : SEG.GS;
       return loadFarPtr;
     case 0xb6:
@@ -1046,17 +1049,17 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
     case 0xbe:
     case 0xbf: {
       const src = b & 1 ? 2 : 1;
-      M();
+      modrm(i, seg);
       if (src === 1) i.rmB = byteReg(i.rm);
       i.op = src;
       return b < 0xb8 ? movzx : movsx;
     }
     case 0xb8:
       if (i.rep !== 1) return null;
-      M();
+      modrm(i, seg);
       return popcnt;
     case 0xba:
-      M();
+      modrm(i, seg);
       if (reg3() < 4) return null;
       i.op = reg3() - 4;
       i.imm = nb();
@@ -1064,20 +1067,20 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
       return btOp;
     case 0xbc:
     case 0xbd:
-      M();
+      modrm(i, seg);
       i.op = b - 0xbc;
       return bsfBsr;
     case 0xc0:
     case 0xc1:
       i.sz = b & 1 ? osz : 1;
-      M();
+      modrm(i, seg);
       return xadd;
     case 0xc3:
-      M();
+      modrm(i, seg);
       if (!i.mem) return null;
       return movEG;
     case 0xc7:
-      M();
+      modrm(i, seg);
       if (reg3() === 1 && i.mem) {
         i.sz = W ? 8 : 4;
         return cmpxchg8b;
