@@ -44,6 +44,8 @@ export const FLAT = {
   USER_DS: 0x1b,
   USER_CS: 0x23,
   TSS_SEL: 0x28,
+  /** 32-bit (compatibility-mode) user code segment. */
+  USER_CS32: 0x3b,
 } as const;
 
 /**
@@ -70,6 +72,7 @@ export function buildFlatImage(mem: GuestMemory): void {
   // TSS descriptor: base FLAT.TSS, limit 0x67, type 11 (busy)
   v(FLAT.GDT + 0x28, ((FLAT.TSS & 0xffff) << 16) | 0x67, ((FLAT.TSS >> 16) & 0xff) | 0x8b00);
   v(FLAT.GDT + 0x30, 0, 0);
+  v(FLAT.GDT + 0x38, 0x0000ffff, 0x00cffb00); // 32-bit user code (compatibility mode)
   // TSS: RSP0
   v(FLAT.TSS + 4, FLAT.KERNEL_STACK, 0);
   mem.write16(FLAT.TSS + 0x66, 0x68);
@@ -117,11 +120,14 @@ function seg(selector: number, type: number, dpl: number, l: number, db: number)
   };
 }
 
-/** Special registers for CPL3 64-bit code in the flat image. @example cpu.setSregs(flatSregs()) */
-export function flatSregs(): Sregs {
+/**
+ * Special registers for CPL3 code in the flat image: 64-bit, or 32-bit compatibility mode.
+ * @example cpu.setSregs(flatSregs())
+ */
+export function flatSregs(compat = false): Sregs {
   const ds = seg(FLAT.USER_DS, 3, 3, 0, 1);
   return {
-    cs: seg(FLAT.USER_CS, 11, 3, 1, 0),
+    cs: compat ? seg(FLAT.USER_CS32, 11, 3, 0, 1) : seg(FLAT.USER_CS, 11, 3, 1, 0),
     ds,
     es: ds,
     fs: { ...ds },
@@ -155,7 +161,7 @@ export function flatSregs(): Sregs {
       avl: 0,
       unusable: 1,
     },
-    gdt: { base: BigInt(FLAT.GDT), limit: 0x37 },
+    gdt: { base: BigInt(FLAT.GDT), limit: 0x3f },
     idt: { base: BigInt(FLAT.IDT), limit: 0xfff },
     cr0: 0x80050033n,
     cr2: 0n,

@@ -23,4 +23,12 @@ describe.skipIf(!kvm)('differential test against KVM (CPL3, 64-bit)', () => {
       .join('\n');
     expect(report).toBe('');
   }, 120_000);
+
+  it('matches silicon in 32-bit compatibility mode (legacy-only encodings such as INC r32, PUSHAD)', () => {
+    const r = runDifftest({ count: 20_000, seed: 3, perCase: 10, compat: true });
+    const report = r.mismatches
+      .map((m) => `case ${m.index}:\n${m.asm}\n  ${m.diffs.join('\n  ')}`)
+      .join('\n');
+    expect(report).toBe('');
+  }, 120_000);
 });

@@ -1,7 +1,7 @@
 /*
  * KVM side of the differential tester. Reads from stdin:
  *   u32 magic 'XDT1', u32 base_len, base_len bytes (the low image: page tables, GDT, IDT, stubs, TSS)
- *   then cases: u32 code_len (0 ends), code bytes, 4096 data bytes, 18 u64 (16 GPRs in kvm_regs
+ *   then cases: u32 code_len (0 ends), u32 mode (0: 64-bit, 1: 32-bit compatibility mode), code bytes, 4096 data bytes, 18 u64 (16 GPRs in kvm_regs
  *   order rax rbx rcx rdx rsi rdi rsp rbp r8..r15, rip, rflags), 256 xmm bytes, u32 mxcsr.
  * Writes per case: u32 kind (0 done, 1 exception, 2 other), u32 microseconds in KVM_RUN, u64 mmio address,
  *   18 u64 regs, 6 u64 frame (err, rip, cs, rflags, rsp, ss), 4096 data bytes, 256 xmm bytes, u32 mxcsr, u32 pad.
@@ -112,7 +112,7 @@ int main(void) {
   sregs.ldt.type = 2;
   sregs.ldt.unusable = 1;
   sregs.gdt.base = 0x5000;
-  sregs.gdt.limit = 0x37;
+  sregs.gdt.limit = 0x3f;
   sregs.idt.base = 0x6000;
   sregs.idt.limit = 0xfff;
   sregs.cr0 = 0x80050033;
@@ -126,6 +126,9 @@ int main(void) {
     rd(&code_len, 4);
     if (code_len == 0) break;
     if (code_len > sizeof code) die("code too long");
+    uint32_t mode;
+    rd(&mode, 4);
+    sregs.cs = mode == 1 ? seg(0x3b, 11, 3, 0, 1) : seg(0x23, 11, 3, 1, 0);
     rd(code, code_len);
     memcpy(ram + CODE, code, code_len);
     rd(ram + DATA, 4096);

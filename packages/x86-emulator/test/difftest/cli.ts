@@ -20,7 +20,14 @@ const seed = arg('seed', 'DIFFTEST_SEED', 1);
 const perCase = arg('per-case', 'DIFFTEST_PER_CASE', 60);
 const jitThreshold = arg('jit-threshold', 'DIFFTEST_JIT_THRESHOLD', 0);
 const t0 = performance.now();
-const r = runDifftest({ count, seed, perCase, jitThreshold, log: (l) => process.stderr.write(`${l}\r`) });
+const r = runDifftest({
+  count,
+  seed,
+  perCase,
+  jitThreshold,
+  compat: process.argv.includes('--compat'),
+  log: (l) => process.stderr.write(`${l}\r`),
+});
 process.stderr.write('\n');
 const shrink = process.argv.includes('--minimize');
 for (const [n, m] of r.mismatches.entries()) {

@@ -627,6 +627,8 @@ export interface GenCase {
   regs: bigint[];
   data: Uint8Array;
   xmm: Uint8Array;
+  /** 32-bit compatibility-mode code (EBP holds the data page address). */
+  compat?: boolean;
 }
 
 /** Generates a case of about `n` instructions. */
@@ -654,4 +656,164 @@ export function generateCase(r: Rng, n: number): GenCase {
   const xmm = new Uint8Array(256);
   for (let k = 0; k < 256; k++) xmm[k] = r.int(256);
   return { asm: lines.join('\n'), instructions: count, undefFlags: undef, regs, data, xmm };
+}
+
+// ---------------------------------------------------------------- compatibility mode (32-bit code)
+
+const C32 = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'];
+const C16 = ['ax', 'bx', 'cx', 'dx', 'si', 'di'];
+const C8 = ['al', 'bl', 'cl', 'dl', 'ah', 'bh', 'ch', 'dh'];
+
+function creg(r: Rng, sz: number): string {
+  return sz === 4 ? r.pick(C32) : sz === 2 ? r.pick(C16) : r.pick(C8);
+}
+function cmem(r: Rng, sz: number): string {
+  return `${PTR[sz]} [ebp + ${r.int(4000)}]`;
+}
+function csize(r: Rng): number {
+  return r.pick([1, 2, 4, 4]);
+}
+
+const compatTemplates: [number, Template][] = [
+  [
+    10,
+    (r) => {
+      const op = r.pick(ALU);
+      const sz = csize(r);
+      const [rd, df, un] = aluFlags(op);
+      const form = r.int(4);
+      const t =
+        form === 0
+          ? `${op} ${creg(r, sz)}, ${creg(r, sz)}`
+          : form === 1
+            ? `${op} ${creg(r, sz)}, ${imm(r, sz)}`
+            : form === 2
+              ? `${op} ${creg(r, sz)}, ${cmem(r, sz)}`
+              : `${op} ${cmem(r, sz)}, ${creg(r, sz)}`;
+      return g(t, rd, df, un);
+    },
+  ],
+  // one-byte INC/DEC (40-4F), only encodable outside 64-bit mode
+  [4, (r) => g(`${r.pick(['inc', 'dec'])} ${r.pick([...C32, ...C16])}`, 0, ALL & ~CF, 0)],
+  // The BCD instructions are not run natively by this host's KVM (PVM): DAA/DAS/AAA/AAS raise #UD
+  // and AAM/AAD come back with flags computed on AX; they are unit-tested against the manual instead.
+  [2, () => g('pushad\n popad', 0, 0, 0)],
+  [2, (r) => g(`push ${r.pick(C32)}\n pop ${r.pick(C32)}`, 0, 0, 0)],
+  [
+    3,
+    (r) => {
+      const sz = csize(r);
+      const op = r.pick(['shl', 'shr', 'sar']);
+      const n = 1 + r.int(sz * 8 - 1);
+      return g(
+        `${op} ${r.int(2) ? creg(r, sz) : cmem(r, sz)}, ${n}`,
+        0,
+        CF | ZF | SF | PF | (n === 1 ? OF : 0),
+        AF | (n === 1 ? 0 : OF),
+      );
+    },
+  ],
+  [
+    2,
+    (r) => {
+      const sz = csize(r);
+      return g(
+        `${r.pick(['mul', 'imul'])} ${r.int(2) ? creg(r, sz) : cmem(r, sz)}`,
+        0,
+        CF | OF,
+        SF | ZF | AF | PF,
+      );
+    },
+  ],
+  [1, (r) => g(`${r.pick(['div', 'idiv'])} ${creg(r, csize(r))}`, 0, 0, ALL)],
+  [
+    3,
+    (r) => {
+      const cc = r.int(16);
+      return g(
+        `set${CC[cc]} ${r.pick(C8)}\n cmov${CC[cc]} ${r.pick(C32)}, ${cmem(r, 4)}`,
+        CC_READS[cc],
+        0,
+        0,
+      );
+    },
+  ],
+  [
+    3,
+    (r) =>
+      g(
+        `movzx ${r.pick(C32)}, ${r.int(2) ? r.pick(C8) : cmem(r, 2)}\n movsx ${r.pick(C16)}, ${r.pick(C8)}`,
+        0,
+        0,
+        0,
+      ),
+  ],
+  [
+    2,
+    (r) =>
+      g(
+        `lea ${r.pick(C32)}, [${r.pick(C32)} + ${r.pick(C32)}*${r.pick([1, 2, 4, 8])} + ${r.int(2000) - 1000}]`,
+        0,
+        0,
+        0,
+      ),
+  ],
+  [
+    2,
+    (r) =>
+      g(`lea ${r.pick(C16)}, [${r.pick(C32)} + ${r.int(100)}]\n xchg ${r.pick(C8)}, ${r.pick(C8)}`, 0, 0, 0),
+  ],
+  [1, (r) => g(r.pick(['cbw', 'cwde', 'cwd', 'cdq']), 0, 0, 0)],
+  [
+    2,
+    (r) =>
+      g(`bswap ${r.pick(C32)}\n ${r.pick(['xadd', 'cmpxchg'])} ${cmem(r, 4)}, ${r.pick(C32)}`, 0, ALL, 0),
+  ],
+  [
+    2,
+    (r) => g(`${r.pick(['bt', 'bts', 'btr', 'btc'])} ${creg(r, 4)}, ${r.int(32)}`, 0, CF, OF | SF | AF | PF),
+  ],
+  [
+    2,
+    (r) => {
+      const cc = r.int(16);
+      return g(`j${CC[cc]} 1f\n inc eax\n 1:`, CC_READS[cc], 0, 0);
+    },
+  ],
+  [
+    1,
+    (r) =>
+      g(
+        `lea esi, [ebp + ${r.int(1000)}]\n lea edi, [ebp + ${1000 + r.int(1000)}]\n mov ecx, ${r.int(30)}\n rep movsb`,
+        0,
+        0,
+        0,
+      ),
+  ],
+];
+const compatWeight = compatTemplates.reduce((s, [w]) => s + w, 0);
+
+/** Generates a 32-bit compatibility-mode case of about `n` instructions (data base in EBP). */
+export function generateCompatCase(r: Rng, n: number): GenCase {
+  let undef = 0;
+  const lines: string[] = [];
+  let count = 0;
+  while (count < n) {
+    let k = r.int(compatWeight);
+    let t = compatTemplates[0][1];
+    for (const [w, tt] of compatTemplates) {
+      if (k < w) {
+        t = tt;
+        break;
+      }
+      k -= w;
+    }
+    const gen = t(r);
+    if ((gen.reads & undef) !== 0) continue;
+    lines.push(gen.text);
+    count += gen.text.split('\n').filter((l) => l.trim() !== '' && !l.trim().endsWith(':')).length;
+    undef = (undef & ~gen.def) | gen.undef;
+  }
+  const c = generateCase(r, 0);
+  return { ...c, asm: lines.join('\n'), instructions: count, undefFlags: undef, compat: true };
 }

@@ -14,7 +14,7 @@ import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Cpu } from '../../src/cpu.js';
 import { hasErrorCode } from '../../src/exceptions.js';
 import { buildFlatImage, DONE_BYTES, FLAT, flatSregs } from '../../src/flat-long-mode.js';
-import { type GenCase, generateCase, Rng } from './generator.js';
+import { type GenCase, generateCase, generateCompatCase, Rng } from './generator.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REG_NAMES = [
@@ -94,7 +94,7 @@ export function assembleCases(cases: GenCase[]): Uint8Array[] {
   const dir = mkdtempSync(join(tmpdir(), 'x86dt-'));
   try {
     const done = `mov byte ptr [${FLAT.MMIO_BASE + FLAT.DONE}], al`;
-    const src = cases.map((c, k) => `c${k}:\n${c.asm}\n ${done}`).join('\n');
+    const src = cases.map((c, k) => `c${k}:\n.code${c.compat ? 32 : 64}\n${c.asm}\n ${done}`).join('\n');
     writeFileSync(join(dir, 'a.s'), `.intel_syntax noprefix\n.code64\n${src}\nc_end:\n`);
     execFileSync('as', ['--64', '-o', join(dir, 'a.o'), join(dir, 'a.s')]);
     execFileSync('objcopy', ['-O', 'binary', '-j', '.text', join(dir, 'a.o'), join(dir, 'a.bin')]);
@@ -117,6 +117,7 @@ function initialRegs(c: GenCase): bigint[] {
   const r = [...c.regs];
   r[6] = BigInt(FLAT.USER_STACK); // rsp
   r[15] = BigInt(FLAT.DATA); // r15
+  if (c.compat) r[7] = BigInt(FLAT.DATA); // rbp: the data base in 32-bit code
   return r;
 }
 
@@ -131,8 +132,9 @@ export function runKvm(base: Uint8Array, cases: GenCase[], codes: Uint8Array[]):
   hdr.writeUInt32LE(base.length, 4);
   parts.push(hdr, Buffer.from(base));
   cases.forEach((c, k) => {
-    const b = Buffer.alloc(4 + codes[k].length + 4096 + 18 * 8 + 256 + 4);
+    const b = Buffer.alloc(8 + codes[k].length + 4096 + 18 * 8 + 256 + 4);
     let o = b.writeUInt32LE(codes[k].length, 0);
+    o = b.writeUInt32LE(c.compat ? 1 : 0, o);
     b.set(codes[k], o);
     o += codes[k].length;
     b.set(c.data, o);
@@ -175,14 +177,15 @@ export function runKvm(base: Uint8Array, cases: GenCase[], codes: Uint8Array[]):
 
 /** Runs the cases on the emulator (one CPU reused, as the harness reuses one vCPU). */
 function runEmu(mem: GuestMemory, cpu: Cpu, cases: GenCase[], codes: Uint8Array[]): Outcome[] {
-  const sregs = flatSregs();
+  const sregs64 = flatSregs();
+  const sregs32 = flatSregs(true);
   const out: Outcome[] = [];
   cases.forEach((c, k) => {
     mem.writeBytes(FLAT.CODE, codes[k]);
     cpu.invalidateCode(FLAT.CODE, codes[k].length);
     mem.writeBytes(FLAT.DATA, c.data);
     cpu.invalidateCode(FLAT.DATA, 4096);
-    cpu.setSregs(sregs);
+    cpu.setSregs(c.compat ? sregs32 : sregs64);
     const r = initialRegs(c);
     cpu.setRegs({
       rax: r[0],
@@ -226,7 +229,7 @@ function runEmu(mem: GuestMemory, cpu: Cpu, cases: GenCase[], codes: Uint8Array[
     }
     const g = cpu.getRegs();
     // KVM reports an MMIO write exit with the instruction retired: RIP after the marker
-    const rip = kind === 0 ? g.rip + BigInt(DONE_BYTES.length) : g.rip;
+    const rip = kind === 0 ? g.rip + BigInt(c.compat ? 5 : DONE_BYTES.length) : g.rip;
     const regs = [
       g.rax,
       g.rbx,
@@ -277,16 +280,19 @@ function compare(c: GenCase, a: Outcome, b: Outcome): string[] {
     return d;
   }
   const flagMask = BigInt(0x3f7fd7 & ~c.undefFlags & ~0x10000);
+  // compatibility mode: the upper halves of the GPRs are not architecturally defined
+  const rm = c.compat ? 0xffffffffn : 0xffffffffffffffffn;
   if (a.kind === 0) {
     for (let j = 0; j < 16; j++)
-      if (a.regs[j] !== b.regs[j]) d.push(`${REG_NAMES[j]}: kvm ${hx(a.regs[j])} emu ${hx(b.regs[j])}`);
+      if ((a.regs[j] & rm) !== (b.regs[j] & rm))
+        d.push(`${REG_NAMES[j]}: kvm ${hx(a.regs[j])} emu ${hx(b.regs[j])}`);
     if (a.regs[16] !== b.regs[16]) d.push(`rip: kvm ${hx(a.regs[16])} emu ${hx(b.regs[16])}`);
     if ((a.regs[17] & flagMask) !== (b.regs[17] & flagMask))
       d.push(`rflags: kvm ${hx(a.regs[17])} emu ${hx(b.regs[17])} (mask ${hx(flagMask)})`);
   } else if (a.kind === 1) {
     const vec = Number(a.addr - BigInt(FLAT.MMIO_BASE));
     for (let j = 0; j < 16; j++)
-      if (j !== 6 && a.regs[j] !== b.regs[j])
+      if (j !== 6 && (a.regs[j] & rm) !== (b.regs[j] & rm))
         d.push(`${REG_NAMES[j]}: kvm ${hx(a.regs[j])} emu ${hx(b.regs[j])}`);
     const e = hasErrorCode(vec) ? 1 : 0;
     if (e && a.frame[0] !== b.frame[0]) d.push(`error code: kvm ${hx(a.frame[0])} emu ${hx(b.frame[0])}`);
@@ -368,6 +374,8 @@ export interface DiffOptions {
   maxMismatches?: number;
   /** Emulator block-compiler threshold (0: compile every block before its first run; -1: interpret). */
   jitThreshold?: number;
+  /** Generate 32-bit compatibility-mode cases instead of 64-bit ones. */
+  compat?: boolean;
   log?: (line: string) => void;
 }
 
@@ -386,7 +394,7 @@ export function runDifftest(opts: DiffOptions): DiffResult {
     const cases: GenCase[] = [];
     let n = 0;
     while (cases.length < batch && result.instructions + n < opts.count) {
-      const c = generateCase(rng, perCase);
+      const c = opts.compat ? generateCompatCase(rng, perCase) : generateCase(rng, perCase);
       cases.push(c);
       n += c.instructions;
     }
