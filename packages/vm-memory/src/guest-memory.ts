@@ -138,8 +138,12 @@ export class GuestMemory {
       off += s.size;
       return r;
     });
-    const mem = GuestMemory.mapMemfd(addon, layout, options.dirtyTracking ? undefined : null);
-    return mem;
+    try {
+      return GuestMemory.mapMemfd(addon, layout, options.dirtyTracking ? undefined : null, true);
+    } catch (e) {
+      addon.close(fd);
+      throw e;
+    }
   }
 
   /**
@@ -196,6 +200,7 @@ export class GuestMemory {
     addon: MemfdAddon,
     layout: readonly { start: number; size: number; fd?: number; fdOffset: number }[],
     dirty: SharedArrayBuffer[] | null | undefined,
+    ownsFd = false,
   ): GuestMemory {
     const mapped: ArrayBuffer[] = [];
     const regions: GuestRegion[] = [];
@@ -222,8 +227,10 @@ export class GuestMemory {
       throw new GuestMemoryError('backing', `mmap of guest memory failed: ${(e as Error).message}`);
     }
     const dirtyBufs = dirty === undefined ? makeDirtyBuffers(regions) : (dirty ?? undefined);
+    const fd = layout[0]?.fd;
     return new GuestMemory(regions, dirtyBufs, () => {
       for (const ab of mapped) addon.munmap(ab);
+      if (ownsFd && fd !== undefined) addon.close(fd);
     });
   }
 
@@ -243,12 +250,16 @@ export class GuestMemory {
   }
 
   /**
-   * Unmaps memfd-backed regions (no-op for SharedArrayBuffer memory). Views obtained earlier must
-   * not be used afterwards. The memfd itself stays open: the owner closes it.
+   * Unmaps memfd-backed regions (no-op for SharedArrayBuffer memory) and, for memory made by
+   * {@link GuestMemory.createMemfd}, closes the memfd; memory opened with `fromShareable` leaves the
+   * fd to its creator. Views obtained earlier must not be used afterwards. Idempotent.
    */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.unmap?.();
   }
+  private closed = false;
 
   /** Total bytes of guest memory. */
   get totalSize(): number {

@@ -49,6 +49,22 @@ describe.skipIf(!addonAvailable)('GuestMemory (memfd backing)', () => {
     }
   });
 
+  it('close() unmaps and closes the memfd it created, once', async () => {
+    const { readlinkSync } = await import('node:fs');
+    const mem = await GuestMemory.createMemfd([{ start: 0, size: 0x1000 }], { name: 'ts-vmm-close-test' });
+    const fd = mem.regions[0].fd!;
+    expect(readlinkSync(`/proc/self/fd/${fd}`)).toContain('ts-vmm-close-test');
+    mem.close();
+    mem.close();
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      target = 'closed';
+    }
+    expect(target).not.toContain('ts-vmm-close-test');
+  });
+
   it('a worker thread maps it again and writes bytes the main thread reads', async () => {
     const mem = await GuestMemory.createMemfd([{ start: 0, size: 0x1000 }]);
     const entry = new URL('../dist/index.js', import.meta.url).href;
