@@ -199,6 +199,52 @@ export function cond(c: Cpu, cc: number): boolean {
       default:
         r = condSlow(c, cc >> 1);
     }
+  } else if (c.fOp === F_SUB) {
+    // 64-bit cmp/sub: compare the operands' halves directly
+    const ah = c.fAH;
+    const bh = c.fBH;
+    const al = c.fA >>> 0;
+    const bl = c.fB >>> 0;
+    switch (cc >> 1) {
+      case 1:
+        r = ah >>> 0 < bh >>> 0 || (ah === bh && al < bl) ? 1 : 0;
+        break;
+      case 2:
+        r = ah === bh && al === bl ? 1 : 0;
+        break;
+      case 3:
+        r = ah >>> 0 < bh >>> 0 || (ah === bh && al <= bl) ? 1 : 0;
+        break;
+      case 6:
+        r = ah < bh || (ah === bh && al < bl) ? 1 : 0;
+        break;
+      case 7:
+        r = ah < bh || (ah === bh && al <= bl) ? 1 : 0;
+        break;
+      default:
+        r = condSlow(c, cc >> 1);
+    }
+  } else if (c.fOp === F_LOGIC) {
+    // test/and/or/xor: CF = OF = 0
+    switch (cc >> 1) {
+      case 0:
+      case 1:
+        r = 0;
+        break;
+      case 2:
+      case 3:
+        r = flagZF(c);
+        break;
+      case 4:
+      case 6:
+        r = flagSF(c);
+        break;
+      case 7:
+        r = flagZF(c) | flagSF(c);
+        break;
+      default:
+        r = flagPF(c);
+    }
   } else {
     r = condSlow(c, cc >> 1);
   }
