@@ -2,8 +2,12 @@ import type { BusDevice } from './bus.js';
 
 /** The value Firecracker's guest init writes to mark boot completion. */
 export const BOOT_TIMER_MAGIC = 123;
-/** Where Firecracker maps its boot timer (one page of MMIO). */
-export const BOOT_TIMER_MMIO_BASE = 0xd000_0000;
+/**
+ * Where the ts-vmm machine maps its boot timer (one page of MMIO at the start of the 32-bit MMIO
+ * hole). Firecracker uses 0xd000_0000, which ts-vmm gives to its first virtio-mmio device; a guest
+ * init writes `devmem 0xc0000000 8 123` here instead.
+ */
+export const BOOT_TIMER_MMIO_BASE = 0xc000_0000;
 
 /** Options for a {@link BootTimer}. */
 export interface BootTimerOptions {
@@ -19,7 +23,7 @@ export interface BootTimerOptions {
 
 /**
  * Records when the guest reached user space: the guest's init writes the magic value (123, as
- * Firecracker's `/sbin/init` does with `devmem 0xd0000000 8 123`) to the device, which stamps the
+ * Firecracker's `/sbin/init` does with `devmem`) to the device, which stamps the
  * host time. Register it on the MMIO bus at {@link BOOT_TIMER_MMIO_BASE} (or on a port).
  *
  * @example

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { BOOT_TIMER_MMIO_BASE } from '@ts-vmm/devices';
 
 export const GDT_ADDR = 0x500;
 export const ZERO_PAGE_ADDR = 0x7000;
@@ -27,7 +28,8 @@ export const KERNEL_LOAD_ADDR = 0x10_0000;
 /** Where the demo and other raw 64-bit images are loaded and entered. */
 export const RAW_IMAGE_ADDR = 0x10_0000;
 
-export const BOOT_TIMER_ADDR = 0xc000_0000;
+/** The boot-timer device's page (the devices package's default address). */
+export const BOOT_TIMER_ADDR = BOOT_TIMER_MMIO_BASE;
 export const VIRTIO_MMIO_BASE = 0xd000_0000;
 export const VIRTIO_MMIO_SIZE = 0x1000;
 /** The first GSI given to virtio-mmio devices (IRQ 4 is COM1). */
