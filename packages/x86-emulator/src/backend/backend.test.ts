@@ -223,6 +223,28 @@ describe('EmulatedVcpu', () => {
     expect(vm.vcpuCount).toBe(2);
   });
 
+  it('a code write on one vCPU drops the decoded code of the others (shared decode cache)', async () => {
+    const F = FLAT.DATA; // mov eax, 1 ; ret
+    const movb = (at: number, v: number) => [0xc6, 0x04, 0x25, ...le32(at), v];
+    const code0 = [...movb(F + 0x800, 0), 0xe6, 0x90, ...movb(F + 1, 2), 0xe6, 0x90, 0xf4];
+    const { mem, cpus } = await machine(code0, {}, 2);
+    const code1At = FLAT.CODE + 0x1000;
+    const rel = F - (code1At + 5);
+    mem.writeBytes(code1At, new Uint8Array([0xe8, ...le32(rel >>> 0), 0xe6, 0x91, 0xeb, 0xf7]));
+    mem.writeBytes(F, new Uint8Array([0xb8, 1, 0, 0, 0, 0xc3]));
+    const [v0, v1] = cpus;
+    v1.setSregs(v0.getSregs());
+    v1.setRegs({ ...zeroRegs(), rip: BigInt(code1At), rsp: BigInt(FLAT.KERNEL_STACK - 0x1000), rflags: 2n });
+    expect(runToExit(v0)).toMatchObject({ kind: 'io-out', port: 0x90 }); // v0 now may write F's page fast
+    const a = runToExit(v1);
+    expect(a).toMatchObject({ kind: 'io-out', port: 0x91 });
+    if (a.kind === 'io-out') expect(a.data[0]).toBe(1);
+    expect(runToExit(v0)).toMatchObject({ kind: 'io-out', port: 0x90 }); // patched F: mov eax, 2
+    const b = runToExit(v1);
+    expect(b).toMatchObject({ kind: 'io-out', port: 0x91 });
+    if (b.kind === 'io-out') expect(b.data[0]).toBe(2);
+  });
+
   it('is deterministic: the same guest gives the same instruction count and interrupt count', async () => {
     // handler for VEC: inc r12 ; EOI ; iretq. Main: periodic LAPIC timer, then count rbx to 2M.
     const handler = [0x49, 0xff, 0xc4, ...movEcx(0x80b), 0x31, 0xc0, ...XOR_EDX, ...WRMSR, 0x48, 0xcf];

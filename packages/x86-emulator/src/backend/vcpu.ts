@@ -43,13 +43,6 @@ const INTERRUPTED: VcpuExit = { kind: 'interrupted' };
 const MAX_SLICE = 200_000;
 /** Slice while an interrupt waits for RFLAGS.IF / the interrupt shadow. */
 const WINDOW_SLICE = 200;
-/**
- * Decoded blocks after which the decode cache is dropped: the CPU's per-page block lists keep
- * every block ever decoded for a page that was never written (a block evicted from the table and
- * decoded again is listed twice), so a long run (user space exec'ing programs) grows without
- * bound. Dropping the cache now and then bounds that; re-decoding the working set is cheap.
- */
-const DECODE_CACHE_FLUSH = 250_000;
 /** A fixed wall-clock epoch for deterministic runs (2025-01-01T00:00:00Z). */
 const DETERMINISTIC_EPOCH_NS = 1_735_689_600_000_000_000n;
 
@@ -96,8 +89,6 @@ export class EmulatedVcpu implements Vcpu {
   private breakpointSkip = false;
   private readonly kvmclockMsrs = new Map<number, bigint>();
   private pvclockVersion = 0;
-  /** Decode-cache misses at the last flush (see DECODE_CACHE_FLUSH). */
-  private decodeMark = 0;
   private closed = false;
 
   constructor(vm: EmulatedVm, id: number, memory: GuestMemory) {
@@ -134,7 +125,8 @@ export class EmulatedVcpu implements Vcpu {
 
   /**
    * Routes what the CPU has no chips for: RDTSC from the machine clock; the LAPIC MSRs (APIC base,
-   * TSC deadline, x2APIC), IA32_TSC and kvm-clock MSRs; page writes for the dirty log.
+   * TSC deadline, x2APIC), IA32_TSC and kvm-clock MSRs; the VM's shared decode cache (dirty log,
+   * cross-vCPU code invalidation).
    */
   private installHooks(): void {
     const cpu = this.cpu;
@@ -172,16 +164,7 @@ export class EmulatedVcpu implements Vcpu {
       }
       baseWrite(i, value);
     };
-    const dirty = this.vm.dirtyPages;
-    if (dirty) {
-      const blocks = cpu.blocks;
-      const notify = blocks.notifyWrite.bind(blocks);
-      blocks.notifyWrite = (c: Cpu, pa: number) => {
-        const p = Math.floor(pa / 4096);
-        if (p < dirty.length) dirty[p] = 1;
-        notify(c, pa);
-      };
-    }
+    this.vm.attachCpu(cpu);
   }
 
   private writeKvmClockMsr(index: number, value: bigint): void {
@@ -335,14 +318,9 @@ export class EmulatedVcpu implements Vcpu {
 
   /** Advances the machine clock by the instructions retired since the last call (fires timers). */
   private account(): void {
-    const cpu = this.cpu;
-    const n = cpu.icount - this.accounted;
-    this.accounted = cpu.icount;
+    const n = this.cpu.icount - this.accounted;
+    this.accounted = this.cpu.icount;
     if (n > 0) this.vm.clock.advanceInstructions(n / this.vm.vcpuCount);
-    if (cpu.blocks.misses - this.decodeMark > DECODE_CACHE_FLUSH) {
-      this.decodeMark = cpu.blocks.misses;
-      cpu.blocks.clear();
-    }
   }
 
   /** @internal Halted with nothing to wake it, or waiting for INIT/SIPI (irqchip VMs only). */
@@ -620,6 +598,7 @@ export class EmulatedVcpu implements Vcpu {
     if (this.closed) return;
     this.closed = true;
     this.vm.removeVcpu(this.id);
+    this.vm.detachCpu(this.cpu);
   }
 
   private requireLapic(what: string): Lapic {

@@ -15,6 +15,8 @@ import type {
   VmOptions,
 } from '@ts-vmm/kvm-ioctls';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { BlockCache } from '../block-cache.js';
+import type { Cpu } from '../cpu.js';
 import { EmulatedIrqchip } from '../platform/irqchip.js';
 import { VirtualClock } from '../platform/virtual-clock.js';
 import { EmulatedBackendError } from './errors.js';
@@ -64,6 +66,10 @@ export class EmulatedVm implements Vm {
   /** @internal Host time (performance.now(), ms) at creation: idle pacing keeps guest time behind it. */
   readonly hostStartMs = performance.now();
   private closed = false;
+  /** The CPUs of the vCPUs, sharing {@link EmulatedVm.blocks}. */
+  private readonly cpus: Cpu[] = [];
+  /** One decode cache for every vCPU: a guest write on one vCPU drops the code all of them run. */
+  private blocks: BlockCache | undefined;
 
   constructor(hypervisor: Hypervisor, options: Required<EmulatedBackendOptions>, vmOptions: VmOptions = {}) {
     this.hypervisor = hypervisor;
@@ -227,6 +233,47 @@ export class EmulatedVm implements Vm {
     const v = new EmulatedVcpu(this, id, this.memoryValue);
     this.vcpus.set(id, v);
     return v;
+  }
+
+  /**
+   * @internal Gives a new vCPU's CPU the VM's shared decode cache. The first CPU's cache becomes the
+   * shared one, wrapped so that a page turning into code loses its write translations on every
+   * vCPU (not only the decoding one), and so that first writes to pages reach the dirty log.
+   */
+  attachCpu(cpu: Cpu): void {
+    if (this.blocks) {
+      (cpu as { blocks: BlockCache }).blocks = this.blocks;
+      this.cpus.push(cpu);
+      return;
+    }
+    const bc = cpu.blocks;
+    const cpus = this.cpus;
+    const insert = bc.insert.bind(bc);
+    bc.insert = (c, b) => {
+      let fresh = 0;
+      for (const p of b.pages) if (bc.codePage[p / 4096] === 0) fresh++;
+      insert(c, b);
+      if (fresh > 0 && cpus.length > 1) {
+        for (const o of cpus) if (o !== c) for (const p of b.pages) o.tlb.dropWritesTo(p);
+      }
+    };
+    const dirty = this.dirtyPages;
+    if (dirty) {
+      const notify = bc.notifyWrite.bind(bc);
+      bc.notifyWrite = (c, pa) => {
+        const p = Math.floor(pa / 4096);
+        if (p < dirty.length) dirty[p] = 1;
+        notify(c, pa);
+      };
+    }
+    this.blocks = bc;
+    cpus.push(cpu);
+  }
+
+  /** @internal Called by a closing vCPU. */
+  detachCpu(cpu: Cpu): void {
+    const i = this.cpus.indexOf(cpu);
+    if (i >= 0) this.cpus.splice(i, 1);
   }
 
   /** @internal Called by a closing vCPU. */
