@@ -316,6 +316,21 @@ describe('EmulatedVcpu', () => {
     expect(runToExit(vcpu)).toMatchObject({ kind: 'io-out', port: 0x99 });
   });
 
+  it('without an irqchip HLT exits to the VMM and the next run() resumes after it (as KVM)', async () => {
+    const hv = new EmulatedHypervisor();
+    const mem = GuestMemory.createShared([{ start: 0, size: 0x10000 }]);
+    mem.writeBytes(0x1000, new Uint8Array([0xf4, 0xb0, 0x07, 0xe6, 0x99, 0xf4])); // hlt; mov al, 7; out 0x99, al; hlt
+    const vm = await hv.createVm({ memory: mem });
+    const v = vm.createVcpu(0);
+    const s = v.getSregs();
+    v.setSregs({ ...s, cs: { ...s.cs, selector: 0, base: 0n } });
+    v.setRegs({ ...v.getRegs(), rip: 0x1000n });
+    expect(v.run().kind).toBe('hlt');
+    expect(v.getRegs().rip).toBe(0x1001n);
+    expect(runToExit(v)).toMatchObject({ kind: 'io-out', port: 0x99 });
+    expect(() => v.interrupt(0x20)).not.toThrow();
+  });
+
   it('HLT with interrupts off and no timer returns interrupted without spinning', async () => {
     const { vcpu } = await machine([0xfa, 0xf4], { runSliceMs: 30 });
     expect(vcpu.run().kind).toBe('interrupted');

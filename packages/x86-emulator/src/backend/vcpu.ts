@@ -274,7 +274,11 @@ export class EmulatedVcpu implements Vcpu {
         case 'instruction-limit':
           continue;
         case 'hlt':
-          if (!ic) return exit;
+          if (!ic) {
+            // as KVM without an in-kernel irqchip: the next run() resumes after the HLT
+            cpu.halted = false;
+            return exit;
+          }
           continue;
         case 'debug':
           if (stepping) continue;
