@@ -223,6 +223,41 @@ describe('EmulatedVcpu', () => {
     expect(vm.vcpuCount).toBe(2);
   });
 
+  it('skips busy-wait time: a 1 s RDTSC polling loop costs few instructions (skipBusyWaits)', async () => {
+    const TSC64 = [0x0f, 0x31, 0x48, 0xc1, 0xe2, 0x20, 0x48, 0x09, 0xd0]; // rdtsc; shl rdx,32; or rax,rdx
+    const code = [
+      ...TSC64,
+      0x48,
+      0x89,
+      0xc3, // mov rbx, rax
+      0x48,
+      0xb9,
+      ...le32(2_000_000_000),
+      0,
+      0,
+      0,
+      0, // mov rcx, 2e9 (1 s at 2 GHz)
+      0x48,
+      0x01,
+      0xcb, // add rbx, rcx
+      0xf3,
+      0x90, // l: pause
+      ...TSC64,
+      0x48,
+      0x39,
+      0xd8, // cmp rax, rbx
+      0x72,
+      0xf0, // jb l
+      0xe6,
+      0x99,
+      0xf4,
+    ];
+    const { vm, vcpu } = await machine(code);
+    expect(runToExit(vcpu)).toMatchObject({ kind: 'io-out', port: 0x99 });
+    expect(vm.clock.now()).toBeGreaterThanOrEqual(1e9);
+    expect((vcpu as EmulatedVcpu).cpu.icount).toBeLessThan(30_000_000); // not 1e9 instructions
+  });
+
   it('a code write on one vCPU drops the decoded code of the others (shared decode cache)', async () => {
     const F = FLAT.DATA; // mov eax, 1 ; ret
     const movb = (at: number, v: number) => [0xc6, 0x04, 0x25, ...le32(at), v];

@@ -33,6 +33,13 @@ export interface EmulatedBackendOptions {
    * runs far behind host time, never waits; `false` always jumps at once.
    */
   paceIdle?: boolean;
+  /**
+   * `virtual` clock: a guest polling the TSC from one RDTSC in a tight loop (Linux's `udelay`/
+   * `mdelay`, timeouts of polling loops) moves guest time {@link BUSY_WAIT_SKIP_NS} further per poll,
+   * so busy-wait delays cost few instructions instead of one per nanosecond. Deterministic (it
+   * depends only on the instruction stream). Default true.
+   */
+  skipBusyWaits?: boolean;
   /** Offer kvm-clock (CPUID 0x40000001 and MSRs 0x4b564d00/01, 0x11/0x12). Default true. */
   kvmclock?: boolean;
   /** Largest number of vCPUs per VM (default 64). */
@@ -43,6 +50,11 @@ export interface EmulatedBackendOptions {
    */
   reportUnimplemented?: boolean;
 }
+
+/** Extra guest ns per TSC poll of a busy-wait loop (see `skipBusyWaits`). */
+export const BUSY_WAIT_SKIP_NS = 1000;
+/** Two RDTSCs at the same address at most this many instructions apart are a busy-wait loop. */
+export const BUSY_WAIT_WINDOW = 256;
 
 /** The options with their defaults filled in. */
 export function resolveOptions(o: EmulatedBackendOptions = {}): Required<EmulatedBackendOptions> {
@@ -55,6 +67,7 @@ export function resolveOptions(o: EmulatedBackendOptions = {}): Required<Emulate
     deterministicSlice: o.deterministicSlice ?? 4_000_000,
     runSliceMs: o.runSliceMs ?? 20,
     paceIdle: deterministic ? false : (o.paceIdle ?? true),
+    skipBusyWaits: o.skipBusyWaits ?? true,
     kvmclock: o.kvmclock ?? true,
     maxVcpus: o.maxVcpus ?? 64,
     reportUnimplemented: o.reportUnimplemented ?? false,

@@ -27,6 +27,7 @@ import type { Lapic } from '../platform/lapic.js';
 import { encodePvclockTimeInfo, encodePvclockWallClock, pvclockTimeInfo } from '../platform/pvclock.js';
 import { EmulatedBackendError } from './errors.js';
 import { type EmulatedKickerDescription, KICK_WORD } from './kicker.js';
+import { BUSY_WAIT_SKIP_NS, BUSY_WAIT_WINDOW } from './options.js';
 import { walkPageTables } from './translate.js';
 import type { EmulatedVm } from './vm.js';
 
@@ -89,6 +90,9 @@ export class EmulatedVcpu implements Vcpu {
   private breakpointSkip = false;
   private readonly kvmclockMsrs = new Map<number, bigint>();
   private pvclockVersion = 0;
+  /** Address and instruction count of the last RDTSC (busy-wait detection). */
+  private pollIp = -1;
+  private pollIcount = 0;
   private closed = false;
 
   constructor(vm: EmulatedVm, id: number, memory: GuestMemory) {
@@ -130,7 +134,18 @@ export class EmulatedVcpu implements Vcpu {
    */
   private installHooks(): void {
     const cpu = this.cpu;
-    cpu.readTsc = () => this.clockTsc() + cpu.tscOffset;
+    const clock = this.vm.clock;
+    const skip = this.vm.options.skipBusyWaits;
+    cpu.readTsc = () => {
+      if (skip && clock.mode === 'virtual') {
+        const ip = cpu.cur === null ? -1 : cpu.cur.ip;
+        if (ip === this.pollIp && cpu.icount - this.pollIcount < BUSY_WAIT_WINDOW)
+          clock.advance(BUSY_WAIT_SKIP_NS);
+        this.pollIp = ip;
+        this.pollIcount = cpu.icount;
+      }
+      return this.clockTsc() + cpu.tscOffset;
+    };
     const msrs = cpu.msrs;
     const baseRead = msrs.read.bind(msrs);
     const baseWrite = msrs.write.bind(msrs);
