@@ -4,9 +4,12 @@
  * speed (not PVM, where CPL0 is emulated and a boot takes many minutes). Otherwise they print why
  * they were skipped.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
 import type { BackendChoice, VmmConfig } from '../src/config/types.js';
@@ -57,7 +60,7 @@ async function boot(script: string, extra: Partial<VmmConfig> = {}) {
       flags: {
         kernel: guest!.kernel,
         initrd: guest!.initrd,
-        memoryMib: 256,
+        memoryMib: GUEST_MEMORY_MIB,
         backend: choice.backend,
         cmdlineAppend: `quiet ${runParameter(script)}`,
       },
@@ -83,21 +86,110 @@ const all = process.env.TS_VMM_E2E_ALL === '1';
 if (!skip && !all)
   console.log('skipped: Linux reboot/panic boots (one boot takes minutes here; set TS_VMM_E2E_ALL=1)');
 
+/** Runs a host tool; undefined (with the reason in `why`) when it is missing or fails. */
+function tool(cmd: string, args: string[], why: string[]): string | undefined {
+  try {
+    return execFileSync(cmd, args, { encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    why.push(`${cmd}: ${(e as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+const VSOCK_PORT = 1234;
+const GUEST_MEMORY_MIB = 256;
+const GUEST_VCPUS = 2;
+
+/**
+ * The host end of the guest's vsock connection (Firecracker's hybrid vsock: a guest connect to
+ * CID 2 port P reaches the Unix socket `<uds>_<P>`): records the guest's line, answers with its own.
+ */
+function vsockHost(path: string, reply: string): Promise<{ server: Server; received: () => string }> {
+  let received = '';
+  const server = createServer((sock) => {
+    sock.on('data', (d) => {
+      received += d.toString('latin1');
+      if (received.includes('\n')) sock.end(reply);
+    });
+    sock.on('error', () => {});
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve({ server, received: () => received }));
+  });
+}
+
 describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
-  it('boots to /init, loads the virtio modules, reads a virtio-blk disk, runs a command and powers off (exit 0)', async () => {
+  it('boots with 2 vCPUs, loads the virtio modules, sees its memory, reads a read-only disk that refuses writes, writes an ext4 disk, talks over vsock both ways and powers off (exit 0)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'disk-'));
+    // vda: raw, read-only, with a magic string.
     const disk = join(dir, 'disk.img');
     const img = Buffer.alloc(1 << 20);
     img.write('TS-VMM-DISK-MAGIC', 0);
     writeFileSync(disk, img);
-    const { result, out } = await boot(
+    // vdb: ext4 made on the host with `mkfs.ext4 -d`, holding a file and (when gcc is here) the
+    // static vsock client for the guest.
+    const why: string[] = [];
+    const content = join(dir, 'content');
+    mkdirSync(content);
+    writeFileSync(join(content, 'from-host.txt'), 'HOST-FILE-CONTENT\n');
+    const client = join(content, 'vsock-client');
+    const source = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'vsock-echo-client.c');
+    const haveClient = tool('gcc', ['-static', '-Os', '-o', client, source], why) !== undefined;
+    const ext4 = join(dir, 'data.ext4');
+    const haveExt4 = tool('mkfs.ext4', ['-q', '-F', '-d', content, ext4, '8M'], why) !== undefined;
+    if (why.length > 0) console.log(`skipped parts of the Linux boot test: ${why.join('; ')}`);
+    const nonce = `n${process.pid}`;
+    const uds = join(dir, 'vm.vsock');
+    const host = await vsockHost(`${uds}_${VSOCK_PORT}`, `host-to-guest ${nonce}\n`);
+
+    const script = [
       'echo TSVMM-OK; ls /sys/bus/virtio/devices; head -c 17 /dev/vda; echo; grep -c virtio /proc/modules',
-      { disks: [{ path: disk, readOnly: true }] },
-    );
+      'echo "CPUS=$(grep -c ^processor /proc/cpuinfo)"',
+      'grep MemTotal /proc/meminfo',
+      'if dd if=/dev/zero of=/dev/vda bs=512 count=1 conv=fsync 2>/dev/null; then echo RO-WRITE-ACCEPTED; else echo RO-WRITE-REFUSED; fi',
+      'mkdir -p /mnt && mount -t ext4 /dev/vdb /mnt && echo EXT4-MOUNTED',
+      'cat /mnt/from-host.txt',
+      'echo GUEST-WROTE-THIS > /mnt/from-guest.txt',
+      `[ -x /mnt/vsock-client ] && /mnt/vsock-client ${VSOCK_PORT} ${nonce} && echo VSOCK-CLIENT-DONE`,
+      'umount /mnt && echo EXT4-UNMOUNTED',
+    ].join('\n');
+    let run: Awaited<ReturnType<typeof boot>>;
+    try {
+      run = await boot(script, {
+        vcpus: GUEST_VCPUS,
+        disks: [{ path: disk, readOnly: true }, ...(haveExt4 ? [{ path: ext4, readOnly: false }] : [])],
+        vsock: { cid: 3, uds },
+      });
+    } finally {
+      host.server.close();
+    }
+    const { result, out } = run;
     expect(out).toContain('ts-vmm-init: ready');
     expect(out).toContain('TSVMM-OK');
     expect(out).toMatch(/virtio0\s+virtio1/);
     expect(out).toContain('TS-VMM-DISK-MAGIC');
+    // The vCPU count and memory the VMM was configured with.
+    expect(out).toContain(`CPUS=${GUEST_VCPUS}`);
+    const memKib = Number(/MemTotal:\s+(\d+) kB/.exec(out)?.[1]);
+    expect(memKib).toBeLessThanOrEqual(GUEST_MEMORY_MIB * 1024);
+    expect(memKib).toBeGreaterThan(GUEST_MEMORY_MIB * 1024 * 0.8);
+    // The read-only disk refused the write, and its host file is unchanged.
+    expect(out).toContain('RO-WRITE-REFUSED');
+    expect(readFileSync(disk).subarray(0, 17).toString('latin1')).toBe('TS-VMM-DISK-MAGIC');
+    if (haveExt4) {
+      expect(out).toContain('EXT4-MOUNTED');
+      expect(out).toContain('HOST-FILE-CONTENT');
+      expect(out).toContain('EXT4-UNMOUNTED');
+      const back = tool('debugfs', ['-R', 'cat /from-guest.txt', ext4], why);
+      if (back !== undefined) expect(back).toContain('GUEST-WROTE-THIS');
+      else console.log(`skipped: reading the guest's file back (${why.at(-1)})`);
+    }
+    if (haveExt4 && haveClient) {
+      expect(host.received()).toBe(`guest-to-host ${nonce}\n`);
+      expect(out).toContain(`host-to-guest ${nonce}`);
+      expect(out).toContain('VSOCK-CLIENT-DONE');
+    }
     expect(out).toContain('ts-vmm-init: exit 0');
     expect(result).toMatchObject({ reason: 'poweroff', exitCode: 0 });
   }, 900_000);

@@ -20,7 +20,10 @@ export interface VmmMemory {
  * Creates guest RAM for `backend` over `ranges`.
  * @example const { memory, release } = await createGuestMemory('kvm', ramLayout(256));
  */
-export async function createGuestMemory(backend: BackendKind, ranges: readonly RamRange[]): Promise<VmmMemory> {
+export async function createGuestMemory(
+  backend: BackendKind,
+  ranges: readonly RamRange[],
+): Promise<VmmMemory> {
   if (backend !== 'kvm') {
     const memory = GuestMemory.createShared(ranges);
     return { memory, release: () => memory.close() };
