@@ -15,6 +15,7 @@
  */
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { Hypervisor, Segment, Sregs, Vcpu } from '../backend/types.js';
+import type { Watchdog } from './watchdog.js';
 
 /** Size of the guest memory the guests expect at guest physical 0. */
 export const GUEST_MEMORY_SIZE = 0x20_0000;
@@ -168,11 +169,12 @@ function setDataSegments(sregs: Sregs, seg: Segment): void {
 }
 
 /**
- * A backend the shared guest tests run on.
+ * A backend the shared guest tests ({@link defineGuestSuite}) run on. Everything that differs
+ * between backends is a field here, so the tests hold one set of expectations.
  *
  * @example
  * ```ts
- * describe.each(availableBackends())('$name', (backend) => { ... });
+ * await defineGuestSuite(kvmTestBackend);
  * ```
  */
 export interface TestBackend {
@@ -182,6 +184,19 @@ export interface TestBackend {
   /** Why it cannot run here. */
   readonly unavailableReason: string;
   open(): Promise<Hypervisor>;
+  /**
+   * A hypervisor whose `run()` returns `interrupted` only when kicked, for the kick tests. Backends
+   * whose `run()` also returns `interrupted` by itself (the emulator's host time slice) provide it;
+   * without it {@link open}'s hypervisor is used.
+   */
+  openUnsliced?(): Promise<Hypervisor>;
   /** Guest memory the backend can run (memfd for KVM). */
   createMemory(size?: number): Promise<GuestMemory>;
+  /** Starts a thread that kicks `vcpu` out of `run()` after `ms` unless cancelled. */
+  startWatchdog(vcpu: Vcpu, ms: number): Promise<Watchdog>;
+  /**
+   * Whether I/O event handlers run synchronously inside `run()` (so they have fired by the time it
+   * returns). When false (KVM's ioeventfd, handled later from the event loop) the test waits for them.
+   */
+  readonly ioEventsSynchronous: boolean;
 }

@@ -8,6 +8,7 @@ import { GuestMemory } from '@ts-vmm/vm-memory';
 import { hasKvm, openKvm } from '../backend/kvm-hypervisor.js';
 import type { Hypervisor } from '../backend/types.js';
 import { GUEST_MEMORY_SIZE, type TestBackend } from './guests.js';
+import { startWatchdog } from './watchdog.js';
 
 /**
  * Runs the shared guests on `/dev/kvm` with memfd-backed memory.
@@ -19,6 +20,8 @@ export const kvmTestBackend: TestBackend = {
   unavailableReason: '/dev/kvm not available',
   open: (): Promise<Hypervisor> => openKvm(),
   createMemory: (size = GUEST_MEMORY_SIZE) => GuestMemory.createMemfd([{ start: 0, size }]),
+  startWatchdog: (vcpu, ms) => startWatchdog(vcpu.kicker(), ms),
+  ioEventsSynchronous: false,
 };
 
 /**

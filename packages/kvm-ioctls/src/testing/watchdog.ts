@@ -32,7 +32,7 @@ const WATCHDOG_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 (async () => {
   const mod = await import(workerData.moduleUrl);
-  const kicker = mod.openKvmKicker(workerData.desc);
+  const kicker = mod[workerData.exportName](workerData.desc);
   parentPort.postMessage('armed');
   const flag = new Int32Array(workerData.flag);
   if (Atomics.wait(flag, 0, 0, workerData.ms) === 'timed-out') {
@@ -43,6 +43,16 @@ const { workerData, parentPort } = require('node:worker_threads');
 })();
 `;
 
+/**
+ * Where a watchdog thread finds the function that turns a vCPU's `kicker()` description into a
+ * kicker: an ES module importable from a worker thread (a built `.js`) and the name of the export.
+ * @example const kvm: KickerModule = { url: distUrl(), exportName: 'openKvmKicker' };
+ */
+export interface KickerModule {
+  url: string;
+  exportName: string;
+}
+
 /** A running watchdog. */
 export interface Watchdog {
   /** Stops it without kicking; resolves when the thread ended. Returns whether it kicked. */
@@ -50,8 +60,9 @@ export interface Watchdog {
 }
 
 /**
- * Starts a thread that kicks the vCPU described by `kickerDescription` (a KVM vCPU's `kicker()`)
- * after `ms` unless cancelled. Resolves once the kicker is armed.
+ * Starts a thread that kicks the vCPU described by `kickerDescription` (a KVM vCPU's `kicker()`, or
+ * another backend's with its `kickerModule`) after `ms` unless cancelled. Resolves once the kicker
+ * is armed.
  * @example
  * ```ts
  * const dog = await startWatchdog(vcpu.kicker(), 5000);
@@ -59,12 +70,22 @@ export interface Watchdog {
  * await dog.cancel();
  * ```
  */
-export async function startWatchdog(kickerDescription: unknown, ms: number): Promise<Watchdog> {
+export async function startWatchdog(
+  kickerDescription: unknown,
+  ms: number,
+  kickerModule: KickerModule = { url: distUrl(), exportName: 'openKvmKicker' },
+): Promise<Watchdog> {
   const flag = new SharedArrayBuffer(4);
   let kicked = false;
   const worker = new Worker(WATCHDOG_SOURCE, {
     eval: true,
-    workerData: { moduleUrl: distUrl(), desc: kickerDescription, ms, flag },
+    workerData: {
+      moduleUrl: kickerModule.url,
+      exportName: kickerModule.exportName,
+      desc: kickerDescription,
+      ms,
+      flag,
+    },
   });
   const done = new Promise<void>((resolve, reject) => {
     worker.once('exit', () => resolve());
