@@ -120,7 +120,7 @@ function vsockHost(path: string, reply: string): Promise<{ server: Server; recei
 }
 
 describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
-  it('boots with 2 vCPUs, loads the virtio modules, sees its memory, reads a read-only disk that refuses writes, writes an ext4 disk, talks over vsock both ways and powers off (exit 0)', async () => {
+  it('boots with 2 vCPUs, loads the virtio modules, sees its memory, reads a read-only disk that refuses writes, writes an ext4 disk, talks over vsock both ways, pings the host over a tap and powers off (exit 0)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'disk-'));
     // vda: raw, read-only, with a magic string.
     const disk = join(dir, 'disk.img');
@@ -138,6 +138,16 @@ describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
     const haveClient = tool('gcc', ['-static', '-Os', '-o', client, source], why) !== undefined;
     const ext4 = join(dir, 'data.ext4');
     const haveExt4 = tool('mkfs.ext4', ['-q', '-F', '-d', content, ext4, '8M'], why) !== undefined;
+    // A tap on the host side (needs CAP_NET_ADMIN; skipped otherwise): the guest pings its address.
+    const tapName = `tsvmm${process.pid % 100000}`;
+    const subnet = `198.18.${(process.pid >> 6) & 255}.${(process.pid & 63) * 4}`.split('.').map(Number);
+    const hostIp = [...subnet.slice(0, 3), subnet[3]! + 1].join('.');
+    const guestIp = [...subnet.slice(0, 3), subnet[3]! + 2].join('.');
+    const tapMade = tool('ip', ['tuntap', 'add', 'dev', tapName, 'mode', 'tap'], why) !== undefined;
+    const haveTap =
+      tapMade &&
+      tool('ip', ['addr', 'add', `${hostIp}/30`, 'dev', tapName], why) !== undefined &&
+      tool('ip', ['link', 'set', tapName, 'up'], why) !== undefined;
     if (why.length > 0) console.log(`skipped parts of the Linux boot test: ${why.join('; ')}`);
     const nonce = `n${process.pid}`;
     const uds = join(dir, 'vm.vsock');
@@ -152,6 +162,9 @@ describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
       'cat /mnt/from-host.txt',
       'echo GUEST-WROTE-THIS > /mnt/from-guest.txt',
       `[ -x /mnt/vsock-client ] && /mnt/vsock-client ${VSOCK_PORT} ${nonce} && echo VSOCK-CLIENT-DONE`,
+      haveTap
+        ? `ifconfig eth0 ${guestIp} netmask 255.255.255.252 up && ping -c 2 -W 10 ${hostIp} && echo PING-OK`
+        : 'true',
       'umount /mnt && echo EXT4-UNMOUNTED',
     ].join('\n');
     let run: Awaited<ReturnType<typeof boot>>;
@@ -159,10 +172,12 @@ describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
       run = await boot(script, {
         vcpus: GUEST_VCPUS,
         disks: [{ path: disk, readOnly: true }, ...(haveExt4 ? [{ path: ext4, readOnly: false }] : [])],
+        net: haveTap ? [{ tap: tapName, mac: '06:00:ac:10:00:02' }] : [],
         vsock: { cid: 3, uds },
       });
     } finally {
       host.server.close();
+      if (tapMade) tool('ip', ['link', 'del', tapName], why);
     }
     const { result, out } = run;
     expect(out).toContain('ts-vmm-init: ready');
@@ -190,6 +205,7 @@ describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
       expect(out).toContain(`host-to-guest ${nonce}`);
       expect(out).toContain('VSOCK-CLIENT-DONE');
     }
+    if (haveTap) expect(out).toContain('PING-OK');
     expect(out).toContain('ts-vmm-init: exit 0');
     expect(result).toMatchObject({ reason: 'poweroff', exitCode: 0 });
   }, 900_000);
