@@ -14,19 +14,33 @@
  * block.fn = compileBlock(block); // cpu.run() then calls block.fn(cpu, block.insns)
  * ```
  */
-import { aluEG, aluEI, aluGE, cmov, incDec, lea, movEG, movEI, movGE, movzx, testEG, testEI } from './alu.js';
+import {
+  aluEG,
+  aluEI,
+  aluGE,
+  cmov,
+  incDec,
+  lea,
+  movEG,
+  movEI,
+  movGE,
+  movzx,
+  setcc,
+  testEG,
+  testEI,
+} from './alu.js';
 import type { Block } from './block-cache.js';
 import { callRel, jcc, jmpRel, popR, pushR, retNear } from './control.js';
 import type { Cpu } from './cpu.js';
 import { cond } from './flags.js';
 import type { Insn } from './insn.js';
-import { imul2 } from './muldiv.js';
+import { imul2, limbs, mul64, mulE } from './muldiv.js';
 import { shiftE } from './shift.js';
 
 /** A compiled block: returns the number of instructions retired. */
 export type CompiledBlock = (c: Cpu, I: Insn[], cond: (c: Cpu, cc: number) => boolean) => number;
 
-const ALU_INLINE = [0, 1, 4, 5, 6, 7]; // add, or, and, sub, xor, cmp
+const ALU_INLINE = [0, 1, 2, 3, 4, 5, 6, 7]; // add, or, adc, sbb, and, sub, xor, cmp
 
 function aluExpr(op: number, a: string, b: string): string {
   switch (op) {
@@ -43,7 +57,7 @@ function aluExpr(op: number, a: string, b: string): string {
   }
 }
 function flagKind(op: number): number {
-  return op === 0 ? 1 : op === 1 || op === 4 || op === 6 ? 5 : 3;
+  return op === 0 ? 1 : op === 2 ? 2 : op === 3 ? 4 : op === 1 || op === 4 || op === 6 ? 5 : 3;
 }
 
 /** Effective-address expression (64-bit address size, no FS/GS) for an inline memory operand. */
@@ -147,6 +161,11 @@ function inlineMisc(i: Insn): string | null {
     const r = i.rm * 2;
     return `{ const a = R[${r}], ah = R[${r + 1}], bl = R[${d}], bh = R[${d + 1}]; const lo = Math.imul(a, bl); const hi = (Math.round(((a >>> 0) * (bl >>> 0) - (lo >>> 0)) / 4294967296) + Math.imul(a, bh) + Math.imul(ah, bl)) | 0; R[${d}] = lo; R[${d + 1}] = hi; c.fOp = 9; c.fSz = 8; c.fA = a; c.fAH = ah; c.fB = bl; c.fBH = bh; c.fRes = lo; c.fResH = hi; }`;
   }
+  if (f === setcc && !i.mem) return `c.R8[${i.rmB}] = cond(c, ${i.op}) ? 1 : 0;`;
+  if (f === mulE && !i.mem && sz === 8) {
+    const r = i.rm * 2;
+    return `{ mul64(R[0], R[1], R[${r}], R[${r + 1}], false); const l0 = limbs[0] | 0, l1 = limbs[1] | 0, l2 = limbs[2] | 0, l3 = limbs[3] | 0; R[0] = l0; R[1] = l1; R[4] = l2; R[5] = l3; const cf = l2 !== 0 || l3 !== 0 ? 1 : 0; c.fOp = 8; c.fSz = 8; c.fRes = l0; c.fResH = l1; c.fCF = cf; c.fOF = cf; c.fAF = 0; }`;
+  }
   if (f === movzx && !i.mem && (sz === 4 || sz === 8)) {
     const src = i.op === 1 ? `c.R8[${i.rmB}]` : `c.R16[${i.rm * 4}]`;
     return `R[${i.reg * 2}] = ${src}; R[${i.reg * 2 + 1}] = 0;`;
@@ -205,12 +224,19 @@ function inline(i: Insn): string | null {
     const write = !(op === 7 || f === testEG || f === testEI);
     const k = flagKind(op);
     const d = dst * 2;
+    // ADC/SBB: carry-in from the flags before this instruction
+    const cin = op === 2 || op === 3 ? 'const cin = flagCF(c); c.fCin = cin; ' : '';
     if (sz === 4) {
       const b = f === aluEI || f === testEI ? src : `(${src} >>> 0)`;
-      return `{ const a = R[${d}] >>> 0; const b = ${b}; const r = (${aluExpr(op, 'a', 'b')}) >>> 0; c.fOp = ${k}; c.fSz = 4; c.fA = a; c.fB = b; c.fRes = r;${write ? ` R[${d}] = r | 0; R[${d + 1}] = 0;` : ''} }`;
+      const e = op === 2 ? 'a + b + cin' : op === 3 ? 'a - b - cin' : aluExpr(op, 'a', 'b');
+      return `{ ${cin}const a = R[${d}] >>> 0; const b = ${b}; const r = (${e}) >>> 0; c.fOp = ${k}; c.fSz = 4; c.fA = a; c.fB = b; c.fRes = r;${write ? ` R[${d}] = r | 0; R[${d + 1}] = 0;` : ''} }`;
     }
     let body: string;
-    if (op === 0) {
+    if (op === 2) {
+      body = `const s = (al >>> 0) + (bl >>> 0) + cin; const lo = s | 0; const hi = (ah + bh + (s > 4294967295 ? 1 : 0)) | 0;`;
+    } else if (op === 3) {
+      body = `const s = (al >>> 0) - (bl >>> 0) - cin; const lo = s | 0; const hi = (ah - bh - (s < 0 ? 1 : 0)) | 0;`;
+    } else if (op === 0) {
       body = `const s = (al >>> 0) + (bl >>> 0); const lo = s | 0; const hi = (ah + bh + (s > 4294967295 ? 1 : 0)) | 0;`;
     } else if (op === 5 || op === 7) {
       body = `const s = (al >>> 0) - (bl >>> 0); const lo = s | 0; const hi = (ah - bh - (s < 0 ? 1 : 0)) | 0;`;
@@ -218,7 +244,7 @@ function inline(i: Insn): string | null {
       const o = op === 1 ? '|' : op === 4 ? '&' : '^';
       body = `const lo = al ${o} bl; const hi = ah ${o} bh;`;
     }
-    return `{ const al = R[${d}], ah = R[${d + 1}], bl = ${src} | 0, bh = ${srcH} | 0; ${body} c.fOp = ${k}; c.fSz = 8; c.fA = al; c.fAH = ah; c.fB = bl; c.fBH = bh; c.fRes = lo; c.fResH = hi;${write ? ` R[${d}] = lo; R[${d + 1}] = hi;` : ''} }`;
+    return `{ ${cin}const al = R[${d}], ah = R[${d + 1}], bl = ${src} | 0, bh = ${srcH} | 0; ${body} c.fOp = ${k}; c.fSz = 8; c.fA = al; c.fAH = ah; c.fB = bl; c.fBH = bh; c.fRes = lo; c.fResH = hi;${write ? ` R[${d}] = lo; R[${d + 1}] = hi;` : ''} }`;
   }
   if (f === movGE || f === movEG) {
     const d = (f === movGE ? i.reg : i.rm) * 2;
@@ -263,10 +289,19 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): (c: Cpu) => 
   }
   lines.push(`return ${n};`);
   const body = lines.join('\n');
-  const factory = new Function('I', 'cond', 'flagCF', `return function block(c) {\n${body}\n};`) as (
+  const factory = new Function(
+    'I',
+    'cond',
+    'flagCF',
+    'mul64',
+    'limbs',
+    `return function block(c) {\n${body}\n};`,
+  ) as (
     I: Insn[],
     cnd: typeof cond,
     fcf: (c: Cpu) => number,
+    m64: typeof mul64,
+    lb: typeof limbs,
   ) => (c: Cpu) => number;
-  return factory(b.insns, cond, flagCF);
+  return factory(b.insns, cond, flagCF, mul64, limbs);
 }

@@ -10,6 +10,7 @@
  *
  * Run (after `pnpm build` and `ts-vmm guest fetch`):
  *   pnpm --filter @ts-vmm/x86-emulator exec tsx src/backend/bench/boot.ts [--skip-qemu] [--timeout S]
+ *     [--profile [--system-map PATH]]   (guest RIP sampled every 9973 instructions, top 30 kernel functions)
  *
  * The reference VMM depends on this package, so it is imported from its built `dist/` by path (a
  * bench-only edge, not a package dependency).
@@ -55,7 +56,11 @@ interface EmulatorResult {
 }
 
 /** Boots on the emulated backend through the reference VMM (its built dist). */
-async function bootEmulated(g: GuestFiles, timeoutS: number): Promise<EmulatorResult> {
+async function bootEmulated(
+  g: GuestFiles,
+  timeoutS: number,
+  profile: Map<number, number> | null,
+): Promise<EmulatorResult> {
   const here = fileURLToPath(import.meta.url);
   const vmmDist = join(here, '..', '..', '..', '..', '..', 'vmm-reference', 'dist', 'index.js');
   if (!existsSync(vmmDist)) throw new Error(`${vmmDist} is missing: build @ts-vmm/vmm-reference first`);
@@ -76,6 +81,7 @@ async function bootEmulated(g: GuestFiles, timeoutS: number): Promise<EmulatorRe
       vm.createVcpu = (id: number) => {
         const v = create(id) as EmulatedVcpu;
         vcpus.push(v);
+        if (profile) sampleRip(v, profile);
         return v;
       };
       return vm;
@@ -122,6 +128,53 @@ async function bootEmulated(g: GuestFiles, timeoutS: number): Promise<EmulatorRe
   };
 }
 
+/** Sampling period of `--profile` (guest instructions; prime, so loops do not alias). */
+const SAMPLE_PERIOD = 9973;
+
+/** `--profile`: runs the CPU in slices of at most SAMPLE_PERIOD instructions and counts the RIP after each. */
+function sampleRip(v: EmulatedVcpu, samples: Map<number, number>): void {
+  const cpu = v.cpu;
+  const run = cpu.run.bind(cpu);
+  cpu.run = (max?: number) => {
+    const exit = run(Math.min(max ?? SAMPLE_PERIOD, SAMPLE_PERIOD));
+    if (exit.kind === 'instruction-limit') samples.set(cpu.rip, (samples.get(cpu.rip) ?? 0) + 1);
+    return exit;
+  };
+}
+
+/** Prints the top kernel functions of a RIP histogram, by System.map (`--system-map PATH`). */
+function printProfile(samples: Map<number, number>, systemMap: string | undefined): void {
+  const syms: { addr: number; name: string }[] = [];
+  if (systemMap && existsSync(systemMap)) {
+    for (const line of readFileSync(systemMap, 'utf8').split('\n')) {
+      const [a, t, name] = line.split(' ');
+      if (!name || !/[tTwW]/.test(t)) continue;
+      syms.push({ addr: Number.parseInt(a.slice(-12), 16) - 2 ** 48, name });
+    }
+    syms.sort((x, y) => x.addr - y.addr);
+  }
+  const byName = new Map<string, number>();
+  let total = 0;
+  for (const [rip, n] of samples) {
+    total += n;
+    let lo = 0;
+    let hi = syms.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (syms[mid].addr <= rip) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    const name = rip >= 0 ? 'user space' : found >= 0 ? syms[found].name : 'unknown';
+    byName.set(name, (byName.get(name) ?? 0) + n);
+  }
+  const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 30);
+  console.log(`profile: ${total} samples, one per ${SAMPLE_PERIOD} instructions`);
+  for (const [name, n] of top) console.log(`  ${((n / total) * 100).toFixed(2).padStart(6)}%  ${name}`);
+}
+
 /** Boots the same pair on QEMU TCG; resolves with ms to the ready line (-1 if never). */
 function bootQemu(g: GuestFiles, timeoutS: number): Promise<{ readyMs: number; totalMs: number }> {
   return new Promise((resolve, reject) => {
@@ -165,7 +218,10 @@ async function main(): Promise<void> {
       console.log(`qemu tcg:  not run (${(e as Error).message})`);
     }
   }
-  const emu = await bootEmulated(g, timeoutS);
+  const profile = argv.includes('--profile') ? new Map<number, number>() : null;
+  const mi = argv.indexOf('--system-map');
+  const emu = await bootEmulated(g, timeoutS, profile);
+  if (profile) printProfile(profile, mi >= 0 ? argv[mi + 1] : undefined);
   const mips = emu.instructions / emu.totalMs / 1000;
   console.log(
     `emulated:  user space after ${(emu.readyMs / 1000).toFixed(2)} s (exit code ${emu.exitCode} after ${(emu.totalMs / 1000).toFixed(2)} s)`,
