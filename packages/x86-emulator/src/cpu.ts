@@ -177,6 +177,12 @@ export class Cpu {
   tlbMisses = 0;
   readonly ioBuf = new Uint8Array(8);
   readonly mmioBuf = new Uint8Array(8);
+  /**
+   * Data views of `io-out` and `mmio-write` exits, by size: reused (as KVM reuses its run page),
+   * so an exit allocates no buffer; the data is valid until the next `run()`.
+   */
+  private readonly outViews = outViews();
+  private readonly mmioOutViews = outViews();
   /** Ring of the last executed block addresses (for diagnostics). */
   readonly trace = new Float64Array(64);
   tracePos = 0;
@@ -764,7 +770,7 @@ export class Cpu {
       this.logPos++;
       return;
     }
-    const data = new Uint8Array(size);
+    const data = size <= 8 ? this.mmioOutViews[size] : new Uint8Array(size);
     for (let k = 0; k < size; k++) data[k] = k < 4 ? (v >>> (8 * k)) & 0xff : (hi >>> (8 * (k - 4))) & 0xff;
     this.logAddr.push(pa);
     this.logLo.push(0);
@@ -794,7 +800,7 @@ export class Cpu {
 
   /** Port output: the instruction completes and the CPU stops with an `io-out` exit. */
   ioOut(port: number, size: number, v: number): void {
-    const data = new Uint8Array(size);
+    const data = size <= 8 ? this.outViews[size] : new Uint8Array(size);
     for (let k = 0; k < size; k++) data[k] = (v >>> (8 * k)) & 0xff;
     this.exitReady = { kind: 'io-out', port, size: size as 1 | 2 | 4, count: 1, data };
     this.brk = true;
@@ -1116,4 +1122,10 @@ export class Cpu {
   get pae(): boolean {
     return (this.cr4 & CR4.PAE) !== 0;
   }
+}
+
+/** Views of one 8-byte buffer, indexed by size (1, 2, 4, 8; other indexes unused). */
+function outViews(): Uint8Array[] {
+  const b = new Uint8Array(8);
+  return Array.from({ length: 9 }, (_, n) => b.subarray(0, n));
 }
