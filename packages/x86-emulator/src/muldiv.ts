@@ -16,6 +16,8 @@ import type { Insn } from './insn.js';
 import { ea, readRm, setR } from './operands.js';
 
 const TWO32 = 4294967296;
+/** 2^-32: multiplying by it is exact, and faster than dividing by 2^32. */
+const INV32 = 1 / TWO32;
 /** High half of the last {@link mul32}. */
 export let mulHi = 0;
 
@@ -25,7 +27,7 @@ export function mul32(x: number, y: number): number {
   y >>>= 0;
   const low = Math.imul(x, y) >>> 0;
   // the double product is within 2^12 of the exact one: rounding recovers the high half exactly
-  mulHi = Math.round((x * y - low) / TWO32);
+  mulHi = Math.round((x * y - low) * INV32);
   return low;
 }
 
@@ -43,11 +45,14 @@ export function mul64(al: number, ah: number, bl: number, bh: number, signed: bo
   const p3l = mul32(ah, bh);
   const p3h = mulHi;
   limbs[0] = p0l;
+  // sums of at most four 32-bit values stay exact; carries by floor(x * 2^-32), no float modulo
   const t1 = p0h + p1l + p2l;
-  limbs[1] = t1 % TWO32;
-  const t2 = p1h + p2h + p3l + Math.floor(t1 / TWO32);
-  limbs[2] = t2 % TWO32;
-  limbs[3] = (p3h + Math.floor(t2 / TWO32)) % TWO32;
+  const c1 = Math.floor(t1 * INV32);
+  limbs[1] = t1 - c1 * TWO32;
+  const t2 = p1h + p2h + p3l + c1;
+  const c2 = Math.floor(t2 * INV32);
+  limbs[2] = t2 - c2 * TWO32;
+  limbs[3] = (p3h + c2) >>> 0;
   if (signed) {
     // high 64 -= b if a < 0; -= a if b < 0
     if (ah < 0) sub64hi(bl, bh);
