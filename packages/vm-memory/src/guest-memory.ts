@@ -430,14 +430,26 @@ export class GuestMemory {
 
   /** Copies guest bytes at `addr` into `out` (all of it, or throws having copied nothing). */
   readInto(addr: number, out: Uint8Array): void {
-    const len = out.length;
+    this.spans(addr, out.length, (r, off, n, done) => out.set(r.bytes.subarray(off, off + n), done));
+  }
+
+  /**
+   * Checks `[addr, addr+len)` (throwing, with nothing touched, when any byte is unmapped), then calls
+   * `fn` for each piece of the range that lies in one region: region, offset in it, length, and how
+   * many bytes of the range came before.
+   */
+  private spans(
+    addr: number,
+    len: number,
+    fn: (r: GuestRegion, off: number, n: number, done: number) => void,
+  ): void {
     if (!this.checkRange(addr, len)) this.fail(addr, len);
     let done = 0;
     while (done < len) {
       const r = this.findRegion(addr + done)!;
       const off = addr + done - r.start;
       const n = Math.min(len - done, r.size - off);
-      out.set(r.bytes.subarray(off, off + n), done);
+      fn(r, off, n, done);
       done += n;
     }
   }
@@ -445,29 +457,13 @@ export class GuestMemory {
   /** Copies `data` into guest memory at `addr` (all of it, or throws having written nothing). */
   writeBytes(addr: number, data: Uint8Array): void {
     const len = data.length;
-    if (!this.checkRange(addr, len)) this.fail(addr, len);
-    let done = 0;
-    while (done < len) {
-      const r = this.findRegion(addr + done)!;
-      const off = addr + done - r.start;
-      const n = Math.min(len - done, r.size - off);
-      r.bytes.set(data.subarray(done, done + n), off);
-      done += n;
-    }
+    this.spans(addr, len, (r, off, n, done) => r.bytes.set(data.subarray(done, done + n), off));
     if (this.dirtyBuffers && len > 0) this.markRange(addr, len);
   }
 
   /** Sets `len` bytes at `addr` to `value`. @example mem.fill(0x1000, 4096, 0) */
   fill(addr: number, len: number, value = 0): void {
-    if (!this.checkRange(addr, len)) this.fail(addr, len);
-    let done = 0;
-    while (done < len) {
-      const r = this.findRegion(addr + done)!;
-      const off = addr + done - r.start;
-      const n = Math.min(len - done, r.size - off);
-      r.bytes.fill(value, off, off + n);
-      done += n;
-    }
+    this.spans(addr, len, (r, off, n) => r.bytes.fill(value, off, off + n));
     if (this.dirtyBuffers && len > 0) this.markRange(addr, len);
   }
 

@@ -15,7 +15,7 @@
  * cpu.setRegs({ ...zeroRegs(), rip: BigInt(FLAT.CODE), rsp: BigInt(FLAT.USER_STACK), rflags: 0x202n });
  * ```
  */
-import type { Regs, Segment, Sregs } from '@ts-vmm/kvm-ioctls';
+import type { Segment, Sregs } from '@ts-vmm/kvm-ioctls';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 
 /**
@@ -174,26 +174,5 @@ export function flatSregs(compat = false): Sregs {
   };
 }
 
-/** All-zero general registers. @example { ...zeroRegs(), rip: 0x100000n } */
-export function zeroRegs(): Regs {
-  return {
-    rax: 0n,
-    rbx: 0n,
-    rcx: 0n,
-    rdx: 0n,
-    rsi: 0n,
-    rdi: 0n,
-    rsp: 0n,
-    rbp: 0n,
-    r8: 0n,
-    r9: 0n,
-    r10: 0n,
-    r11: 0n,
-    r12: 0n,
-    r13: 0n,
-    r14: 0n,
-    r15: 0n,
-    rip: 0n,
-    rflags: 2n,
-  };
-}
+/** All-zero general registers (kvm-ioctls' `zeroRegs`, re-exported). @example { ...zeroRegs(), rip: 0x100000n } */
+export { zeroRegs } from '@ts-vmm/kvm-ioctls';

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Fpu, MsrEntry, Regs, Sregs } from '@ts-vmm/kvm-ioctls';
+import { type Fpu, type MsrEntry, type Regs, type Sregs, zeroRegs } from '@ts-vmm/kvm-ioctls';
 import { BOOT_STACK_TOP, GDT_ADDR, PML4_ADDR } from './address-map.js';
 import {
   BOOT_GDT,
@@ -76,26 +76,7 @@ export function bootSregs(current: Sregs, mode: EntryMode): Sregs {
  * @example vcpu.setRegs(bootRegs({ kind: 'pvh', entry: 0x1000000, startInfo: 0x7000 }))
  */
 export function bootRegs(mode: EntryMode): Regs {
-  const r: Regs = {
-    rax: 0n,
-    rbx: 0n,
-    rcx: 0n,
-    rdx: 0n,
-    rsi: 0n,
-    rdi: 0n,
-    rsp: 0n,
-    rbp: 0n,
-    r8: 0n,
-    r9: 0n,
-    r10: 0n,
-    r11: 0n,
-    r12: 0n,
-    r13: 0n,
-    r14: 0n,
-    r15: 0n,
-    rip: BigInt(mode.entry),
-    rflags: 0x2n,
-  };
+  const r: Regs = { ...zeroRegs(), rip: BigInt(mode.entry) };
   switch (mode.kind) {
     case 'linux64':
       r.rsi = BigInt(mode.zeroPage);
