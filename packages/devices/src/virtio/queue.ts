@@ -143,20 +143,52 @@ export class ChainBuffer {
 }
 
 /**
- * Sequential reads across a chain's readable buffers.
- * @example const hdr = chain.reader(mem).read(16);
+ * A position in a descriptor chain's buffers: walks them in order, a piece per descriptor.
  */
-export class ChainReader {
+abstract class ChainCursor {
   private i = 0;
   private off = 0;
-  /** Bytes not yet read. */
+  /** Bytes not yet consumed. */
   remaining: number;
   constructor(
-    private readonly mem: GuestMemory,
+    protected readonly mem: GuestMemory,
     private readonly descs: readonly Descriptor[],
   ) {
     this.remaining = descs.reduce((n, d) => n + d.len, 0);
   }
+  /**
+   * Consumes up to `max` bytes, calling `piece(guestAddress, length, bytesBefore)` for each part
+   * that lies in one descriptor; returns the count consumed.
+   */
+  protected walk(max: number, piece: (addr: number, n: number, done: number) => void): number {
+    let done = 0;
+    while (done < max && this.i < this.descs.length) {
+      const d = this.descs[this.i];
+      const n = Math.min(max - done, d.len - this.off);
+      if (n > 0) piece(d.addr + this.off, n, done);
+      done += n;
+      this.off += n;
+      if (this.off === d.len) {
+        this.i++;
+        this.off = 0;
+      }
+    }
+    this.remaining -= done;
+    return done;
+  }
+  /** Consumes up to `max` bytes as guest (address, length) pieces. */
+  protected segments(max: number, writable: boolean): Descriptor[] {
+    const out: Descriptor[] = [];
+    this.walk(max, (addr, len) => out.push({ addr, len, writable }));
+    return out;
+  }
+}
+
+/**
+ * Sequential reads across a chain's readable buffers.
+ * @example const hdr = chain.reader(mem).read(16);
+ */
+export class ChainReader extends ChainCursor {
   /** Reads exactly `n` bytes; throws {@link QueueError} when the chain holds fewer. */
   read(n: number): Uint8Array {
     const out = new Uint8Array(n);
@@ -166,54 +198,15 @@ export class ChainReader {
   }
   /** Reads up to `out.length` bytes; returns the count. */
   readInto(out: Uint8Array): number {
-    let done = 0;
-    while (done < out.length && this.i < this.descs.length) {
-      const d = this.descs[this.i];
-      const n = Math.min(out.length - done, d.len - this.off);
-      this.mem.readInto(d.addr + this.off, out.subarray(done, done + n));
-      done += n;
-      this.off += n;
-      if (this.off === d.len) {
-        this.i++;
-        this.off = 0;
-      }
-    }
-    this.remaining -= done;
-    return done;
+    return this.walk(out.length, (addr, n, done) => this.mem.readInto(addr, out.subarray(done, done + n)));
   }
   /** Skips `n` bytes (or as many as remain); returns the count skipped. */
   skip(n: number): number {
-    let done = 0;
-    while (done < n && this.i < this.descs.length) {
-      const d = this.descs[this.i];
-      const k = Math.min(n - done, d.len - this.off);
-      done += k;
-      this.off += k;
-      if (this.off === d.len) {
-        this.i++;
-        this.off = 0;
-      }
-    }
-    this.remaining -= done;
-    return done;
+    return this.walk(n, () => {});
   }
   /** The remaining bytes as guest (address, length) pieces, consuming them. */
   takeSegments(max = Number.POSITIVE_INFINITY): Descriptor[] {
-    const out: Descriptor[] = [];
-    let left = max;
-    while (left > 0 && this.i < this.descs.length) {
-      const d = this.descs[this.i];
-      const n = Math.min(left, d.len - this.off);
-      if (n > 0) out.push({ addr: d.addr + this.off, len: n, writable: false });
-      left -= n;
-      this.remaining -= n;
-      this.off += n;
-      if (this.off === d.len) {
-        this.i++;
-        this.off = 0;
-      }
-    }
-    return out;
+    return this.segments(max, false);
   }
 }
 
@@ -221,55 +214,22 @@ export class ChainReader {
  * Sequential writes across a chain's writable buffers.
  * @example chain.writer(mem).write(Uint8Array.of(0)); // status byte
  */
-export class ChainWriter {
-  private i = 0;
-  private off = 0;
+export class ChainWriter extends ChainCursor {
   /** Bytes written so far. */
   written = 0;
-  /** Room left. */
-  remaining: number;
-  constructor(
-    private readonly mem: GuestMemory,
-    private readonly descs: readonly Descriptor[],
-  ) {
-    this.remaining = descs.reduce((n, d) => n + d.len, 0);
-  }
   /** Writes as much of `data` as fits; returns the count written. */
   write(data: Uint8Array): number {
-    let done = 0;
-    while (done < data.length && this.i < this.descs.length) {
-      const d = this.descs[this.i];
-      const n = Math.min(data.length - done, d.len - this.off);
-      this.mem.writeBytes(d.addr + this.off, data.subarray(done, done + n));
-      done += n;
-      this.off += n;
-      if (this.off === d.len) {
-        this.i++;
-        this.off = 0;
-      }
-    }
+    const done = this.walk(data.length, (addr, n, off) =>
+      this.mem.writeBytes(addr, data.subarray(off, off + n)),
+    );
     this.written += done;
-    this.remaining -= done;
     return done;
   }
   /** Takes up to `max` bytes of room as guest (address, length) pieces, counting them as written. */
   takeSegments(max = Number.POSITIVE_INFINITY): Descriptor[] {
-    const out: Descriptor[] = [];
-    let left = max;
-    while (left > 0 && this.i < this.descs.length) {
-      const d = this.descs[this.i];
-      const n = Math.min(left, d.len - this.off);
-      if (n > 0) out.push({ addr: d.addr + this.off, len: n, writable: true });
-      left -= n;
-      this.written += n;
-      this.remaining -= n;
-      this.off += n;
-      if (this.off === d.len) {
-        this.i++;
-        this.off = 0;
-      }
-    }
-    return out;
+    const segs = this.segments(max, true);
+    for (const d of segs) this.written += d.len;
+    return segs;
   }
 }
 
