@@ -77,3 +77,36 @@ export const echoGuest = Uint8Array.of(
   0xee, // out dx, al
   0xf4, // hlt
 );
+
+/**
+ * A minimal ELF64 "kernel": one PT_LOAD segment at 1 MiB holding `hlt; jmp $-1`, entered there.
+ * Enough for the VMM to load it, write the boot data (command line, ACPI, zero page) and stop.
+ */
+export function tinyElfKernel(): Uint8Array {
+  const code = Uint8Array.of(0xf4, 0xeb, 0xfd);
+  const at = 0x10_0000;
+  const ehsize = 64;
+  const phentsize = 56;
+  const img = new Uint8Array(ehsize + phentsize + code.length);
+  const v = new DataView(img.buffer);
+  img.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0); // \x7fELF, 64-bit, little-endian, version 1
+  v.setUint16(16, 2, true); // ET_EXEC
+  v.setUint16(18, 0x3e, true); // x86-64
+  v.setUint32(20, 1, true);
+  v.setBigUint64(24, BigInt(at), true); // e_entry
+  v.setBigUint64(32, BigInt(ehsize), true); // e_phoff
+  v.setUint16(52, ehsize, true);
+  v.setUint16(54, phentsize, true);
+  v.setUint16(56, 1, true); // e_phnum
+  const p = ehsize;
+  v.setUint32(p, 1, true); // PT_LOAD
+  v.setUint32(p + 4, 7, true); // RWX
+  v.setBigUint64(p + 8, BigInt(ehsize + phentsize), true); // p_offset
+  v.setBigUint64(p + 16, BigInt(at), true); // p_vaddr
+  v.setBigUint64(p + 24, BigInt(at), true); // p_paddr
+  v.setBigUint64(p + 32, BigInt(code.length), true); // p_filesz
+  v.setBigUint64(p + 40, BigInt(code.length), true); // p_memsz
+  v.setBigUint64(p + 48, 0x1000n, true); // p_align
+  img.set(code, ehsize + phentsize);
+  return img;
+}

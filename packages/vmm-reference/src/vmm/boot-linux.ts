@@ -45,6 +45,11 @@ export interface LinuxBootSpec {
   cmdline: string;
   vcpus: number;
   virtioDevices: readonly VirtioMmioDevice[];
+  /**
+   * Describe the virtio-mmio devices in the DSDT (default true). False for `--discovery cmdline`,
+   * where the command line alone names them (the MP table still lists their interrupts).
+   */
+  acpiVirtio?: boolean;
   /** Describe COM1 in the DSDT. */
   serial: boolean;
   /** Prefer PVH entry through the unpacked vmlinux (default true). */
@@ -106,7 +111,7 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
   const acpi = writeAcpiTables(memory, {
     vcpus: spec.vcpus,
     ioapic: { address: IOAPIC_ADDR },
-    virtioDevices: spec.virtioDevices,
+    virtioDevices: spec.acpiVirtio === false ? [] : spec.virtioDevices,
     serial: spec.serial ? [{ port: COM1_PORT, irq: COM1_IRQ }] : [],
     sleepControl: { space: 'io', address: ACPI_SLEEP_CONTROL_PORT },
     sleepStatus: { space: 'io', address: ACPI_SLEEP_STATUS_PORT },

@@ -261,6 +261,7 @@ export class Vmm {
           cmdline,
           vcpus: config.vcpus,
           virtioDevices: machine.virtioDescriptions(),
+          acpiVirtio: config.discovery !== 'cmdline',
           serial: true,
           preferPvh: options.preferPvh,
         });
