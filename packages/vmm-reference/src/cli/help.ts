@@ -28,9 +28,14 @@ export const RUN_HELP = `Usage: ts-vmm run [options]
   --vsock cid=N,uds=PATH  virtio-vsock; host side on a Unix socket
   --console serial|virtio|none
                           guest console: serial (ttyS0, default), virtio (adds virtio-console
-                          and console=hvc0; COM1 output still shows, for early boot), none
+                          and console=hvc0: the default guest's shell runs on hvc0 and stdin
+                          goes there once the guest's port is up; COM1 output still shows, for
+                          early boot), none
   --discovery acpi|cmdline|both
-                          how the guest finds virtio-mmio devices (default acpi)
+                          how the guest finds virtio-mmio devices: acpi (default; DSDT LNRO0005
+                          devices), cmdline (only virtio_mmio.device=<size>@<addr>:<irq>
+                          parameters; needs a kernel with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES,
+                          which Debian's cloud kernel lacks), both
   --backend auto|kvm|emulated
                           hypervisor backend (default auto: KVM when it runs CPL0 code at
                           hardware speed, else the emulator)

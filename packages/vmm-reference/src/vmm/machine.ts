@@ -79,6 +79,11 @@ export class Machine {
   readonly virtio: WiredVirtio[] = [];
   /** The virtio console, when the configuration asks for one. */
   virtioConsole: devices.Console | undefined;
+  /**
+   * True once the guest has written to the virtio console. Linux's virtio_console drops host input
+   * that arrives before its console port is connected; output on the port shows that it is.
+   */
+  virtioConsoleSpoke = false;
   private readonly lines: { close(): void }[] = [];
   private readonly ioEvents: IoEvent[] = [];
 
@@ -153,7 +158,16 @@ export class Machine {
       add(`virtio-net${i}`, new devices.Net({ backend: tap, mac: n.mac }), () => tap.close());
     }
     if (config.console === 'virtio') {
-      this.virtioConsole = new devices.Console({ sink: o.consoleSink });
+      const sink = o.consoleSink;
+      this.virtioConsole = new devices.Console({
+        sink: {
+          write: (chunk) => {
+            this.virtioConsoleSpoke = true;
+            return sink.write(chunk);
+          },
+          once: sink.once ? (ev, l) => sink.once!(ev, l) : undefined,
+        },
+      });
       add('virtio-console', this.virtioConsole);
     }
     add('virtio-rng', new devices.Rng());

@@ -518,7 +518,11 @@ export class Vmm {
     if (raw) input.setRawMode!(true);
     let pending: Uint8Array | undefined;
     const feed = (bytes: Uint8Array): number => {
-      if (this.machine.virtioConsole) return this.machine.virtioConsole.enqueueInput(bytes);
+      if (this.machine.virtioConsole) {
+        // Like COM1 below: a Linux guest would drop input sent before its hvc0 port is up.
+        if (!this.options.raw && !this.machine.virtioConsoleSpoke) return 0;
+        return this.machine.virtioConsole.enqueueInput(bytes);
+      }
       const serial = this.machine.serial;
       if (serial) return !this.options.raw && !serialAcceptsInput(serial) ? 0 : serial.enqueueInput(bytes);
       if (!this.local) return bytes.length;

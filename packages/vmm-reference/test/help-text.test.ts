@@ -1,0 +1,48 @@
+/** `ts-vmm run --help` documents every run option and every value of the choice options. */
+import { describe, expect, it } from 'vitest';
+import { RUN_HELP } from '../src/cli/help.js';
+import { parseRunFlags } from '../src/config/flags.js';
+
+const CHOICES: Record<string, string[]> = {
+  '--backend': ['auto', 'kvm', 'emulated'],
+  '--console': ['serial', 'virtio', 'none'],
+  '--discovery': ['acpi', 'cmdline', 'both'],
+};
+
+describe('run --help', () => {
+  it('lists each option the parser takes, with the values it accepts', () => {
+    const documented = [...RUN_HELP.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1]);
+    expect(documented).toEqual(
+      expect.arrayContaining([
+        '--kernel',
+        '--initrd',
+        '--cmdline',
+        '--append',
+        '--memory',
+        '--vcpus',
+        '--disk',
+        '--net',
+        '--vsock',
+        '--console',
+        '--discovery',
+        '--backend',
+        '--config',
+      ]),
+    );
+    for (const flag of documented) {
+      // A flag the parser does not know throws; a known one needs a value (or none, for --help).
+      expect(() => parseRunFlags([flag, 'x']), flag).not.toThrow(/unknown/i);
+    }
+    for (const [flag, values] of Object.entries(CHOICES)) {
+      expect(RUN_HELP).toContain(`${flag} ${values.join('|')}`);
+      for (const v of values) expect(parseRunFlags([flag, v]).config).toBeDefined();
+      expect(() => parseRunFlags([flag, 'bogus'])).toThrow(/bogus/);
+    }
+  });
+
+  it('says what --console virtio and --discovery cmdline give the guest', () => {
+    expect(RUN_HELP).toContain('console=hvc0');
+    expect(RUN_HELP).toContain('virtio_mmio.device=<size>@<addr>:<irq>');
+    expect(RUN_HELP).toContain('CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES');
+  });
+});
