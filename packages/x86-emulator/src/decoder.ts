@@ -4,7 +4,8 @@
  * basic blocks (ending at control transfers, at 64 instructions, or at a page boundary).
  *
  * Unimplemented or invalid opcodes decode to an instruction that raises #UD when executed (so the
- * fault is precise); the bytes are kept for diagnostics (`UndefinedOpcode.bytes`).
+ * fault is precise); only those keep their bytes, for diagnostics (`UndefinedOpcode.bytes`): a copy
+ * per decoded instruction would cost more memory than the instruction record itself.
  *
  * @example
  * ```ts
@@ -852,7 +853,6 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
     ends = true;
   }
   i.fn = fn;
-  i.bytes = raw.slice(0, count);
   return i;
 }
 

@@ -2,6 +2,10 @@
  * A decoded instruction: everything the executor needs, computed once per decode and cached in a
  * basic block. Fields are plain numbers so instances share one hidden class.
  *
+ * A booted Linux keeps a few hundred thousand of these alive, so the record holds only what the
+ * executors read: the raw bytes are not kept (they are `len` bytes at `ip` in guest memory, and an
+ * undefined opcode carries its own in `UndefinedOpcode.bytes`).
+ *
  * @example
  * ```ts
  * const i = block.insns[0];
@@ -64,8 +68,6 @@ export class Insn {
   pfx = 0;
   /** Opcode (0x0F-prefixed opcodes are 0x100 + byte, 0F38/0F3A: 0x200/0x300 + byte). */
   opc = 0;
-  /** Raw bytes (for diagnostics). */
-  bytes: Uint8Array | null = null;
 
   constructor(fn: Handler) {
     this.fn = fn;
