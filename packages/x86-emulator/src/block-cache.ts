@@ -33,7 +33,7 @@ export interface Block {
   /** Executions so far (drives compilation). */
   count: number;
   /** The compiled form (see jit.ts), once hot. */
-  fn: ((c: Cpu) => number) | null;
+  fn: ((c: Cpu, budget: number) => number) | null;
   /** Chained successors (by the RIP they start at), valid while `epoch` equals the CPU's. */
   succ0: Block | null;
   succ0Rip: number;

@@ -948,6 +948,10 @@ export class Cpu {
   jitThreshold: number;
   /** Blocks compiled so far. */
   compiledBlocks = 0;
+  /** Block executions through compiled code so far. */
+  compiledRuns = 0;
+  /** Instructions retired by the interpreter (not by compiled blocks) so far. */
+  interpretedInstructions = 0;
 
   /** When true, an unimplemented opcode stops the CPU with an `internal-error` exit instead of raising #UD in the guest. */
   reportUd = false;
@@ -1010,9 +1014,10 @@ export class Cpu {
       prev = b;
       const f = b.fn;
       if (f !== null && !this.singleStep) {
-        const k = f(this);
+        const k = f(this, limit - this.icount);
         this.cur = null;
         this.icount += k;
+        this.compiledRuns++;
         if (this.brk) {
           this.brk = false;
           if (this.exitReady !== null) return this.takeExit();
@@ -1039,6 +1044,7 @@ export class Cpu {
         if (this.brk) break;
       }
       this.cur = null;
+      this.interpretedInstructions += k < n ? k + 1 : n;
       if (k < n) {
         this.icount += k + 1;
         this.brk = false;

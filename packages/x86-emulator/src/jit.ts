@@ -1,17 +1,32 @@
 /**
  * Block compiler: turns a hot basic block into one JavaScript function (`new Function`) that V8 then
- * optimises as a unit. Register-only forms of the most frequent instructions (32/64-bit ALU, MOV,
- * INC/DEC, TEST, Jcc/JMP) are emitted inline on the register halves with the same lazy-flag records
- * the interpreter writes; every other instruction becomes a direct call to its executor from a call
- * site of its own (monomorphic, so V8 can inline it). Inline instructions cannot fault, so they skip
- * the per-instruction bookkeeping.
+ * optimises as a unit.
  *
- * The compiled function returns the number of instructions it retired; on a fault or an exit the run
- * loop uses `cpu.cur` exactly as for interpreted blocks.
+ * - Registers live in JavaScript locals (`LN`/`HN`: the low and high int32 halves of GPR N) for the
+ *   whole block: loaded once on entry, written back on every way out (the end, a call to an
+ *   executor, an exit, a fault).
+ * - Flags live in locals too (`fop`, `fa`, `fb`, `fr`, ... in the lazy-flag record format of
+ *   flags.ts) and reach the CPU's record only where something outside the block can see them. A
+ *   backward liveness pass drops the flag work of instructions whose flags the block overwrites
+ *   before anything reads them; ROL/ROR whose flags are dead become plain register operations.
+ *   Conditions (Jcc/SETcc/CMOVcc/ADC/SBB) on flags made inside the block are evaluated from the
+ *   locals, specialised for the instruction that made them.
+ * - The frequent instruction forms are emitted inline: 32/64-bit ALU, MOV, MOVZX/MOVSX(D), LEA, INC/DEC,
+ *   shifts, rotates, IMUL, MUL, SETcc, CMOVcc, Jcc/JMP, and in 64-bit code memory operands (including
+ *   RIP-relative and FS/GS-based ones), PUSH/POP/CALL/RET. Every other instruction becomes a direct
+ *   call to its executor from a call site of its own, with registers and flags synchronised around it.
+ * - A block whose last instruction branches back to its own start (a loop that is one basic block)
+ *   becomes a JavaScript loop, bounded by the instruction budget the run loop passes in.
+ *
+ * Faults: a memory access that faults throws out of the block; the handler writes the locals back,
+ * so the CPU state is exactly that before the faulting instruction (inline code touches no register
+ * before its last possible fault), and points `cpu.cur` at it, as for interpreted blocks.
+ *
+ * The compiled function returns the number of instructions it retired.
  *
  * @example
  * ```ts
- * block.fn = compileBlock(block); // cpu.run() then calls block.fn(cpu, block.insns)
+ * block.fn = compileBlock(block, flagCF); // cpu.run() then calls block.fn(cpu, budget)
  * ```
  */
 import {
@@ -24,7 +39,9 @@ import {
   movEG,
   movEI,
   movGE,
+  movsx,
   movzx,
+  nop,
   setcc,
   testEG,
   testEI,
@@ -32,101 +49,818 @@ import {
 import type { Block } from './block-cache.js';
 import { callRel, jcc, jmpRel, popR, pushR, retNear } from './control.js';
 import type { Cpu } from './cpu.js';
-import { cond } from './flags.js';
+import {
+  cond,
+  F_ADC,
+  F_ADD,
+  F_DEC,
+  F_IMUL64,
+  F_INC,
+  F_LOGIC,
+  F_PRESET,
+  F_SBB,
+  F_SUB,
+  PARITY,
+} from './flags.js';
 import type { Insn } from './insn.js';
 import { imul2, limbs, mul64, mulE } from './muldiv.js';
 import { shiftE } from './shift.js';
 
-/** A compiled block: returns the number of instructions retired. */
-export type CompiledBlock = (c: Cpu, I: Insn[], cond: (c: Cpu, cc: number) => boolean) => number;
+/** A compiled block: runs the block (or its loop) and returns the number of instructions retired. */
+export type CompiledBlock = (c: Cpu, budget: number) => number;
 
-const ALU_INLINE = [0, 1, 2, 3, 4, 5, 6, 7]; // add, or, adc, sbb, and, sub, xor, cmp
+// ------------------------------------------------------------------ planning
 
-function aluExpr(op: number, a: string, b: string): string {
-  switch (op) {
-    case 0:
-      return `${a} + ${b}`;
-    case 1:
-      return `${a} | ${b}`;
-    case 4:
-      return `${a} & ${b}`;
-    case 6:
-      return `${a} ^ ${b}`;
+/** How an instruction is compiled. */
+enum K {
+  CALL,
+  NOP,
+  JMP,
+  JCC,
+  ALU, // ALU/TEST with register or immediate source, register destination, 32/64-bit
+  ALU_MEM_SRC, // ALU/TEST/CMP reg, [mem] (or [mem], imm / reg for CMP/TEST: no write), 32/64-bit
+  ALU_RMW, // ALU [mem], reg/imm (writes memory), 32/64-bit
+  MOV_RR,
+  MOV_RI,
+  LOAD, // MOV reg, [mem] 32/64-bit
+  STORE, // MOV [mem], reg 32/64-bit
+  STORE_IMM, // MOV [mem], imm 32/64-bit
+  MOVZX,
+  MOVZX_MEM,
+  MOVSX,
+  MOVSX_MEM,
+  LEA,
+  INCDEC,
+  SHIFT, // SHL/SHR/SAR by immediate, 32/64-bit register
+  ROTATE, // ROL/ROR by immediate, 32/64-bit register (only with dead flags)
+  IMUL,
+  MUL,
+  SETCC,
+  CMOV,
+  PUSH,
+  POP,
+  CALLREL,
+  RET,
+}
+
+/** Flag behaviour of a planned instruction, for the liveness pass. */
+enum FE {
+  /** Neither reads nor writes the arithmetic flags. */
+  NONE,
+  /** Writes all six (and reads none). */
+  WRITE,
+  /** Reads them (conditions, carry-in, executors, possible faults before the write). */
+  READ,
+  /** Reads them (fault or carry-in), then writes all six. */
+  READ_WRITE,
+  /** Writes some and keeps the others: flags are live before it exactly when they are after it. */
+  PARTIAL,
+}
+
+/** Whether the instruction's memory operand can be addressed inline (64-bit code). */
+function memOk(i: Insn, is64: boolean): boolean {
+  return is64 && i.mem && i.asz === 8;
+}
+
+function plan(i: Insn, is64: boolean, flagsLiveAfter: boolean): K {
+  const f = i.fn;
+  const sz = i.sz;
+  const wide = sz === 4 || sz === 8;
+  if (f === jmpRel) return K.JMP;
+  if (f === jcc) return K.JCC;
+  if (f === nop) return K.NOP;
+  if (!wide) {
+    if (f === setcc && !i.mem) return K.SETCC;
+    return K.CALL;
+  }
+  if (f === aluEG || f === aluGE || f === aluEI || f === testEG || f === testEI) {
+    if (!i.mem) return K.ALU;
+    if (!memOk(i, is64)) return K.CALL;
+    const noWrite = f === aluGE || f === testEG || f === testEI || i.op === 7;
+    return noWrite ? K.ALU_MEM_SRC : K.ALU_RMW;
+  }
+  if (f === movEG || f === movGE) {
+    if (!i.mem) return K.MOV_RR;
+    if (!memOk(i, is64)) return K.CALL;
+    return f === movGE ? K.LOAD : K.STORE;
+  }
+  if (f === movEI) {
+    if (!i.mem) return K.MOV_RI;
+    return memOk(i, is64) ? K.STORE_IMM : K.CALL;
+  }
+  if (f === movzx) {
+    if (!i.mem) return K.MOVZX;
+    return memOk(i, is64) ? K.MOVZX_MEM : K.CALL;
+  }
+  if (f === movsx) {
+    if (!i.mem) return K.MOVSX;
+    return memOk(i, is64) ? K.MOVSX_MEM : K.CALL;
+  }
+  if (f === lea) return is64 && i.asz === 8 && sz === 8 ? K.LEA : K.CALL;
+  if (f === incDec) return i.mem ? K.CALL : K.INCDEC;
+  if (f === shiftE) {
+    if (i.mem || i.imm2 === 1) return K.CALL;
+    const op = i.op;
+    if (op >= 4) return K.SHIFT;
+    if ((op === 0 || op === 1) && !flagsLiveAfter) return K.ROTATE;
+    return K.CALL;
+  }
+  if (f === imul2) {
+    if (i.mem) return K.CALL;
+    return K.IMUL;
+  }
+  if (f === mulE) return !i.mem && sz === 8 ? K.MUL : K.CALL;
+  if (f === cmov) return i.mem ? K.CALL : K.CMOV;
+  if (is64 && sz === 8) {
+    if (f === pushR) return K.PUSH;
+    if (f === popR) return K.POP;
+    if (f === callRel) return K.CALLREL;
+    if (f === retNear && i.imm === 0) return K.RET;
+  }
+  return K.CALL;
+}
+
+function flagEffect(k: K, i: Insn): FE {
+  switch (k) {
+    case K.NOP:
+    case K.JMP:
+    case K.MOV_RR:
+    case K.MOV_RI:
+    case K.MOVZX:
+    case K.MOVSX:
+    case K.LEA:
+      return FE.NONE;
+    case K.ALU:
+      return i.op === 2 || i.op === 3
+        ? i.fn === testEG || i.fn === testEI
+          ? FE.WRITE
+          : FE.READ_WRITE
+        : FE.WRITE;
+    case K.SHIFT:
+      return (i.imm & (i.sz === 8 ? 63 : 31)) === 0 ? FE.NONE : FE.WRITE;
+    case K.ROTATE:
+      return (i.imm & (i.sz === 8 ? 63 : 31)) === 0 ? FE.NONE : FE.PARTIAL;
+    case K.IMUL:
+    case K.MUL:
+      return FE.WRITE;
+    case K.INCDEC:
+      return FE.PARTIAL;
+    case K.ALU_MEM_SRC:
+    case K.ALU_RMW:
+      return FE.READ_WRITE;
     default:
-      return `${a} - ${b}`;
+      // conditions, executors and everything that can fault
+      return FE.READ;
   }
 }
-function flagKind(op: number): number {
-  return op === 0 ? 1 : op === 2 ? 2 : op === 3 ? 4 : op === 1 || op === 4 || op === 6 ? 5 : 3;
+
+// ------------------------------------------------------------------ code generation
+
+const T32 = 4294967296;
+
+/** Static description of the flag record held in the locals (or null: the CPU's record is current). */
+interface FlagState {
+  op: number;
+  sz: number;
 }
 
-/** Effective-address expression (64-bit address size, no FS/GS) for an inline memory operand. */
-function eaExpr(i: Insn): string | null {
-  if (i.asz !== 8 || i.ripRel || i.seg === 4 || i.seg === 5) return null;
-  let e = `${i.disp}`;
-  if (i.base >= 0) e += ` + (R[${i.base + 1}] * 4294967296 + (R[${i.base}] >>> 0))`;
-  if (i.index >= 0) e += ` + (R[${i.index + 1}] * 4294967296 + (R[${i.index}] >>> 0)) * ${i.scale}`;
+class Gen {
+  readonly out: string[] = [];
+  /** GPRs the block touches (loaded on entry). */
+  readonly used = new Set<number>();
+  /** GPRs the block may write (written back on the way out). */
+  readonly written = new Set<number>();
+  /** Written since the last synchronisation with `c.R`. */
+  dirty = new Set<number>();
+  /** The flag record in the locals, when it is newer than the CPU's. */
+  flags: FlagState | null = null;
+  constructor(
+    readonly is64: boolean,
+    readonly insns: Insn[],
+  ) {}
+
+  emit(s: string): void {
+    this.out.push(s);
+  }
+  lo(r: number): string {
+    this.used.add(r);
+    return `L${r}`;
+  }
+  hi(r: number): string {
+    this.used.add(r);
+    return `H${r}`;
+  }
+  /** Marks GPR `r` as written by the code being emitted. */
+  wr(r: number): void {
+    this.used.add(r);
+    this.written.add(r);
+    this.dirty.add(r);
+  }
+  setLo(r: number, v: string): void {
+    this.wr(r);
+    this.emit(`L${r} = ${v};`);
+  }
+  set64(r: number, lo: string, hi: string): void {
+    this.wr(r);
+    this.emit(`L${r} = ${lo}; H${r} = ${hi};`);
+  }
+  set32(r: number, lo: string): void {
+    this.wr(r);
+    this.emit(`L${r} = ${lo}; H${r} = 0;`);
+  }
+
+  /** Stores the dirty locals to `c.R`. */
+  syncRegs(): void {
+    for (const r of this.dirty) this.emit(`R[${2 * r}] = L${r}; R[${2 * r + 1}] = H${r};`);
+    this.dirty = new Set();
+  }
+
+  /** Code storing the dirty locals, leaving them marked dirty (for a path that may not be taken). */
+  syncCode(): string {
+    return [...this.dirty].map((r) => `R[${2 * r}] = L${r}; R[${2 * r + 1}] = H${r};`).join(' ');
+  }
+
+  /** Code storing the locals' flag record, leaving the compile-time state as it is. */
+  flagSyncCode(): string {
+    const save = this.out.length;
+    const f = this.flags;
+    this.syncFlags();
+    this.flags = f;
+    return this.out.splice(save).join(' ');
+  }
+
+  /** Writes the locals' flag record to the CPU. */
+  syncFlags(): void {
+    const f = this.flags;
+    if (f === null) return;
+    let s = `c.fOp = ${f.op}; c.fSz = ${f.sz};`;
+    switch (f.op) {
+      case F_LOGIC:
+        s += ' c.fRes = fr; c.fResH = frh;';
+        break;
+      case F_PRESET:
+        s += ' c.fRes = fr; c.fResH = frh; c.fCF = fcf; c.fOF = fof; c.fAF = 0;';
+        break;
+      case F_INC:
+      case F_DEC:
+        s += ' c.fA = fa; c.fAH = fah; c.fB = 1; c.fBH = 0; c.fRes = fr; c.fResH = frh; c.fCF = fcf;';
+        break;
+      case F_ADC:
+      case F_SBB:
+        s += ' c.fA = fa; c.fAH = fah; c.fB = fb; c.fBH = fbh; c.fRes = fr; c.fResH = frh; c.fCin = fcin;';
+        break;
+      default:
+        s += ' c.fA = fa; c.fAH = fah; c.fB = fb; c.fBH = fbh; c.fRes = fr; c.fResH = frh;';
+    }
+    this.emit(`${s} fop = -1;`);
+    this.flags = null;
+  }
+
+  /** Reloads every used register after an executor ran (it may have changed any). */
+  reload(): void {
+    for (const r of this.used) this.emit(`L${r} = R[${2 * r}]; H${r} = R[${2 * r + 1}];`);
+  }
+
+  /** Records a new flag state in the locals (`fop`/`fsz` too, for the fault handler). */
+  setFlags(op: number, sz: number, assigns: string): void {
+    this.emit(`fop = ${op}; fsz = ${sz}; ${assigns}`);
+    this.flags = { op, sz };
+  }
+
+  // ---------------------------------------------------------------- flag reads
+
+  /** CF (0/1 expression) of the current state. */
+  cf(): string {
+    const f = this.flags;
+    if (f === null) return 'flagCF(c)';
+    const w = f.sz === 8;
+    switch (f.op) {
+      case F_ADD:
+        return w ? `(${ult('frh', 'fr', 'fah', 'fa')} ? 1 : 0)` : '(fr < fa ? 1 : 0)';
+      case F_ADC:
+        return w
+          ? `(${ult('frh', 'fr', 'fah', 'fa')} || (fcin !== 0 && fr === fa && frh === fah) ? 1 : 0)`
+          : '(fr < fa || (fcin !== 0 && fr === fa) ? 1 : 0)';
+      case F_SUB:
+        return w ? `(${ult('fah', 'fa', 'fbh', 'fb')} ? 1 : 0)` : '(fa < fb ? 1 : 0)';
+      case F_SBB:
+        return w
+          ? `(${ult('fah', 'fa', 'fbh', 'fb')} || (fcin !== 0 && fa === fb && fah === fbh) ? 1 : 0)`
+          : '(fa < fb || (fcin !== 0 && fa === fb) ? 1 : 0)';
+      case F_LOGIC:
+        return '0';
+      case F_INC:
+      case F_DEC:
+      case F_PRESET:
+        return 'fcf';
+      default:
+        this.syncFlags();
+        return 'flagCF(c)';
+    }
+  }
+
+  /** Boolean expression for condition code `cc`. */
+  cond(cc: number): string {
+    const f = this.flags;
+    const neg = (cc & 1) !== 0;
+    const k = cc >> 1;
+    let e: string | null = null;
+    if (f !== null) {
+      const w = f.sz === 8;
+      const zf = w ? '(fr | frh) === 0' : 'fr === 0';
+      const sf = w ? 'frh < 0' : `((fr >>> ${f.sz * 8 - 1}) & 1) !== 0`;
+      const pf = 'PARITY[fr & 255] !== 0';
+      if (f.op === F_SUB && (w || f.sz === 4)) {
+        const ofE = w ? '((fah ^ fbh) & (fah ^ frh)) < 0' : '((fa ^ fb) & (fa ^ fr) & 0x80000000) !== 0';
+        switch (k) {
+          case 0:
+            e = ofE;
+            break;
+          case 1:
+            e = w ? ult('fah', 'fa', 'fbh', 'fb') : 'fa < fb';
+            break;
+          case 2:
+            e = w ? 'fa === fb && fah === fbh' : 'fa === fb';
+            break;
+          case 3:
+            e = w ? `(${ult('fah', 'fa', 'fbh', 'fb')} || (fa === fb && fah === fbh))` : 'fa <= fb';
+            break;
+          case 4:
+            e = sf;
+            break;
+          case 5:
+            e = pf;
+            break;
+          case 6:
+            e = w ? '(fah < fbh || (fah === fbh && (fa >>> 0) < (fb >>> 0)))' : '(fa | 0) < (fb | 0)';
+            break;
+          default:
+            e = w ? '(fah < fbh || (fah === fbh && (fa >>> 0) <= (fb >>> 0)))' : '(fa | 0) <= (fb | 0)';
+        }
+      } else if (f.op === F_LOGIC) {
+        e =
+          k === 0 || k === 1
+            ? 'false'
+            : k === 2 || k === 3
+              ? zf
+              : k === 4 || k === 6
+                ? sf
+                : k === 5
+                  ? pf
+                  : `(${zf} || ${sf})`;
+      } else if (
+        f.op === F_ADD ||
+        f.op === F_ADC ||
+        f.op === F_INC ||
+        f.op === F_DEC ||
+        f.op === F_PRESET ||
+        f.op === F_SBB
+      ) {
+        let ofE: string;
+        if (f.op === F_PRESET) ofE = 'fof !== 0';
+        else if (f.op === F_INC)
+          ofE = w ? '(frh === -2147483648 && fr === 0)' : `fr === ${2 ** (f.sz * 8 - 1)}`;
+        else if (f.op === F_DEC)
+          ofE = w ? '(frh === 2147483647 && fr === -1)' : `fr === ${2 ** (f.sz * 8 - 1) - 1}`;
+        else if (f.op === F_SBB)
+          ofE = w
+            ? '((fah ^ fbh) & (fah ^ frh)) < 0'
+            : `((((fa ^ fb) & (fa ^ fr)) >>> ${f.sz * 8 - 1}) & 1) !== 0`;
+        else
+          ofE = w
+            ? '((fah ^ frh) & (fbh ^ frh)) < 0'
+            : `((((fa ^ fr) & (fb ^ fr)) >>> ${f.sz * 8 - 1}) & 1) !== 0`;
+        switch (k) {
+          case 0:
+            e = ofE;
+            break;
+          case 1:
+            e = `${this.cf()} !== 0`;
+            break;
+          case 2:
+            e = zf;
+            break;
+          case 3:
+            e = `(${this.cf()} !== 0 || ${zf})`;
+            break;
+          case 4:
+            e = sf;
+            break;
+          case 5:
+            e = pf;
+            break;
+          case 6:
+            e = `(${sf}) !== (${ofE})`;
+            break;
+          default:
+            e = `(${zf} || (${sf}) !== (${ofE}))`;
+        }
+      }
+    }
+    if (e === null) {
+      this.syncFlags();
+      return `${neg ? '!' : ''}cond(c, ${cc & ~1})`;
+    }
+    return neg ? `!(${e})` : `(${e})`;
+  }
+}
+
+function ult(ah: string, al: string, bh: string, bl: string): string {
+  return `((${ah} >>> 0) < (${bh} >>> 0) || (${ah} === ${bh} && (${al} >>> 0) < (${bl} >>> 0)))`;
+}
+
+/** Linear address expression of `i`'s memory operand (64-bit code, 64-bit address size). */
+function eaExpr(g: Gen, i: Insn): string {
+  let e = i.ripRel ? `${i.next + i.disp}` : `${i.disp}`;
+  if (i.base >= 0) {
+    const b = i.base >> 1;
+    e += ` + (${g.hi(b)} * ${T32} + (${g.lo(b)} >>> 0))`;
+  }
+  if (i.index >= 0) {
+    const x = i.index >> 1;
+    e += ` + (${g.hi(x)} * ${T32} + (${g.lo(x)} >>> 0)) * ${i.scale}`;
+  }
+  if (i.seg === 4 || i.seg === 5) e += ` + c.segEff[${i.seg}]`;
   return e;
 }
 
-/** Inline code that needs `c.cur` (it can fault); only valid in 64-bit blocks. */
-function inline64(i: Insn, k: number): string | null {
-  const f = i.fn;
-  const sz = i.sz;
-  const cur = `c.cur = I[${k}];`;
-  if ((f === movGE || f === movEG) && i.mem && (sz === 8 || sz === 4)) {
-    const e = eaExpr(i);
-    if (e === null) return null;
-    const r = i.reg * 2;
-    if (f === movGE) {
-      return sz === 8
-        ? `{ ${cur} const lo = c.read64(${e}); R[${r}] = lo; R[${r + 1}] = c.tHi; }`
-        : `{ ${cur} R[${r}] = c.read32(${e}) | 0; R[${r + 1}] = 0; }`;
-    }
-    return sz === 8
-      ? `{ ${cur} c.write64(${e}, R[${r}], R[${r + 1}]); }`
-      : `{ ${cur} c.write32(${e}, R[${r}]); }`;
-  }
-  if (f === pushR && sz === 8) {
-    const r = i.reg * 2;
-    return `{ ${cur} const v = R[${r}], vh = R[${r + 1}]; const s = (R[8] >>> 0) - 8; const lo = s | 0; const hi = (R[9] - (s < 0 ? 1 : 0)) | 0; c.write64(hi * 4294967296 + (lo >>> 0), v, vh); R[8] = lo; R[9] = hi; }`;
-  }
-  if (f === popR && sz === 8) {
-    const r = i.reg * 2;
-    return `{ ${cur} const sl = R[8], sh = R[9]; const v = c.read64(sh * 4294967296 + (sl >>> 0)); const vh = c.tHi; const s = (sl >>> 0) + 8; R[8] = s | 0; R[9] = (sh + (s > 4294967295 ? 1 : 0)) | 0; R[${r}] = v; R[${r + 1}] = vh; }`;
-  }
-  if (f === callRel && sz === 8) {
-    const n = i.next;
-    return `{ ${cur} const s = (R[8] >>> 0) - 8; const lo = s | 0; const hi = (R[9] - (s < 0 ? 1 : 0)) | 0; c.write64(hi * 4294967296 + (lo >>> 0), ${n | 0}, ${Math.floor(n / 4294967296) | 0}); R[8] = lo; R[9] = hi; c.rip = ${i.disp}; }`;
-  }
-  if (f === retNear && sz === 8 && i.imm === 0) {
-    return `{ ${cur} const sl = R[8], sh = R[9]; const v = c.read64(sh * 4294967296 + (sl >>> 0)); const t = c.tHi * 4294967296 + (v >>> 0); if (t < -140737488355328 || t >= 140737488355328) { c.rip = ${i.next}; I[${k}].fn(c, I[${k}]); } else { const s = (sl >>> 0) + 8; R[8] = s | 0; R[9] = (sh + (s > 4294967295 ? 1 : 0)) | 0; c.rip = t; } }`;
-  }
-  return null;
+/** Loads the memory operand (size 4: unsigned number; 8: `ml`/`mh`) into consts; `w`: read for a write. */
+function loadMem(g: Gen, i: Insn, k: number, sz: number, w: boolean): void {
+  g.emit(`pc = ${k}; const ma = ${eaExpr(g, i)};`);
+  if (sz === 8) g.emit(`const ml = ${w ? 'c.readW(ma, 8)' : 'c.read64(ma)'}; const mh = c.tHi;`);
+  else g.emit(`const ml = ${w ? 'c.readW(ma, 4)' : 'c.read32(ma)'};`);
 }
 
-/** Inline shift by an immediate count (SHL/SAL/SHR/SAR on 32/64-bit registers). */
-function inlineShift(i: Insn): string | null {
-  if (i.fn !== shiftE || i.mem || i.imm2 === 1 || (i.sz !== 4 && i.sz !== 8)) return null;
+function flagOpOf(op: number): number {
+  return op === 0
+    ? F_ADD
+    : op === 2
+      ? F_ADC
+      : op === 3
+        ? F_SBB
+        : op === 1 || op === 4 || op === 6
+          ? F_LOGIC
+          : F_SUB;
+}
+
+/**
+ * ALU core: operands in consts `al`/`ah` (destination) and `bl`/`bh` (source) already emitted;
+ * leaves the result in `lo`/`hi` (sz 8) or `r` (sz 4, unsigned).
+ */
+function aluCore(g: Gen, op: number, sz: number, live: boolean): void {
+  const fop = flagOpOf(op);
+  const cin = op === 2 || op === 3 ? `const cin = ${g.cf()}; ` : '';
+  if (sz === 8) {
+    let body: string;
+    switch (op) {
+      case 0:
+        body =
+          'const s = (al >>> 0) + (bl >>> 0); const lo = s | 0; const hi = (ah + bh + (s > 4294967295 ? 1 : 0)) | 0;';
+        break;
+      case 2:
+        body =
+          'const s = (al >>> 0) + (bl >>> 0) + cin; const lo = s | 0; const hi = (ah + bh + (s > 4294967295 ? 1 : 0)) | 0;';
+        break;
+      case 3:
+        body =
+          'const s = (al >>> 0) - (bl >>> 0) - cin; const lo = s | 0; const hi = (ah - bh - (s < 0 ? 1 : 0)) | 0;';
+        break;
+      case 5:
+      case 7:
+        body =
+          'const s = (al >>> 0) - (bl >>> 0); const lo = s | 0; const hi = (ah - bh - (s < 0 ? 1 : 0)) | 0;';
+        break;
+      default: {
+        const o = op === 1 ? '|' : op === 4 ? '&' : '^';
+        body = `const lo = al ${o} bl; const hi = ah ${o} bh;`;
+      }
+    }
+    g.emit(`${cin}${body}`);
+    if (live)
+      g.setFlags(
+        fop,
+        8,
+        `fa = al; fah = ah; fb = bl; fbh = bh; fr = lo; frh = hi;${cin !== '' ? ' fcin = cin;' : ''}`,
+      );
+    return;
+  }
+  let e: string;
+  switch (op) {
+    case 0:
+      e = 'a + b';
+      break;
+    case 2:
+      e = 'a + b + cin';
+      break;
+    case 3:
+      e = 'a - b - cin';
+      break;
+    case 5:
+    case 7:
+      e = 'a - b';
+      break;
+    case 1:
+      e = 'a | b';
+      break;
+    case 4:
+      e = 'a & b';
+      break;
+    default:
+      e = 'a ^ b';
+  }
+  g.emit(`${cin}const a = al >>> 0; const b = bl >>> 0; const r = (${e}) >>> 0;`);
+  if (live)
+    g.setFlags(
+      fop,
+      4,
+      `fa = a; fah = 0; fb = b; fbh = 0; fr = r; frh = 0;${cin !== '' ? ' fcin = cin;' : ''}`,
+    );
+}
+
+/** Emits instruction `i` (index `k`) of kind `kind`; returns false when it must be called instead. */
+function emitInline(g: Gen, i: Insn, k: number, kind: K, live: boolean): void {
+  const sz = i.sz;
+  switch (kind) {
+    case K.NOP:
+      return;
+    case K.JMP:
+      g.emit(`c.rip = ${i.disp};`);
+      return;
+    case K.JCC:
+      g.emit(`c.rip = ${g.cond(i.op)} ? ${i.disp} : ${i.next};`);
+      return;
+    case K.ALU:
+    case K.ALU_MEM_SRC:
+    case K.ALU_RMW: {
+      const f = i.fn;
+      const isTest = f === testEG || f === testEI;
+      const op = isTest ? 4 : i.op;
+      const write = !(isTest || op === 7);
+      g.emit('{');
+      // destination (a) and source (b)
+      let dstReg = -1;
+      if (kind === K.ALU_RMW || (kind === K.ALU_MEM_SRC && f !== aluGE)) {
+        loadMem(g, i, k, sz, kind === K.ALU_RMW);
+        g.emit(sz === 8 ? 'const al = ml, ah = mh;' : 'const al = ml, ah = 0;');
+      } else {
+        dstReg = f === aluGE ? i.reg : i.rm;
+        g.emit(`const al = ${g.lo(dstReg)}, ah = ${sz === 8 ? g.hi(dstReg) : '0'};`);
+      }
+      if (f === aluEI || f === testEI) {
+        g.emit(
+          sz === 8 ? `const bl = ${i.imm | 0}, bh = ${i.immH | 0};` : `const bl = ${i.imm | 0}, bh = 0;`,
+        );
+      } else if (f === aluGE) {
+        if (kind === K.ALU_MEM_SRC) {
+          loadMem(g, i, k, sz, false);
+          g.emit(sz === 8 ? 'const bl = ml, bh = mh;' : 'const bl = ml | 0, bh = 0;');
+        } else g.emit(`const bl = ${g.lo(i.rm)}, bh = ${sz === 8 ? g.hi(i.rm) : '0'};`);
+      } else {
+        g.emit(`const bl = ${g.lo(i.reg)}, bh = ${sz === 8 ? g.hi(i.reg) : '0'};`);
+      }
+      aluCore(g, op, sz, live);
+      if (write) {
+        if (kind === K.ALU_RMW) {
+          g.emit(sz === 8 ? 'c.write64(ma, lo, hi);' : 'c.write32(ma, r | 0);');
+        } else if (sz === 8) g.set64(dstReg, 'lo', 'hi');
+        else g.set32(dstReg, 'r | 0');
+      }
+      g.emit('}');
+      return;
+    }
+    case K.MOV_RR: {
+      const d = i.fn === movGE ? i.reg : i.rm;
+      const s = i.fn === movGE ? i.rm : i.reg;
+      if (sz === 8) g.set64(d, g.lo(s), g.hi(s));
+      else g.set32(d, g.lo(s));
+      return;
+    }
+    case K.MOV_RI:
+      if (sz === 8) g.set64(i.rm, `${i.imm | 0}`, `${i.immH | 0}`);
+      else g.set32(i.rm, `${i.imm | 0}`);
+      return;
+    case K.LOAD:
+      g.emit('{');
+      loadMem(g, i, k, sz, false);
+      if (sz === 8) g.set64(i.reg, 'ml', 'mh');
+      else g.set32(i.reg, 'ml | 0');
+      g.emit('}');
+      return;
+    case K.STORE:
+      g.emit(`{ pc = ${k}; const ma = ${eaExpr(g, i)};`);
+      g.emit(
+        sz === 8 ? `c.write64(ma, ${g.lo(i.reg)}, ${g.hi(i.reg)}); }` : `c.write32(ma, ${g.lo(i.reg)}); }`,
+      );
+      return;
+    case K.STORE_IMM:
+      g.emit(`{ pc = ${k}; const ma = ${eaExpr(g, i)};`);
+      g.emit(sz === 8 ? `c.write64(ma, ${i.imm | 0}, ${i.immH | 0}); }` : `c.write32(ma, ${i.imm | 0}); }`);
+      return;
+    case K.MOVZX:
+    case K.MOVZX_MEM:
+    case K.MOVSX:
+    case K.MOVSX_MEM: {
+      // i.op: source size 1, 2 (or 4 for MOVSXD)
+      let v: string;
+      g.emit('{');
+      if (kind === K.MOVZX_MEM || kind === K.MOVSX_MEM) {
+        g.emit(`pc = ${k}; const ma = ${eaExpr(g, i)};`);
+        v = i.op === 1 ? 'c.read8(ma)' : i.op === 2 ? 'c.read16(ma)' : '(c.read32(ma) | 0)';
+      } else if (i.op === 1) {
+        const r = i.rmB >> 3;
+        v = (i.rmB & 7) === 0 ? `(${g.lo(r)} & 255)` : `((${g.lo(r)} >>> 8) & 255)`;
+      } else if (i.op === 2) v = `(${g.lo(i.rm)} & 65535)`;
+      else v = g.lo(i.rm);
+      const signed = kind === K.MOVSX || kind === K.MOVSX_MEM;
+      if (signed)
+        v = i.op === 1 ? `((${v} << 24) >> 24)` : i.op === 2 ? `((${v} << 16) >> 16)` : `(${v} | 0)`;
+      g.emit(`const v = ${v};`);
+      if (sz === 8) g.set64(i.reg, 'v', signed ? 'v >> 31' : '0');
+      else g.set32(i.reg, 'v');
+      g.emit('}');
+      return;
+    }
+    case K.LEA: {
+      g.emit(
+        `{ let lo = ${i.ripRel ? ((i.next + i.disp) % T32) >>> 0 : i.disp >>> 0}; let hi = ${i.ripRel ? Math.floor((i.next + i.disp) / T32) | 0 : i.disp < 0 ? -1 : 0};`,
+      );
+      if (i.base >= 0) g.emit(`lo += ${g.lo(i.base >> 1)} >>> 0; hi += ${g.hi(i.base >> 1)};`);
+      if (i.index >= 0)
+        g.emit(
+          `lo += (${g.lo(i.index >> 1)} >>> 0) * ${i.scale}; hi += Math.imul(${g.hi(i.index >> 1)}, ${i.scale});`,
+        );
+      g.emit('const nh = (hi + Math.floor(lo / 4294967296)) | 0;');
+      g.set64(i.reg, 'lo | 0', 'nh');
+      g.emit('}');
+      return;
+    }
+    case K.INCDEC: {
+      const d = i.rm;
+      const inc = i.op === 0;
+      g.emit(`{ const cf = ${live ? g.cf() : '0'};`);
+      if (sz === 8) {
+        g.emit(
+          inc
+            ? `const a = ${g.lo(d)}, ah = ${g.hi(d)}; const s = (a >>> 0) + 1; const r = s | 0; const rh = (ah + (s > 4294967295 ? 1 : 0)) | 0;`
+            : `const a = ${g.lo(d)}, ah = ${g.hi(d)}; const s = (a >>> 0) - 1; const r = s | 0; const rh = (ah - (s < 0 ? 1 : 0)) | 0;`,
+        );
+        if (live)
+          g.setFlags(
+            inc ? F_INC : F_DEC,
+            8,
+            'fa = a; fah = ah; fb = 1; fbh = 0; fr = r; frh = rh; fcf = cf;',
+          );
+        g.set64(d, 'r', 'rh');
+      } else {
+        g.emit(`const a = ${g.lo(d)} >>> 0; const r = (a ${inc ? '+' : '-'} 1) >>> 0;`);
+        if (live)
+          g.setFlags(inc ? F_INC : F_DEC, 4, 'fa = a; fah = 0; fb = 1; fbh = 0; fr = r; frh = 0; fcf = cf;');
+        g.set32(d, 'r | 0');
+      }
+      g.emit('}');
+      return;
+    }
+    case K.SHIFT:
+      emitShift(g, i, live);
+      return;
+    case K.ROTATE: {
+      const d = i.rm;
+      const n0 = i.imm & (sz === 8 ? 63 : 31);
+      if (n0 === 0) {
+        if (sz === 4) g.set32(d, g.lo(d));
+        return;
+      }
+      if (sz === 4) {
+        const n = i.op === 0 ? n0 : 32 - n0;
+        g.set32(d, `(${g.lo(d)} << ${n}) | (${g.lo(d)} >>> ${32 - n})`);
+        return;
+      }
+      const n = i.op === 0 ? n0 : 64 - n0;
+      g.emit(`{ const a = ${g.lo(d)}, ah = ${g.hi(d)};`);
+      if (n === 32) g.set64(d, 'ah', 'a');
+      else if (n < 32) g.set64(d, `(a << ${n}) | (ah >>> ${32 - n})`, `(ah << ${n}) | (a >>> ${32 - n})`);
+      else g.set64(d, `(ah << ${n - 32}) | (a >>> ${64 - n})`, `(a << ${n - 32}) | (ah >>> ${64 - n})`);
+      g.emit('}');
+      return;
+    }
+    case K.IMUL: {
+      const d = i.reg;
+      const r = i.rm;
+      const three = i.op === 1;
+      if (sz === 8) {
+        g.emit(
+          `{ const a = ${g.lo(r)}, ah = ${g.hi(r)}, bl = ${three ? i.imm | 0 : g.lo(d)}, bh = ${three ? i.immH | 0 : g.hi(d)}; const lo = Math.imul(a, bl); const hi = (Math.round(((a >>> 0) * (bl >>> 0) - (lo >>> 0)) / 4294967296) + Math.imul(a, bh) + Math.imul(ah, bl)) | 0;`,
+        );
+        if (live) g.setFlags(F_IMUL64, 8, 'fa = a; fah = ah; fb = bl; fbh = bh; fr = lo; frh = hi;');
+        g.set64(d, 'lo', 'hi');
+      } else {
+        g.emit(
+          `{ const a = ${g.lo(r)} | 0, b = ${three ? i.imm | 0 : `${g.lo(d)} | 0`}; const lo = Math.imul(a, b); const o = a * b !== lo ? 1 : 0;`,
+        );
+        if (live) g.setFlags(F_PRESET, 4, 'fr = lo >>> 0; frh = 0; fcf = o; fof = o;');
+        g.set32(d, 'lo');
+      }
+      g.emit('}');
+      return;
+    }
+    case K.MUL: {
+      const r = i.rm;
+      g.emit(
+        `{ mul64(${g.lo(0)}, ${g.hi(0)}, ${g.lo(r)}, ${g.hi(r)}, false); const q0 = limbs[0] | 0, q1 = limbs[1] | 0, q2 = limbs[2] | 0, q3 = limbs[3] | 0; const o = q2 !== 0 || q3 !== 0 ? 1 : 0;`,
+      );
+      if (live) g.setFlags(F_PRESET, 8, 'fr = q0; frh = q1; fcf = o; fof = o;');
+      g.set64(0, 'q0', 'q1');
+      g.set64(2, 'q2', 'q3');
+      g.emit('}');
+      return;
+    }
+    case K.SETCC: {
+      const r = i.rmB >> 3;
+      const sh = (i.rmB & 7) * 8;
+      g.setLo(r, `(${g.lo(r)} & ${~(255 << sh)}) | ((${g.cond(i.op)} ? 1 : 0) << ${sh})`);
+      return;
+    }
+    case K.CMOV: {
+      const d = i.reg;
+      const r = i.rm;
+      const c = g.cond(i.op);
+      g.wr(d);
+      if (sz === 8) g.emit(`if (${c}) { L${d} = ${g.lo(r)}; H${d} = ${g.hi(r)}; }`);
+      else g.emit(`if (${c}) L${d} = ${g.lo(r)}; H${d} = 0;`);
+      return;
+    }
+    case K.PUSH: {
+      const r = i.reg;
+      g.emit(
+        `{ pc = ${k}; const v = ${g.lo(r)}, vh = ${g.hi(r)}; const s = (${g.lo(4)} >>> 0) - 8; const nl = s | 0; const nh = (${g.hi(4)} - (s < 0 ? 1 : 0)) | 0; c.write64(nh * 4294967296 + (nl >>> 0), v, vh);`,
+      );
+      g.set64(4, 'nl', 'nh');
+      g.emit('}');
+      return;
+    }
+    case K.POP: {
+      g.emit(
+        `{ pc = ${k}; const sl = ${g.lo(4)}, sh = ${g.hi(4)}; const v = c.read64(sh * 4294967296 + (sl >>> 0)); const vh = c.tHi; const s = (sl >>> 0) + 8;`,
+      );
+      g.set64(4, 's | 0', '(sh + (s > 4294967295 ? 1 : 0)) | 0');
+      g.set64(i.reg, 'v', 'vh');
+      g.emit('}');
+      return;
+    }
+    case K.CALLREL: {
+      const n = i.next;
+      g.emit(
+        `{ pc = ${k}; const s = (${g.lo(4)} >>> 0) - 8; const nl = s | 0; const nh = (${g.hi(4)} - (s < 0 ? 1 : 0)) | 0; c.write64(nh * 4294967296 + (nl >>> 0), ${n | 0}, ${Math.floor(n / T32) | 0});`,
+      );
+      g.set64(4, 'nl', 'nh');
+      g.emit(`c.rip = ${i.disp}; }`);
+      return;
+    }
+    case K.RET: {
+      g.emit(
+        `{ pc = ${k}; const sl = ${g.lo(4)}, sh = ${g.hi(4)}; const v = c.read64(sh * 4294967296 + (sl >>> 0)); const t = c.tHi * 4294967296 + (v >>> 0);`,
+      );
+      // a non-canonical target faults in the executor (with RIP still at the RET)
+      g.emit(`if (t < -140737488355328 || t >= 140737488355328) { ${g.syncCode()}`);
+      g.emit(`c.cur = I[${k}]; c.rip = ${i.next}; I[${k}].fn(c, I[${k}]); }`);
+      g.emit('const s = (sl >>> 0) + 8;');
+      g.set64(4, 's | 0', '(sh + (s > 4294967295 ? 1 : 0)) | 0');
+      g.emit('c.rip = t; }');
+      return;
+    }
+    default:
+      throw new Error(`jit: no inline form for kind ${kind}`);
+  }
+}
+
+/** SHL/SAL/SHR/SAR by an immediate on a 32/64-bit register. */
+function emitShift(g: Gen, i: Insn, live: boolean): void {
   const op = i.op;
-  if (op !== 4 && op !== 5 && op !== 6 && op !== 7) return null;
-  const d = i.rm * 2;
+  const d = i.rm;
   const n = i.imm & (i.sz === 8 ? 63 : 31);
-  if (n === 0) return '';
-  const pre = (sz: number, cf: string, of: string) =>
-    `c.fOp = 8; c.fSz = ${sz}; c.fCF = ${cf}; c.fOF = ${of}; c.fAF = 0;`;
+  if (n === 0) {
+    if (i.sz === 4) g.set32(d, g.lo(d));
+    return;
+  }
+  const left = op === 4 || op === 6;
   if (i.sz === 4) {
-    if (op === 4 || op === 6)
-      return `{ const a = R[${d}] >>> 0; const r = (a << ${n}) >>> 0; const cf = (a >>> ${32 - n}) & 1; ${pre(4, 'cf', '((r >>> 31) ^ cf) & 1')} c.fRes = r; c.fResH = 0; R[${d}] = r | 0; R[${d + 1}] = 0; }`;
-    if (op === 5)
-      return `{ const a = R[${d}] >>> 0; const r = a >>> ${n}; ${pre(4, `(a >>> ${n - 1}) & 1`, 'a >>> 31')} c.fRes = r; c.fResH = 0; R[${d}] = r | 0; R[${d + 1}] = 0; }`;
-    return `{ const a = R[${d}] | 0; const r = (a >> ${n}) >>> 0; ${pre(4, `(a >> ${n - 1}) & 1`, '0')} c.fRes = r; c.fResH = 0; R[${d}] = r | 0; R[${d + 1}] = 0; }`;
+    g.emit(`{ const a = ${g.lo(d)};`);
+    const r = left ? `(a << ${n}) >>> 0` : op === 5 ? `a >>> ${n}` : `(a >> ${n}) >>> 0`;
+    g.emit(`const r = ${r};`);
+    if (live) {
+      const cf = left ? `(a >>> ${32 - n}) & 1` : op === 5 ? `(a >>> ${n - 1}) & 1` : `(a >> ${n - 1}) & 1`;
+      const of = left ? '((r >>> 31) ^ cf) & 1' : op === 5 ? 'a >>> 31' : '0';
+      g.setFlags(F_PRESET, 4, `const cf = ${cf}; fr = r; frh = 0; fcf = cf; fof = ${of};`);
+    }
+    g.set32(d, 'r | 0');
+    g.emit('}');
+    return;
   }
   let lo: string;
   let hi: string;
   let cf: string;
   let of: string;
-  if (op === 4 || op === 6) {
+  if (left) {
     if (n >= 32) {
       lo = '0';
       hi = `a << ${n - 32}`;
@@ -149,159 +883,135 @@ function inlineShift(i: Insn): string | null {
       n > 32 ? `(ah ${arith ? '>>' : '>>>'} ${n - 33}) & 1` : n === 32 ? 'a >>> 31' : `(a >>> ${n - 1}) & 1`;
     of = arith ? '0' : 'ah >>> 31';
   }
-  return `{ const a = R[${d}], ah = R[${d + 1}]; const r = (${lo}) | 0; const rh = (${hi}) | 0; const cf = ${cf}; ${pre(8, 'cf', of)} c.fRes = r; c.fResH = rh; R[${d}] = r; R[${d + 1}] = rh; }`;
+  g.emit(`{ const a = ${g.lo(d)}, ah = ${g.hi(d)}; const r = (${lo}) | 0; const rh = (${hi}) | 0;`);
+  if (live) g.setFlags(F_PRESET, 8, `const cf = ${cf}; fr = r; frh = rh; fcf = cf; fof = ${of};`);
+  g.set64(d, 'r', 'rh');
+  g.emit('}');
 }
 
-/** Inline forms of IMUL r64, r64 / MOVZX / LEA (64-bit) / CMOVcc on registers. */
-function inlineMisc(i: Insn): string | null {
-  const f = i.fn;
-  const sz = i.sz;
-  if (f === imul2 && i.op === 0 && !i.mem && sz === 8) {
-    const d = i.reg * 2;
-    const r = i.rm * 2;
-    return `{ const a = R[${r}], ah = R[${r + 1}], bl = R[${d}], bh = R[${d + 1}]; const lo = Math.imul(a, bl); const hi = (Math.round(((a >>> 0) * (bl >>> 0) - (lo >>> 0)) / 4294967296) + Math.imul(a, bh) + Math.imul(ah, bl)) | 0; R[${d}] = lo; R[${d + 1}] = hi; c.fOp = 9; c.fSz = 8; c.fA = a; c.fAH = ah; c.fB = bl; c.fBH = bh; c.fRes = lo; c.fResH = hi; }`;
-  }
-  if (f === setcc && !i.mem) return `c.R8[${i.rmB}] = cond(c, ${i.op}) ? 1 : 0;`;
-  if (f === mulE && !i.mem && sz === 8) {
-    const r = i.rm * 2;
-    return `{ mul64(R[0], R[1], R[${r}], R[${r + 1}], false); const l0 = limbs[0] | 0, l1 = limbs[1] | 0, l2 = limbs[2] | 0, l3 = limbs[3] | 0; R[0] = l0; R[1] = l1; R[4] = l2; R[5] = l3; const cf = l2 !== 0 || l3 !== 0 ? 1 : 0; c.fOp = 8; c.fSz = 8; c.fRes = l0; c.fResH = l1; c.fCF = cf; c.fOF = cf; c.fAF = 0; }`;
-  }
-  if (f === movzx && !i.mem && (sz === 4 || sz === 8)) {
-    const src = i.op === 1 ? `c.R8[${i.rmB}]` : `c.R16[${i.rm * 4}]`;
-    return `R[${i.reg * 2}] = ${src}; R[${i.reg * 2 + 1}] = 0;`;
-  }
-  if (f === lea && sz === 8 && i.asz === 8 && !i.ripRel) {
-    const d = i.reg * 2;
-    let code = `{ let lo = ${i.disp >>> 0}; let hi = ${i.disp < 0 ? -1 : 0};`;
-    if (i.base >= 0) code += ` lo += R[${i.base}] >>> 0; hi += R[${i.base + 1}];`;
-    if (i.index >= 0)
-      code += ` lo += (R[${i.index}] >>> 0) * ${i.scale}; hi += Math.imul(R[${i.index + 1}], ${i.scale});`;
-    return `${code} R[${d + 1}] = (hi + Math.floor(lo / 4294967296)) | 0; R[${d}] = lo | 0; }`;
-  }
-  if (f === cmov && !i.mem && (sz === 4 || sz === 8)) {
-    const d = i.reg * 2;
-    const r = i.rm * 2;
-    return sz === 8
-      ? `if (cond(c, ${i.op})) { R[${d}] = R[${r}]; R[${d + 1}] = R[${r + 1}]; }`
-      : `if (cond(c, ${i.op})) { R[${d}] = R[${r}]; } R[${d + 1}] = 0;`;
-  }
-  return null;
+/** Registers an executor call may read or write implicitly (beyond the ModRM fields). */
+function emitCall(g: Gen, i: Insn, k: number, loopBody: boolean): void {
+  g.syncRegs();
+  g.syncFlags();
+  g.emit(`pc = ${k}; { const i = I[${k}]; c.cur = i; c.rip = ${i.next}; i.fn(c, i); }`);
+  g.reload();
+  g.emit(`if (c.brk) return ${loopBody ? `it * ${g.insns.length} + ` : ''}${k + 1};`);
 }
 
-/** Emits inline code for `i`, or returns null when it must be called. */
-function inline(i: Insn): string | null {
-  const f = i.fn;
-  const sz = i.sz;
-  const sh = inlineShift(i) ?? inlineMisc(i);
-  if (sh !== null) return sh;
-  if (i.mem || (sz !== 4 && sz !== 8)) {
-    if (f === jmpRel) return `c.rip = ${i.disp};`;
-    if (f === jcc) return `c.rip = cond(c, ${i.op}) ? ${i.disp} : ${i.next};`;
-    return null;
-  }
-  if (f === jmpRel) return `c.rip = ${i.disp};`;
-  if (f === jcc) return `c.rip = cond(c, ${i.op}) ? ${i.disp} : ${i.next};`;
-  let dst: number;
-  let src: string | null = null;
-  let srcH: string | null = null;
-  let op: number;
-  if (f === aluEG || f === aluGE || f === aluEI || f === testEG || f === testEI) {
-    op = f === testEG || f === testEI ? 4 : i.op;
-    if (!ALU_INLINE.includes(op)) return null;
-    if (f === aluGE) {
-      dst = i.reg;
-      src = `R[${i.rm * 2}]`;
-      srcH = `R[${i.rm * 2 + 1}]`;
-    } else if (f === aluEI || f === testEI) {
-      dst = i.rm;
-      src = sz === 8 ? `${i.imm | 0}` : `${i.imm >>> 0}`;
-      srcH = `${i.immH | 0}`;
-    } else {
-      dst = i.rm;
-      src = `R[${i.reg * 2}]`;
-      srcH = `R[${i.reg * 2 + 1}]`;
-    }
-    const write = !(op === 7 || f === testEG || f === testEI);
-    const k = flagKind(op);
-    const d = dst * 2;
-    // ADC/SBB: carry-in from the flags before this instruction
-    const cin = op === 2 || op === 3 ? 'const cin = flagCF(c); c.fCin = cin; ' : '';
-    if (sz === 4) {
-      const b = f === aluEI || f === testEI ? src : `(${src} >>> 0)`;
-      const e = op === 2 ? 'a + b + cin' : op === 3 ? 'a - b - cin' : aluExpr(op, 'a', 'b');
-      return `{ ${cin}const a = R[${d}] >>> 0; const b = ${b}; const r = (${e}) >>> 0; c.fOp = ${k}; c.fSz = 4; c.fA = a; c.fB = b; c.fRes = r;${write ? ` R[${d}] = r | 0; R[${d + 1}] = 0;` : ''} }`;
-    }
-    let body: string;
-    if (op === 2) {
-      body = `const s = (al >>> 0) + (bl >>> 0) + cin; const lo = s | 0; const hi = (ah + bh + (s > 4294967295 ? 1 : 0)) | 0;`;
-    } else if (op === 3) {
-      body = `const s = (al >>> 0) - (bl >>> 0) - cin; const lo = s | 0; const hi = (ah - bh - (s < 0 ? 1 : 0)) | 0;`;
-    } else if (op === 0) {
-      body = `const s = (al >>> 0) + (bl >>> 0); const lo = s | 0; const hi = (ah + bh + (s > 4294967295 ? 1 : 0)) | 0;`;
-    } else if (op === 5 || op === 7) {
-      body = `const s = (al >>> 0) - (bl >>> 0); const lo = s | 0; const hi = (ah - bh - (s < 0 ? 1 : 0)) | 0;`;
-    } else {
-      const o = op === 1 ? '|' : op === 4 ? '&' : '^';
-      body = `const lo = al ${o} bl; const hi = ah ${o} bh;`;
-    }
-    return `{ ${cin}const al = R[${d}], ah = R[${d + 1}], bl = ${src} | 0, bh = ${srcH} | 0; ${body} c.fOp = ${k}; c.fSz = 8; c.fA = al; c.fAH = ah; c.fB = bl; c.fBH = bh; c.fRes = lo; c.fResH = hi;${write ? ` R[${d}] = lo; R[${d + 1}] = hi;` : ''} }`;
-  }
-  if (f === movGE || f === movEG) {
-    const d = (f === movGE ? i.reg : i.rm) * 2;
-    const s = (f === movGE ? i.rm : i.reg) * 2;
-    return sz === 8 ? `R[${d}] = R[${s}]; R[${d + 1}] = R[${s + 1}];` : `R[${d}] = R[${s}]; R[${d + 1}] = 0;`;
-  }
-  if (f === movEI) {
-    const d = i.rm * 2;
-    return `R[${d}] = ${i.imm | 0}; R[${d + 1}] = ${sz === 8 ? i.immH | 0 : 0};`;
-  }
-  if (f === incDec) {
-    const d = i.rm * 2;
-    const inc = i.op === 0;
-    if (sz === 4) {
-      return `{ const cf = c.fOp === 0 ? c.fFlags & 1 : flagCF(c); const a = R[${d}] >>> 0; const r = (a ${inc ? '+' : '-'} 1) >>> 0; c.fA = a; c.fRes = r; c.fB = 1; c.fSz = 4; c.fOp = ${inc ? 6 : 7}; c.fCF = cf; R[${d}] = r | 0; R[${d + 1}] = 0; }`;
-    }
-    const body = inc
-      ? `const s = (a >>> 0) + 1; const r = s | 0; const rh = (ah + (s > 4294967295 ? 1 : 0)) | 0;`
-      : `const s = (a >>> 0) - 1; const r = s | 0; const rh = (ah - (s < 0 ? 1 : 0)) | 0;`;
-    return `{ const cf = c.fOp === 0 ? c.fFlags & 1 : flagCF(c); const a = R[${d}], ah = R[${d + 1}]; ${body} c.fAH = ah; c.fBH = 0; c.fResH = rh; c.fA = a | 0; c.fRes = r; c.fB = 1; c.fSz = 8; c.fOp = ${inc ? 6 : 7}; c.fCF = cf; R[${d}] = r; R[${d + 1}] = rh; }`;
-  }
-  return null;
-}
-
-/** Compiles `b` to a JavaScript function. @example const fn = compileBlock(block) */
-export function compileBlock(b: Block, flagCF: (c: Cpu) => number): (c: Cpu) => number {
-  const lines: string[] = ['const R = c.R;'];
-  const n = b.insns.length;
+/** Compiles `b` to a JavaScript function. @example const fn = compileBlock(block, flagCF) */
+export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBlock {
+  const insns = b.insns;
+  const n = insns.length;
   const is64 = (b.key & 3) === 3;
-  for (let k = 0; k < n; k++) {
-    const i = b.insns[k];
-    const code = inline(i) ?? (is64 ? inline64(i, k) : null);
-    if (code !== null) {
-      lines.push(code);
-      const branch = i.fn === jcc || i.fn === jmpRel || i.fn === callRel || i.fn === retNear;
-      if (k === n - 1 && !branch) lines.push(`c.rip = ${i.next};`);
-      continue;
+  const last = insns[n - 1];
+  // a block that ends by branching back to its own first instruction: compile it as a loop
+  const selfLoop = last.fn === jcc && last.disp === insns[0].ip && n > 1;
+
+  // liveness of the arithmetic flags after each instruction (two passes: ROL/ROR inline only when dead)
+  const kinds: K[] = new Array(n);
+  const liveAfter: boolean[] = new Array(n);
+  let live = true;
+  for (let k = n - 1; k >= 0; k--) {
+    liveAfter[k] = live;
+    const kind = plan(insns[k], is64, live);
+    kinds[k] = kind;
+    switch (flagEffect(kind, insns[k])) {
+      case FE.WRITE:
+        live = false;
+        break;
+      case FE.READ:
+      case FE.READ_WRITE:
+        live = true;
+        break;
+      default:
+        break; // NONE and PARTIAL: unchanged
     }
-    lines.push(
-      `{ const i = I[${k}]; c.cur = i; c.rip = ${i.next}; i.fn(c, i); if (c.brk) return ${k + 1}; }`,
-    );
   }
-  lines.push(`return ${n};`);
-  const body = lines.join('\n');
+
+  const g = new Gen(is64, insns);
+  const hasCalls = kinds.includes(K.CALL);
+  const gen = (): void => {
+    for (let k = 0; k < n; k++) {
+      const i = insns[k];
+      const kind = kinds[k];
+      if (kind === K.CALL) {
+        emitCall(g, i, k, selfLoop);
+        continue;
+      }
+      if (selfLoop && k === n - 1) break; // the loop's branch is emitted below
+      emitInline(g, i, k, kind, liveAfter[k]);
+      if (kind === K.STORE || kind === K.STORE_IMM || kind === K.ALU_RMW || kind === K.PUSH) {
+        // a store into a page holding code ends the block after it (self-modifying code)
+        g.emit(`if (c.brk) { ${exitCode(g, k + 1, selfLoop, i)} }`);
+      }
+      if (k === n - 1 && kind !== K.JCC && kind !== K.JMP && kind !== K.CALLREL && kind !== K.RET)
+        g.emit(`c.rip = ${i.next};`);
+    }
+    if (selfLoop) {
+      const cnd = g.cond(last.op);
+      g.emit(`if (!${cnd}) { ${g.flagSyncCode()} c.rip = ${last.next}; it++; break; }`);
+      g.syncFlags();
+      g.emit(
+        `if (++it >= max${hasCalls ? ' || c.pendingIrq >= 0 || c.pendingNmi' : ''}) { c.rip = ${last.disp}; break; }`,
+      );
+    } else g.syncFlags();
+  };
+  // first pass: which registers the block uses and writes; second pass with that known (executor
+  // calls reload every used register; a loop body starts with everything it writes dirty)
+  gen();
+  g.out.length = 0;
+  g.dirty = selfLoop ? new Set(g.written) : new Set();
+  g.flags = null;
+  gen();
+  const lines: string[] = ['const R = c.R;'];
+  const used = [...g.used].sort((x, y) => x - y);
+  if (used.length > 0)
+    lines.push(`let ${used.map((r) => `L${r} = R[${2 * r}], H${r} = R[${2 * r + 1}]`).join(', ')};`);
+  lines.push(
+    'let fop = -1, fsz = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fr = 0, frh = 0, fcf = 0, fof = 0, fcin = 0;',
+  );
+  lines.push('let pc = 0;');
+  if (selfLoop) lines.push(`let it = 0; const max = budget > ${n} ? Math.floor(budget / ${n}) : 1;`);
+  lines.push('try {');
+  if (selfLoop) lines.push('for (;;) {', ...g.out, '}');
+  else lines.push(...g.out);
+  lines.push(writeBack(g));
+  lines.push(`return ${selfLoop ? `it * ${n}` : n};`);
+  lines.push('} catch (e) {');
+  lines.push(writeBack(g));
+  lines.push(
+    'if (fop >= 0) { c.fOp = fop; c.fSz = fsz; c.fA = fa; c.fAH = fah; c.fB = fb; c.fBH = fbh; c.fRes = fr; c.fResH = frh; c.fCF = fcf; c.fOF = fof; c.fAF = 0; c.fCin = fcin; }',
+  );
+  lines.push(`c.cur = I[pc];${selfLoop ? ` c.icount += it * ${n};` : ''}`);
+  lines.push('throw e;');
+  lines.push('}');
+  const src = lines.join('\n');
   const factory = new Function(
     'I',
     'cond',
     'flagCF',
     'mul64',
     'limbs',
-    `return function block(c) {\n${body}\n};`,
+    'PARITY',
+    `return function block(c, budget) {\n${src}\n};`,
   ) as (
     I: Insn[],
     cnd: typeof cond,
     fcf: (c: Cpu) => number,
     m64: typeof mul64,
     lb: typeof limbs,
-  ) => (c: Cpu) => number;
-  return factory(b.insns, cond, flagCF, mul64, limbs);
+    par: typeof PARITY,
+  ) => CompiledBlock;
+  return factory(insns, cond, flagCF, mul64, limbs, PARITY);
+}
+
+/** Stores every register the block writes (locals equal `c.R` for the others). */
+function writeBack(g: Gen): string {
+  return [...g.written].map((r) => `R[${2 * r}] = L${r}; R[${2 * r + 1}] = H${r};`).join(' ');
+}
+
+/** Code that leaves the block early after instruction count `retired` (locals and flags stored). */
+function exitCode(g: Gen, retired: number, selfLoop: boolean, i: Insn): string {
+  const fl = g.flagSyncCode();
+  return `${fl} ${writeBack(g)} c.rip = ${i.next}; return ${selfLoop ? `it * ${g.insns.length} + ` : ''}${retired};`;
 }

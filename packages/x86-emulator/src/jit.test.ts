@@ -1,0 +1,267 @@
+/**
+ * The block compiler against the interpreter: the same programs, interpreted (jitThreshold -1) and
+ * compiled (every block before its first run, and after a few runs), must end in the same registers,
+ * flags, memory and instruction count, including when a fault, an instruction budget or a write to
+ * the running code cuts a compiled loop short.
+ */
+import { GuestMemory } from '@ts-vmm/vm-memory';
+import { describe, expect, it } from 'vitest';
+import { assemble, hasAssembler } from '../test/assemble.js';
+import { Cpu, type CpuExit } from './cpu.js';
+import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
+
+interface Outcome {
+  exit: CpuExit;
+  regs: ReturnType<Cpu['getRegs']>;
+  icount: number;
+  data: Uint8Array;
+  stack: Uint8Array;
+  compiled: number;
+}
+
+function runProgram(code: Uint8Array, jitThreshold: number, slice = 10_000_000): Outcome {
+  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
+  buildFlatImage(mem);
+  mem.writeBytes(FLAT.CODE, new Uint8Array([...code, ...DONE_BYTES]));
+  const data = new Uint8Array(4096);
+  for (let k = 0, x = 0x9e3779b9; k < data.length; k++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[k] = x & 0xff;
+  }
+  mem.writeBytes(FLAT.DATA, data);
+  const cpu = new Cpu(mem, { jitThreshold });
+  cpu.setSregs(flatSregs());
+  cpu.setRegs({
+    ...zeroRegs(),
+    rip: BigInt(FLAT.CODE),
+    rsp: BigInt(FLAT.USER_STACK),
+    r15: BigInt(FLAT.DATA),
+    rflags: 0x202n,
+  });
+  let exit = cpu.run(slice);
+  for (let n = 0; exit.kind === 'instruction-limit' && n < 100_000; n++) exit = cpu.run(slice);
+  return {
+    exit,
+    regs: cpu.getRegs(),
+    icount: cpu.icount,
+    data: mem.readBytes(FLAT.DATA, 4096),
+    stack: mem.readBytes(FLAT.USER_STACK - 256, 256),
+    compiled: cpu.compiledBlocks,
+  };
+}
+
+function expectSame(src: string, slices: number[] = [10_000_000]): void {
+  const code = assemble(src);
+  const ref = runProgram(code, -1);
+  expect(ref.exit.kind).not.toBe('internal-error');
+  for (const jit of [0, 3]) {
+    for (const slice of slices) {
+      const got = runProgram(code, jit, slice);
+      expect(got.compiled).toBeGreaterThan(0);
+      expect({ jit, slice, exit: got.exit, regs: got.regs, icount: got.icount }).toEqual({
+        jit,
+        slice,
+        exit: ref.exit,
+        regs: ref.regs,
+        icount: ref.icount,
+      });
+      expect(Buffer.from(got.data).equals(Buffer.from(ref.data))).toBe(true);
+      expect(Buffer.from(got.stack).equals(Buffer.from(ref.stack))).toBe(true);
+    }
+  }
+}
+
+/** Stores the six arithmetic flags (PUSHF) and a few registers to the data page at `slot`. */
+const SAVE = (slot: number) => `
+  pushfq
+  pop r14
+  and r14, 0x8d5
+  mov [r15 + ${slot * 8}], r14
+`;
+
+describe.skipIf(!hasAssembler())('block compiler', () => {
+  it('computes the kernel bignum loop (mpihelp_addmul_1) exactly, as a compiled loop', () => {
+    expectSame(
+      `
+  mov r12, 50
+outer:
+  lea rdi, [r15]
+  lea rsi, [r15 + 2048]
+  mov edx, 32
+  mov rcx, 0x9e3779b97f4a7c15
+  call addmul_1
+  add [r15 + 1024], rax
+  dec r12
+  jnz outer
+  jmp done
+addmul_1:
+  mov r10, rdi
+  mov edi, edx
+  mov r9, rcx
+  push r14
+  neg edi
+  push r13
+  mov r11, rsi
+  shr r9, 32
+  movsxd rax, edi
+  push r12
+  mov r8d, ecx
+  xor esi, esi
+  push rbp
+  mov rbp, rax
+  push rbx
+  movabs rbx, 0x100000000
+  jmp 2f
+1:
+  movsxd rax, edi
+2:
+  sub rax, rbp
+  mov rcx, [r11 + rax*8]
+  lea r12, [rax*8]
+  mov rdx, rcx
+  mov ecx, ecx
+  shr rdx, 32
+  mov rax, rcx
+  imul rax, r8
+  mov r13, rdx
+  imul r13, r8
+  imul rcx, r9
+  imul rdx, r9
+  mov r14, rax
+  mov eax, eax
+  shr r14, 32
+  add rcx, r13
+  add rcx, r14
+  mov r14, rdx
+  add rdx, rbx
+  cmp rcx, r13
+  mov r13, rcx
+  cmovae rdx, r14
+  add rax, rsi
+  shl r13, 32
+  add rax, r13
+  cmp rax, rsi
+  setb sil
+  add r12, r10
+  shr rcx, 32
+  movzx esi, sil
+  add rax, [r12]
+  adc rsi, rcx
+  mov [r12], rax
+  add rsi, rdx
+  add edi, 1
+  jne 1b
+  pop rbx
+  mov rax, rsi
+  pop rbp
+  pop r12
+  pop r13
+  pop r14
+  ret
+done:
+`,
+      [10_000_000, 7, 100],
+    );
+  });
+
+  it('keeps flags exact through MUL, IMUL, rotates, shifts, INC/DEC, ADC/SBB and every condition', () => {
+    // five rounds, so that the blocks also run compiled with jitThreshold 3
+    let src =
+      '  mov r13d, 5\ntop:\n  mov rbx, 0x8000000000000001\n  mov rcx, 0xfffffffffffffff3\n  mov edx, 7\n';
+    const ops = [
+      'mul rbx',
+      'imul rcx, rbx',
+      'imul ecx, ebx',
+      'imul rdx, rcx, 3',
+      'rol rbx, 7',
+      'ror ecx, 31',
+      'rol rbx, 32',
+      'shl rbx, 63',
+      'sar rcx, 40',
+      'shr edx, 3',
+      'inc rbx',
+      'dec ecx',
+      'adc rbx, rcx',
+      'sbb edx, ecx',
+      'add rcx, [r15 + 16]',
+      'sub dword ptr [r15 + 24], 0x7fffffff',
+      'cmp rbx, [r15 + 32]',
+      'test dword ptr [r15 + 40], 0x80000000',
+      'xor eax, eax',
+      'neg rcx',
+    ];
+    let slot = 0;
+    for (const op of ops) {
+      src += `  ${op}\n`;
+      for (const cc of ['o', 'b', 'z', 'be', 's', 'p', 'l', 'le']) {
+        src += `  set${cc} al\n  setn${cc} ah\n  cmov${cc} r8, rbx\n  cmovn${cc} r9d, ecx\n`;
+      }
+      src += `  mov [r15 + ${2048 + slot * 8}], rax\n${SAVE(slot + 1)}`;
+      slot++;
+      // rotates whose flags a later instruction reads, and ones whose flags are dead
+      src += `  rol rcx, 1\n  ror rbx, 5\n  jc 1f\n  add rdx, 1\n1:\n  ror rdx, 9\n  add rax, rdx\n`;
+    }
+    expectSame(`${src}  dec r13d\n  jnz top\n`);
+  });
+
+  it('stops a compiled loop at an MMIO read with the state and instruction count of that iteration', () => {
+    // walks up through RAM until it reads past its end (16 MiB): an MMIO-read exit from inside the loop
+    expectSame(
+      `
+  mov rsi, 0xff0000
+  xor eax, eax
+1:
+  add rax, [rsi]
+  rol rax, 3
+  add rsi, 512
+  cmp rax, rsi
+  jne 1b
+`,
+      [10_000_000, 13],
+    );
+  });
+
+  it('stops a compiled loop at a fault raised by an executor (#DE) with the exact state', () => {
+    expectSame(
+      `
+  mov ecx, 20
+  mov eax, 1000
+1:
+  xor edx, edx
+  mov ebx, ecx
+  sub ebx, 7
+  div ebx
+  rol eax, 1
+  add eax, 1000
+  dec ecx
+  jnz 1b
+`,
+      [10_000_000, 5],
+    );
+  });
+
+  it('leaves a compiled block after it writes its own code', () => {
+    // on its 5th iteration the loop patches the 32-bit immediate of an ADD later in the same block
+    expectSame(`
+  mov ecx, 10
+  xor ebx, ebx
+  lea rdi, [rip + 2f + 2]
+1:
+  cmp ecx, 5
+  jne 3f
+  mov dword ptr [rdi], 100
+2:
+  add ebx, 0x12345678
+  dec ecx
+  jnz 1b
+  jmp 4f
+3:
+  add ebx, 1
+  dec ecx
+  jnz 1b
+4:
+`);
+  });
+});
