@@ -53,13 +53,16 @@ interface EmulatorResult {
   tlbHitRate: number;
   decodeHitRate: number;
   lastLines: string;
+  compiledBlocks: number;
+  compiledRuns: number;
+  interpreted: number;
 }
 
 /** Boots on the emulated backend through the reference VMM (its built dist). */
 async function bootEmulated(
   g: GuestFiles,
   timeoutS: number,
-  profile: Map<number, number> | null,
+  profile: Profile | null,
 ): Promise<EmulatorResult> {
   const here = fileURLToPath(import.meta.url);
   const vmmDist = join(here, '..', '..', '..', '..', '..', 'vmm-reference', 'dist', 'index.js');
@@ -125,25 +128,41 @@ async function bootEmulated(
     tlbHitRate: s.tlbHitRate,
     decodeHitRate: s.decodeHitRate,
     lastLines: text.trim().split('\n').slice(-3).join('\n'),
+    compiledBlocks: vcpus.reduce((n, v) => n + v.cpu.compiledBlocks, 0),
+    compiledRuns: vcpus.reduce((n, v) => n + v.cpu.compiledRuns, 0),
+    interpreted: vcpus.reduce((n, v) => n + v.cpu.interpretedInstructions, 0),
   };
 }
 
 /** Sampling period of `--profile` (guest instructions; prime, so loops do not alias). */
 const SAMPLE_PERIOD = 9973;
 
-/** `--profile`: runs the CPU in slices of at most SAMPLE_PERIOD instructions and counts the RIP after each. */
-function sampleRip(v: EmulatedVcpu, samples: Map<number, number>): void {
+/** A `--profile` histogram: instruction samples and wall time (ms) per guest RIP. */
+interface Profile {
+  samples: Map<number, number>;
+  ms: Map<number, number>;
+}
+
+/**
+ * `--profile`: runs the CPU in slices of at most SAMPLE_PERIOD instructions; counts the RIP after each
+ * slice (where the instructions go) and charges each slice's wall time to the RIP it started at (where
+ * the time goes: slow code takes longer per slice).
+ */
+function sampleRip(v: EmulatedVcpu, p: Profile): void {
   const cpu = v.cpu;
   const run = cpu.run.bind(cpu);
   cpu.run = (max?: number) => {
+    const start = cpu.rip;
+    const t0 = performance.now();
     const exit = run(Math.min(max ?? SAMPLE_PERIOD, SAMPLE_PERIOD));
-    if (exit.kind === 'instruction-limit') samples.set(cpu.rip, (samples.get(cpu.rip) ?? 0) + 1);
+    p.ms.set(start, (p.ms.get(start) ?? 0) + performance.now() - t0);
+    if (exit.kind === 'instruction-limit') p.samples.set(cpu.rip, (p.samples.get(cpu.rip) ?? 0) + 1);
     return exit;
   };
 }
 
-/** Prints the top kernel functions of a RIP histogram, by System.map (`--system-map PATH`). */
-function printProfile(samples: Map<number, number>, systemMap: string | undefined): void {
+/** Prints the top kernel functions of a profile by time and by instructions, via System.map (`--system-map PATH`). */
+function printProfile(p: Profile, systemMap: string | undefined): void {
   const syms: { addr: number; name: string }[] = [];
   if (systemMap && existsSync(systemMap)) {
     for (const line of readFileSync(systemMap, 'utf8').split('\n')) {
@@ -153,10 +172,7 @@ function printProfile(samples: Map<number, number>, systemMap: string | undefine
     }
     syms.sort((x, y) => x.addr - y.addr);
   }
-  const byName = new Map<string, number>();
-  let total = 0;
-  for (const [rip, n] of samples) {
-    total += n;
+  const nameOf = (rip: number): string => {
     let lo = 0;
     let hi = syms.length - 1;
     let found = -1;
@@ -167,12 +183,28 @@ function printProfile(samples: Map<number, number>, systemMap: string | undefine
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    const name = rip >= 0 ? 'user space' : found >= 0 ? syms[found].name : 'unknown';
-    byName.set(name, (byName.get(name) ?? 0) + n);
+    return rip >= 0 ? 'user space' : found >= 0 ? syms[found].name : 'unknown';
+  };
+  const fold = (m: Map<number, number>): [Map<string, number>, number] => {
+    const by = new Map<string, number>();
+    let total = 0;
+    for (const [rip, n] of m) {
+      total += n;
+      const name = nameOf(rip);
+      by.set(name, (by.get(name) ?? 0) + n);
+    }
+    return [by, total];
+  };
+  const [insns, totalInsns] = fold(p.samples);
+  const [time, totalMs] = fold(p.ms);
+  console.log(
+    `profile: ${totalInsns} samples, one per ${SAMPLE_PERIOD} instructions; ${(totalMs / 1000).toFixed(1)} s of vCPU time`,
+  );
+  console.log('  % time  % insns  function');
+  for (const [name, ms] of [...time].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+    const pct = (((insns.get(name) ?? 0) / totalInsns) * 100).toFixed(2);
+    console.log(`  ${((ms / totalMs) * 100).toFixed(2).padStart(6)}  ${pct.padStart(7)}  ${name}`);
   }
-  const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 30);
-  console.log(`profile: ${total} samples, one per ${SAMPLE_PERIOD} instructions`);
-  for (const [name, n] of top) console.log(`  ${((n / total) * 100).toFixed(2).padStart(6)}%  ${name}`);
 }
 
 /** Boots the same pair on QEMU TCG; resolves with ms to the ready line (-1 if never). */
@@ -218,7 +250,7 @@ async function main(): Promise<void> {
       console.log(`qemu tcg:  not run (${(e as Error).message})`);
     }
   }
-  const profile = argv.includes('--profile') ? new Map<number, number>() : null;
+  const profile: Profile | null = argv.includes('--profile') ? { samples: new Map(), ms: new Map() } : null;
   const mi = argv.indexOf('--system-map');
   const emu = await bootEmulated(g, timeoutS, profile);
   if (profile) printProfile(profile, mi >= 0 ? argv[mi + 1] : undefined);
@@ -228,6 +260,10 @@ async function main(): Promise<void> {
   );
   console.log(
     `emulated:  ${(emu.instructions / 1e6).toFixed(0)} M guest instructions, ${mips.toFixed(2)} M instructions/s, TLB hit rate ${(emu.tlbHitRate * 100).toFixed(1)}%, decode-cache hit rate ${(emu.decodeHitRate * 100).toFixed(2)}%`,
+  );
+  const compiled = emu.instructions - emu.interpreted;
+  console.log(
+    `emulated:  ${emu.compiledBlocks} blocks compiled; ${((compiled / emu.instructions) * 100).toFixed(1)}% of instructions ran compiled, ${(compiled / emu.compiledRuns).toFixed(1)} per compiled block run`,
   );
   if (emu.readyMs < 0) console.log(`emulated:  did not reach user space; last lines:\n${emu.lastLines}`);
   if (qemu && qemu.readyMs > 0 && emu.readyMs > 0) {
