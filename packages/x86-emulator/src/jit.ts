@@ -972,16 +972,19 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
   );
   lines.push('let pc = 0;');
   if (selfLoop) lines.push(`let it = 0; const max = budget > ${n} ? Math.floor(budget / ${n}) : 1;`);
+  const dynFlags =
+    'if (fop >= 0) { c.fOp = fop; c.fSz = fsz; c.fA = fa; c.fAH = fah; c.fB = fb; c.fBH = fbh; c.fRes = fr; c.fResH = frh; c.fCF = fcf; c.fOF = fof; c.fAF = 0; c.fCin = fcin; }';
+  lines.push(`let x = ${selfLoop ? 0 : n};`);
   lines.push('try {');
-  if (selfLoop) lines.push('for (;;) {', ...g.out, '}');
-  else lines.push(...g.out);
+  // early exits (a store into code) break out of `body` with `x` = instructions retired so far
+  if (selfLoop) lines.push('body: for (;;) {', ...g.out, '}');
+  else lines.push('body: {', ...g.out, '}');
   lines.push(writeBack(g));
-  lines.push(`return ${selfLoop ? `it * ${n}` : n};`);
+  lines.push(dynFlags);
+  lines.push(`return ${selfLoop ? `it * ${n} + x` : 'x'};`);
   lines.push('} catch (e) {');
   lines.push(writeBack(g));
-  lines.push(
-    'if (fop >= 0) { c.fOp = fop; c.fSz = fsz; c.fA = fa; c.fAH = fah; c.fB = fb; c.fBH = fbh; c.fRes = fr; c.fResH = frh; c.fCF = fcf; c.fOF = fof; c.fAF = 0; c.fCin = fcin; }',
-  );
+  lines.push(dynFlags);
   lines.push(`c.cur = I[pc];${selfLoop ? ` c.icount += it * ${n};` : ''}`);
   lines.push('throw e;');
   lines.push('}');
@@ -1010,8 +1013,7 @@ function writeBack(g: Gen): string {
   return [...g.written].map((r) => `R[${2 * r}] = L${r}; R[${2 * r + 1}] = H${r};`).join(' ');
 }
 
-/** Code that leaves the block early after instruction count `retired` (locals and flags stored). */
-function exitCode(g: Gen, retired: number, selfLoop: boolean, i: Insn): string {
-  const fl = g.flagSyncCode();
-  return `${fl} ${writeBack(g)} c.rip = ${i.next}; return ${selfLoop ? `it * ${g.insns.length} + ` : ''}${retired};`;
+/** Code that leaves the block early after `retired` instructions (the code after `body` stores locals and flags). */
+function exitCode(_g: Gen, retired: number, _selfLoop: boolean, i: Insn): string {
+  return `x = ${retired}; c.rip = ${i.next}; break body;`;
 }

@@ -10,7 +10,7 @@
  *
  * Run (after `pnpm build` and `ts-vmm guest fetch`):
  *   pnpm --filter @ts-vmm/x86-emulator exec tsx src/backend/bench/boot.ts [--skip-qemu] [--timeout S]
- *     [--profile [--system-map PATH]]   (guest RIP sampled every 9973 instructions, top 30 kernel functions)
+ *     [--jit-threshold N] [--profile [--system-map PATH]]   (guest RIP sampled every 9973 instructions, top 30 kernel functions)
  *
  * The reference VMM depends on this package, so it is imported from its built `dist/` by path (a
  * bench-only edge, not a package dependency).
@@ -63,6 +63,7 @@ async function bootEmulated(
   g: GuestFiles,
   timeoutS: number,
   profile: Profile | null,
+  jitThreshold: number | undefined,
 ): Promise<EmulatorResult> {
   const here = fileURLToPath(import.meta.url);
   const vmmDist = join(here, '..', '..', '..', '..', '..', 'vmm-reference', 'dist', 'index.js');
@@ -84,6 +85,7 @@ async function bootEmulated(
       vm.createVcpu = (id: number) => {
         const v = create(id) as EmulatedVcpu;
         vcpus.push(v);
+        if (jitThreshold !== undefined) v.cpu.jitThreshold = jitThreshold;
         if (profile) sampleRip(v, profile);
         return v;
       };
@@ -252,7 +254,8 @@ async function main(): Promise<void> {
   }
   const profile: Profile | null = argv.includes('--profile') ? { samples: new Map(), ms: new Map() } : null;
   const mi = argv.indexOf('--system-map');
-  const emu = await bootEmulated(g, timeoutS, profile);
+  const ji = argv.indexOf('--jit-threshold');
+  const emu = await bootEmulated(g, timeoutS, profile, ji >= 0 ? Number(argv[ji + 1]) : undefined);
   if (profile) printProfile(profile, mi >= 0 ? argv[mi + 1] : undefined);
   const mips = emu.instructions / emu.totalMs / 1000;
   console.log(
