@@ -18,7 +18,9 @@
  *   pnpm --filter @ts-vmm/vmm-reference bench:memory [--memory MIB] [--skip-qemu] [--top]
  *     [--node-flags "--max-semi-space-size=4 ..."]   (V8/Node flags for the ts-vmm child, to compare)
  *
- * `--top` lists each process's biggest mappings at its peak.
+ * `--top` lists each process's biggest mappings at its peak. Flags given with `--node-flags` are what a
+ * user gets with `NODE_OPTIONS` (for instance `--max-semi-space-size=4`: V8's young generation
+ * otherwise commits 32 MiB for a few MiB in use, and cannot be resized once the process runs).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
