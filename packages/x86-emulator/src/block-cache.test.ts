@@ -34,6 +34,8 @@ function block(pa: number, n = 2): Block {
     succ0Rip: 0,
     succ1: null,
     succ1Rip: 0,
+    xLinear: -1,
+    xPhys: -1,
     epoch: -1,
   };
 }

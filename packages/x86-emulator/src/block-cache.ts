@@ -26,8 +26,14 @@ export interface Block {
   key: number;
   /** Linear address of the first instruction. */
   linear: number;
-  /** Physical pages the block's bytes lie on (1 or 2). */
+  /** Physical pages the block's bytes lie on (1 to 3). */
   pages: number[];
+  /**
+   * Linear page of a direct JMP's target that decoding followed onto (-1: none), and the physical
+   * page it mapped to then: a lookup re-checks that mapping before it reuses the block.
+   */
+  xLinear: number;
+  xPhys: number;
   insns: Insn[];
   valid: boolean;
   /** Executions so far (drives compilation). */
@@ -161,6 +167,14 @@ export class BlockCache {
     }
     // the running block may have been dropped: end it after this instruction
     cpu.brk = true;
+  }
+
+  /** Removes `b` from the table and releases it (its code was found mapped differently). */
+  drop(b: Block): void {
+    const s = setOf(b.key);
+    if (this.table[s] === b) this.table[s] = undefined;
+    else if (this.table[s + 1] === b) this.table[s + 1] = undefined;
+    release(b);
   }
 
   /** Drops everything (e.g. after host writes to guest memory). */

@@ -65,6 +65,38 @@ describe('Cpu in long mode (hand-encoded)', () => {
     cpu.run(100);
     expect(cpu.getRegs().rax).toBe(5n);
   });
+
+  it('follows a JMP onto another page in one block, and re-decodes when that page is remapped', () => {
+    // at CODE: mov eax, 7 ; jmp 0x200000 (the next 2 MiB page); there: add eax, <n> ; DONE marker
+    const jmp = 0x200000 - (FLAT.CODE + 5 + 5);
+    const code = new Uint8Array([
+      0xb8,
+      7,
+      0,
+      0,
+      0,
+      0xe9,
+      jmp & 0xff,
+      (jmp >> 8) & 0xff,
+      (jmp >> 16) & 0xff,
+      0,
+    ]);
+    const { cpu, mem } = longModeCpu(code);
+    const tail = (n: number) => new Uint8Array([0x83, 0xc0, n, ...DONE_BYTES]);
+    mem.writeBytes(0x200000, tail(1));
+    mem.writeBytes(0x400000, tail(2));
+    cpu.invalidateCode(0x200000, 16);
+    expect(cpu.run(100)).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + FLAT.DONE });
+    expect(cpu.getRegs().rax).toBe(8n);
+    cpu.run(0); // completes the marker write
+    // map linear 0x200000 to physical 0x400000 (2 MiB PDE 1) and run the same code again
+    const pde = mem.read64(FLAT.PD + 8);
+    mem.write64(FLAT.PD + 8, (pde & ~0xfffff000n) | 0x400000n);
+    cpu.flushTlb(true);
+    cpu.setRegs({ ...cpu.getRegs(), rip: BigInt(FLAT.CODE), rax: 0n });
+    expect(cpu.run(100)).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + FLAT.DONE });
+    expect(cpu.getRegs().rax).toBe(9n); // 8 if the block decoded through the old mapping ran again
+  });
 });
 
 describe.skipIf(!hasAssembler())('Cpu with assembled programs', () => {

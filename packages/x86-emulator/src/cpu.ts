@@ -1090,12 +1090,25 @@ export class Cpu {
     const pa = this.codePhys(la);
     const key = pa * 4 + (this.code64 ? 3 : this.code32 ? 2 : 1);
     const b = this.blocks.lookup(key, la);
-    if (b !== undefined) return b;
+    if (b !== undefined) {
+      if (b.xLinear === -1 || this.mapsTo(b.xLinear, b.xPhys)) return b;
+      this.blocks.drop(b);
+    }
     this.trace[this.tracePos++ & 63] = la;
     const nb = decodeBlock(this, la, pa);
     nb.key = key;
     this.blocks.insert(this, nb);
     return nb;
+  }
+
+  /** Whether code at linear page `la` still lies on physical page `pa` (false when it no longer translates). */
+  private mapsTo(la: number, pa: number): boolean {
+    try {
+      return this.codePhys(la) === pa;
+    } catch (e) {
+      if (e instanceof GuestFault) return false;
+      throw e;
+    }
   }
 
   /** Decode-cache statistics. @example cpu.stats().decodeHitRate */

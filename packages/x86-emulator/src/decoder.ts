@@ -237,7 +237,10 @@ export function decodeBlock(c: Cpu, la: number, pa: number): Block {
   const pages = [pa - (pa % 4096)];
   let ip = c.rip;
   let l = la;
-  const startPage = la - (la & 0xfff);
+  // the page being decoded from: the block's first, or (64-bit code) a JMP's target page
+  let page = la - (la & 0xfff);
+  let xLinear = -1;
+  let xPhys = -1;
   for (;;) {
     let i: Insn;
     try {
@@ -250,20 +253,46 @@ export function decodeBlock(c: Cpu, la: number, pa: number): Block {
     insns.push(i);
     const lastByte = l + i.len - 1;
     const lastPage = lastByte - (lastByte & 0xfff);
-    if (lastPage !== startPage) {
+    if (lastPage !== page) {
       const p2 = c.codePhys(lastByte);
       pages.push(p2 - (p2 % 4096));
     }
-    if (ends || insns.length >= MAX_BLOCK || lastPage !== startPage) break;
+    if (insns.length >= MAX_BLOCK || lastPage !== page) break;
+    if (ends) {
+      // 64-bit code: decoding goes on at the target of a direct JMP (the kernel returns through
+      // `jmp __x86_return_thunk`), onto at most one other page, whose mapping lookups re-check
+      if (!code64 || i.fn !== jmpRel || insns.length > MAX_BLOCK - 8) break;
+      const t = i.disp;
+      if (insns.some((x) => x.ip === t)) break; // a loop closed by the JMP: not unrolled
+      const tPage = t - (t & 0xfff);
+      if (tPage !== la - (la & 0xfff) && tPage !== xLinear) {
+        if (xLinear !== -1) break;
+        let tp: number;
+        try {
+          tp = c.codePhys(t);
+        } catch {
+          break;
+        }
+        xLinear = tPage;
+        xPhys = tp - (tp % 4096);
+        if (!pages.includes(xPhys)) pages.push(xPhys);
+      }
+      page = tPage;
+      ip = t;
+      l = t;
+      continue;
+    }
     ip = i.next;
     l = code64 ? i.next : c.segBase[SEG.CS] + i.next;
     if (!code64) l >>>= 0;
-    if (l - (l & 0xfff) !== startPage) break;
+    if (l - (l & 0xfff) !== page) break;
   }
   return {
     key: 0,
     linear: la,
     pages,
+    xLinear,
+    xPhys,
     insns,
     valid: true,
     count: 0,
