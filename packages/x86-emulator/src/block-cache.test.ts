@@ -36,6 +36,7 @@ function block(pa: number, n = 2): Block {
     succ1Rip: 0,
     xLinear: -1,
     xPhys: -1,
+    global: false,
     epoch: -1,
   };
 }

@@ -40,7 +40,12 @@ export interface Block {
   count: number;
   /** The compiled form (see jit.ts), once hot. */
   fn: ((c: Cpu, budget: number) => number) | null;
-  /** Chained successors (by the RIP they start at), valid while `epoch` equals the CPU's. */
+  /**
+   * All its code lies on global pages: its chained links then depend only on the TLB's
+   * `globalFlushes`, and it links only to blocks that are global too.
+   */
+  global: boolean;
+  /** Chained successors (by the RIP they start at), valid while `epoch` equals the TLB's (see `global`). */
   succ0: Block | null;
   succ0Rip: number;
   succ1: Block | null;

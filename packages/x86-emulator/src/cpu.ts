@@ -996,8 +996,9 @@ export class Cpu {
       if (this.halted) return EXIT_HLT;
       if (this.icount >= limit) return EXIT_LIMIT;
       let b: Block;
-      // chained successor: same mode, privilege and translations since the link was made
-      if (prev !== null && prev.epoch === tlb.flushes) {
+      // chained successor: same mode, privilege and translations since the link was made (for
+      // blocks on global pages a CR3 reload keeps the links)
+      if (prev !== null && prev.epoch === (prev.global ? tlb.globalFlushes : tlb.flushes)) {
         const r = this.rip;
         const s0 = prev.succ0;
         const s1 = prev.succ1;
@@ -1009,21 +1010,25 @@ export class Cpu {
           this.blocks.hits++;
         } else {
           b = this.getBlock();
-          if (prev.succ0 === null) {
-            prev.succ0 = b;
-            prev.succ0Rip = r;
-          } else {
-            prev.succ1 = b;
-            prev.succ1Rip = r;
+          if (!prev.global || b.global) {
+            if (prev.succ0 === null) {
+              prev.succ0 = b;
+              prev.succ0Rip = r;
+            } else {
+              prev.succ1 = b;
+              prev.succ1Rip = r;
+            }
           }
         }
       } else {
         b = this.getBlock();
         if (prev !== null) {
-          prev.epoch = tlb.flushes;
-          prev.succ0 = b;
-          prev.succ0Rip = this.rip;
+          prev.epoch = prev.global ? tlb.globalFlushes : tlb.flushes;
           prev.succ1 = null;
+          if (!prev.global || b.global) {
+            prev.succ0 = b;
+            prev.succ0Rip = this.rip;
+          } else prev.succ0 = null;
         }
       }
       prev = b;
@@ -1097,8 +1102,20 @@ export class Cpu {
     this.trace[this.tracePos++ & 63] = la;
     const nb = decodeBlock(this, la, pa);
     nb.key = key;
+    nb.global = this.codeGlobal(la, nb);
     this.blocks.insert(this, nb);
     return nb;
+  }
+
+  /** Whether every page `b` (decoded at `la`) was decoded from is mapped global in the execute TLB. */
+  private codeGlobal(la: number, b: Block): boolean {
+    const t = this.tlb;
+    const page = la - (la & 0xfff);
+    const slot = (p: number) => this.kX + (((p | 0) >>> 12) & (TLB_SIZE - 1));
+    if (!t.isGlobal(slot(page), page)) return false;
+    if (b.xLinear !== -1 && !t.isGlobal(slot(b.xLinear), b.xLinear)) return false;
+    // an instruction straddling into a further page: not worth tracking, treat as non-global
+    return b.pages.length <= (b.xLinear !== -1 ? 2 : 1);
   }
 
   /** Whether code at linear page `la` still lies on physical page `pa` (false when it no longer translates). */

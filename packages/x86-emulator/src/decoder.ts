@@ -293,6 +293,7 @@ export function decodeBlock(c: Cpu, la: number, pa: number): Block {
     pages,
     xLinear,
     xPhys,
+    global: false,
     insns,
     valid: true,
     count: 0,

@@ -79,7 +79,7 @@ export function recomputeMode(c: Cpu): void {
   c.stackSize = c.code64 ? 8 : (c.segAttr[SEG.SS] & (1 << 14)) !== 0 ? 4 : 2;
   for (let i = 0; i < 6; i++) c.segEff[i] = c.code64 && i < 4 ? 0 : c.segBase[i];
   c.privilegeChanged();
-  c.tlb.flushes++; // breaks chained block links (they assume one mode and privilege level)
+  c.tlb.breakChains(); // chained block links assume one mode and privilege level
 }
 
 /** Sets a segment base directly (FS/GS base MSRs, WRFSBASE); keeps the effective base in step. */

@@ -32,8 +32,14 @@ export class Tlb {
   readonly global = new Uint8Array(TLB_SIZE * TLB_KINDS);
   /** Whether any entry came from a large page (INVLPG then flushes everything). */
   hasLarge = false;
-  /** Flush count; also the epoch of chained block links (any flush breaks them). */
+  /** Flush count; also the epoch of chained block links between blocks on non-global pages. */
   flushes = 0;
+  /**
+   * Count of flushes that can change global translations (everything but a CR3 reload) and of mode
+   * or privilege changes: the epoch of chained links between blocks on global pages (kernel text),
+   * which a CR3 reload leaves alone.
+   */
+  globalFlushes = 0;
   /**
    * Slots filled since the last flush: flushes touch only these (a CR3 reload costs what was filled
    * since, not the whole table). On overflow the next flush scans everything.
@@ -69,6 +75,7 @@ export class Tlb {
     this.overflow = false;
     this.hasLarge = false;
     this.flushes++;
+    this.globalFlushes++;
   }
 
   /** Drops non-global entries (CR3 write with CR4.PGE). */
@@ -98,9 +105,21 @@ export class Tlb {
     this.flushes++;
   }
 
+  /** Breaks every chained block link (a mode or privilege change) without dropping translations. */
+  breakChains(): void {
+    this.flushes++;
+    this.globalFlushes++;
+  }
+
+  /** Whether slot `s` holds the global translation of linear page `page`. */
+  isGlobal(s: number, page: number): boolean {
+    return this.tag[s] === page && this.global[s] === 1;
+  }
+
   /** Drops the entries for one linear page in all banks (INVLPG). */
   flushPage(la: number): void {
     this.flushes++;
+    this.globalFlushes++;
     if (this.hasLarge) {
       this.flushAll();
       return;
