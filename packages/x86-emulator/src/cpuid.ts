@@ -65,7 +65,9 @@ export function defaultCpuid(): CpuidEntry[] {
   const out: CpuidEntry[] = [
     e(0, 7, str4(vendor, 0), str4(vendor, 8), str4(vendor, 4)),
     e(1, 0x000106a5, 0x00010800, LEAF1_ECX, LEAF1_EDX),
-    e(7, 0, 1 << 9, 0, 0, 0, 1), // ERMS
+    // EBX: ERMS. EDX: IA32_SPEC_CTRL/PRED_CMD (bit 26) and IA32_ARCH_CAPABILITIES (bit 29): this CPU
+    // does not speculate, and says so (see ARCH_CAPABILITIES_NOT_AFFECTED in msr.ts)
+    e(7, 0, 1 << 9, 0, (1 << 26) | (1 << 29), 0, 1),
     e(0x80000000, 0x80000008, 0, 0, 0),
     e(0x80000001, 0, 0, 1 /* LAHF-LM */, (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29)),
     e(0x80000008, 0x3028, 0, 0, 0),

@@ -32,6 +32,9 @@ export const MSR = {
   PAT: 0x277,
   MTRR_DEF_TYPE: 0x2ff,
   TSC_DEADLINE: 0x6e0,
+  SPEC_CTRL: 0x48,
+  PRED_CMD: 0x49,
+  ARCH_CAPABILITIES: 0x10a,
   EFER: 0xc0000080,
   STAR: 0xc0000081,
   LSTAR: 0xc0000082,
@@ -42,6 +45,30 @@ export const MSR = {
   KERNEL_GS_BASE: 0xc0000102,
   TSC_AUX: 0xc0000103,
 } as const;
+
+/**
+ * IA32_ARCH_CAPABILITIES of the emulated CPU. It executes one instruction at a time with no branch
+ * prediction, speculative loads, caches or fill buffers, so none of the transient-execution issues
+ * apply, and the register says so (as a VMM on unaffected hardware passes the host's bits on):
+ * RDCL_NO (0: no Meltdown, so no page-table isolation), IBRS_ALL (1: "enhanced IBRS": no
+ * retpolines), SSB_NO (4), MDS_NO (5), PSCHANGE_MC_NO (6), TAA_NO (8), SBDR_SSDP_NO (13),
+ * FBSDP_NO (14), PSDP_NO (15), BHI_NO (20), PBRSB_NO (24), GDS_NO (26), RFDS_NO (27), ITS_NO (62).
+ */
+export const ARCH_CAPABILITIES_NOT_AFFECTED =
+  (1n << 0n) |
+  (1n << 1n) |
+  (1n << 4n) |
+  (1n << 5n) |
+  (1n << 6n) |
+  (1n << 8n) |
+  (1n << 13n) |
+  (1n << 14n) |
+  (1n << 15n) |
+  (1n << 20n) |
+  (1n << 24n) |
+  (1n << 26n) |
+  (1n << 27n) |
+  (1n << 62n);
 
 /** A write hook for an MSR: return false to raise #GP. */
 export type MsrWriteHook = (value: bigint) => boolean;
@@ -76,6 +103,12 @@ export class MsrFile {
       [MSR.TSC_DEADLINE, 0n],
     ];
     for (const [k, v] of plain) this.values.set(k, v);
+    // speculation controls: accepted and without effect (nothing speculates); ARCH_CAPABILITIES is read-only
+    this.values.set(MSR.SPEC_CTRL, 0n);
+    this.values.set(MSR.PRED_CMD, 0n);
+    this.hooks.set(MSR.PRED_CMD, () => true);
+    this.values.set(MSR.ARCH_CAPABILITIES, ARCH_CAPABILITIES_NOT_AFFECTED);
+    this.hooks.set(MSR.ARCH_CAPABILITIES, () => false);
     for (let k = 0x200; k < 0x210; k++) this.values.set(k, 0n);
     for (const k of [0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f])
       this.values.set(k, 0n);

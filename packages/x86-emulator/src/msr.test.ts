@@ -1,0 +1,29 @@
+import { GuestMemory } from '@ts-vmm/vm-memory';
+import { describe, expect, it } from 'vitest';
+import { Cpu } from './cpu.js';
+import { lookupCpuid } from './cpuid.js';
+import { GuestFault } from './fault.js';
+import { ARCH_CAPABILITIES_NOT_AFFECTED, MSR } from './msr.js';
+
+describe('speculation MSRs', () => {
+  const cpu = new Cpu(GuestMemory.createShared([{ start: 0, size: 0x10000 }]));
+
+  it('advertises IA32_ARCH_CAPABILITIES and SPEC_CTRL in CPUID leaf 7', () => {
+    const [, , , edx] = lookupCpuid(cpu.cpuid, 7, 0);
+    expect(edx & (1 << 29)).not.toBe(0);
+    expect(edx & (1 << 26)).not.toBe(0);
+  });
+
+  it('reports not affected (RDCL_NO, MDS_NO, ITS_NO, ...) and refuses writes to ARCH_CAPABILITIES', () => {
+    expect(cpu.msrs.read(MSR.ARCH_CAPABILITIES)).toBe(ARCH_CAPABILITIES_NOT_AFFECTED);
+    expect(ARCH_CAPABILITIES_NOT_AFFECTED & 1n).toBe(1n); // RDCL_NO
+    expect((ARCH_CAPABILITIES_NOT_AFFECTED >> 62n) & 1n).toBe(1n); // ITS_NO
+    expect(() => cpu.msrs.write(MSR.ARCH_CAPABILITIES, 0n)).toThrow(GuestFault);
+  });
+
+  it('accepts SPEC_CTRL and PRED_CMD writes', () => {
+    cpu.msrs.write(MSR.SPEC_CTRL, 1n);
+    expect(cpu.msrs.read(MSR.SPEC_CTRL)).toBe(1n);
+    expect(() => cpu.msrs.write(MSR.PRED_CMD, 1n)).not.toThrow();
+  });
+});
