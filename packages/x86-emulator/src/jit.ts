@@ -963,7 +963,7 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
   g.dirty = selfLoop ? new Set(g.written) : new Set();
   g.flags = null;
   gen();
-  const lines: string[] = ['const R = c.R;'];
+  const lines: string[] = ["'use strict';", 'const R = c.R;'];
   const used = [...g.used].sort((x, y) => x - y);
   if (used.length > 0)
     lines.push(`let ${used.map((r) => `L${r} = R[${2 * r}], H${r} = R[${2 * r + 1}]`).join(', ')};`);
@@ -974,11 +974,16 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
   if (selfLoop) lines.push(`let it = 0; const max = budget > ${n} ? Math.floor(budget / ${n}) : 1;`);
   const dynFlags =
     'if (fop >= 0) { c.fOp = fop; c.fSz = fsz; c.fA = fa; c.fAH = fah; c.fB = fb; c.fBH = fbh; c.fRes = fr; c.fResH = frh; c.fCF = fcf; c.fOF = fof; c.fAF = 0; c.fCin = fcin; }';
+  // Per-instruction temporaries are shared function-level variables, not block-scoped consts: V8
+  // gives every block-scoped const its own interpreter register, and a frame of hundreds of
+  // registers made the optimising compile of a long block many times slower.
+  lines.push(`let ${TEMPS.map((t) => `${t} = 0`).join(', ')}, i = null;`);
+  const body = g.out.map((l) => l.replace(/\b(?:const|let) /g, ''));
   lines.push(`let x = ${selfLoop ? 0 : n};`);
   lines.push('try {');
   // early exits (a store into code) break out of `body` with `x` = instructions retired so far
-  if (selfLoop) lines.push('body: for (;;) {', ...g.out, '}');
-  else lines.push('body: {', ...g.out, '}');
+  if (selfLoop) lines.push('body: for (;;) {', ...body, '}');
+  else lines.push('body: {', ...body, '}');
   lines.push(writeBack(g));
   lines.push(dynFlags);
   lines.push(`return ${selfLoop ? `it * ${n} + x` : 'x'};`);
@@ -1007,6 +1012,38 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
   ) => CompiledBlock;
   return factory(insns, cond, flagCF, mul64, limbs, PARITY);
 }
+
+/** Names of the temporaries the emitted instruction code uses (declared once per function). */
+const TEMPS = [
+  'a',
+  'ah',
+  'al',
+  'b',
+  'bh',
+  'bl',
+  'cf',
+  'cin',
+  'hi',
+  'lo',
+  'ma',
+  'mh',
+  'ml',
+  'nh',
+  'nl',
+  'o',
+  'q0',
+  'q1',
+  'q2',
+  'q3',
+  'r',
+  'rh',
+  's',
+  'sh',
+  'sl',
+  't',
+  'v',
+  'vh',
+];
 
 /** Stores every register the block writes (locals equal `c.R` for the others). */
 function writeBack(g: Gen): string {
