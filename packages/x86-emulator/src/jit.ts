@@ -8,7 +8,7 @@
  * - Flags live in locals too (`fop`, `fa`, `fb`, `fr`, ... in the lazy-flag record format of
  *   flags.ts) and reach the CPU's record only where something outside the block can see them. A
  *   backward liveness pass drops the flag work of instructions whose flags the block overwrites
- *   before anything reads them; ROL/ROR whose flags are dead become plain register operations.
+ *   before anything reads them; ROL/ROR are inline (with dead flags, plain register operations).
  *   Conditions (Jcc/SETcc/CMOVcc/ADC/SBB) on flags made inside the block are evaluated from the
  *   locals, specialised for the instruction that made them.
  * - The frequent instruction forms are emitted inline: 32/64-bit ALU, MOV, MOVZX/MOVSX(D), LEA, INC/DEC,
@@ -64,7 +64,7 @@ import {
 } from './flags.js';
 import type { Insn } from './insn.js';
 import { imul2, limbs, mul64, mulE } from './muldiv.js';
-import { shiftE } from './shift.js';
+import { rotateFlags, shiftE } from './shift.js';
 
 /** A compiled block: runs the block (or its loop) and returns the number of instructions retired. */
 export type CompiledBlock = (c: Cpu, budget: number) => number;
@@ -92,7 +92,7 @@ enum K {
   LEA,
   INCDEC,
   SHIFT, // SHL/SHR/SAR by immediate, 32/64-bit register
-  ROTATE, // ROL/ROR by immediate, 32/64-bit register (only with dead flags)
+  ROTATE, // ROL/ROR by immediate, 32/64-bit register
   IMUL,
   MUL,
   SETCC,
@@ -122,7 +122,7 @@ function memOk(i: Insn, is64: boolean): boolean {
   return is64 && i.mem && i.asz === 8;
 }
 
-function plan(i: Insn, is64: boolean, flagsLiveAfter: boolean): K {
+function plan(i: Insn, is64: boolean): K {
   const f = i.fn;
   const sz = i.sz;
   const wide = sz === 4 || sz === 8;
@@ -162,7 +162,7 @@ function plan(i: Insn, is64: boolean, flagsLiveAfter: boolean): K {
     if (i.mem || i.imm2 === 1) return K.CALL;
     const op = i.op;
     if (op >= 4) return K.SHIFT;
-    if ((op === 0 || op === 1) && !flagsLiveAfter) return K.ROTATE;
+    if (op === 0 || op === 1) return K.ROTATE;
     return K.CALL;
   }
   if (f === imul2) {
@@ -199,6 +199,7 @@ function flagEffect(k: K, i: Insn): FE {
     case K.SHIFT:
       return (i.imm & (i.sz === 8 ? 63 : 31)) === 0 ? FE.NONE : FE.WRITE;
     case K.ROTATE:
+      // with live flags it merges CF/OF into the flags before it: live before exactly when after
       return (i.imm & (i.sz === 8 ? 63 : 31)) === 0 ? FE.NONE : FE.PARTIAL;
     case K.IMUL:
     case K.MUL:
@@ -730,16 +731,33 @@ function emitInline(g: Gen, i: Insn, k: number, kind: K, live: boolean): void {
         if (sz === 4) g.set32(d, g.lo(d));
         return;
       }
+      g.emit(`{ const a = ${g.lo(d)}, ah = ${g.hi(d)};`);
       if (sz === 4) {
         const n = i.op === 0 ? n0 : 32 - n0;
-        g.set32(d, `(${g.lo(d)} << ${n}) | (${g.lo(d)} >>> ${32 - n})`);
-        return;
+        g.emit(`const lo = (a << ${n}) | (a >>> ${32 - n}), hi = 0;`);
+      } else {
+        const n = i.op === 0 ? n0 : 64 - n0;
+        if (n === 32) g.emit('const lo = ah, hi = a;');
+        else if (n < 32)
+          g.emit(`const lo = (a << ${n}) | (ah >>> ${32 - n}), hi = (ah << ${n}) | (a >>> ${32 - n});`);
+        else
+          g.emit(
+            `const lo = (ah << ${n - 32}) | (a >>> ${64 - n}), hi = (a << ${n - 32}) | (ah >>> ${64 - n});`,
+          );
       }
-      const n = i.op === 0 ? n0 : 64 - n0;
-      g.emit(`{ const a = ${g.lo(d)}, ah = ${g.hi(d)};`);
-      if (n === 32) g.set64(d, 'ah', 'a');
-      else if (n < 32) g.set64(d, `(a << ${n}) | (ah >>> ${32 - n})`, `(ah << ${n}) | (a >>> ${32 - n})`);
-      else g.set64(d, `(ah << ${n - 32}) | (a >>> ${64 - n})`, `(a << ${n - 32}) | (ah >>> ${64 - n})`);
+      if (live) {
+        // CF and OF from the result; the other flags stay: they go to the CPU's record first
+        const top = sz === 8 ? 'hi' : 'lo';
+        const cfOf =
+          i.op === 0
+            ? `const cf = lo & 1; const o = ((${top} >>> 31) ^ cf) & 1;`
+            : `const cf = ${top} >>> 31; const o = ((${top} >>> 31) ^ (${top} >>> 30)) & 1;`;
+        g.emit(cfOf);
+        g.syncFlags();
+        g.emit('rotateFlags(c, cf, o);');
+      }
+      if (sz === 8) g.set64(d, 'lo', 'hi');
+      else g.set32(d, 'lo');
       g.emit('}');
       return;
     }
@@ -907,13 +925,13 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
   // a block that ends by branching back to its own first instruction: compile it as a loop
   const selfLoop = last.fn === jcc && last.disp === insns[0].ip && n > 1;
 
-  // liveness of the arithmetic flags after each instruction (two passes: ROL/ROR inline only when dead)
+  // liveness of the arithmetic flags after each instruction
   const kinds: K[] = new Array(n);
   const liveAfter: boolean[] = new Array(n);
   let live = true;
   for (let k = n - 1; k >= 0; k--) {
     liveAfter[k] = live;
-    const kind = plan(insns[k], is64, live);
+    const kind = plan(insns[k], is64);
     kinds[k] = kind;
     switch (flagEffect(kind, insns[k])) {
       case FE.WRITE:
@@ -1001,6 +1019,7 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
     'mul64',
     'limbs',
     'PARITY',
+    'rotateFlags',
     `return function block(c, budget) {\n${src}\n};`,
   ) as (
     I: Insn[],
@@ -1009,8 +1028,9 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
     m64: typeof mul64,
     lb: typeof limbs,
     par: typeof PARITY,
+    rf: typeof rotateFlags,
   ) => CompiledBlock;
-  return factory(insns, cond, flagCF, mul64, limbs, PARITY);
+  return factory(insns, cond, flagCF, mul64, limbs, PARITY, rotateFlags);
 }
 
 /** Names of the temporaries the emitted instruction code uses (declared once per function). */

@@ -66,6 +66,14 @@ function preset(c: Cpu, sz: number, res: number, resH: number, cf: number, of: n
   c.fAF = 0;
 }
 
+/**
+ * Sets CF and OF (0/1) and keeps the other arithmetic flags, as ROL/ROR do.
+ * @example rotateFlags(cpu, 1, 0)
+ */
+export function rotateFlags(c: Cpu, cf: number, of: number): void {
+  setCfOf(c, cf, of);
+}
+
 function setCfOf(c: Cpu, cf: number, of: number): void {
   const f = arithFlags(c);
   setArithFlags(c, (f & ~0x801) | cf | (of << 11));
