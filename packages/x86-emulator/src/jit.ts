@@ -41,11 +41,14 @@ import {
   movGE,
   movsx,
   movzx,
+  negE,
   nop,
+  notE,
   setcc,
   testEG,
   testEI,
 } from './alu.js';
+import { bsfBsr, btOp, popcnt } from './bits.js';
 import type { Block } from './block-cache.js';
 import { callRel, jcc, jmpRel, popR, pushR, retNear } from './control.js';
 import type { Cpu } from './cpu.js';
@@ -318,8 +321,10 @@ class Gen {
   }
 
   /** Reloads every used register after an executor ran (it may have changed any). */
-  reload(): void {
-    for (const r of this.used) this.emit(`L${r} = R[${2 * r}]; H${r} = R[${2 * r + 1}];`);
+  reload(only: number[] | null = null): void {
+    for (const r of only ?? this.used) {
+      if (this.used.has(r)) this.emit(`L${r} = R[${2 * r}]; H${r} = R[${2 * r + 1}];`);
+    }
   }
 
   /** Records a new flag state in the locals (`fop`/`fsz` too, for the fault handler). */
@@ -907,12 +912,26 @@ function emitShift(g: Gen, i: Insn, live: boolean): void {
   g.emit('}');
 }
 
-/** Registers an executor call may read or write implicitly (beyond the ModRM fields). */
+/** Executors that write no GPR but the ModRM r/m operand (when it is a register). */
+const WRITES_RM = new Set<unknown>([aluEG, aluEI, incDec, notE, negE, movEG, movEI, setcc, shiftE, btOp]);
+/** Executors that write no GPR but the ModRM reg operand. */
+const WRITES_REG = new Set<unknown>([aluGE, movGE, movzx, movsx, lea, cmov, imul2, bsfBsr, popcnt]);
+
+/** The GPRs an executor call for `i` can change, or null when it is not known (reload them all). */
+function writtenBy(i: Insn): number[] | null {
+  const f = i.fn;
+  if (f === testEG || f === testEI) return [];
+  if (WRITES_RM.has(f)) return i.mem ? [] : [i.sz === 1 ? i.rmB >> 3 : i.rm];
+  if (WRITES_REG.has(f)) return [i.sz === 1 ? i.regB >> 3 : i.reg];
+  return null;
+}
+
+/** A call to the executor of `i`, with registers and flags synchronised around it. */
 function emitCall(g: Gen, i: Insn, k: number, loopBody: boolean): void {
   g.syncRegs();
   g.syncFlags();
   g.emit(`pc = ${k}; { const i = I[${k}]; c.cur = i; c.rip = ${i.next}; i.fn(c, i); }`);
-  g.reload();
+  g.reload(writtenBy(i));
   g.emit(`if (c.brk) return ${loopBody ? `it * ${g.insns.length} + ` : ''}${k + 1};`);
 }
 
