@@ -2,8 +2,7 @@
  * Resident memory of the VMM process beyond the guest memory it has touched, for the same boot of
  * the default guest (Debian cloud kernel + initramfs, `/init` runs `true` and powers off) on the
  * reference VMM's emulated backend and on QEMU TCG (`qemu-system-x86_64 -accel tcg`), side by side.
- * Boot time is measured by `packages/x86-emulator/src/backend/bench/boot.ts`; this measures memory
- * only.
+ * Boot time is measured by `bench/boot.ts` (`pnpm bench:boot`); this measures memory only.
  *
  * Both VMMs run as child processes of this one, each sampled the same way: `/proc/<pid>/smaps` every
  * 100 ms (the sampling itself allocates nothing in the measured process). Guest RAM is the mapping
