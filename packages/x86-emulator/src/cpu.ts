@@ -16,7 +16,7 @@ import { GuestFault, RESTART, UndefinedOpcode } from './fault.js';
 import { arithFlags, F_EXPL, flagCF, setArithFlags } from './flags.js';
 import type { Insn } from './insn.js';
 import { compileBlock } from './jit.js';
-import { MsrFile } from './msr.js';
+import { MsrFile, type MsrHandler } from './msr.js';
 import { translate } from './paging.js';
 import { attrToSegment, recomputeMode, segmentToAttr } from './segments.js';
 import { TLB_SIZE, Tlb } from './tlb.js';
@@ -31,6 +31,14 @@ export interface CpuOptions {
   cpuid?: CpuidEntry[];
   /** TSC ticks per executed instruction (default 1): RDTSC is deterministic. */
   tscPerInstruction?: number;
+  /**
+   * Where RDTSC/RDTSCP and IA32_TSC read the time stamp counter from (before `tscOffset`), for a
+   * platform with a clock of its own; default: instructions retired times `tscPerInstruction`.
+   * @example new Cpu(mem, { tsc: () => clock.tscAt(clock.now()) })
+   */
+  tsc?: () => number;
+  /** MSRs served outside the CPU (a LAPIC, paravirtual clocks), consulted before its own set. */
+  msrHandler?: MsrHandler;
   /**
    * Executions of a block before it is compiled to a JavaScript function (default 4000); 0 compiles
    * every block on its first execution, -1 disables the block compiler (pure interpreter).
@@ -206,6 +214,8 @@ export class Cpu {
     this.msrs = new MsrFile(this);
     this.cpuid = options.cpuid ?? defaultCpuid();
     this.tscPerInstruction = options.tscPerInstruction ?? 1;
+    this.tscSource = options.tsc ?? null;
+    this.msrs.handler = options.msrHandler ?? null;
     this.jitThreshold = options.jitThreshold ?? 4000;
     this.resetRealMode(0xf000, 0xfff0);
   }
@@ -1151,9 +1161,13 @@ export class Cpu {
     };
   }
 
-  /** Reads TSC (deterministic: instructions retired times `tscPerInstruction`, plus offset). */
+  /** See {@link CpuOptions.tsc}. */
+  private readonly tscSource: (() => number) | null;
+
+  /** Reads TSC: {@link CpuOptions.tsc} or instructions retired times `tscPerInstruction`, plus the offset. */
   readTsc(): number {
-    return this.icount * this.tscPerInstruction + this.tscOffset;
+    const src = this.tscSource;
+    return (src !== null ? src() : this.icount * this.tscPerInstruction) + this.tscOffset;
   }
 
   /** CPUID lookup. @example cpu.cpuidLookup(0, 0) */

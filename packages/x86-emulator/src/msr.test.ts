@@ -27,3 +27,31 @@ describe('speculation MSRs', () => {
     expect(() => cpu.msrs.write(MSR.PRED_CMD, 1n)).not.toThrow();
   });
 });
+
+describe('CpuOptions hooks', () => {
+  it('reads the TSC from options.tsc (plus the offset) and serves MSRs from options.msrHandler first', () => {
+    let now = 1000;
+    let pv = 5n;
+    const cpu = new Cpu(GuestMemory.createShared([{ start: 0, size: 0x10000 }]), {
+      tsc: () => now,
+      msrHandler: {
+        read: (i) => (i === 0x4b564d01 ? pv : undefined),
+        write: (i, v) => {
+          if (i !== 0x4b564d01) return false;
+          pv = v;
+          return true;
+        },
+      },
+    });
+    cpu.tscOffset = 20;
+    expect(cpu.msrs.read(MSR.TSC)).toBe(1020n);
+    now = 2000;
+    expect(cpu.readTsc()).toBe(2020);
+    expect(cpu.msrs.read(0x4b564d01)).toBe(5n);
+    cpu.msrs.write(0x4b564d01, 9n);
+    expect(pv).toBe(9n);
+    // not served by the handler: the CPU's own set (EFER), or #GP for an unknown index
+    expect(cpu.msrs.read(0xc0000080)).toBe(0n);
+    expect(() => cpu.msrs.read(0x4b564d02)).toThrow(GuestFault);
+  });
+});

@@ -70,6 +70,25 @@ export const ARCH_CAPABILITIES_NOT_AFFECTED =
   (1n << 27n) |
   (1n << 62n);
 
+/**
+ * MSRs served outside the CPU (a platform's LAPIC, paravirtual clocks), consulted before the CPU's
+ * own set ({@link CpuOptions.msrHandler}). Throw a `GuestFault` (#GP) to refuse an access.
+ *
+ * @example
+ * ```ts
+ * const handler: MsrHandler = {
+ *   read: (i) => (i === 0x4b564d01 ? systemTime : undefined),
+ *   write: (i, v) => (i === 0x4b564d01 ? ((systemTime = v), true) : false),
+ * };
+ * ```
+ */
+export interface MsrHandler {
+  /** The value, or undefined when the handler does not serve `index`. */
+  read(index: number): bigint | undefined;
+  /** true when the handler took the write, false to leave `index` to the CPU's set. */
+  write(index: number, value: bigint): boolean;
+}
+
 /** A write hook for an MSR: return false to raise #GP. */
 export type MsrWriteHook = (value: bigint) => boolean;
 
@@ -79,6 +98,8 @@ export class MsrFile {
   private readonly hooks = new Map<number, MsrWriteHook>();
   /** IA32_APIC_BASE (BSP, enabled, 0xfee00000). */
   apicBase = 0xfee00900n;
+  /** See {@link MsrHandler}. */
+  handler: MsrHandler | null = null;
   star = 0n;
   lstar = 0;
   cstar = 0;
@@ -161,6 +182,10 @@ export class MsrFile {
   /** RDMSR: the value, or throws #GP for an index outside the set. @example cpu.msrs.read(0x10) */
   read(index: number): bigint {
     const c = this.cpu;
+    if (this.handler !== null) {
+      const v = this.handler.read(index >>> 0);
+      if (v !== undefined) return v;
+    }
     switch (index >>> 0) {
       case MSR.TSC:
         return BigInt.asUintN(64, BigInt(Math.floor(c.readTsc())));
@@ -193,6 +218,7 @@ export class MsrFile {
   /** WRMSR: stores, or throws #GP. @example cpu.msrs.write(0xc0000100, 0x7fff0000n) // FS base */
   write(index: number, value: bigint): void {
     const c = this.cpu;
+    if (this.handler?.write(index >>> 0, value)) return;
     value = BigInt.asUintN(64, value);
     const canon = (v: bigint) => {
       const s = Number(BigInt.asIntN(64, v));

@@ -99,7 +99,11 @@ export class EmulatedVcpu implements Vcpu {
     this.vm = vm;
     this.id = id;
     this.memory = memory;
-    this.cpu = new Cpu(memory, { cpuid: vm.hypervisor.supportedCpuid() });
+    this.cpu = new Cpu(memory, {
+      cpuid: vm.hypervisor.supportedCpuid(),
+      tsc: () => this.guestTsc(),
+      msrHandler: { read: (i) => this.readMsr(i), write: (i, v) => this.writeMsr(i, v) },
+    });
     this.cpu.reportUd = vm.options.reportUnimplemented;
     this.irqchip = vm.irqchip;
     if (this.irqchip) {
@@ -107,7 +111,7 @@ export class EmulatedVcpu implements Vcpu {
       this.cpu.msrs.apicBase = BigInt(this.lapic.apicBase);
     }
     this.detLimit = vm.options.deterministicSlice;
-    this.installHooks();
+    this.vm.attachCpu(this.cpu);
   }
 
   // ---------------------------------------------------------------- CPU hooks
@@ -128,58 +132,53 @@ export class EmulatedVcpu implements Vcpu {
   }
 
   /**
-   * Routes what the CPU has no chips for: RDTSC from the machine clock; the LAPIC MSRs (APIC base,
-   * TSC deadline, x2APIC), IA32_TSC and kvm-clock MSRs; the VM's shared decode cache (dirty log,
-   * cross-vCPU code invalidation).
+   * RDTSC from the machine clock ({@link CpuOptions.tsc}); in virtual-clock mode a TSC read repeated
+   * at the same RIP within a short window (a busy-wait) moves the clock on.
    */
-  private installHooks(): void {
+  private guestTsc(): number {
     const cpu = this.cpu;
     const clock = this.vm.clock;
-    const skip = this.vm.options.skipBusyWaits;
-    cpu.readTsc = () => {
-      if (skip && clock.mode === 'virtual') {
-        const ip = cpu.cur === null ? -1 : cpu.cur.ip;
-        if (ip === this.pollIp && cpu.icount - this.pollIcount < BUSY_WAIT_WINDOW)
-          clock.advance(BUSY_WAIT_SKIP_NS);
-        this.pollIp = ip;
-        this.pollIcount = cpu.icount;
-      }
-      return this.clockTsc() + cpu.tscOffset;
-    };
-    const msrs = cpu.msrs;
-    const baseRead = msrs.read.bind(msrs);
-    const baseWrite = msrs.write.bind(msrs);
+    if (this.vm.options.skipBusyWaits && clock.mode === 'virtual') {
+      const ip = cpu.cur === null ? -1 : cpu.cur.ip;
+      if (ip === this.pollIp && cpu.icount - this.pollIcount < BUSY_WAIT_WINDOW)
+        clock.advance(BUSY_WAIT_SKIP_NS);
+      this.pollIp = ip;
+      this.pollIcount = cpu.icount;
+    }
+    return this.clockTsc();
+  }
+
+  /** The MSRs the CPU has no chips for ({@link CpuOptions.msrHandler}): the LAPIC's, and kvm-clock's. */
+  private readMsr(i: number): bigint | undefined {
     const ic = this.irqchip;
-    const kvmclock = this.vm.options.kvmclock;
-    msrs.read = (index: number): bigint => {
-      const i = index >>> 0;
-      if (ic?.handlesMsr(i)) {
-        const v = ic.readMsr(this.id, i);
-        if (v === undefined) throw new GuestFault(VEC.GP, 0);
-        return v;
-      }
-      if (kvmclock && isKvmClockMsr(i)) return this.kvmclockMsrs.get(i) ?? 0n;
-      return baseRead(i);
-    };
-    msrs.write = (index: number, value: bigint): void => {
-      const i = index >>> 0;
-      if (ic?.handlesMsr(i)) {
-        if (!ic.writeMsr(this.id, i, value)) throw new GuestFault(VEC.GP, 0);
-        if (i === MSR.APIC_BASE) msrs.apicBase = BigInt(this.lapic!.apicBase);
-        return;
-      }
-      if (i === MSR.TSC) {
-        cpu.tscOffset = Number(BigInt.asUintN(64, value)) - this.clockTsc();
-        if (this.lapic) this.lapic.tscOffset = cpu.tscOffset;
-        return;
-      }
-      if (kvmclock && isKvmClockMsr(i)) {
-        this.writeKvmClockMsr(i, BigInt.asUintN(64, value));
-        return;
-      }
-      baseWrite(i, value);
-    };
-    this.vm.attachCpu(cpu);
+    if (ic?.handlesMsr(i)) {
+      const v = ic.readMsr(this.id, i);
+      if (v === undefined) throw new GuestFault(VEC.GP, 0);
+      return v;
+    }
+    if (this.vm.options.kvmclock && isKvmClockMsr(i)) return this.kvmclockMsrs.get(i) ?? 0n;
+    return undefined;
+  }
+
+  /** Writes to the LAPIC's MSRs, IA32_TSC (moves this vCPU's offset) and kvm-clock's; false for the rest. */
+  private writeMsr(i: number, value: bigint): boolean {
+    const ic = this.irqchip;
+    const cpu = this.cpu;
+    if (ic?.handlesMsr(i)) {
+      if (!ic.writeMsr(this.id, i, value)) throw new GuestFault(VEC.GP, 0);
+      if (i === MSR.APIC_BASE) cpu.msrs.apicBase = BigInt(this.lapic!.apicBase);
+      return true;
+    }
+    if (i === MSR.TSC) {
+      cpu.tscOffset = Number(BigInt.asUintN(64, value)) - this.clockTsc();
+      if (this.lapic) this.lapic.tscOffset = cpu.tscOffset;
+      return true;
+    }
+    if (this.vm.options.kvmclock && isKvmClockMsr(i)) {
+      this.writeKvmClockMsr(i, BigInt.asUintN(64, value));
+      return true;
+    }
+    return false;
   }
 
   private writeKvmClockMsr(index: number, value: bigint): void {
