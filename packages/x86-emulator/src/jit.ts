@@ -238,10 +238,7 @@ class Gen {
   dirty = new Set<number>();
   /** The flag record in the locals, when it is newer than the CPU's. */
   flags: FlagState | null = null;
-  constructor(
-    readonly is64: boolean,
-    readonly insns: Insn[],
-  ) {}
+  constructor(readonly insns: Insn[]) {}
 
   emit(s: string): void {
     this.out.push(s);
@@ -275,13 +272,13 @@ class Gen {
 
   /** Stores the dirty locals to `c.R`. */
   syncRegs(): void {
-    for (const r of this.dirty) this.emit(`R[${2 * r}] = L${r}; R[${2 * r + 1}] = H${r};`);
+    if (this.dirty.size > 0) this.emit(storeRegs(this.dirty));
     this.dirty = new Set();
   }
 
   /** Code storing the dirty locals, leaving them marked dirty (for a path that may not be taken). */
   syncCode(): string {
-    return [...this.dirty].map((r) => `R[${2 * r}] = L${r}; R[${2 * r + 1}] = H${r};`).join(' ');
+    return storeRegs(this.dirty);
   }
 
   /** Code storing the locals' flag record, leaving the compile-time state as it is. */
@@ -369,105 +366,93 @@ class Gen {
   cond(cc: number): string {
     const f = this.flags;
     const neg = (cc & 1) !== 0;
-    const k = cc >> 1;
-    let e: string | null = null;
-    if (f !== null) {
-      const w = f.sz === 8;
-      const zf = w ? '(fr | frh) === 0' : 'fr === 0';
-      const sf = w ? 'frh < 0' : `((fr >>> ${f.sz * 8 - 1}) & 1) !== 0`;
-      const pf = 'PARITY[fr & 255] !== 0';
-      if (f.op === F_SUB && (w || f.sz === 4)) {
-        const ofE = w ? '((fah ^ fbh) & (fah ^ frh)) < 0' : '((fa ^ fb) & (fa ^ fr) & 0x80000000) !== 0';
-        switch (k) {
-          case 0:
-            e = ofE;
-            break;
-          case 1:
-            e = w ? ult('fah', 'fa', 'fbh', 'fb') : 'fa < fb';
-            break;
-          case 2:
-            e = w ? 'fa === fb && fah === fbh' : 'fa === fb';
-            break;
-          case 3:
-            e = w ? `(${ult('fah', 'fa', 'fbh', 'fb')} || (fa === fb && fah === fbh))` : 'fa <= fb';
-            break;
-          case 4:
-            e = sf;
-            break;
-          case 5:
-            e = pf;
-            break;
-          case 6:
-            e = w ? '(fah < fbh || (fah === fbh && (fa >>> 0) < (fb >>> 0)))' : '(fa | 0) < (fb | 0)';
-            break;
-          default:
-            e = w ? '(fah < fbh || (fah === fbh && (fa >>> 0) <= (fb >>> 0)))' : '(fa | 0) <= (fb | 0)';
-        }
-      } else if (f.op === F_LOGIC) {
-        e =
-          k === 0 || k === 1
-            ? 'false'
-            : k === 2 || k === 3
-              ? zf
-              : k === 4 || k === 6
-                ? sf
-                : k === 5
-                  ? pf
-                  : `(${zf} || ${sf})`;
-      } else if (
-        f.op === F_ADD ||
-        f.op === F_ADC ||
-        f.op === F_INC ||
-        f.op === F_DEC ||
-        f.op === F_PRESET ||
-        f.op === F_SBB
-      ) {
-        let ofE: string;
-        if (f.op === F_PRESET) ofE = 'fof !== 0';
-        else if (f.op === F_INC)
-          ofE = w ? '(frh === -2147483648 && fr === 0)' : `fr === ${2 ** (f.sz * 8 - 1)}`;
-        else if (f.op === F_DEC)
-          ofE = w ? '(frh === 2147483647 && fr === -1)' : `fr === ${2 ** (f.sz * 8 - 1) - 1}`;
-        else if (f.op === F_SBB)
-          ofE = w
-            ? '((fah ^ fbh) & (fah ^ frh)) < 0'
-            : `((((fa ^ fb) & (fa ^ fr)) >>> ${f.sz * 8 - 1}) & 1) !== 0`;
-        else
-          ofE = w
-            ? '((fah ^ frh) & (fbh ^ frh)) < 0'
-            : `((((fa ^ fr) & (fb ^ fr)) >>> ${f.sz * 8 - 1}) & 1) !== 0`;
-        switch (k) {
-          case 0:
-            e = ofE;
-            break;
-          case 1:
-            e = `${this.cf()} !== 0`;
-            break;
-          case 2:
-            e = zf;
-            break;
-          case 3:
-            e = `(${this.cf()} !== 0 || ${zf})`;
-            break;
-          case 4:
-            e = sf;
-            break;
-          case 5:
-            e = pf;
-            break;
-          case 6:
-            e = `(${sf}) !== (${ofE})`;
-            break;
-          default:
-            e = `(${zf} || (${sf}) !== (${ofE}))`;
-        }
-      }
-    }
+    const e = f === null ? null : this.condParts(f);
     if (e === null) {
       this.syncFlags();
       return `${neg ? '!' : ''}cond(c, ${cc & ~1})`;
     }
-    return neg ? `!(${e})` : `(${e})`;
+    const x = condExpr(cc >> 1, e);
+    return neg ? `!(${x})` : `(${x})`;
+  }
+
+  /** The flags of record `f` as expressions on the locals, or null when it has no cheap form. */
+  private condParts(f: FlagState): CondParts | null {
+    const w = f.sz === 8;
+    const zf = w ? '(fr | frh) === 0' : 'fr === 0';
+    const sf = w ? 'frh < 0' : `((fr >>> ${f.sz * 8 - 1}) & 1) !== 0`;
+    const pf = 'PARITY[fr & 255] !== 0';
+    const top = f.sz * 8 - 1;
+    switch (f.op) {
+      case F_SUB: {
+        if (!w && f.sz !== 4) return null;
+        // compare the operands directly (CMP/SUB)
+        const cf = w ? ult('fah', 'fa', 'fbh', 'fb') : 'fa < fb';
+        const eq = w ? 'fa === fb && fah === fbh' : 'fa === fb';
+        return {
+          of: w ? '((fah ^ fbh) & (fah ^ frh)) < 0' : '((fa ^ fb) & (fa ^ fr) & 0x80000000) !== 0',
+          cf,
+          zf: eq,
+          sf,
+          pf,
+          be: w ? `(${cf} || (${eq}))` : 'fa <= fb',
+          l: w ? '(fah < fbh || (fah === fbh && (fa >>> 0) < (fb >>> 0)))' : '(fa | 0) < (fb | 0)',
+          le: w ? '(fah < fbh || (fah === fbh && (fa >>> 0) <= (fb >>> 0)))' : '(fa | 0) <= (fb | 0)',
+        };
+      }
+      case F_LOGIC:
+        return { of: 'false', cf: 'false', zf, sf, pf, be: zf, l: sf, le: `(${zf} || ${sf})` };
+      case F_ADD:
+      case F_ADC:
+      case F_SBB:
+      case F_INC:
+      case F_DEC:
+      case F_PRESET: {
+        let of: string;
+        if (f.op === F_PRESET) of = 'fof !== 0';
+        else if (f.op === F_INC) of = w ? '(frh === -2147483648 && fr === 0)' : `fr === ${2 ** top}`;
+        else if (f.op === F_DEC) of = w ? '(frh === 2147483647 && fr === -1)' : `fr === ${2 ** top - 1}`;
+        else if (f.op === F_SBB)
+          of = w ? '((fah ^ fbh) & (fah ^ frh)) < 0' : `((((fa ^ fb) & (fa ^ fr)) >>> ${top}) & 1) !== 0`;
+        else of = w ? '((fah ^ frh) & (fbh ^ frh)) < 0' : `((((fa ^ fr) & (fb ^ fr)) >>> ${top}) & 1) !== 0`;
+        return { of, cf: `${this.cf()} !== 0`, zf, sf, pf };
+      }
+      default:
+        return null;
+    }
+  }
+}
+
+/** Boolean expressions for the flags a condition reads; `be`/`l`/`le` default to their definitions. */
+interface CondParts {
+  of: string;
+  cf: string;
+  zf: string;
+  sf: string;
+  pf: string;
+  be?: string;
+  l?: string;
+  le?: string;
+}
+
+/** Condition `k` (condition code >> 1: O, B, Z, BE, S, P, L, LE) from its flags. */
+function condExpr(k: number, p: CondParts): string {
+  switch (k) {
+    case 0:
+      return p.of;
+    case 1:
+      return p.cf;
+    case 2:
+      return p.zf;
+    case 3:
+      return p.be ?? `(${p.cf} || ${p.zf})`;
+    case 4:
+      return p.sf;
+    case 5:
+      return p.pf;
+    case 6:
+      return p.l ?? `(${p.sf}) !== (${p.of})`;
+    default:
+      return p.le ?? `(${p.zf} || (${p.sf}) !== (${p.of}))`;
   }
 }
 
@@ -965,7 +950,7 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
     }
   }
 
-  const g = new Gen(is64, insns);
+  const g = new Gen(insns);
   const hasCalls = kinds.includes(K.CALL);
   const gen = (): void => {
     for (let k = 0; k < n; k++) {
@@ -979,7 +964,7 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
       emitInline(g, i, k, kind, liveAfter[k]);
       if (kind === K.STORE || kind === K.STORE_IMM || kind === K.ALU_RMW || kind === K.PUSH) {
         // a store into a page holding code ends the block after it (self-modifying code)
-        g.emit(`if (c.brk) { ${exitCode(g, k + 1, selfLoop, i)} }`);
+        g.emit(`if (c.brk) { ${exitCode(k + 1, i)} }`);
       }
       if (k === n - 1 && kind !== K.JCC && kind !== K.JMP && kind !== K.CALLREL && kind !== K.RET)
         g.emit(`c.rip = ${i.next};`);
@@ -1084,12 +1069,17 @@ const TEMPS = [
   'vh',
 ];
 
+/** Code storing the locals of `regs` to `c.R`. */
+function storeRegs(regs: Iterable<number>): string {
+  return [...regs].map((r) => `R[${2 * r}] = L${r}; R[${2 * r + 1}] = H${r};`).join(' ');
+}
+
 /** Stores every register the block writes (locals equal `c.R` for the others). */
 function writeBack(g: Gen): string {
-  return [...g.written].map((r) => `R[${2 * r}] = L${r}; R[${2 * r + 1}] = H${r};`).join(' ');
+  return storeRegs(g.written);
 }
 
 /** Code that leaves the block early after `retired` instructions (the code after `body` stores locals and flags). */
-function exitCode(_g: Gen, retired: number, _selfLoop: boolean, i: Insn): string {
+function exitCode(retired: number, i: Insn): string {
   return `x = ${retired}; c.rip = ${i.next}; break body;`;
 }
