@@ -6,11 +6,12 @@
  * `pnpm bench` (BENCH_ITERATIONS to change the outer loop count).
  */
 import { GuestMemory } from '@ts-vmm/vm-memory';
-import { Cpu } from '../src/cpu.js';
-import { buildFlatImage, FLAT, flatSregs, zeroRegs } from '../src/flat-long-mode.js';
+import type { Cpu } from '../src/cpu.js';
+import { buildFlatImage, FLAT } from '../src/flat-long-mode.js';
 import { assemble, hasAssembler } from '../test/assemble.js';
 import type { GenCase } from '../test/difftest/generator.js';
 import { hasKvm, runKvm } from '../test/difftest/runner.js';
+import { flatCpu, patternPage } from '../test/flat-cpu.js';
 import { bignumProgram } from '../test/kernel-bignum.js';
 
 const ITER = Number(process.env.BENCH_ITERATIONS ?? 20000);
@@ -71,32 +72,14 @@ if (!hasAssembler()) {
   process.exit(0);
 }
 /** Data the workloads read: a fixed pseudo-random pattern (same bytes for the emulator and KVM). */
-const DATA = new Uint8Array(4096);
-for (let k = 0, x = 0x2545f491; k < DATA.length; k++) {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  DATA[k] = x & 0xff;
-}
+const DATA = patternPage(0x2545f491);
 
 function runEmulator(code: Uint8Array): {
   instructions: number;
   ms: number;
   stats: ReturnType<Cpu['stats']>;
 } {
-  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
-  buildFlatImage(mem);
-  mem.writeBytes(FLAT.CODE, code);
-  mem.writeBytes(FLAT.DATA, DATA);
-  const cpu = new Cpu(mem, { jitThreshold: JIT });
-  cpu.setSregs(flatSregs());
-  cpu.setRegs({
-    ...zeroRegs(),
-    rip: BigInt(FLAT.CODE),
-    rsp: BigInt(FLAT.USER_STACK),
-    r15: BigInt(FLAT.DATA),
-    rflags: 0x202n,
-  });
+  const { cpu } = flatCpu(code, DATA, { jitThreshold: JIT });
   const t0 = performance.now();
   const exit = cpu.run(Number.MAX_SAFE_INTEGER);
   const ms = performance.now() - t0;

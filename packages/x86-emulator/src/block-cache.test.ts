@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nop } from './alu.js';
-import { type Block, BlockCache } from './block-cache.js';
+import { type Block, BlockCache, newBlock } from './block-cache.js';
 import type { Cpu } from './cpu.js';
 import { Insn } from './insn.js';
 
@@ -22,23 +22,9 @@ function block(pa: number, n = 2): Block {
     i.idx = k;
     return i;
   });
-  return {
-    key: pa * 4 + 3,
-    linear: pa,
-    pages: [pa - (pa % 4096)],
-    insns,
-    valid: true,
-    count: 0,
-    fn: null,
-    succ0: null,
-    succ0Rip: 0,
-    succ1: null,
-    succ1Rip: 0,
-    xLinear: -1,
-    xPhys: -1,
-    global: false,
-    epoch: -1,
-  };
+  const b = newBlock(pa, [pa - (pa % 4096)], insns);
+  b.key = pa * 4 + 3;
+  return b;
 }
 
 describe('BlockCache', () => {

@@ -53,6 +53,30 @@ export interface Block {
   epoch: number;
 }
 
+/**
+ * A fresh (valid, never run, unchained) block decoded at `linear` from physical `pages`.
+ * @example const b = newBlock(0x1000, [0x1000], insns); b.key = 0x1000 * 4 + 3;
+ */
+export function newBlock(linear: number, pages: number[], insns: Insn[], xLinear = -1, xPhys = -1): Block {
+  return {
+    key: 0,
+    linear,
+    pages,
+    xLinear,
+    xPhys,
+    global: false,
+    insns,
+    valid: true,
+    count: 0,
+    fn: null,
+    succ0: null,
+    succ0Rip: 0,
+    succ1: null,
+    succ1Rip: 0,
+    epoch: -1,
+  };
+}
+
 /** log2 of the table's set count: 2^17 sets of two slots (2 MiB of references). */
 const SET_BITS = 17;
 const CACHE_SIZE = 2 << SET_BITS;

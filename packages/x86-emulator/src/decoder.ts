@@ -43,7 +43,7 @@ import {
   xchg,
 } from './alu.js';
 import { bsfBsr, btOp, cmpxchg, cmpxchg8b, popcnt, xadd } from './bits.js';
-import type { Block } from './block-cache.js';
+import { type Block, newBlock } from './block-cache.js';
 import { SEG, VEC } from './constants.js';
 import {
   callE,
@@ -287,23 +287,7 @@ export function decodeBlock(c: Cpu, la: number, pa: number): Block {
     if (!code64) l >>>= 0;
     if (l - (l & 0xfff) !== page) break;
   }
-  return {
-    key: 0,
-    linear: la,
-    pages,
-    xLinear,
-    xPhys,
-    global: false,
-    insns,
-    valid: true,
-    count: 0,
-    fn: null,
-    succ0: null,
-    succ0Rip: 0,
-    succ1: null,
-    succ1Rip: 0,
-    epoch: -1,
-  };
+  return newBlock(la, pages, insns, xLinear, xPhys);
 }
 
 let ends = false;

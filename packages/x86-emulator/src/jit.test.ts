@@ -4,12 +4,12 @@
  * flags, memory and instruction count, including when a fault, an instruction budget or a write to
  * the running code cuts a compiled loop short.
  */
-import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { assemble, hasAssembler } from '../test/assemble.js';
+import { flatCpu, patternPage } from '../test/flat-cpu.js';
 import { bignumProgram } from '../test/kernel-bignum.js';
-import { Cpu, type CpuExit } from './cpu.js';
-import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
+import type { Cpu, CpuExit } from './cpu.js';
+import { DONE_BYTES, FLAT } from './flat-long-mode.js';
 
 interface Outcome {
   exit: CpuExit;
@@ -20,27 +20,11 @@ interface Outcome {
   compiled: number;
 }
 
+/** The data page every program starts with. */
+const DATA = patternPage(0x9e3779b9);
+
 function runProgram(code: Uint8Array, jitThreshold: number, slice = 10_000_000): Outcome {
-  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
-  buildFlatImage(mem);
-  mem.writeBytes(FLAT.CODE, new Uint8Array([...code, ...DONE_BYTES]));
-  const data = new Uint8Array(4096);
-  for (let k = 0, x = 0x9e3779b9; k < data.length; k++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    data[k] = x & 0xff;
-  }
-  mem.writeBytes(FLAT.DATA, data);
-  const cpu = new Cpu(mem, { jitThreshold });
-  cpu.setSregs(flatSregs());
-  cpu.setRegs({
-    ...zeroRegs(),
-    rip: BigInt(FLAT.CODE),
-    rsp: BigInt(FLAT.USER_STACK),
-    r15: BigInt(FLAT.DATA),
-    rflags: 0x202n,
-  });
+  const { cpu, mem } = flatCpu(new Uint8Array([...code, ...DONE_BYTES]), DATA, { jitThreshold });
   let exit = cpu.run(slice);
   for (let n = 0; exit.kind === 'instruction-limit' && n < 100_000; n++) exit = cpu.run(slice);
   return {
