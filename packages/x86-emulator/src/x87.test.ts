@@ -1,23 +1,11 @@
-import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { assemble, hasAssembler } from '../test/assemble.js';
-import { Cpu } from './cpu.js';
-import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
+import { flatCpu } from '../test/flat-cpu.js';
+import { DONE_BYTES, FLAT } from './flat-long-mode.js';
 import { readExtended, writeExtended } from './x87.js';
 
 function run(src: string) {
-  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
-  buildFlatImage(mem);
-  mem.writeBytes(FLAT.CODE, new Uint8Array([...assemble(src), ...DONE_BYTES]));
-  const cpu = new Cpu(mem);
-  cpu.setSregs(flatSregs());
-  cpu.setRegs({
-    ...zeroRegs(),
-    rip: BigInt(FLAT.CODE),
-    rsp: BigInt(FLAT.USER_STACK),
-    r15: BigInt(FLAT.DATA),
-    rflags: 0x202n,
-  });
+  const { cpu, mem } = flatCpu(new Uint8Array([...assemble(src), ...DONE_BYTES]), new Uint8Array(0), {});
   const exit = cpu.run(10_000);
   expect(exit).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + FLAT.DONE });
   return { mem, cpu };

@@ -23,7 +23,8 @@ export interface RunFlags {
   help: boolean;
 }
 
-const VALUE_FLAGS = new Set([
+/** The `run` options that take a value (every run option but `--help`). */
+export const RUN_VALUE_FLAGS: ReadonlySet<string> = new Set([
   '--kernel',
   '--initrd',
   '--cmdline',
@@ -73,7 +74,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
       name = arg.slice(0, eq);
       value = arg.slice(eq + 1);
     }
-    if (!VALUE_FLAGS.has(name)) {
+    if (!RUN_VALUE_FLAGS.has(name)) {
       throw new ConfigError(name.startsWith('-') ? name : 'arguments', `unknown argument ${quote(arg)}`);
     }
     if (value === undefined) {
