@@ -1,5 +1,6 @@
 import { GuestMemoryError, hex } from './errors.js';
 import { type GuestRegion, PAGE_SIZE, type RegionSpec, validateRegionSpecs } from './region.js';
+import { DEFAULT_WASM_GROW_ROOM, MAX_WASM_PAGES, WASM_PAGE_SIZE, wasmLayout } from './wasm-layout.js';
 
 /**
  * Encodes and decodes a fixed-size value to bytes. The kvm-sys struct layouts (`KvmRegs`, ...) fit
@@ -20,7 +21,13 @@ export interface Codec<T> {
   encode(value: T, into?: Uint8Array, offset?: number): Uint8Array;
 }
 
-/** A structured-clonable description of guest memory, to re-open it in a worker thread. */
+/**
+ * A structured-clonable description of guest memory, to re-open it in a worker thread.
+ *
+ * Three forms: SharedArrayBuffer memory names each region's `sharedBuffer`; memfd memory names the
+ * `fd` and `fdOffset`; memory inside one `WebAssembly.Memory` carries that memory (`wasmMemory`) and
+ * each region's `wasmOffset` in it.
+ */
 export interface SharedGuestMemory {
   readonly regions: readonly {
     start: number;
@@ -29,15 +36,28 @@ export interface SharedGuestMemory {
     sharedBuffer?: SharedArrayBuffer;
     fd?: number;
     fdOffset: number;
+    /** Byte offset of the region inside `wasmMemory` (wasm memory only). */
+    wasmOffset?: number;
   }[];
-  /** One byte per 4 KiB page per region, shared by every thread that opened the memory. */
+  /** One byte per 4 KiB page per region (in the order of `regions`), shared by every thread that opened the memory. */
   readonly dirty?: readonly SharedArrayBuffer[];
+  /** The shared `WebAssembly.Memory` holding every region (memory made by {@link GuestMemory.createWasm}). */
+  readonly wasmMemory?: WebAssembly.Memory;
 }
 
 /** Options for creating guest memory. */
 export interface GuestMemoryOptions {
   /** Track pages written through this API (and through {@link GuestMemory.markDirty}). */
   dirtyTracking?: boolean;
+}
+
+/** Options for {@link GuestMemory.createWasm}. */
+export interface WasmGuestMemoryOptions extends GuestMemoryOptions {
+  /**
+   * Bytes the memory may grow by above the regions, for its user's own state (taken with
+   * `wasmMemory.grow(pages)`); rounded up to whole 64 KiB pages. Default 16 MiB.
+   */
+  growRoom?: number;
 }
 
 interface MemfdAddon {
@@ -72,7 +92,9 @@ async function loadMemfdAddon(): Promise<MemfdAddon> {
  * address no region backs throws a {@link GuestMemoryError} of kind `'unmapped'` and changes nothing.
  *
  * Two backings sit behind the same interface: SharedArrayBuffer (pure TypeScript, shareable with
- * workers) and memfd + mmap (registered with KVM, and mappable again in a worker thread).
+ * workers; either one buffer per region, or every region inside one shared `WebAssembly.Memory` for
+ * WebAssembly code to reach) and memfd + mmap (registered with KVM, and mappable again in a worker
+ * thread).
  *
  * @example
  * ```ts
@@ -91,13 +113,20 @@ export class GuestMemory {
   private last: GuestRegion;
   private readonly scratch = new DataView(new ArrayBuffer(8));
   private readonly unmap?: () => void;
+  private readonly wasm?: WebAssembly.Memory;
 
-  private constructor(regions: GuestRegion[], dirty?: SharedArrayBuffer[], unmap?: () => void) {
+  private constructor(
+    regions: GuestRegion[],
+    dirty?: SharedArrayBuffer[],
+    unmap?: () => void,
+    wasm?: WebAssembly.Memory,
+  ) {
     this.regions = regions;
     this.last = regions[0];
     this.dirtyBuffers = dirty;
     this.dirty = regions.map((_, i) => (dirty ? new Uint8Array(dirty[i]) : undefined));
     this.unmap = unmap;
+    this.wasm = wasm;
   }
 
   /**
@@ -111,6 +140,70 @@ export class GuestMemory {
       return sharedRegion(s.start, s.size, sab);
     });
     return new GuestMemory(regions, options.dirtyTracking ? makeDirtyBuffers(regions) : undefined);
+  }
+
+  /**
+   * Creates memory whose regions all lie in one shared `WebAssembly.Memory` (pure TypeScript), so
+   * that WebAssembly code importing that memory reaches guest RAM directly.
+   *
+   * Layout: wasm page 0 (bytes `[0, 0x10000)`) is left unused, so wasm address 0 is never guest RAM;
+   * the regions follow back to back in guest-address order from byte 0x10000, each starting on a
+   * 64 KiB boundary (its `wasmOffset`). The memory starts with the pages that cover the last region
+   * and may grow by `growRoom` bytes (default 16 MiB, rounded up to pages): its user takes room for
+   * its own state with `wasmMemory.grow(pages)`, which returns the old size in pages, i.e. where the
+   * new room starts. The whole memory, grow room included, must fit in wasm32's 4 GiB (65536 pages);
+   * larger memory throws {@link GuestMemoryError} (`'backing'`) before allocating anything: use
+   * {@link GuestMemory.createShared} for it. {@link wasmLayout} tells in advance whether it fits.
+   *
+   * Regions are backed by `'shared-array-buffer'`: `sharedBuffer` is the memory's buffer, `bytes` and
+   * `view` are views of it at `wasmOffset`. They stay valid when the memory grows (growing a shared
+   * memory never moves it; `wasmMemory.buffer` then is a new, longer SharedArrayBuffer object).
+   *
+   * @example
+   * ```ts
+   * const mem = GuestMemory.createWasm([{ start: 0, size: 0x10_0000 }], { growRoom: 1 << 20 });
+   * mem.regions[0].wasmOffset; // 0x10000
+   * mem.write32(0x100, 0xdeadbeef);
+   * new DataView(mem.wasmMemory!.buffer).getUint32(0x10000 + 0x100, true); // 0xdeadbeef
+   * const stateBase = mem.wasmMemory!.grow(1) * 0x10000; // 64 KiB of room after guest RAM
+   * ```
+   */
+  static createWasm(specs: readonly RegionSpec[], options: WasmGuestMemoryOptions = {}): GuestMemory {
+    const growRoom = options.growRoom ?? DEFAULT_WASM_GROW_ROOM;
+    const plan = wasmLayout(specs, growRoom);
+    if (!plan.fits) {
+      const ram = plan.regions.reduce((n, r) => n + r.size, 0);
+      const total = plan.maximumPages * WASM_PAGE_SIZE;
+      throw new GuestMemoryError(
+        'backing',
+        `guest memory in a WebAssembly.Memory would need ${plan.maximumPages} pages of 64 KiB ` +
+          `(${hex(total)} bytes = ${mib(total)}: ${mib(ram)} of regions, 64 KiB unused page 0, ` +
+          `64 KiB alignment, ${mib(growRoom)} grow room), over the wasm32 limit of ` +
+          `${MAX_WASM_PAGES} pages (4 GiB); use GuestMemory.createShared() for memory this large`,
+      );
+    }
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({
+        initial: plan.initialPages,
+        maximum: plan.maximumPages,
+        shared: true,
+      });
+    } catch (e) {
+      throw new GuestMemoryError(
+        'backing',
+        `cannot allocate a shared WebAssembly.Memory of ${plan.initialPages} pages (maximum ` +
+          `${plan.maximumPages}): ${(e as Error).message}`,
+      );
+    }
+    const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    const regions = plan.regions.map((r) => sharedRegion(r.start, r.size, buffer, r.wasmOffset));
+    return new GuestMemory(
+      regions,
+      options.dirtyTracking ? makeDirtyBuffers(regions) : undefined,
+      undefined,
+      memory,
+    );
   }
 
   /**
@@ -158,42 +251,105 @@ export class GuestMemory {
    * ```
    */
   static async fromShareable(desc: SharedGuestMemory): Promise<GuestMemory> {
-    const specs = validateRegionSpecs(desc.regions);
-    if (specs.length !== desc.regions.length)
-      throw new GuestMemoryError('invalid-region', 'bad shared description');
-    const sorted = [...desc.regions].sort((a, b) => a.start - b.start);
-    if (sorted.every((r) => r.backing === 'shared-array-buffer')) {
-      const regions = sorted.map((r) => {
-        if (!r.sharedBuffer || r.sharedBuffer.byteLength !== r.size) {
-          throw new GuestMemoryError(
-            'invalid-region',
-            `region at ${hex(r.start)} lacks its SharedArrayBuffer`,
-            r.start,
-          );
-        }
-        return sharedRegion(r.start, r.size, r.sharedBuffer);
-      });
-      return new GuestMemory(regions, desc.dirty ? [...desc.dirty] : undefined);
+    const { regions: sorted, dirty } = sortedDescription(desc);
+    if (desc.wasmMemory !== undefined || sorted.every((r) => r.backing === 'shared-array-buffer')) {
+      return GuestMemory.fromShareableSync(desc);
     }
     const addon = await loadMemfdAddon();
-    return GuestMemory.mapMemfd(addon, sorted, desc.dirty ? [...desc.dirty] : null);
+    return GuestMemory.mapMemfd(addon, sorted, dirty ?? null);
   }
 
-  /** Synchronous variant of {@link GuestMemory.fromShareable} for SharedArrayBuffer-backed memory. */
+  /**
+   * Synchronous variant of {@link GuestMemory.fromShareable} for SharedArrayBuffer-backed memory
+   * (from {@link GuestMemory.createShared} or {@link GuestMemory.createWasm}); memfd memory needs
+   * `fromShareable()`. Memory inside a `WebAssembly.Memory` opens as views of that same memory, at
+   * the same offsets, and has its `wasmMemory`.
+   * @example const mem = GuestMemory.fromShareableSync(workerData.memory);
+   */
   static fromShareableSync(desc: SharedGuestMemory): GuestMemory {
-    validateRegionSpecs(desc.regions);
-    const sorted = [...desc.regions].sort((a, b) => a.start - b.start);
+    const { regions: sorted, dirty } = sortedDescription(desc);
+    if (desc.wasmMemory !== undefined) return GuestMemory.openWasm(desc.wasmMemory, sorted, dirty);
     const regions = sorted.map((r) => {
-      if (r.backing !== 'shared-array-buffer' || !r.sharedBuffer || r.sharedBuffer.byteLength !== r.size) {
+      if (r.backing !== 'shared-array-buffer') {
         throw new GuestMemoryError(
           'invalid-region',
           `region at ${hex(r.start)} is not SharedArrayBuffer-backed; use fromShareable()`,
           r.start,
         );
       }
+      if (!(r.sharedBuffer instanceof SharedArrayBuffer)) {
+        throw new GuestMemoryError(
+          'invalid-region',
+          `region at ${hex(r.start)} lacks its SharedArrayBuffer`,
+          r.start,
+        );
+      }
+      if (r.sharedBuffer.byteLength !== r.size) {
+        throw new GuestMemoryError(
+          'invalid-region',
+          `region at ${hex(r.start)} has size ${hex(r.size)} but its SharedArrayBuffer holds ${hex(r.sharedBuffer.byteLength)} bytes`,
+          r.start,
+        );
+      }
       return sharedRegion(r.start, r.size, r.sharedBuffer);
     });
-    return new GuestMemory(regions, desc.dirty ? [...desc.dirty] : undefined);
+    return new GuestMemory(regions, dirty);
+  }
+
+  /** Opens the (sorted, validated) regions of a wasm memory description as views of `wasm`. */
+  private static openWasm(
+    wasm: WebAssembly.Memory,
+    sorted: readonly RegionDescription[],
+    dirty: SharedArrayBuffer[] | undefined,
+  ): GuestMemory {
+    if (!(wasm instanceof WebAssembly.Memory)) {
+      throw new GuestMemoryError(
+        'invalid-region',
+        "the description's wasmMemory is not a WebAssembly.Memory",
+      );
+    }
+    const buffer = wasm.buffer as unknown;
+    if (!(buffer instanceof SharedArrayBuffer)) {
+      throw new GuestMemoryError(
+        'backing',
+        "the description's WebAssembly.Memory is not shared (guest memory needs { shared: true })",
+      );
+    }
+    let prevEnd = WASM_PAGE_SIZE;
+    for (const r of [...sorted].sort((a, b) => (a.wasmOffset ?? 0) - (b.wasmOffset ?? 0))) {
+      const o = r.wasmOffset;
+      if (r.backing !== 'shared-array-buffer') {
+        throw new GuestMemoryError(
+          'invalid-region',
+          `region at ${hex(r.start)} has backing '${r.backing}' but the description names a WebAssembly.Memory`,
+          r.start,
+        );
+      }
+      if (o === undefined || !Number.isSafeInteger(o) || o < WASM_PAGE_SIZE || o % WASM_PAGE_SIZE !== 0) {
+        throw new GuestMemoryError(
+          'invalid-region',
+          `region at ${hex(r.start)} has wasmOffset ${typeof o === 'number' ? fmt(o) : String(o)}: must be a multiple of 64 KiB, at least 0x10000`,
+          r.start,
+        );
+      }
+      if (o < prevEnd) {
+        throw new GuestMemoryError(
+          'overlap',
+          `region at ${hex(r.start)} (wasm bytes from ${hex(o)}) overlaps another region inside the WebAssembly.Memory`,
+          r.start,
+        );
+      }
+      if (o + r.size > buffer.byteLength) {
+        throw new GuestMemoryError(
+          'invalid-region',
+          `region at ${hex(r.start)} (wasm bytes [${hex(o)}, ${hex(o + r.size)})) lies past the end of the WebAssembly.Memory (${hex(buffer.byteLength)} bytes)`,
+          r.start,
+        );
+      }
+      prevEnd = o + r.size;
+    }
+    const regions = sorted.map((r) => sharedRegion(r.start, r.size, buffer, r.wasmOffset));
+    return new GuestMemory(regions, dirty, undefined, wasm);
   }
 
   private static mapMemfd(
@@ -236,17 +392,40 @@ export class GuestMemory {
 
   /** A structured-clonable description to re-open this memory elsewhere ({@link GuestMemory.fromShareable}). */
   toShareable(): SharedGuestMemory {
+    const wasm = this.wasm;
     return {
       regions: this.regions.map((r) => ({
         start: r.start,
         size: r.size,
         backing: r.backing,
-        sharedBuffer: r.sharedBuffer,
+        // wasm memory: the receiver takes the (current) buffer from the WebAssembly.Memory itself
+        sharedBuffer: wasm ? undefined : r.sharedBuffer,
         fd: r.fd,
         fdOffset: r.fdOffset,
+        wasmOffset: r.wasmOffset,
       })),
       dirty: this.dirtyBuffers,
+      wasmMemory: wasm,
     };
+  }
+
+  /**
+   * The shared `WebAssembly.Memory` holding every region, for memory made by
+   * {@link GuestMemory.createWasm} (or re-opened from it in another thread); `undefined` for other
+   * backings. Region `r` lies at `r.wasmOffset` in it. Its user may `grow()` it (up to the grow room
+   * it was created with) for state of its own; the regions are unaffected.
+   *
+   * @example
+   * ```ts
+   * const wm = mem.wasmMemory;
+   * if (wm) {
+   *   const instance = new WebAssembly.Instance(module, { env: { memory: wm } });
+   *   const ram = new Uint8Array(wm.buffer, mem.regions[0].wasmOffset, mem.regions[0].size);
+   * }
+   * ```
+   */
+  get wasmMemory(): WebAssembly.Memory | undefined {
+    return this.wasm;
   }
 
   /**
@@ -551,20 +730,65 @@ export class GuestMemory {
   }
 }
 
-function sharedRegion(start: number, size: number, sab: SharedArrayBuffer): GuestRegion {
-  return {
+/** A region of `size` bytes at byte `offset` of `sab` (`wasmOffset`: the same offset, for wasm memory). */
+function sharedRegion(start: number, size: number, sab: SharedArrayBuffer, wasmOffset?: number): GuestRegion {
+  const offset = wasmOffset ?? 0;
+  const region: GuestRegion = {
     start,
     size,
-    bytes: new Uint8Array(sab),
-    view: new DataView(sab),
+    bytes: new Uint8Array(sab, offset, size),
+    view: new DataView(sab, offset, size),
     backing: 'shared-array-buffer',
     fdOffset: 0,
     sharedBuffer: sab,
   };
+  return wasmOffset === undefined ? region : { ...region, wasmOffset };
+}
+
+type RegionDescription = SharedGuestMemory['regions'][number];
+
+/**
+ * Checks a shared description's regions (as {@link validateRegionSpecs}) and dirty buffers (one
+ * SharedArrayBuffer of one byte per page for each region), and sorts both by guest address.
+ */
+function sortedDescription(desc: SharedGuestMemory): {
+  regions: RegionDescription[];
+  dirty: SharedArrayBuffer[] | undefined;
+} {
+  if (desc === null || typeof desc !== 'object' || !Array.isArray(desc.regions)) {
+    throw new GuestMemoryError('invalid-region', 'a shared guest memory description needs a regions array');
+  }
+  validateRegionSpecs(desc.regions);
+  const order = desc.regions.map((_, i) => i).sort((a, b) => desc.regions[a].start - desc.regions[b].start);
+  const regions = order.map((i) => desc.regions[i]);
+  if (desc.dirty === undefined) return { regions, dirty: undefined };
+  if (!Array.isArray(desc.dirty) || desc.dirty.length !== desc.regions.length) {
+    throw new GuestMemoryError(
+      'invalid-region',
+      `the description has ${desc.regions.length} region(s) but ${Array.isArray(desc.dirty) ? desc.dirty.length : 'no array of'} dirty bitmap(s)`,
+    );
+  }
+  const dirty = order.map((i) => {
+    const d = desc.dirty![i];
+    const r = desc.regions[i];
+    if (!(d instanceof SharedArrayBuffer) || d.byteLength !== r.size / PAGE_SIZE) {
+      throw new GuestMemoryError(
+        'invalid-region',
+        `the dirty bitmap of region at ${hex(r.start)} must be a SharedArrayBuffer of ${r.size / PAGE_SIZE} bytes (one per page)`,
+        r.start,
+      );
+    }
+    return d;
+  });
+  return { regions, dirty };
 }
 
 function makeDirtyBuffers(regions: readonly GuestRegion[]): SharedArrayBuffer[] {
   return regions.map((r) => new SharedArrayBuffer(r.size / PAGE_SIZE));
+}
+
+function mib(n: number): string {
+  return `${+(n / 0x10_0000).toFixed(2)} MiB`;
 }
 
 function fmt(n: number): string {

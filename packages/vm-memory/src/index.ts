@@ -1,12 +1,19 @@
 /**
  * Guest physical memory for ts-vmm: {@link GuestAddress}, {@link GuestRegion}, {@link GuestMemory}
- * over SharedArrayBuffer or memfd backings.
+ * over SharedArrayBuffer (one per region, or one shared
+ * `WebAssembly.Memory` for all of them) or memfd backings.
  *
  * @packageDocumentation
  */
 export { GuestAddress, GuestAddressError, MAX_GUEST_ADDRESS } from './address.js';
 export { GuestMemoryError, type GuestMemoryErrorKind } from './errors.js';
-export { type Codec, GuestMemory, type GuestMemoryOptions, type SharedGuestMemory } from './guest-memory.js';
+export {
+  type Codec,
+  GuestMemory,
+  type GuestMemoryOptions,
+  type SharedGuestMemory,
+  type WasmGuestMemoryOptions,
+} from './guest-memory.js';
 export {
   type BackingKind,
   type GuestRegion,
@@ -14,3 +21,10 @@ export {
   type RegionSpec,
   validateRegionSpecs,
 } from './region.js';
+export {
+  DEFAULT_WASM_GROW_ROOM,
+  MAX_WASM_PAGES,
+  WASM_PAGE_SIZE,
+  type WasmLayout,
+  wasmLayout,
+} from './wasm-layout.js';

@@ -6,9 +6,10 @@ export type BackingKind = 'shared-array-buffer' | 'memfd';
 /**
  * One contiguous range of guest physical memory and the host bytes behind it.
  *
- * `bytes` is a view over the whole region: index 0 is guest address `start`. Hypervisor backends
- * use `hostAddress` (memfd backing) to register the region with KVM; the emulator reads `bytes`
- * directly.
+ * `bytes` is a view over the whole region: index 0 is guest address `start` (the view need not
+ * start at offset 0 of its buffer: use `bytes.byteOffset` when building other views of the same
+ * memory). Hypervisor backends use `hostAddress` (memfd backing) to register the region with KVM;
+ * the emulator reads `bytes` directly, or, for wasm memory, reaches it at `wasmOffset`.
  *
  * @example
  * ```ts
@@ -33,8 +34,20 @@ export interface GuestRegion {
   readonly fdOffset: number;
   /** Host virtual address of `bytes` in this thread (memfd backing only). */
   readonly hostAddress?: bigint;
-  /** The SharedArrayBuffer behind `bytes` (shared-array-buffer backing only). */
+  /**
+   * The SharedArrayBuffer behind `bytes` (shared-array-buffer backing only). For memory inside a
+   * `WebAssembly.Memory` ({@link GuestMemory.createWasm}) this is the memory's whole buffer as it was
+   * when the region was opened, with `bytes` at `wasmOffset`; it keeps its length after the memory
+   * grows (read `wasmMemory.buffer` for the current one).
+   */
   readonly sharedBuffer?: SharedArrayBuffer;
+  /**
+   * Byte offset of the region inside the `WebAssembly.Memory` that holds it (memory made by
+   * {@link GuestMemory.createWasm}, or re-opened from it, only): guest address `start` is wasm
+   * address `wasmOffset`, so compiled wasm code reaches guest address `a` of this region at
+   * `a - start + wasmOffset`. A multiple of 64 KiB, never 0.
+   */
+  readonly wasmOffset?: number;
 }
 
 /** A region to create: where it starts and how big it is. */
