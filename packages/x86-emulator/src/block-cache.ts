@@ -40,6 +40,10 @@ export interface Block {
   count: number;
   /** The compiled form (see jit.ts), once hot. */
   fn: ((c: Cpu, budget: number) => number) | null;
+  /** Waiting in the WebAssembly compiler's queue (see wasm-jit.ts). */
+  queued: boolean;
+  /** Its WebAssembly function's table entry, or -1. */
+  wasmId: number;
   /**
    * All its code lies on global pages: its chained links then depend only on the TLB's
    * `globalFlushes`, and it links only to blocks that are global too.
@@ -69,6 +73,8 @@ export function newBlock(linear: number, pages: number[], insns: Insn[], xLinear
     valid: true,
     count: 0,
     fn: null,
+    queued: false,
+    wasmId: -1,
     succ0: null,
     succ0Rip: 0,
     succ1: null,
@@ -98,7 +104,11 @@ function worth(b: Block): number {
  * runs it again (the run loop checks `valid` before following a chain), and code already running it
  * holds its own references.
  */
-function release(b: Block): void {
+function release(b: Block, onRelease: ((b: Block) => void) | null): void {
+  if (b.wasmId >= 0) {
+    onRelease?.(b);
+    b.wasmId = -1;
+  }
   b.valid = false;
   b.insns = NO_INSNS;
   b.fn = null;
@@ -118,6 +128,8 @@ export class BlockCache {
   invalidations = 0;
   /** Blocks pushed out of their slot by another block. */
   evictions = 0;
+  /** Called for a block with a WebAssembly function when it is dropped (its table entry is freed). */
+  onRelease: ((b: Block) => void) | null = null;
 
   constructor(physLimit: number) {
     this.codePage = new Uint8Array(Math.ceil(physLimit / 4096) + 1);
@@ -152,7 +164,7 @@ export class BlockCache {
       else {
         if (worth(w1) < worth(w0)) s++;
         this.evictions++;
-        release(table[s] as Block);
+        release(table[s] as Block, this.onRelease);
       }
     }
     table[s] = b;
@@ -192,7 +204,7 @@ export class BlockCache {
       const s = setOf(b.key);
       if (this.table[s] === b) this.table[s] = undefined;
       else if (this.table[s + 1] === b) this.table[s + 1] = undefined;
-      release(b);
+      release(b, this.onRelease);
     }
     // the running block may have been dropped: end it after this instruction
     cpu.brk = true;
@@ -203,13 +215,13 @@ export class BlockCache {
     const s = setOf(b.key);
     if (this.table[s] === b) this.table[s] = undefined;
     else if (this.table[s + 1] === b) this.table[s + 1] = undefined;
-    release(b);
+    release(b, this.onRelease);
   }
 
   /** Drops everything (e.g. after host writes to guest memory). */
   clear(): void {
-    for (const b of this.table) if (b !== undefined) release(b);
-    for (const list of this.byPage.values()) for (const b of list) release(b);
+    for (const b of this.table) if (b !== undefined) release(b, this.onRelease);
+    for (const list of this.byPage.values()) for (const b of list) release(b, this.onRelease);
     this.table.fill(undefined);
     this.byPage.clear();
     this.codePage.fill(0);

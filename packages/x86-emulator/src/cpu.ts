@@ -19,7 +19,8 @@ import { compileBlock } from './jit.js';
 import { MsrFile, type MsrHandler } from './msr.js';
 import { translate } from './paging.js';
 import { attrToSegment, recomputeMode, segmentToAttr } from './segments.js';
-import { TLB_SIZE, Tlb } from './tlb.js';
+import { TLB_KINDS, TLB_SIZE, Tlb } from './tlb.js';
+import { ST, STATE_BYTES, WasmJit } from './wasm-jit.js';
 import { X87 } from './x87.js';
 
 /** Why {@link Cpu.run} returned: the kvm-ioctls exits plus an instruction budget running out. */
@@ -49,6 +50,12 @@ export interface CpuOptions {
    * (threshold 256: 55 s, 1000-2000: 45-60 s, 4000: 41 s, 8000: 41 s on the same machine).
    */
   jitThreshold?: number;
+  /**
+   * Which block compiler: 'wasm' (the default where guest RAM lies in a WebAssembly.Memory, see
+   * `GuestMemory.createWasm`) compiles hot blocks to WebAssembly in batches; 'js' compiles each to a
+   * JavaScript function (the only choice for other memory).
+   */
+  jit?: 'wasm' | 'js';
 }
 
 const TWO32 = 4294967296;
@@ -75,11 +82,11 @@ const EXIT_LIMIT: CpuExit = Object.freeze({ kind: 'instruction-limit' });
  */
 export class Cpu {
   /** General registers as int32 halves: RAX lo = R[0], RAX hi = R[1], RCX lo = R[2] ... */
-  readonly R = new Int32Array(34);
+  readonly R: Int32Array;
   /** Byte view of {@link Cpu.R} (AL = 0, AH = 1, CL = 8 ...). */
-  readonly R8 = new Uint8Array(this.R.buffer);
+  readonly R8: Uint8Array;
   /** 16-bit view of {@link Cpu.R} (AX = 0, CX = 4 ...). */
-  readonly R16 = new Uint16Array(this.R.buffer);
+  readonly R16: Uint16Array;
   /** RIP (next instruction while one executes); signed in 64-bit mode. */
   rip = 0;
   /** RFLAGS bits other than the six arithmetic flags. */
@@ -108,7 +115,7 @@ export class Cpu {
   readonly segLimit = new Float64Array(8);
   readonly segAttr = new Int32Array(8);
   /** Segment bases used for effective addresses (0 for ES/CS/SS/DS in 64-bit mode). */
-  readonly segEff = new Float64Array(8);
+  readonly segEff: Float64Array;
   gdtBase = 0;
   gdtLimit = 0xffff;
   idtBase = 0;
@@ -148,7 +155,9 @@ export class Cpu {
   readonly ramView: DataView[] = [];
   private readonly ramStart: number[] = [];
   private readonly ramEnd: number[] = [];
-  readonly tlb = new Tlb();
+  readonly tlb: Tlb;
+  /** The WebAssembly block compiler, when guest RAM lies in a WebAssembly.Memory (else null: jit.ts). */
+  readonly wasmJit: WasmJit | null = null;
   /** TLB kind offsets for the current privilege level: read, write, execute. */
   kR = 0;
   kW = TLB_SIZE;
@@ -202,6 +211,35 @@ export class Cpu {
 
   constructor(memory: GuestMemory, options: CpuOptions = {}) {
     this.memory = memory;
+    this.jitThreshold = options.jitThreshold ?? 4000;
+    // registers, segment bases and TLB live in a state area of the WebAssembly memory when guest
+    // RAM is inside one (the WebAssembly block compiler reads them there)
+    const wm = options.jit === 'js' || this.jitThreshold < 0 ? undefined : memory.wasmMemory;
+    let base = -1;
+    if (wm !== undefined) {
+      try {
+        base = wm.grow(Math.ceil(STATE_BYTES / 65536)) * 65536;
+      } catch {
+        base = -1; // no room left in the memory: the JavaScript block compiler
+      }
+    }
+    if (wm !== undefined && base >= 0) {
+      const buf = wm.buffer;
+      this.R = new Int32Array(buf, base + ST.R, 34);
+      this.segEff = new Float64Array(buf, base + ST.SEG, 8);
+      const n = TLB_SIZE * TLB_KINDS;
+      this.tlb = new Tlb({
+        tag: new Float64Array(buf, base + ST.TAG, n),
+        wad: new Int32Array(buf, base + ST.WAD, n),
+      });
+      this.tlb.wasmBase = memory.regions.map((r) => r.wasmOffset ?? r.bytes.byteOffset);
+    } else {
+      this.R = new Int32Array(34);
+      this.segEff = new Float64Array(8);
+      this.tlb = new Tlb();
+    }
+    this.R8 = new Uint8Array(this.R.buffer, this.R.byteOffset, 136);
+    this.R16 = new Uint16Array(this.R.buffer, this.R.byteOffset, 68);
     for (const r of memory.regions) {
       this.ram.push(r.bytes);
       this.ramView.push(new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength));
@@ -211,12 +249,12 @@ export class Cpu {
     this.blocks = new BlockCache(
       memory.regions.map((r) => r.start + r.size).reduce((a, b) => Math.max(a, b), 0),
     );
+    if (wm !== undefined && base >= 0) this.wasmJit = WasmJit.create(this, wm, base);
     this.msrs = new MsrFile(this);
     this.cpuid = options.cpuid ?? defaultCpuid();
     this.tscPerInstruction = options.tscPerInstruction ?? 1;
     this.tscSource = options.tsc ?? null;
     this.msrs.handler = options.msrHandler ?? null;
-    this.jitThreshold = options.jitThreshold ?? 4000;
     this.resetRealMode(0xf000, 0xfff0);
   }
 
@@ -1055,8 +1093,14 @@ export class Cpu {
         continue;
       }
       if (this.jitThreshold >= 0 && ++b.count > this.jitThreshold) {
-        b.fn = compileBlock(b, flagCF);
-        this.compiledBlocks++;
+        const w = this.wasmJit;
+        if (w === null) {
+          b.fn = compileBlock(b, flagCF);
+          this.compiledBlocks++;
+        } else if (!b.queued) {
+          b.queued = true;
+          w.enqueue(b);
+        } else w.poll();
       }
       const insns = b.insns;
       const n = insns.length;

@@ -23,8 +23,13 @@ interface Outcome {
 /** The data page every program starts with. */
 const DATA = patternPage(0x9e3779b9);
 
-function runProgram(code: Uint8Array, jitThreshold: number, slice = 10_000_000): Outcome {
-  const { cpu, mem } = flatCpu(new Uint8Array([...code, ...DONE_BYTES]), DATA, { jitThreshold });
+function runProgram(
+  code: Uint8Array,
+  jitThreshold: number,
+  slice = 10_000_000,
+  jit: 'wasm' | 'js' = 'wasm',
+): Outcome {
+  const { cpu, mem } = flatCpu(new Uint8Array([...code, ...DONE_BYTES]), DATA, { jitThreshold, jit });
   let exit = cpu.run(slice);
   for (let n = 0; exit.kind === 'instruction-limit' && n < 100_000; n++) exit = cpu.run(slice);
   return {
@@ -41,12 +46,18 @@ function expectSame(src: string, slices: number[] = [10_000_000]): void {
   const code = assemble(src);
   const ref = runProgram(code, -1);
   expect(ref.exit.kind).not.toBe('internal-error');
-  for (const jit of [0, 3]) {
+  for (const [jit, engine] of [
+    [0, 'wasm'],
+    [3, 'wasm'],
+    [0, 'js'],
+    [3, 'js'],
+  ] as const) {
     for (const slice of slices) {
-      const got = runProgram(code, jit, slice);
+      const got = runProgram(code, jit, slice, engine);
       expect(got.compiled).toBeGreaterThan(0);
-      expect({ jit, slice, exit: got.exit, regs: got.regs, icount: got.icount }).toEqual({
+      expect({ jit, engine, slice, exit: got.exit, regs: got.regs, icount: got.icount }).toEqual({
         jit,
+        engine,
         slice,
         exit: ref.exit,
         regs: ref.regs,

@@ -75,7 +75,7 @@ export type CompiledBlock = (c: Cpu, budget: number) => number;
 // ------------------------------------------------------------------ planning
 
 /** How an instruction is compiled. */
-enum K {
+export enum K {
   CALL,
   NOP,
   JMP,
@@ -482,7 +482,7 @@ function loadMem(g: Gen, i: Insn, k: number, sz: number, w: boolean): void {
   else g.emit(`const ml = ${w ? 'c.readW(ma, 4)' : 'c.read32(ma)'};`);
 }
 
-function flagOpOf(op: number): number {
+export function flagOpOf(op: number): number {
   return op === 0
     ? F_ADD
     : op === 2
@@ -903,7 +903,7 @@ const WRITES_RM = new Set<unknown>([aluEG, aluEI, incDec, notE, negE, movEG, mov
 const WRITES_REG = new Set<unknown>([aluGE, movGE, movzx, movsx, lea, cmov, imul2, bsfBsr, popcnt]);
 
 /** The GPRs an executor call for `i` can change, or null when it is not known (reload them all). */
-function writtenBy(i: Insn): number[] | null {
+export function writtenBy(i: Insn): number[] | null {
   const f = i.fn;
   if (f === testEG || f === testEI) return [];
   if (WRITES_RM.has(f)) return i.mem ? [] : [i.sz === 1 ? i.rmB >> 3 : i.rm];
@@ -920,16 +920,13 @@ function emitCall(g: Gen, i: Insn, k: number, loopBody: boolean): void {
   g.emit(`if (c.brk) return ${loopBody ? `it * ${g.insns.length} + ` : ''}${k + 1};`);
 }
 
-/** Compiles `b` to a JavaScript function. @example const fn = compileBlock(block, flagCF) */
-export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBlock {
-  const insns = b.insns;
+/**
+ * Plans a block: how each instruction is compiled, and whether the arithmetic flags are live after
+ * it (read before the block overwrites them, or seen outside the block).
+ * @example const { kinds, liveAfter } = planBlock(block.insns, true);
+ */
+export function planBlock(insns: Insn[], is64: boolean): { kinds: K[]; liveAfter: boolean[] } {
   const n = insns.length;
-  const is64 = (b.key & 3) === 3;
-  const last = insns[n - 1];
-  // a block that ends by branching back to its own first instruction: compile it as a loop
-  const selfLoop = last.fn === jcc && last.disp === insns[0].ip && n > 1;
-
-  // liveness of the arithmetic flags after each instruction
   const kinds: K[] = new Array(n);
   const liveAfter: boolean[] = new Array(n);
   let live = true;
@@ -949,6 +946,19 @@ export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBloc
         break; // NONE and PARTIAL: unchanged
     }
   }
+  return { kinds, liveAfter };
+}
+
+/** Compiles `b` to a JavaScript function. @example const fn = compileBlock(block, flagCF) */
+export function compileBlock(b: Block, flagCF: (c: Cpu) => number): CompiledBlock {
+  const insns = b.insns;
+  const n = insns.length;
+  const is64 = (b.key & 3) === 3;
+  const last = insns[n - 1];
+  // a block that ends by branching back to its own first instruction: compile it as a loop
+  const selfLoop = last.fn === jcc && last.disp === insns[0].ip && n > 1;
+
+  const { kinds, liveAfter } = planBlock(insns, is64);
 
   const g = new Gen(insns);
   const hasCalls = kinds.includes(K.CALL);

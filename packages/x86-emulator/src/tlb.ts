@@ -21,7 +21,14 @@ const LOG_CAP = 8192;
 /** The translation cache. */
 export class Tlb {
   /** Linear page base per slot (INVALID when empty). */
-  readonly tag = new Float64Array(TLB_SIZE * TLB_KINDS).fill(INVALID);
+  readonly tag: Float64Array;
+  /**
+   * Byte address of the page inside the WebAssembly memory holding guest RAM, per slot (only
+   * filled when {@link Tlb.wasmBase} is set: the WebAssembly block compiler reads it).
+   */
+  readonly wad: Int32Array;
+  /** Byte offset of each RAM region inside the WebAssembly memory, or null. */
+  wasmBase: readonly number[] | null = null;
   /** RAM region index per slot. */
   readonly reg = new Int32Array(TLB_SIZE * TLB_KINDS);
   /** Offset of the page inside the region's bytes. */
@@ -48,6 +55,17 @@ export class Tlb {
   private filledLen = 0;
   private overflow = false;
 
+  /**
+   * A TLB in fresh arrays, or in the given ones (views into the WebAssembly memory that compiled
+   * code reads; `TLB_SIZE * TLB_KINDS` entries each).
+   * @example const tlb = new Tlb();
+   */
+  constructor(arrays?: { tag: Float64Array; wad: Int32Array }) {
+    this.tag = arrays?.tag ?? new Float64Array(TLB_SIZE * TLB_KINDS);
+    this.wad = arrays?.wad ?? new Int32Array(TLB_SIZE * TLB_KINDS);
+    this.tag.fill(INVALID);
+  }
+
   /** Fills slot for `kindOff` + hash of `pageBase`. */
   fill(
     kindOff: number,
@@ -63,6 +81,7 @@ export class Tlb {
     this.off[s] = offset;
     this.phys[s] = phys;
     this.global[s] = global ? 1 : 0;
+    if (this.wasmBase !== null) this.wad[s] = this.wasmBase[region] + offset;
     if (this.filledLen < LOG_CAP) this.filled[this.filledLen++] = s;
     else this.overflow = true;
   }

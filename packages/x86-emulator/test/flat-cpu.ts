@@ -16,7 +16,7 @@ export function patternPage(seed: number): Uint8Array {
 }
 
 /**
- * A CPU in a fresh flat long-mode image with `code` at `FLAT.CODE` and `data` at `FLAT.DATA`:
+ * A CPU in a fresh flat long-mode image (RAM in a WebAssembly.Memory unless `options.jit` is 'js') with `code` at `FLAT.CODE` and `data` at `FLAT.DATA`:
  * RIP at the code, RSP at the user stack, R15 pointing at the data, IF set.
  */
 export function flatCpu(
@@ -24,7 +24,9 @@ export function flatCpu(
   data: Uint8Array,
   options: CpuOptions,
 ): { cpu: Cpu; mem: GuestMemory } {
-  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
+  // WebAssembly-backed RAM unless the JavaScript block compiler is asked for
+  const spec = [{ start: 0, size: FLAT.RAM_SIZE }];
+  const mem = options.jit === 'js' ? GuestMemory.createShared(spec) : GuestMemory.createWasm(spec);
   buildFlatImage(mem);
   mem.writeBytes(FLAT.CODE, code);
   mem.writeBytes(FLAT.DATA, data);

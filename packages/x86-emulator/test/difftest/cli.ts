@@ -1,5 +1,5 @@
 /**
- * `pnpm --filter @ts-vmm/x86-emulator difftest --count 10000000 [--seed N] [--per-case N]`
+ * `pnpm --filter @ts-vmm/x86-emulator difftest --count 10000000 [--seed N] [--per-case N] [--jit-threshold N] [--js-jit]`
  * (or DIFFTEST_COUNT / DIFFTEST_SEED in the environment).
  */
 import { diffOne, hasKvm, minimize, runDifftest } from './runner.js';
@@ -26,6 +26,7 @@ const r = runDifftest({
   perCase,
   jitThreshold,
   compat: process.argv.includes('--compat'),
+  jit: process.argv.includes('--js-jit') ? 'js' : 'wasm',
   log: (l) => process.stderr.write(`${l}\r`),
 });
 process.stderr.write('\n');

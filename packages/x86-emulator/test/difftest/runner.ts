@@ -374,6 +374,8 @@ export interface DiffOptions {
   maxMismatches?: number;
   /** Emulator block-compiler threshold (0: compile every block before its first run; -1: interpret). */
   jitThreshold?: number;
+  /** Block compiler (default 'wasm': RAM in a WebAssembly.Memory). */
+  jit?: 'wasm' | 'js';
   /** Generate 32-bit compatibility-mode cases instead of 64-bit ones. */
   compat?: boolean;
   log?: (line: string) => void;
@@ -385,10 +387,12 @@ export function runDifftest(opts: DiffOptions): DiffResult {
   const perCase = opts.perCase ?? 60;
   const batch = opts.batch ?? 1000;
   const maxMis = opts.maxMismatches ?? 20;
-  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
+  const spec = [{ start: 0, size: FLAT.RAM_SIZE }];
+  const jit = opts.jit ?? 'wasm';
+  const mem = jit === 'js' ? GuestMemory.createShared(spec) : GuestMemory.createWasm(spec);
   buildFlatImage(mem);
   const base = mem.readBytes(0, 0x100000);
-  const cpu = new Cpu(mem, { jitThreshold: opts.jitThreshold ?? -1 });
+  const cpu = new Cpu(mem, { jitThreshold: opts.jitThreshold ?? -1, jit });
   const result: DiffResult = { cases: 0, instructions: 0, exceptions: 0, mismatches: [], kvmMs: 0, emuMs: 0 };
   while (result.instructions < opts.count && result.mismatches.length < maxMis) {
     const cases: GenCase[] = [];

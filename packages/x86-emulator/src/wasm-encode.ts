@@ -1,0 +1,328 @@
+/**
+ * A minimal WebAssembly binary writer for the block compiler (wasm-jit.ts): function bodies as byte
+ * arrays built with {@link Code}, and modules of functions that import one shared memory, a few host
+ * functions and (optionally) a function table.
+ *
+ * @example
+ * ```ts
+ * const c = new Code();
+ * c.get(0).i32(1).op(Op.I32_ADD); // (param i32) (result i32): x + 1
+ * const bytes = moduleBytes({ types: [[[I32], [I32]]], funcs: [{ type: 0, locals: [], code: c }], ... });
+ * ```
+ */
+
+export const I32 = 0x7f;
+export const I64 = 0x7e;
+export const F64 = 0x7c;
+
+/** Value types of a function signature: [params, results]. */
+export type Sig = readonly [readonly number[], readonly number[]];
+
+/** Opcodes used by the compiler (WebAssembly MVP plus sign extension). */
+export const Op = {
+  BLOCK: 0x02,
+  LOOP: 0x03,
+  IF: 0x04,
+  ELSE: 0x05,
+  END: 0x0b,
+  BR: 0x0c,
+  BR_IF: 0x0d,
+  RETURN: 0x0f,
+  CALL: 0x10,
+  CALL_INDIRECT: 0x11,
+  DROP: 0x1a,
+  SELECT: 0x1b,
+  I32_LOAD: 0x28,
+  I64_LOAD: 0x29,
+  F64_LOAD: 0x2b,
+  I64_LOAD8_U: 0x31,
+  I64_LOAD16_U: 0x33,
+  I64_LOAD32_U: 0x35,
+  I32_STORE: 0x36,
+  I64_STORE: 0x37,
+  F64_STORE: 0x39,
+  I64_STORE32: 0x3e,
+  I32_EQZ: 0x45,
+  I32_EQ: 0x46,
+  I32_NE: 0x47,
+  I32_LT_S: 0x48,
+  I32_LE_S: 0x4c,
+  I32_LE_U: 0x4d,
+  I32_GE_S: 0x4e,
+  I32_GT_U: 0x4b,
+  I64_EQZ: 0x50,
+  I64_EQ: 0x51,
+  I64_NE: 0x52,
+  I64_LT_S: 0x53,
+  I64_LT_U: 0x54,
+  I64_GT_U: 0x56,
+  I64_LE_S: 0x57,
+  I64_LE_U: 0x58,
+  F64_EQ: 0x61,
+  I32_POPCNT: 0x69,
+  I32_ADD: 0x6a,
+  I32_SUB: 0x6b,
+  I32_MUL: 0x6c,
+  I32_DIV_U: 0x6e,
+  I32_AND: 0x71,
+  I32_OR: 0x72,
+  I32_XOR: 0x73,
+  I32_SHL: 0x74,
+  I32_SHR_S: 0x75,
+  I32_SHR_U: 0x76,
+  I32_ROTL: 0x77,
+  I32_ROTR: 0x78,
+  I64_ADD: 0x7c,
+  I64_SUB: 0x7d,
+  I64_MUL: 0x7e,
+  I64_AND: 0x83,
+  I64_OR: 0x84,
+  I64_XOR: 0x85,
+  I64_SHL: 0x86,
+  I64_SHR_S: 0x87,
+  I64_SHR_U: 0x88,
+  I64_ROTL: 0x89,
+  I64_ROTR: 0x8a,
+  I32_WRAP_I64: 0xa7,
+  I64_TRUNC_F64_S: 0xb0,
+  I64_EXTEND_I32_S: 0xac,
+  I64_EXTEND_I32_U: 0xad,
+  F64_CONVERT_I64_S: 0xb9,
+  I64_EXTEND8_S: 0xc2,
+  I64_EXTEND16_S: 0xc3,
+  I64_EXTEND32_S: 0xc4,
+} as const;
+
+/** Block type "no result". */
+export const VOID = 0x40;
+
+function uleb(out: number[], v: number): void {
+  do {
+    let b = v % 128;
+    v = Math.floor(v / 128);
+    if (v > 0) b |= 0x80;
+    out.push(b);
+  } while (v > 0);
+}
+
+function sleb32(out: number[], v: number): void {
+  v |= 0;
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function sleb64(out: number[], v: bigint): void {
+  v = BigInt.asIntN(64, v);
+  for (;;) {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const f64Scratch = new DataView(new ArrayBuffer(8));
+
+/**
+ * A function body under construction: chainable emitters for the instructions the compiler uses.
+ * @example new Code().get(0).i64(1n).op(Op.I64_ADD)
+ */
+export class Code {
+  readonly b: number[] = [];
+  op(...ops: number[]): this {
+    for (const o of ops) this.b.push(o);
+    return this;
+  }
+  get(l: number): this {
+    this.b.push(0x20);
+    uleb(this.b, l);
+    return this;
+  }
+  set(l: number): this {
+    this.b.push(0x21);
+    uleb(this.b, l);
+    return this;
+  }
+  tee(l: number): this {
+    this.b.push(0x22);
+    uleb(this.b, l);
+    return this;
+  }
+  i32(v: number): this {
+    this.b.push(0x41);
+    sleb32(this.b, v);
+    return this;
+  }
+  i64(v: bigint | number): this {
+    this.b.push(0x42);
+    sleb64(this.b, typeof v === 'bigint' ? v : BigInt(v));
+    return this;
+  }
+  f64(v: number): this {
+    this.b.push(0x44);
+    f64Scratch.setFloat64(0, v, true);
+    for (let k = 0; k < 8; k++) this.b.push(f64Scratch.getUint8(k));
+    return this;
+  }
+  /** A load or store with a constant offset (alignment hint 0: unaligned accesses are legal). */
+  mem(opcode: number, offset: number): this {
+    this.b.push(opcode, 0);
+    uleb(this.b, offset);
+    return this;
+  }
+  call(f: number): this {
+    this.b.push(Op.CALL);
+    uleb(this.b, f);
+    return this;
+  }
+  br(depth: number): this {
+    this.b.push(Op.BR);
+    uleb(this.b, depth);
+    return this;
+  }
+  brIf(depth: number): this {
+    this.b.push(Op.BR_IF);
+    uleb(this.b, depth);
+    return this;
+  }
+  /** `if` with no result. */
+  if(): this {
+    this.b.push(Op.IF, VOID);
+    return this;
+  }
+  /** `if` yielding one value of type `t`. */
+  ifT(t: number): this {
+    this.b.push(Op.IF, t);
+    return this;
+  }
+  block(): this {
+    this.b.push(Op.BLOCK, VOID);
+    return this;
+  }
+  loop(): this {
+    this.b.push(Op.LOOP, VOID);
+    return this;
+  }
+  end(): this {
+    this.b.push(Op.END);
+    return this;
+  }
+  /** Appends another body's bytes. */
+  append(c: Code): this {
+    for (const x of c.b) this.b.push(x);
+    return this;
+  }
+}
+
+/** One function of a module: its type index, extra locals (value types) and body. */
+export interface FuncDef {
+  type: number;
+  locals: readonly number[];
+  code: Code;
+}
+
+/** What a module holds. Imports come from module "e". */
+export interface ModuleDef {
+  types: readonly Sig[];
+  /** Imported host functions: name and type index (they take the first function indices). */
+  imports: readonly { name: string; type: number }[];
+  /** Import the shared memory "e"."m" with these page limits. */
+  memory?: { min: number; max: number };
+  /** Import the function table "e"."t". */
+  table?: boolean;
+  funcs: readonly FuncDef[];
+  /** Exported functions: name and function index. */
+  exports: readonly { name: string; func: number }[];
+}
+
+function name(out: number[], s: string): void {
+  uleb(out, s.length);
+  for (let k = 0; k < s.length; k++) out.push(s.charCodeAt(k));
+}
+
+function section(out: number[], id: number, body: number[]): void {
+  out.push(id);
+  uleb(out, body.length);
+  for (const x of body) out.push(x);
+}
+
+/** Encodes a module. @example new WebAssembly.Module(moduleBytes(def)) */
+export function moduleBytes(d: ModuleDef): Uint8Array {
+  const out = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
+  const types: number[] = [];
+  uleb(types, d.types.length);
+  for (const [p, r] of d.types) {
+    types.push(0x60);
+    uleb(types, p.length);
+    types.push(...p);
+    uleb(types, r.length);
+    types.push(...r);
+  }
+  section(out, 1, types);
+  const imps: number[] = [];
+  uleb(imps, d.imports.length + (d.memory ? 1 : 0) + (d.table ? 1 : 0));
+  if (d.memory) {
+    name(imps, 'e');
+    name(imps, 'm');
+    imps.push(2, 3); // memory, shared with a maximum
+    uleb(imps, d.memory.min);
+    uleb(imps, d.memory.max);
+  }
+  if (d.table) {
+    name(imps, 'e');
+    name(imps, 't');
+    imps.push(1, 0x70, 0, 0); // table of funcref, minimum 0
+  }
+  for (const im of d.imports) {
+    name(imps, 'e');
+    name(imps, im.name);
+    imps.push(0);
+    uleb(imps, im.type);
+  }
+  section(out, 2, imps);
+  const fsec: number[] = [];
+  uleb(fsec, d.funcs.length);
+  for (const f of d.funcs) uleb(fsec, f.type);
+  section(out, 3, fsec);
+  const ex: number[] = [];
+  uleb(ex, d.exports.length);
+  for (const e of d.exports) {
+    name(ex, e.name);
+    ex.push(0);
+    uleb(ex, e.func);
+  }
+  section(out, 7, ex);
+  const code: number[] = [];
+  uleb(code, d.funcs.length);
+  for (const f of d.funcs) {
+    const body: number[] = [];
+    // locals, run-length grouped by type
+    const groups: [number, number][] = [];
+    for (const t of f.locals) {
+      const g = groups[groups.length - 1];
+      if (g !== undefined && g[1] === t) g[0]++;
+      else groups.push([1, t]);
+    }
+    uleb(body, groups.length);
+    for (const [n, t] of groups) {
+      uleb(body, n);
+      body.push(t);
+    }
+    for (const x of f.code.b) body.push(x);
+    body.push(Op.END);
+    uleb(code, body.length);
+    for (const x of body) code.push(x);
+  }
+  section(out, 10, code);
+  return new Uint8Array(out);
+}

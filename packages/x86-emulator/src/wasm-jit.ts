@@ -1,0 +1,1341 @@
+/**
+ * WebAssembly block compiler: hot basic blocks become WebAssembly functions, compiled in batches
+ * into one module each, and called through one function table.
+ *
+ * Why WebAssembly: V8's baseline WebAssembly compiler (Liftoff) compiles a block in microseconds,
+ * where its optimising JavaScript compiler takes milliseconds per block (a Linux boot compiles
+ * thousands), and 64-bit integer arithmetic is native. Batching puts the code of many blocks next
+ * to each other (calls into thousands of separately allocated functions are dominated by cache
+ * and TLB misses), and one dispatcher export keeps the JavaScript-to-WebAssembly call site
+ * monomorphic.
+ *
+ * It needs guest RAM inside a `WebAssembly.Memory` (vm-memory's `GuestMemory.createWasm`): the
+ * compiled code reads and writes guest memory directly through the software TLB, whose tags and
+ * page addresses live in the same memory, next to the registers (`Cpu.R` and `Cpu.segEff` are views
+ * of this state area, which the CPU takes by growing the memory).
+ *
+ * Planning (which instructions are inline, flag liveness) is shared with the JavaScript block
+ * compiler (jit.ts). Registers are i64 locals for the whole block; the lazy flag record is kept in
+ * locals and written to the state area where something outside the block can see it; instructions
+ * without an inline form call their executor through an import. A memory access off the TLB calls
+ * the CPU's accessor through an import (which may throw a guest fault: registers and flags are
+ * written to the state area before, so the CPU state is exactly that before the instruction).
+ *
+ * @example
+ * ```ts
+ * const jit = WasmJit.create(cpu); // null when the memory is not a WebAssembly.Memory
+ * jit?.enqueue(block); // compiled with the next batch; block.fn is set then
+ * ```
+ */
+import { aluEI, aluGE, movGE, testEG, testEI } from './alu.js';
+import type { Block } from './block-cache.js';
+import { jcc } from './control.js';
+import type { Cpu } from './cpu.js';
+import {
+  F_ADC,
+  F_ADD,
+  F_DEC,
+  F_IMUL64,
+  F_INC,
+  F_LOGIC,
+  F_PRESET,
+  F_SBB,
+  F_SUB,
+  flagCF,
+  cond as flagCond,
+} from './flags.js';
+import type { Insn } from './insn.js';
+import { flagOpOf, K, planBlock, writtenBy } from './jit.js';
+import { rotateFlags } from './shift.js';
+import { TLB_KINDS, TLB_SIZE } from './tlb.js';
+import { Code, F64, I32, I64, moduleBytes, Op, type Sig } from './wasm-encode.js';
+
+// ------------------------------------------------------------------ the state area
+
+/** Byte offsets inside the CPU's state area. */
+export const ST = {
+  /** General registers, 17 x i64 (`Cpu.R`). */
+  R: 0,
+  /** Flag record written by compiled code: op (-1: none), size, carry-in, CF, OF, A, B, result. */
+  FOP: 256,
+  FSZ: 260,
+  FCIN: 264,
+  FCF: 268,
+  FOF: 272,
+  FA: 280,
+  FB: 288,
+  FR: 296,
+  /** RIP at a block's end (f64). */
+  RIP: 320,
+  /** TLB bank offsets for reads and writes at the current privilege (`Cpu.kR`/`kW`). */
+  KR: 328,
+  KW: 332,
+  /** Index of the instruction an import was called for (fault reporting). */
+  PC: 336,
+  /** Iterations completed by a loop block (fault reporting). */
+  IT: 340,
+  /** Value returned by a slow-path read. */
+  TMP: 344,
+  /** Effective segment bases, 8 x f64 (`Cpu.segEff`). */
+  SEG: 384,
+  /** TLB tags, f64 per slot (`Tlb.tag`). */
+  TAG: 4096,
+  /** TLB page addresses inside the WebAssembly memory, i32 per slot (`Tlb.wad`). */
+  WAD: 4096 + TLB_SIZE * TLB_KINDS * 8,
+} as const;
+/** Size of the state area. */
+export const STATE_BYTES = ST.WAD + TLB_SIZE * TLB_KINDS * 4;
+
+// ------------------------------------------------------------------ imports and locals
+
+// function types
+const T_BLOCK = 0; // (budget) -> retired
+const T_RD = 1; // (la, size) -> ()
+const T_WR = 2; // (la, size, lo, hi) -> brk
+const T_EX = 3; // (block id, index) -> status
+const T_CF = 4; // () -> cf
+const T_ROT = 5; // (cf, of) -> ()
+const TYPES: Sig[] = [
+  [[I32], [I32]],
+  [[F64, I32], []],
+  [[F64, I32, I32, I32], [I32]],
+  [[I32, I32], [I32]],
+  [[], [I32]],
+  [[I32, I32], []],
+];
+// imported functions (the first function indices)
+const IMPORTS = [
+  { name: 'rd', type: T_RD },
+  { name: 'rdw', type: T_RD },
+  { name: 'wr', type: T_WR },
+  { name: 'ex', type: T_EX },
+  { name: 'cond', type: T_BLOCK },
+  { name: 'cf', type: T_CF },
+  { name: 'rot', type: T_ROT },
+];
+const FN_RD = 0;
+const FN_RDW = 1;
+const FN_WR = 2;
+const FN_EX = 3;
+const FN_COND = 4;
+const FN_CF = 5;
+const FN_ROT = 6;
+
+// locals (0 is the budget parameter)
+const L_REG = 1; // 16 x i64
+const L_FA = 17;
+const L_FB = 18;
+const L_FR = 19;
+const L_FCIN = 20;
+const L_FCF = 21;
+const L_FOF = 22;
+const L_IT = 23;
+const L_MAX = 24;
+const L_LA = 25;
+const L_V = 26;
+const L_A = 27;
+const L_B = 28;
+const L_T = 29;
+const L_T2 = 30;
+const L_X = 31;
+const L_X2 = 32;
+const L_BK = 33;
+const L_PEND = 34;
+const LOCALS: number[] = [
+  ...new Array<number>(16).fill(I64),
+  I64,
+  I64,
+  I64,
+  I32,
+  I32,
+  I32,
+  I32,
+  I32,
+  I64,
+  I64,
+  I64,
+  I64,
+  I64,
+  I64,
+  I32,
+  I32,
+  I32,
+  I32,
+];
+
+const M32 = 0xffffffffn;
+
+/** Static description of the flag record held in the locals. */
+interface FlagState {
+  op: number;
+  sz: number;
+}
+
+// ------------------------------------------------------------------ code generation
+
+class WGen {
+  c = new Code();
+  readonly used = new Set<number>();
+  readonly written = new Set<number>();
+  dirty = new Set<number>();
+  flags: FlagState | null = null;
+
+  constructor(
+    readonly S: number,
+    readonly id: number,
+    readonly n: number,
+    readonly loop: boolean,
+  ) {}
+
+  reg(r: number): Code {
+    this.used.add(r);
+    return this.c.get(L_REG + r);
+  }
+  /** Pops the value on the stack into register `r`. */
+  setReg(r: number): void {
+    this.used.add(r);
+    this.written.add(r);
+    this.dirty.add(r);
+    this.c.set(L_REG + r);
+  }
+  /** Pops a 32-bit result (i64, already zero-extended) into `r`. */
+  storeRegs(regs: Iterable<number>): void {
+    for (const r of regs)
+      this.c
+        .i32(0)
+        .get(L_REG + r)
+        .mem(Op.I64_STORE, this.S + ST.R + 8 * r);
+  }
+  syncRegs(): void {
+    this.storeRegs(this.dirty);
+    this.dirty = new Set();
+  }
+  reload(only: number[] | null): void {
+    for (const r of only ?? this.used) {
+      if (this.used.has(r))
+        this.c
+          .i32(0)
+          .mem(Op.I64_LOAD, this.S + ST.R + 8 * r)
+          .set(L_REG + r);
+    }
+  }
+  /** Writes the locals' flag record to the state area (compile-time state unchanged). */
+  storeFlags(): void {
+    const f = this.flags;
+    if (f === null) return;
+    const S = this.S;
+    const c = this.c;
+    c.i32(0)
+      .i32(f.op)
+      .mem(Op.I32_STORE, S + ST.FOP);
+    c.i32(0)
+      .i32(f.sz)
+      .mem(Op.I32_STORE, S + ST.FSZ);
+    c.i32(0)
+      .get(L_FA)
+      .mem(Op.I64_STORE, S + ST.FA);
+    c.i32(0)
+      .get(L_FB)
+      .mem(Op.I64_STORE, S + ST.FB);
+    c.i32(0)
+      .get(L_FR)
+      .mem(Op.I64_STORE, S + ST.FR);
+    c.i32(0)
+      .get(L_FCIN)
+      .mem(Op.I32_STORE, S + ST.FCIN);
+    c.i32(0)
+      .get(L_FCF)
+      .mem(Op.I32_STORE, S + ST.FCF);
+    c.i32(0)
+      .get(L_FOF)
+      .mem(Op.I32_STORE, S + ST.FOF);
+  }
+  setFlags(op: number, sz: number): void {
+    this.flags = { op, sz };
+  }
+  /** Before an import that may throw or read CPU state: registers, flags and the instruction index. */
+  beforeImport(k: number, clear: boolean): void {
+    if (clear) this.syncRegs();
+    else this.storeRegs(this.dirty);
+    this.storeFlags();
+    this.c
+      .i32(0)
+      .i32(k)
+      .mem(Op.I32_STORE, this.S + ST.PC);
+  }
+
+  // ---------------------------------------------------------------- flags
+
+  /** Pushes CF (i32 0/1). */
+  cf(k: number): void {
+    const f = this.flags;
+    const c = this.c;
+    switch (f?.op) {
+      case F_ADD:
+        c.get(L_FR).get(L_FA).op(Op.I64_LT_U);
+        return;
+      case F_ADC:
+        c.get(L_FR).get(L_FA).op(Op.I64_LT_U);
+        c.get(L_FCIN).get(L_FR).get(L_FA).op(Op.I64_EQ, Op.I32_AND, Op.I32_OR);
+        return;
+      case F_SUB:
+        c.get(L_FA).get(L_FB).op(Op.I64_LT_U);
+        return;
+      case F_SBB:
+        c.get(L_FA).get(L_FB).op(Op.I64_LT_U);
+        c.get(L_FCIN).get(L_FA).get(L_FB).op(Op.I64_EQ, Op.I32_AND, Op.I32_OR);
+        return;
+      case F_LOGIC:
+        c.i32(0);
+        return;
+      case F_INC:
+      case F_DEC:
+      case F_PRESET:
+        c.get(L_FCF);
+        return;
+      default:
+        this.beforeImport(k, false);
+        c.call(FN_CF);
+    }
+  }
+
+  /** Pushes the sign bit at the record's size of the i64 on the stack, as i32 0/1. */
+  private signOf(sz: number): void {
+    if (sz === 8) this.c.i64(0).op(Op.I64_LT_S);
+    else this.c.i64(31).op(Op.I64_SHR_U, Op.I32_WRAP_I64).i32(1).op(Op.I32_AND);
+  }
+  private zf(): void {
+    this.c.get(L_FR).op(Op.I64_EQZ);
+  }
+  private sf(sz: number): void {
+    this.c.get(L_FR);
+    this.signOf(sz);
+  }
+  private pf(): void {
+    this.c
+      .get(L_FR)
+      .op(Op.I32_WRAP_I64)
+      .i32(255)
+      .op(Op.I32_AND, Op.I32_POPCNT)
+      .i32(1)
+      .op(Op.I32_AND)
+      .i32(1)
+      .op(Op.I32_XOR);
+  }
+  private of(f: FlagState): void {
+    const c = this.c;
+    switch (f.op) {
+      case F_SUB:
+      case F_SBB:
+        c.get(L_FA).get(L_FB).op(Op.I64_XOR).get(L_FA).get(L_FR).op(Op.I64_XOR, Op.I64_AND);
+        this.signOf(f.sz);
+        return;
+      case F_ADD:
+      case F_ADC:
+        c.get(L_FA).get(L_FR).op(Op.I64_XOR).get(L_FB).get(L_FR).op(Op.I64_XOR, Op.I64_AND);
+        this.signOf(f.sz);
+        return;
+      case F_INC:
+        c.get(L_FR)
+          .i64(f.sz === 8 ? -(2n ** 63n) : 0x80000000n)
+          .op(Op.I64_EQ);
+        return;
+      case F_DEC:
+        c.get(L_FR)
+          .i64(f.sz === 8 ? 2n ** 63n - 1n : 0x7fffffffn)
+          .op(Op.I64_EQ);
+        return;
+      case F_PRESET:
+        c.get(L_FOF);
+        return;
+      default:
+        c.i32(0); // F_LOGIC
+    }
+  }
+
+  /** Pushes condition `cc` (i32 0/1). */
+  cond(cc: number, k: number): void {
+    const f = this.flags;
+    const c = this.c;
+    const kind = cc >> 1;
+    if (f === null || f.op === F_IMUL64) {
+      this.beforeImport(k, false);
+      c.i32(cc).call(FN_COND);
+      return;
+    }
+    if (f.op === F_SUB && (kind === 1 || kind === 2 || kind === 3 || kind === 6 || kind === 7)) {
+      // compare the operands directly
+      if (kind === 6 || kind === 7) {
+        if (f.sz === 8)
+          c.get(L_FA)
+            .get(L_FB)
+            .op(kind === 6 ? Op.I64_LT_S : Op.I64_LE_S);
+        else
+          c.get(L_FA)
+            .op(Op.I32_WRAP_I64)
+            .get(L_FB)
+            .op(Op.I32_WRAP_I64, kind === 6 ? Op.I32_LT_S : Op.I32_LE_S);
+      } else {
+        c.get(L_FA)
+          .get(L_FB)
+          .op(kind === 1 ? Op.I64_LT_U : kind === 2 ? Op.I64_EQ : Op.I64_LE_U);
+      }
+    } else {
+      switch (kind) {
+        case 0:
+          this.of(f);
+          break;
+        case 1:
+          this.cf(k);
+          break;
+        case 2:
+          this.zf();
+          break;
+        case 3:
+          this.cf(k);
+          this.zf();
+          c.op(Op.I32_OR);
+          break;
+        case 4:
+          this.sf(f.sz);
+          break;
+        case 5:
+          this.pf();
+          break;
+        case 6:
+          this.sf(f.sz);
+          this.of(f);
+          c.op(Op.I32_XOR);
+          break;
+        default:
+          this.zf();
+          this.sf(f.sz);
+          this.of(f);
+          c.op(Op.I32_XOR, Op.I32_OR);
+      }
+    }
+    if ((cc & 1) !== 0) c.op(Op.I32_EQZ);
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  /** Pushes the linear address (i64) of `i`'s memory operand (64-bit code, 64-bit addresses). */
+  ea(i: Insn, withSeg = true): void {
+    const c = this.c;
+    c.i64(BigInt(i.ripRel ? i.next + i.disp : i.disp));
+    if (i.base >= 0) {
+      this.reg(i.base >> 1);
+      c.op(Op.I64_ADD);
+    }
+    if (i.index >= 0) {
+      this.reg(i.index >> 1);
+      if (i.scale > 1) c.i64(Math.log2(i.scale)).op(Op.I64_SHL);
+      c.op(Op.I64_ADD);
+    }
+    if (withSeg && (i.seg === 4 || i.seg === 5))
+      c.i32(0)
+        .mem(Op.F64_LOAD, this.S + ST.SEG + 8 * i.seg)
+        .op(Op.I64_TRUNC_F64_S, Op.I64_ADD);
+  }
+
+  /** TLB check for `L_LA` in bank `kOff` (ST.KR/KW): leaves the hit condition; slot in L_X, page offset in L_X2. */
+  private tlbCheck(kOff: number, size: number): void {
+    const c = this.c;
+    const S = this.S;
+    c.get(L_LA)
+      .op(Op.I32_WRAP_I64)
+      .i32(12)
+      .op(Op.I32_SHR_U)
+      .i32(TLB_SIZE - 1)
+      .op(Op.I32_AND);
+    c.i32(0)
+      .mem(Op.I32_LOAD, S + kOff)
+      .op(Op.I32_ADD)
+      .tee(L_X);
+    c.i32(3)
+      .op(Op.I32_SHL)
+      .mem(Op.F64_LOAD, S + ST.TAG);
+    c.get(L_LA).i64(-4096).op(Op.I64_AND, Op.F64_CONVERT_I64_S, Op.F64_EQ);
+    c.get(L_LA).op(Op.I32_WRAP_I64).i32(0xfff).op(Op.I32_AND).tee(L_X2);
+    c.i32(0x1000 - size).op(Op.I32_LE_U, Op.I32_AND);
+  }
+
+  /** Host address of the hit: pushes i32. */
+  private hostAddr(): void {
+    this.c
+      .get(L_X)
+      .i32(2)
+      .op(Op.I32_SHL)
+      .mem(Op.I32_LOAD, this.S + ST.WAD)
+      .get(L_X2)
+      .op(Op.I32_ADD);
+  }
+
+  /** Reads `size` bytes at the operand of `i` (instruction `k`): pushes the value as i64 (zero-extended). */
+  load(i: Insn, k: number, size: number, forWrite: boolean): void {
+    this.ea(i);
+    this.c.set(L_LA);
+    this.loadLa(k, size, forWrite);
+  }
+
+  /** Reads `size` bytes at L_LA (already computed): pushes the value as i64 (zero-extended). */
+  loadLa(k: number, size: number, forWrite: boolean): void {
+    const c = this.c;
+    this.tlbCheck(forWrite ? ST.KW : ST.KR, size);
+    c.ifT(I64);
+    this.hostAddr();
+    c.mem(
+      size === 1 ? Op.I64_LOAD8_U : size === 2 ? Op.I64_LOAD16_U : size === 4 ? Op.I64_LOAD32_U : Op.I64_LOAD,
+      0,
+    );
+    c.op(Op.ELSE);
+    this.beforeImport(k, false);
+    c.get(L_LA)
+      .op(Op.F64_CONVERT_I64_S)
+      .i32(size)
+      .call(forWrite ? FN_RDW : FN_RD);
+    c.i32(0).mem(Op.I64_LOAD, this.S + ST.TMP);
+    c.end();
+  }
+
+  /** Writes `size` bytes of L_V at linear address L_LA (computed by the caller); a code page sets L_BK. */
+  storeAt(k: number, size: number): void {
+    const c = this.c;
+    this.tlbCheck(ST.KW, size);
+    c.if();
+    this.hostAddr();
+    c.get(L_V).mem(size === 8 ? Op.I64_STORE : Op.I64_STORE32, 0);
+    c.op(Op.ELSE);
+    this.beforeImport(k, false);
+    c.get(L_LA).op(Op.F64_CONVERT_I64_S).i32(size);
+    c.get(L_V).op(Op.I32_WRAP_I64).get(L_V).i64(32).op(Op.I64_SHR_U, Op.I32_WRAP_I64);
+    c.call(FN_WR).set(L_BK);
+    c.end();
+  }
+
+  store(i: Insn, k: number, size: number): void {
+    this.ea(i);
+    this.c.set(L_LA);
+    this.storeAt(k, size);
+  }
+
+  // ---------------------------------------------------------------- exits
+
+  /** Pushes `it * n + x` (loops) or `x`. */
+  private retired(x: number): void {
+    if (this.loop) this.c.get(L_IT).i32(this.n).op(Op.I32_MUL).i32(x).op(Op.I32_ADD);
+    else this.c.i32(x);
+  }
+  /** Stores everything and returns `x` retired (plus whole loop iterations), RIP = `rip` (a constant) or already stored. */
+  exit(x: number, rip: number | null): void {
+    this.storeRegs(this.written);
+    this.storeFlags();
+    if (rip !== null) this.setRip(rip);
+    this.retired(x);
+    this.c.op(Op.RETURN);
+  }
+  /** Returns after an executor ended the block (`c.rip` set by it): the negated count. */
+  exitAfterCall(x: number): void {
+    this.c.i32(0);
+    this.retired(x);
+    this.c.op(Op.I32_SUB, Op.RETURN);
+  }
+  setRip(rip: number): void {
+    this.c
+      .i32(0)
+      .f64(rip)
+      .mem(Op.F64_STORE, this.S + ST.RIP);
+  }
+}
+
+/** Sign-extended 64-bit immediate of `i` as a bigint. */
+function imm64(i: Insn): bigint {
+  return (BigInt(i.immH | 0) << 32n) | BigInt(i.imm >>> 0);
+}
+
+/** Pushes register `r` zero-extended from 32 bits. */
+function lo32(g: WGen, r: number): void {
+  g.reg(r);
+  g.c.i64(M32).op(Op.I64_AND);
+}
+
+/** ALU operation `op` on L_A, L_B (size `sz`): pushes the result; records the flags when `live`. */
+function aluCore(g: WGen, op: number, sz: number, live: boolean, k: number): void {
+  const c = g.c;
+  const cin = op === 2 || op === 3;
+  if (cin) {
+    g.cf(k);
+    c.set(L_FCIN);
+  }
+  c.get(L_A).get(L_B);
+  switch (op) {
+    case 0:
+      c.op(Op.I64_ADD);
+      break;
+    case 2:
+      c.op(Op.I64_ADD).get(L_FCIN).op(Op.I64_EXTEND_I32_U, Op.I64_ADD);
+      break;
+    case 3:
+      c.op(Op.I64_SUB).get(L_FCIN).op(Op.I64_EXTEND_I32_U, Op.I64_SUB);
+      break;
+    case 5:
+    case 7:
+      c.op(Op.I64_SUB);
+      break;
+    case 1:
+      c.op(Op.I64_OR);
+      break;
+    case 4:
+      c.op(Op.I64_AND);
+      break;
+    default:
+      c.op(Op.I64_XOR);
+  }
+  if (sz === 4) c.i64(M32).op(Op.I64_AND);
+  c.tee(L_T);
+  if (live) {
+    c.get(L_A).set(L_FA).get(L_B).set(L_FB).get(L_T).set(L_FR);
+    g.setFlags(flagOpOf(op), sz);
+  }
+}
+
+/** Emits instruction `i` (index `k`, inline kind `kind`). */
+function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
+  const c = g.c;
+  const sz = i.sz;
+  switch (kind) {
+    case K.NOP:
+      return;
+    case K.JMP:
+      g.setRip(i.disp);
+      return;
+    case K.JCC:
+      c.i32(0).f64(i.disp).f64(i.next);
+      g.cond(i.op, k);
+      c.op(Op.SELECT).mem(Op.F64_STORE, g.S + ST.RIP);
+      return;
+    case K.ALU:
+    case K.ALU_MEM_SRC:
+    case K.ALU_RMW: {
+      const f = i.fn;
+      const isTest = f === testEG || f === testEI;
+      const op = isTest ? 4 : i.op;
+      const write = !(isTest || op === 7);
+      let dstReg = -1;
+      // destination operand -> L_A
+      if (kind === K.ALU_RMW || (kind === K.ALU_MEM_SRC && f !== aluGE)) {
+        g.load(i, k, sz, kind === K.ALU_RMW);
+      } else {
+        dstReg = f === aluGE ? i.reg : i.rm;
+        if (sz === 8) g.reg(dstReg);
+        else lo32(g, dstReg);
+      }
+      c.set(L_A);
+      // source operand -> L_B
+      if (f === aluEI || f === testEI) c.i64(sz === 8 ? imm64(i) : BigInt(i.imm >>> 0));
+      else if (f === aluGE) {
+        if (kind === K.ALU_MEM_SRC) g.load(i, k, sz, false);
+        else if (sz === 8) g.reg(i.rm);
+        else lo32(g, i.rm);
+      } else if (sz === 8) g.reg(i.reg);
+      else lo32(g, i.reg);
+      c.set(L_B);
+      aluCore(g, op, sz, live, k);
+      if (write) {
+        if (kind === K.ALU_RMW) {
+          c.set(L_V);
+          g.storeAt(k, sz); // L_LA still holds the address
+        } else g.setReg(dstReg);
+      } else c.op(Op.DROP);
+      return;
+    }
+    case K.MOV_RR: {
+      const d = i.fn === movGE ? i.reg : i.rm;
+      const s = i.fn === movGE ? i.rm : i.reg;
+      if (sz === 8) g.reg(s);
+      else lo32(g, s);
+      g.setReg(d);
+      return;
+    }
+    case K.MOV_RI:
+      c.i64(sz === 8 ? imm64(i) : BigInt(i.imm >>> 0));
+      g.setReg(i.rm);
+      return;
+    case K.LOAD:
+      g.load(i, k, sz, false);
+      g.setReg(i.reg);
+      return;
+    case K.STORE:
+      if (sz === 8) g.reg(i.reg);
+      else lo32(g, i.reg);
+      c.set(L_V);
+      g.store(i, k, sz);
+      return;
+    case K.STORE_IMM:
+      c.i64(sz === 8 ? imm64(i) : BigInt(i.imm >>> 0)).set(L_V);
+      g.store(i, k, sz);
+      return;
+    case K.MOVZX:
+    case K.MOVZX_MEM:
+    case K.MOVSX:
+    case K.MOVSX_MEM: {
+      // i.op: source size 1, 2 (or 4 for MOVSXD)
+      if (kind === K.MOVZX_MEM || kind === K.MOVSX_MEM) g.load(i, k, i.op, false);
+      else if (i.op === 1) {
+        g.reg(i.rmB >> 3);
+        if ((i.rmB & 7) !== 0) c.i64(8).op(Op.I64_SHR_U);
+        c.i64(255).op(Op.I64_AND);
+      } else if (i.op === 2) {
+        g.reg(i.rm);
+        c.i64(0xffff).op(Op.I64_AND);
+      } else lo32(g, i.rm);
+      if (kind === K.MOVSX || kind === K.MOVSX_MEM)
+        c.op(i.op === 1 ? Op.I64_EXTEND8_S : i.op === 2 ? Op.I64_EXTEND16_S : Op.I64_EXTEND32_S);
+      if (sz === 4) c.i64(M32).op(Op.I64_AND);
+      g.setReg(i.reg);
+      return;
+    }
+    case K.LEA:
+      g.ea(i, false);
+      g.setReg(i.reg);
+      return;
+    case K.INCDEC: {
+      const d = i.rm;
+      if (live) {
+        g.cf(k);
+        c.set(L_FCF);
+      }
+      if (sz === 8) g.reg(d);
+      else lo32(g, d);
+      c.tee(L_A)
+        .i64(1)
+        .op(i.op === 0 ? Op.I64_ADD : Op.I64_SUB);
+      if (sz === 4) c.i64(M32).op(Op.I64_AND);
+      c.tee(L_T);
+      if (live) {
+        c.get(L_A).set(L_FA).i64(1).set(L_FB).get(L_T).set(L_FR);
+        g.setFlags(i.op === 0 ? F_INC : F_DEC, sz);
+      }
+      g.setReg(d);
+      return;
+    }
+    case K.SHIFT:
+      emitShift(g, i, live);
+      return;
+    case K.ROTATE: {
+      const d = i.rm;
+      const n0 = i.imm & (sz === 8 ? 63 : 31);
+      if (n0 === 0) {
+        if (sz === 4) {
+          lo32(g, d);
+          g.setReg(d);
+        }
+        return;
+      }
+      if (sz === 8)
+        g.reg(d)
+          .i64(n0)
+          .op(i.op === 0 ? Op.I64_ROTL : Op.I64_ROTR);
+      else {
+        g.reg(d);
+        c.op(Op.I32_WRAP_I64)
+          .i32(n0)
+          .op(i.op === 0 ? Op.I32_ROTL : Op.I32_ROTR, Op.I64_EXTEND_I32_U);
+      }
+      c.set(L_T);
+      if (live) {
+        // CF and OF from the result; the other flags stay (merged into the CPU's record)
+        const top = sz * 8 - 1;
+        if (i.op === 0) {
+          c.get(L_T).op(Op.I32_WRAP_I64).i32(1).op(Op.I32_AND).tee(L_X); // cf = bit 0
+          c.get(L_T).i64(top).op(Op.I64_SHR_U, Op.I32_WRAP_I64).i32(1).op(Op.I32_AND).get(L_X).op(Op.I32_XOR);
+        } else {
+          c.get(L_T).i64(top).op(Op.I64_SHR_U, Op.I32_WRAP_I64).i32(1).op(Op.I32_AND); // cf = top bit
+          c.get(L_T)
+            .i64(top)
+            .op(Op.I64_SHR_U)
+            .get(L_T)
+            .i64(top - 1)
+            .op(Op.I64_SHR_U, Op.I64_XOR);
+          c.op(Op.I32_WRAP_I64).i32(1).op(Op.I32_AND);
+        }
+        c.set(L_X2).set(L_X);
+        g.beforeImport(k, false);
+        c.get(L_X).get(L_X2).call(FN_ROT);
+        g.flags = null;
+      }
+      c.get(L_T);
+      g.setReg(d);
+      return;
+    }
+    case K.IMUL: {
+      const d = i.reg;
+      const three = i.op === 1;
+      if (sz === 8) {
+        g.reg(i.rm);
+        c.set(L_A);
+        if (three) c.i64(imm64(i));
+        else g.reg(d);
+        c.set(L_B);
+        c.get(L_A).get(L_B).op(Op.I64_MUL).tee(L_T);
+        if (live) {
+          c.get(L_A).set(L_FA).get(L_B).set(L_FB).get(L_T).set(L_FR);
+          g.setFlags(F_IMUL64, 8);
+        }
+        g.setReg(d);
+      } else {
+        g.reg(i.rm);
+        c.op(Op.I32_WRAP_I64, Op.I64_EXTEND_I32_S);
+        if (three) c.i64(BigInt(i.imm | 0));
+        else {
+          g.reg(d);
+          c.op(Op.I32_WRAP_I64, Op.I64_EXTEND_I32_S);
+        }
+        c.op(Op.I64_MUL).tee(L_T); // exact 64-bit product
+        c.i64(M32).op(Op.I64_AND).set(L_V);
+        if (live) {
+          c.get(L_V).set(L_FR);
+          c.get(L_T).get(L_T).op(Op.I32_WRAP_I64, Op.I64_EXTEND_I32_S, Op.I64_NE).tee(L_FCF).set(L_FOF);
+          g.setFlags(F_PRESET, 4);
+        }
+        c.get(L_V);
+        g.setReg(d);
+      }
+      return;
+    }
+    case K.MUL: {
+      // RDX:RAX = RAX * r/m, unsigned 64 x 64 -> 128 from 32-bit limbs
+      g.reg(0);
+      c.set(L_A);
+      g.reg(i.rm);
+      c.set(L_B);
+      // L_T = a0*b0, L_T2 = a1*b0, L_V = a0*b1
+      c.get(L_A).i64(M32).op(Op.I64_AND).get(L_B).i64(M32).op(Op.I64_AND, Op.I64_MUL).set(L_T);
+      c.get(L_A).i64(32).op(Op.I64_SHR_U).get(L_B).i64(M32).op(Op.I64_AND, Op.I64_MUL).set(L_T2);
+      c.get(L_A).i64(M32).op(Op.I64_AND).get(L_B).i64(32).op(Op.I64_SHR_U, Op.I64_MUL).set(L_V);
+      // mid = (a0b0 >> 32) + lo32(a1b0) + lo32(a0b1)   (< 3 * 2^32: no overflow)
+      c.get(L_T).i64(32).op(Op.I64_SHR_U).get(L_T2).i64(M32).op(Op.I64_AND, Op.I64_ADD);
+      c.get(L_V).i64(M32).op(Op.I64_AND, Op.I64_ADD).set(L_LA);
+      // hi = a1*b1 + (a1b0 >> 32) + (a0b1 >> 32) + (mid >> 32)
+      c.get(L_A).i64(32).op(Op.I64_SHR_U).get(L_B).i64(32).op(Op.I64_SHR_U, Op.I64_MUL);
+      c.get(L_T2).i64(32).op(Op.I64_SHR_U, Op.I64_ADD).get(L_V).i64(32).op(Op.I64_SHR_U, Op.I64_ADD);
+      c.get(L_LA).i64(32).op(Op.I64_SHR_U, Op.I64_ADD).set(L_T2);
+      c.get(L_A).get(L_B).op(Op.I64_MUL).set(L_T);
+      if (live) {
+        c.get(L_T).set(L_FR).get(L_T2).op(Op.I64_EQZ, Op.I32_EQZ).tee(L_FCF).set(L_FOF);
+        g.setFlags(F_PRESET, 8);
+      }
+      c.get(L_T);
+      g.setReg(0);
+      c.get(L_T2);
+      g.setReg(2);
+      return;
+    }
+    case K.SETCC: {
+      const r = i.rmB >> 3;
+      const sh = BigInt((i.rmB & 7) * 8);
+      g.reg(r);
+      c.i64(~(255n << sh)).op(Op.I64_AND);
+      g.cond(i.op, k);
+      c.op(Op.I64_EXTEND_I32_U).i64(sh).op(Op.I64_SHL, Op.I64_OR);
+      g.setReg(r);
+      return;
+    }
+    case K.CMOV: {
+      const d = i.reg;
+      if (sz === 8) g.reg(i.rm);
+      else lo32(g, i.rm);
+      if (sz === 8) g.reg(d);
+      else lo32(g, d);
+      g.cond(i.op, k);
+      c.op(Op.SELECT);
+      g.setReg(d);
+      return;
+    }
+    case K.PUSH:
+      g.reg(i.reg);
+      c.set(L_V);
+      pushV(g, k);
+      return;
+    case K.POP:
+      g.reg(4);
+      c.set(L_LA);
+      popTo(g, k);
+      // RSP first: POP RSP loads the value read
+      g.reg(4);
+      c.i64(8).op(Op.I64_ADD);
+      g.setReg(4);
+      c.get(L_V);
+      g.setReg(i.reg);
+      return;
+    case K.CALLREL:
+      c.i64(BigInt(i.next)).set(L_V);
+      pushV(g, k);
+      g.setRip(i.disp);
+      return;
+    case K.RET: {
+      g.reg(4);
+      c.set(L_LA);
+      popTo(g, k);
+      // a non-canonical target faults in the executor (with RIP still at the RET)
+      c.get(L_V)
+        .i64(2n ** 47n)
+        .op(Op.I64_ADD)
+        .i64(2n ** 48n - 1n)
+        .op(Op.I64_GT_U);
+      c.if();
+      g.beforeImport(k, false);
+      c.i32(g.id).i32(k).call(FN_EX).op(Op.DROP);
+      g.exitAfterCall(k + 1);
+      c.end();
+      g.reg(4);
+      c.i64(8).op(Op.I64_ADD);
+      g.setReg(4);
+      c.i32(0)
+        .get(L_V)
+        .op(Op.F64_CONVERT_I64_S)
+        .mem(Op.F64_STORE, g.S + ST.RIP);
+      return;
+    }
+    default:
+      throw new Error(`wasm-jit: no inline form for kind ${kind}`);
+  }
+}
+
+/** Pushes L_V on the stack (RSP -= 8, then the store; RSP is written after it cannot fault). */
+function pushV(g: WGen, k: number): void {
+  g.reg(4);
+  g.c.i64(8).op(Op.I64_SUB).tee(L_T2).set(L_LA);
+  g.c.i32(0).set(L_BK);
+  g.storeAt(k, 8);
+  g.c.get(L_T2);
+  g.setReg(4);
+}
+
+/** Reads the 8 bytes at L_LA into L_V. */
+function popTo(g: WGen, k: number): void {
+  g.loadLa(k, 8, false);
+  g.c.set(L_V);
+}
+
+/** SHL/SAL/SHR/SAR by an immediate on a 32/64-bit register. */
+function emitShift(g: WGen, i: Insn, live: boolean): void {
+  const c = g.c;
+  const op = i.op;
+  const d = i.rm;
+  const sz = i.sz;
+  const n = i.imm & (sz === 8 ? 63 : 31);
+  if (n === 0) {
+    if (sz === 4) {
+      lo32(g, d);
+      g.setReg(d);
+    }
+    return;
+  }
+  const left = op === 4 || op === 6;
+  const arith = op === 7;
+  const bits = sz * 8;
+  if (sz === 8) g.reg(d);
+  else if (arith) {
+    g.reg(d);
+    c.op(Op.I32_WRAP_I64, Op.I64_EXTEND_I32_S); // sign-extend so that >>s works on 32 bits
+  } else lo32(g, d);
+  c.tee(L_A)
+    .i64(n)
+    .op(left ? Op.I64_SHL : arith ? Op.I64_SHR_S : Op.I64_SHR_U);
+  if (sz === 4) c.i64(M32).op(Op.I64_AND);
+  c.set(L_T);
+  if (live) {
+    // CF: the last bit shifted out
+    c.get(L_A)
+      .i64(left ? bits - n : n - 1)
+      .op(left ? Op.I64_SHR_U : Op.I64_SHR_S)
+      .op(Op.I32_WRAP_I64)
+      .i32(1)
+      .op(Op.I32_AND)
+      .set(L_FCF);
+    if (left) {
+      c.get(L_T)
+        .i64(bits - 1)
+        .op(Op.I64_SHR_U, Op.I32_WRAP_I64)
+        .i32(1)
+        .op(Op.I32_AND)
+        .get(L_FCF)
+        .op(Op.I32_XOR);
+    } else if (arith) c.i32(0);
+    else
+      c.get(L_A)
+        .i64(bits - 1)
+        .op(Op.I64_SHR_U, Op.I32_WRAP_I64)
+        .i32(1)
+        .op(Op.I32_AND);
+    c.set(L_FOF);
+    c.get(L_T).set(L_FR);
+    g.setFlags(F_PRESET, sz);
+  }
+  c.get(L_T);
+  g.setReg(d);
+}
+
+/** The GPRs an instruction run by its executor may change. */
+function reloadAfter(g: WGen, i: Insn): void {
+  g.reload(writtenBy(i));
+}
+
+/** Compiles block `b` (registered as `id`) to a function body. */
+function compileBody(b: Block, S: number, id: number): { code: Code; selfLoop: boolean } {
+  const insns = b.insns;
+  const n = insns.length;
+  const last = insns[n - 1];
+  const selfLoop = last.fn === jcc && last.disp === insns[0].ip && n > 1;
+  const { kinds, liveAfter } = planBlock(insns, true);
+  const hasCalls = kinds.includes(K.CALL);
+  const gen = (g: WGen): void => {
+    const c = g.c;
+    if (selfLoop) {
+      // max = budget > n ? budget / n : 1
+      c.get(0)
+        .i32(n)
+        .op(Op.I32_GT_U)
+        .ifT(I32)
+        .get(0)
+        .i32(n)
+        .op(Op.I32_DIV_U)
+        .op(Op.ELSE)
+        .i32(1)
+        .end()
+        .set(L_MAX);
+      c.i32(0).set(L_IT);
+      c.loop();
+      c.i32(0)
+        .get(L_IT)
+        .mem(Op.I32_STORE, S + ST.IT);
+      if (hasCalls) c.i32(0).set(L_PEND);
+    }
+    for (let k = 0; k < n; k++) {
+      const i = insns[k];
+      const kind = kinds[k];
+      if (kind === K.CALL) {
+        g.beforeImport(k, true);
+        g.flags = null;
+        c.i32(id).i32(k).call(FN_EX).tee(L_X);
+        c.i32(1).op(Op.I32_AND).if();
+        g.exitAfterCall(k + 1);
+        c.end();
+        if (selfLoop) c.get(L_X).i32(1).op(Op.I32_SHR_U).get(L_PEND).op(Op.I32_OR).set(L_PEND);
+        reloadAfter(g, i);
+        continue;
+      }
+      if (selfLoop && k === n - 1) break; // the loop's branch is emitted below
+      const stores = kind === K.STORE || kind === K.STORE_IMM || kind === K.ALU_RMW;
+      if (stores) c.i32(0).set(L_BK);
+      emitInline(g, i, k, kind, liveAfter[k]);
+      if (stores || kind === K.PUSH || kind === K.CALLREL) {
+        // a store into a page holding code ends the block after it (self-modifying code)
+        const isBranch = kind === K.CALLREL;
+        c.get(L_BK).if();
+        g.exit(k + 1, isBranch ? null : i.next);
+        c.end();
+      }
+      if (k === n - 1 && kind !== K.JCC && kind !== K.JMP && kind !== K.CALLREL && kind !== K.RET)
+        g.setRip(i.next);
+    }
+    if (selfLoop) {
+      // not taken: leave with RIP after the branch, one more iteration done
+      g.cond(last.op, n - 1);
+      c.op(Op.I32_EQZ).if();
+      c.get(L_IT).i32(1).op(Op.I32_ADD).set(L_IT);
+      g.exit(0, last.next);
+      c.end();
+      c.get(L_IT).i32(1).op(Op.I32_ADD).tee(L_IT).get(L_MAX).op(Op.I32_GE_S);
+      if (hasCalls) c.get(L_PEND).op(Op.I32_OR);
+      c.if();
+      g.exit(0, last.disp);
+      c.end();
+      g.storeFlags(); // the next iteration starts with the flags in the state area
+      c.br(0);
+      c.end(); // loop
+      c.i32(0); // not reached; keeps the validator's stack typing simple
+    } else {
+      g.storeRegs(g.written);
+      g.storeFlags();
+      // negative: RIP was set by the executor of the last instruction, not in the state area
+      c.i32(kinds[n - 1] === K.CALL ? -n : n);
+    }
+  };
+  // first pass: which registers the block uses and writes; second with that known (a loop body
+  // starts with everything it writes dirty)
+  const g1 = new WGen(S, id, n, selfLoop);
+  gen(g1);
+  const g = new WGen(S, id, n, selfLoop);
+  for (const r of g1.used) g.used.add(r);
+  for (const r of g1.written) g.written.add(r);
+  if (selfLoop) g.dirty = new Set(g1.written);
+  gen(g);
+  const code = new Code();
+  for (const r of [...g.used].sort((x, y) => x - y))
+    code
+      .i32(0)
+      .mem(Op.I64_LOAD, S + ST.R + 8 * r)
+      .set(L_REG + r);
+  code.append(g.c);
+  return { code, selfLoop };
+}
+
+// ------------------------------------------------------------------ runtime
+
+/** Dispatcher module: `run(index, budget)` calls table entry `index` with `budget`. */
+function dispatcherBytes(): Uint8Array {
+  const code = new Code().get(1).get(0).op(Op.CALL_INDIRECT, T_DISPATCH_TARGET, 0);
+  return moduleBytes({
+    types: [
+      [[I32, I32], [I32]],
+      [[I32], [I32]],
+    ],
+    imports: [],
+    table: true,
+    funcs: [{ type: 0, locals: [], code }],
+    exports: [{ name: 'run', func: 0 }],
+  });
+}
+const T_DISPATCH_TARGET = 1;
+
+const NO_INSNS: Insn[] = [];
+
+/** Blocks compiled together into one module (their code then lies together). */
+const BATCH = 32;
+/** Instructions after which a partial batch is compiled anyway. */
+const BATCH_WAIT = 2_000_000;
+
+/**
+ * The WebAssembly block compiler of one CPU: the state area, the imports, the function table and
+ * the queue of blocks waiting for the next batch.
+ *
+ * @example
+ * ```ts
+ * const jit = WasmJit.create(cpu);
+ * if (jit) { jit.enqueue(block); jit.flush(); } // block.fn now runs the WebAssembly function
+ * ```
+ */
+export class WasmJit {
+  /** Blocks compiled so far, and modules (batches). */
+  compiled = 0;
+  modules = 0;
+  private readonly S32: Int32Array;
+  private readonly F64v: Float64Array;
+  private readonly table = new WebAssembly.Table({ initial: 0, element: 'anyfunc' });
+  private readonly run: (index: number, budget: number) => number;
+  private readonly imports: Record<string, WebAssembly.ImportValue>;
+  /** Instructions of each table entry (for executor calls and fault reports). */
+  private readonly insnsOf: Insn[][] = [];
+  private pending: Block[] = [];
+  /** Free table entries. */
+  private readonly free: number[] = [];
+  private pendingSince = 0;
+  private readonly batch: number;
+
+  private constructor(
+    private readonly c: Cpu,
+    wm: WebAssembly.Memory,
+    /** Byte offset of the state area inside the memory. */
+    readonly base: number,
+  ) {
+    const buf = wm.buffer;
+    this.S32 = new Int32Array(buf, base, STATE_BYTES / 4);
+    this.F64v = new Float64Array(buf, base, ST.TAG / 8);
+    this.S32[ST.FOP / 4] = -1;
+    this.batch = c.jitThreshold <= 16 ? 1 : BATCH;
+    c.blocks.onRelease = (b) => this.release(b);
+    const run = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes() as BufferSource), {
+      e: { t: this.table },
+    }).exports.run as (index: number, budget: number) => number;
+    this.run = run;
+    const S32 = this.S32;
+    const TMP = ST.TMP / 4;
+    const flagsIn = (): void => this.flagsIn();
+    const insnsOf = this.insnsOf;
+    this.imports = {
+      m: wm,
+      rd: (la: number, size: number): void => {
+        flagsIn();
+        let hi = 0;
+        let v: number;
+        if (size === 1) v = c.read8(la);
+        else if (size === 2) v = c.read16(la);
+        else if (size === 4) v = c.read32(la);
+        else {
+          v = c.read64(la);
+          hi = c.tHi;
+        }
+        S32[TMP] = v;
+        S32[TMP + 1] = hi;
+      },
+      rdw: (la: number, size: number): void => {
+        flagsIn();
+        const v = c.readW(la, size);
+        S32[TMP] = v;
+        S32[TMP + 1] = size === 8 ? c.tHi : 0;
+      },
+      wr: (la: number, size: number, lo: number, hi: number): number => {
+        flagsIn();
+        if (size === 8) c.write64(la, lo, hi);
+        else c.write32(la, lo);
+        return c.brk ? 1 : 0;
+      },
+      ex: (id: number, k: number): number => {
+        flagsIn();
+        const i = insnsOf[id][k];
+        c.cur = i;
+        c.rip = i.next;
+        i.fn(c, i);
+        S32[ST.KR / 4] = c.kR;
+        S32[ST.KW / 4] = c.kW;
+        return (c.brk ? 1 : 0) | (c.pendingIrq >= 0 || c.pendingNmi ? 2 : 0);
+      },
+      cond: (cc: number): number => {
+        flagsIn();
+        return flagCond(c, cc) ? 1 : 0;
+      },
+      cf: (): number => {
+        flagsIn();
+        return flagCF(c);
+      },
+      rot: (cf: number, of: number): void => {
+        flagsIn();
+        rotateFlags(c, cf, of);
+      },
+    };
+  }
+
+  /**
+   * The compiler for `c`, with its state area taken from `c.memory`'s WebAssembly.Memory, or null
+   * when guest memory is not inside one (the JavaScript block compiler is used then).
+   * @example const jit = WasmJit.create(cpu);
+   */
+  static create(c: Cpu, wm: WebAssembly.Memory, base: number): WasmJit {
+    return new WasmJit(c, wm, base);
+  }
+
+  /** Copies a flag record written by compiled code into the CPU's lazy flags. */
+  flagsIn(): void {
+    const S32 = this.S32;
+    const op = S32[ST.FOP / 4];
+    if (op < 0) return;
+    const c = this.c;
+    S32[ST.FOP / 4] = -1;
+    const sz = S32[ST.FSZ / 4];
+    c.fOp = op;
+    c.fSz = sz;
+    const a = ST.FA / 4;
+    const b = ST.FB / 4;
+    const r = ST.FR / 4;
+    if (sz === 8) {
+      c.fA = S32[a];
+      c.fAH = S32[a + 1];
+      c.fB = S32[b];
+      c.fBH = S32[b + 1];
+      c.fRes = S32[r];
+      c.fResH = S32[r + 1];
+    } else {
+      c.fA = S32[a] >>> 0;
+      c.fAH = 0;
+      c.fB = S32[b] >>> 0;
+      c.fBH = 0;
+      c.fRes = S32[r] >>> 0;
+      c.fResH = 0;
+    }
+    c.fCF = S32[ST.FCF / 4];
+    c.fOF = S32[ST.FOF / 4];
+    c.fAF = 0;
+    c.fCin = S32[ST.FCIN / 4];
+  }
+
+  /**
+   * Frees the table entry of a block the cache dropped: the entry is reused, and a module whose
+   * functions are all dropped can be garbage-collected.
+   */
+  release(b: Block): void {
+    const id = b.wasmId;
+    this.table.set(id, null);
+    this.insnsOf[id] = NO_INSNS;
+    this.free.push(id);
+  }
+
+  /** Queues `b` for the next batch (compiled at once when the batch is full). */
+  enqueue(b: Block): void {
+    if (this.pending.length === 0) this.pendingSince = this.c.icount;
+    this.pending.push(b);
+    if (this.pending.length >= this.batch) this.flush();
+  }
+
+  /** Compiles a partial batch that has waited long enough (called by the run loop now and then). */
+  poll(): void {
+    if (this.pending.length > 0 && this.c.icount - this.pendingSince >= BATCH_WAIT) this.flush();
+  }
+
+  /** Compiles every queued block (still valid) into one module and installs them. */
+  flush(): void {
+    const blocks = this.pending.filter((b) => b.valid && b.fn === null);
+    this.pending = [];
+    if (blocks.length === 0) return;
+    const ids: number[] = [];
+    for (let j = 0; j < blocks.length; j++) {
+      const id = this.free.pop();
+      if (id !== undefined) ids.push(id);
+      else ids.push(this.table.grow(1));
+    }
+    const funcs = [];
+    const loops: boolean[] = [];
+    for (let j = 0; j < blocks.length; j++) {
+      const { code, selfLoop } = compileBody(blocks[j], this.base, ids[j]);
+      funcs.push({ type: T_BLOCK, locals: LOCALS, code });
+      loops.push(selfLoop);
+    }
+    const bytes = moduleBytes({
+      types: TYPES,
+      imports: IMPORTS,
+      memory: { min: 0, max: 65536 },
+      funcs,
+      exports: funcs.map((_, j) => ({ name: `${j}`, func: IMPORTS.length + j })),
+    });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { e: this.imports });
+    for (let j = 0; j < blocks.length; j++) {
+      const b = blocks[j];
+      const id = ids[j];
+      this.table.set(id, inst.exports[`${j}`] as () => number);
+      this.insnsOf[id] = b.insns;
+      b.wasmId = id;
+      b.fn = this.glue(id, b.insns, loops[j]);
+    }
+    this.compiled += blocks.length;
+    this.c.compiledBlocks += blocks.length;
+    this.modules++;
+  }
+
+  /** The JavaScript entry of table entry `id` (the `Block.fn` shape). */
+  private glue(id: number, insns: Insn[], loop: boolean): (c: Cpu, budget: number) => number {
+    const S32 = this.S32;
+    const F64v = this.F64v;
+    const run = this.run;
+    const n = insns.length;
+    return (c: Cpu, budget: number): number => {
+      S32[ST.KR / 4] = c.kR;
+      S32[ST.KW / 4] = c.kW;
+      let r: number;
+      try {
+        r = run(id, Math.min(budget, 0x3fffffff));
+      } catch (e) {
+        this.flagsIn();
+        c.cur = insns[S32[ST.PC / 4]];
+        if (loop) c.icount += S32[ST.IT / 4] * n;
+        throw e;
+      }
+      if (S32[ST.FOP / 4] >= 0) this.flagsIn();
+      if (r >= 0) {
+        c.rip = F64v[ST.RIP / 8];
+        return r;
+      }
+      return -r;
+    };
+  }
+}
