@@ -231,6 +231,7 @@ export class Cpu {
       this.tlb = new Tlb({
         tag: new Float64Array(buf, base + ST.TAG, n),
         wad: new Int32Array(buf, base + ST.WAD, n),
+        epochs: new Int32Array(buf, base + ST.EPOCHS, 2),
       });
       this.tlb.wasmBase = memory.regions.map((r) => r.wasmOffset ?? r.bytes.byteOffset);
     } else {

@@ -39,14 +39,29 @@ export class Tlb {
   readonly global = new Uint8Array(TLB_SIZE * TLB_KINDS);
   /** Whether any entry came from a large page (INVLPG then flushes everything). */
   hasLarge = false;
+  /**
+   * The two epochs below, in an Int32Array (in the WebAssembly state area when the CPU has one: the
+   * compiled code's block chaining checks them).
+   */
+  readonly epochs: Int32Array;
   /** Flush count; also the epoch of chained block links between blocks on non-global pages. */
-  flushes = 0;
+  get flushes(): number {
+    return this.epochs[0];
+  }
+  set flushes(v: number) {
+    this.epochs[0] = v;
+  }
   /**
    * Count of flushes that can change global translations (everything but a CR3 reload) and of mode
    * or privilege changes: the epoch of chained links between blocks on global pages (kernel text),
    * which a CR3 reload leaves alone.
    */
-  globalFlushes = 0;
+  get globalFlushes(): number {
+    return this.epochs[1];
+  }
+  set globalFlushes(v: number) {
+    this.epochs[1] = v;
+  }
   /**
    * Slots filled since the last flush: flushes touch only these (a CR3 reload costs what was filled
    * since, not the whole table). On overflow the next flush scans everything.
@@ -60,9 +75,10 @@ export class Tlb {
    * code reads; `TLB_SIZE * TLB_KINDS` entries each).
    * @example const tlb = new Tlb();
    */
-  constructor(arrays?: { tag: Float64Array; wad: Int32Array }) {
+  constructor(arrays?: { tag: Float64Array; wad: Int32Array; epochs: Int32Array }) {
     this.tag = arrays?.tag ?? new Float64Array(TLB_SIZE * TLB_KINDS);
     this.wad = arrays?.wad ?? new Int32Array(TLB_SIZE * TLB_KINDS);
+    this.epochs = arrays?.epochs ?? new Int32Array(2);
     this.tag.fill(INVALID);
   }
 

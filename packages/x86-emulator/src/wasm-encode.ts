@@ -59,6 +59,7 @@ export const Op = {
   I64_LE_S: 0x57,
   I64_LE_U: 0x58,
   F64_EQ: 0x61,
+  F64_NE: 0x62,
   I32_POPCNT: 0x69,
   I32_ADD: 0x6a,
   I32_SUB: 0x6b,

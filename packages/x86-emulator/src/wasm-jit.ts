@@ -76,6 +76,16 @@ export const ST = {
   IT: 340,
   /** Value returned by a slow-path read. */
   TMP: 344,
+  /** Non-zero: the dispatcher must not chain to another block (exit, interrupt, shadow, halt). */
+  STOP: 352,
+  /** Table entry of the block running now (fault reporting). */
+  CUR: 356,
+  /** Instructions retired by the blocks the dispatcher ran before the current one. */
+  TOTAL: 360,
+  /** Blocks the dispatcher chained to after the first (statistics). */
+  RUNS: 364,
+  /** The TLB's flush epochs (`Tlb.epochs`: all flushes, global-affecting flushes). */
+  EPOCHS: 368,
   /** Effective segment bases, 8 x f64 (`Cpu.segEff`). */
   SEG: 384,
   /** TLB tags, f64 per slot (`Tlb.tag`). */
@@ -83,8 +93,21 @@ export const ST = {
   /** TLB page addresses inside the WebAssembly memory, i32 per slot (`Tlb.wad`). */
   WAD: 4096 + TLB_SIZE * TLB_KINDS * 8,
 } as const;
+/**
+ * The dispatcher's block cache: 64-bit code's RIP -> table entry, direct-mapped, 16 bytes per
+ * entry (RIP f64, entry i32, epoch i32: the TLB epoch it was entered under, bit 31 set for a block
+ * on global pages, which only global-affecting flushes invalidate).
+ */
+const CACHE = ST.WAD + TLB_SIZE * TLB_KINDS * 4;
+const CACHE_SIZE = 4096;
 /** Size of the state area. */
-export const STATE_BYTES = ST.WAD + TLB_SIZE * TLB_KINDS * 4;
+export const STATE_BYTES = CACHE + CACHE_SIZE * 16;
+
+/** Cache slot of RIP `rip` (the low 32 bits folded). */
+function cacheSlot(rip: number): number {
+  const lo = rip | 0;
+  return (lo ^ (lo >>> 12)) & (CACHE_SIZE - 1);
+}
 
 // ------------------------------------------------------------------ imports and locals
 
@@ -435,7 +458,7 @@ class WGen {
     if (withSeg && (i.seg === 4 || i.seg === 5))
       c.i32(0)
         .mem(Op.F64_LOAD, this.S + ST.SEG + 8 * i.seg)
-        .op(Op.I64_TRUNC_F64_S, Op.I64_ADD);
+        .op(...I64_TRUNC_SAT_F64_S, Op.I64_ADD);
   }
 
   /** TLB check for `L_LA` in bank `kOff` (ST.KR/KW): leaves the hit condition; slot in L_X, page offset in L_X2. */
@@ -988,7 +1011,7 @@ function compileBody(b: Block, S: number, id: number): { code: Code; selfLoop: b
   const n = insns.length;
   const last = insns[n - 1];
   const selfLoop = last.fn === jcc && last.disp === insns[0].ip && n > 1;
-  const { kinds, liveAfter } = planBlock(insns, true);
+  const { kinds, liveAfter } = planBlock(insns, (b.key & 3) === 3);
   const hasCalls = kinds.includes(K.CALL);
   const gen = (g: WGen): void => {
     const c = g.c;
@@ -1084,21 +1107,96 @@ function compileBody(b: Block, S: number, id: number): { code: Code; selfLoop: b
 
 // ------------------------------------------------------------------ runtime
 
-/** Dispatcher module: `run(index, budget)` calls table entry `index` with `budget`. */
-function dispatcherBytes(): Uint8Array {
-  const code = new Code().get(1).get(0).op(Op.CALL_INDIRECT, T_DISPATCH_TARGET, 0);
+/**
+ * Dispatcher module: `run(index, budget)` calls table entry `index`, then, while the budget lasts
+ * and nothing asked to stop, follows RIP through the block cache to the next compiled block.
+ * Returns the instructions retired, negated when the last block left RIP in the CPU (an executor
+ * ended it) rather than in the state area.
+ */
+function dispatcherBytes(S: number): Uint8Array {
+  const c = new Code();
+  const ID = 0;
+  const BUDGET = 1;
+  const TOTAL = 2;
+  const R = 3;
+  const RIP = 4;
+  const E = 5;
+  const EP = 6;
+  const X = 7;
+  c.block().loop();
+  c.i32(0)
+    .get(ID)
+    .mem(Op.I32_STORE, S + ST.CUR);
+  c.get(BUDGET).get(ID).op(Op.CALL_INDIRECT, T_DISPATCH_TARGET, 0).tee(R);
+  c.i32(0).op(Op.I32_LT_S).if().get(R).get(TOTAL).op(Op.I32_SUB, Op.RETURN).end();
+  c.get(TOTAL).get(R).op(Op.I32_ADD).set(TOTAL);
+  c.i32(0)
+    .get(TOTAL)
+    .mem(Op.I32_STORE, S + ST.TOTAL);
+  c.get(BUDGET).get(R).op(Op.I32_SUB).tee(BUDGET).i32(0).op(Op.I32_LE_S).brIf(1);
+  c.i32(0)
+    .mem(Op.I32_LOAD, S + ST.STOP)
+    .brIf(1);
+  // the next block: RIP -> cache slot
+  c.i32(0)
+    .mem(Op.F64_LOAD, S + ST.RIP)
+    .tee(RIP)
+    .op(...I64_TRUNC_SAT_F64_S, Op.I32_WRAP_I64)
+    .tee(X);
+  c.get(X)
+    .i32(12)
+    .op(Op.I32_SHR_U, Op.I32_XOR)
+    .i32(CACHE_SIZE - 1)
+    .op(Op.I32_AND)
+    .i32(4)
+    .op(Op.I32_SHL)
+    .tee(E);
+  c.mem(Op.F64_LOAD, S + CACHE)
+    .get(RIP)
+    .op(Op.F64_NE)
+    .brIf(1);
+  c.get(E)
+    .mem(Op.I32_LOAD, S + CACHE + 12)
+    .tee(EP)
+    .i32(0)
+    .op(Op.I32_LT_S);
+  c.ifT(I32)
+    .i32(0)
+    .mem(Op.I32_LOAD, S + ST.EPOCHS + 4)
+    .i32(-0x80000000)
+    .op(Op.I32_OR);
+  c.op(Op.ELSE)
+    .i32(0)
+    .mem(Op.I32_LOAD, S + ST.EPOCHS)
+    .end();
+  c.get(EP).op(Op.I32_NE).brIf(1);
+  c.get(E)
+    .mem(Op.I32_LOAD, S + CACHE + 8)
+    .set(ID);
+  c.i32(0)
+    .i32(0)
+    .mem(Op.I32_LOAD, S + ST.RUNS)
+    .i32(1)
+    .op(Op.I32_ADD)
+    .mem(Op.I32_STORE, S + ST.RUNS);
+  c.br(0);
+  c.end().end();
+  c.get(TOTAL);
   return moduleBytes({
     types: [
       [[I32, I32], [I32]],
       [[I32], [I32]],
     ],
     imports: [],
+    memory: { min: 0, max: 65536 },
     table: true,
-    funcs: [{ type: 0, locals: [], code }],
+    funcs: [{ type: 0, locals: [I32, I32, F64, I32, I32, I32], code: c }],
     exports: [{ name: 'run', func: 0 }],
   });
 }
 const T_DISPATCH_TARGET = 1;
+/** i64.trunc_sat_f64_s (non-trapping conversion). */
+const I64_TRUNC_SAT_F64_S = [0xfc, 0x06];
 
 const NO_INSNS: Insn[] = [];
 
@@ -1128,6 +1226,8 @@ export class WasmJit {
   private readonly imports: Record<string, WebAssembly.ImportValue>;
   /** Instructions of each table entry (for executor calls and fault reports). */
   private readonly insnsOf: Insn[][] = [];
+  /** Per table entry: the block's length when it is a loop (iterations count in ST.IT), else 0. */
+  private readonly loopN: number[] = [];
   private pending: Block[] = [];
   /** Free table entries. */
   private readonly free: number[] = [];
@@ -1142,12 +1242,13 @@ export class WasmJit {
   ) {
     const buf = wm.buffer;
     this.S32 = new Int32Array(buf, base, STATE_BYTES / 4);
-    this.F64v = new Float64Array(buf, base, ST.TAG / 8);
+    this.F64v = new Float64Array(buf, base, STATE_BYTES / 8);
+    this.F64v.fill(Number.NaN, CACHE / 8, STATE_BYTES / 8); // empty cache: no RIP equals NaN
     this.S32[ST.FOP / 4] = -1;
     this.batch = c.jitThreshold <= 16 ? 1 : BATCH;
     c.blocks.onRelease = (b) => this.release(b);
-    const run = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes() as BufferSource), {
-      e: { t: this.table },
+    const run = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes(base) as BufferSource), {
+      e: { t: this.table, m: wm },
     }).exports.run as (index: number, budget: number) => number;
     this.run = run;
     const S32 = this.S32;
@@ -1180,7 +1281,9 @@ export class WasmJit {
         flagsIn();
         if (size === 8) c.write64(la, lo, hi);
         else c.write32(la, lo);
-        return c.brk ? 1 : 0;
+        if (!c.brk) return 0;
+        S32[ST.STOP / 4] = 1;
+        return 1;
       },
       ex: (id: number, k: number): number => {
         flagsIn();
@@ -1190,7 +1293,10 @@ export class WasmJit {
         i.fn(c, i);
         S32[ST.KR / 4] = c.kR;
         S32[ST.KW / 4] = c.kW;
-        return (c.brk ? 1 : 0) | (c.pendingIrq >= 0 || c.pendingNmi ? 2 : 0);
+        // an interrupt to take, an interrupt shadow or a halt: back to the run loop after this block
+        const pend = c.pendingIrq >= 0 || c.pendingNmi || c.shadow || c.halted;
+        if (pend || c.brk) S32[ST.STOP / 4] = 1;
+        return (c.brk ? 1 : 0) | (pend ? 2 : 0);
       },
       cond: (cc: number): number => {
         flagsIn();
@@ -1256,6 +1362,8 @@ export class WasmJit {
    */
   release(b: Block): void {
     const id = b.wasmId;
+    const e = (CACHE + cacheSlot(b.linear) * 16) / 4;
+    if (this.S32[e + 2] === id) this.F64v[e / 2] = Number.NaN;
     this.table.set(id, null);
     this.insnsOf[id] = NO_INSNS;
     this.free.push(id);
@@ -1304,33 +1412,51 @@ export class WasmJit {
       const id = ids[j];
       this.table.set(id, inst.exports[`${j}`] as () => number);
       this.insnsOf[id] = b.insns;
+      this.loopN[id] = loops[j] ? b.insns.length : 0;
       b.wasmId = id;
-      b.fn = this.glue(id, b.insns, loops[j]);
+      b.fn = this.glue(id, b);
     }
     this.compiled += blocks.length;
     this.c.compiledBlocks += blocks.length;
     this.modules++;
   }
 
-  /** The JavaScript entry of table entry `id` (the `Block.fn` shape). */
-  private glue(id: number, insns: Insn[], loop: boolean): (c: Cpu, budget: number) => number {
+  /** The JavaScript entry of table entry `id` (the `Block.fn` shape): runs it and the blocks chained after it. */
+  private glue(id: number, b: Block): (c: Cpu, budget: number) => number {
     const S32 = this.S32;
     const F64v = this.F64v;
     const run = this.run;
-    const n = insns.length;
+    const insnsOf = this.insnsOf;
+    const loopN = this.loopN;
+    const rip = b.linear;
+    const global = b.global;
+    // 64-bit code enters the dispatcher's cache (its RIP is its linear address)
+    const e = (b.key & 3) === 3 ? (CACHE + cacheSlot(rip) * 16) / 4 : -1;
     return (c: Cpu, budget: number): number => {
       S32[ST.KR / 4] = c.kR;
       S32[ST.KW / 4] = c.kW;
+      S32[ST.STOP / 4] = 0;
+      S32[ST.TOTAL / 4] = 0;
+      S32[ST.RUNS / 4] = 0;
+      if (e >= 0) {
+        const tlb = c.tlb;
+        F64v[e / 2] = rip;
+        S32[e + 2] = id;
+        S32[e + 3] = global ? tlb.globalFlushes | 0x80000000 : tlb.flushes;
+      }
       let r: number;
       try {
         r = run(id, Math.min(budget, 0x3fffffff));
-      } catch (e) {
+      } catch (err) {
         this.flagsIn();
-        c.cur = insns[S32[ST.PC / 4]];
-        if (loop) c.icount += S32[ST.IT / 4] * n;
-        throw e;
+        const cur = S32[ST.CUR / 4];
+        c.cur = insnsOf[cur][S32[ST.PC / 4]];
+        c.icount += S32[ST.TOTAL / 4] + loopN[cur] * S32[ST.IT / 4];
+        c.compiledRuns += S32[ST.RUNS / 4];
+        throw err;
       }
       if (S32[ST.FOP / 4] >= 0) this.flagsIn();
+      c.compiledRuns += S32[ST.RUNS / 4];
       if (r >= 0) {
         c.rip = F64v[ST.RIP / 8];
         return r;
