@@ -104,6 +104,12 @@ export enum K {
   POP,
   CALLREL,
   RET,
+  // WebAssembly compiler only (planBlock with `ext`):
+  ALU8, // ALU/TEST/CMP on 8-bit registers or memory (64-bit code)
+  MOV8, // MOV on 8-bit registers or memory (64-bit code)
+  LEA32, // LEA with a 32-bit destination and 64-bit addresses
+  NEG, // NEG on a 32/64-bit register
+  NOT, // NOT on a 32/64-bit register
 }
 
 /** Flag behaviour of a planned instruction, for the liveness pass. */
@@ -125,7 +131,7 @@ function memOk(i: Insn, is64: boolean): boolean {
   return is64 && i.mem && i.asz === 8;
 }
 
-function plan(i: Insn, is64: boolean): K {
+function plan(i: Insn, is64: boolean, ext: boolean): K {
   const f = i.fn;
   const sz = i.sz;
   const wide = sz === 4 || sz === 8;
@@ -134,8 +140,15 @@ function plan(i: Insn, is64: boolean): K {
   if (f === nop) return K.NOP;
   if (!wide) {
     if (f === setcc && !i.mem) return K.SETCC;
+    if (ext && sz === 1 && (!i.mem || memOk(i, is64))) {
+      if (f === aluEG || f === aluGE || f === aluEI || f === testEG || f === testEI) return K.ALU8;
+      if (f === movEG || f === movGE || f === movEI) return K.MOV8;
+    }
     return K.CALL;
   }
+  if (ext && !i.mem && f === negE) return K.NEG;
+  if (ext && !i.mem && f === notE) return K.NOT;
+  if (ext && f === lea && is64 && i.asz === 8 && sz === 4) return K.LEA32;
   if (f === aluEG || f === aluGE || f === aluEI || f === testEG || f === testEI) {
     if (!i.mem) return K.ALU;
     if (!memOk(i, is64)) return K.CALL;
@@ -192,7 +205,16 @@ function flagEffect(k: K, i: Insn): FE {
     case K.MOVZX:
     case K.MOVSX:
     case K.LEA:
+    case K.LEA32:
+    case K.NOT:
       return FE.NONE;
+    case K.NEG:
+      return FE.WRITE;
+    case K.ALU8:
+      if (i.mem) return FE.READ_WRITE;
+      return (i.op === 2 || i.op === 3) && i.fn !== testEG && i.fn !== testEI ? FE.READ_WRITE : FE.WRITE;
+    case K.MOV8:
+      return i.mem ? FE.READ : FE.NONE;
     case K.ALU:
       return i.op === 2 || i.op === 3
         ? i.fn === testEG || i.fn === testEI
@@ -922,17 +944,18 @@ function emitCall(g: Gen, i: Insn, k: number, loopBody: boolean): void {
 
 /**
  * Plans a block: how each instruction is compiled, and whether the arithmetic flags are live after
- * it (read before the block overwrites them, or seen outside the block).
+ * it (read before the block overwrites them, or seen outside the block). `ext` admits the kinds only
+ * the WebAssembly compiler emits inline (8-bit ALU and MOV, LEA to 32 bits, NEG, NOT).
  * @example const { kinds, liveAfter } = planBlock(block.insns, true);
  */
-export function planBlock(insns: Insn[], is64: boolean): { kinds: K[]; liveAfter: boolean[] } {
+export function planBlock(insns: Insn[], is64: boolean, ext = false): { kinds: K[]; liveAfter: boolean[] } {
   const n = insns.length;
   const kinds: K[] = new Array(n);
   const liveAfter: boolean[] = new Array(n);
   let live = true;
   for (let k = n - 1; k >= 0; k--) {
     liveAfter[k] = live;
-    const kind = plan(insns[k], is64);
+    const kind = plan(insns[k], is64, ext);
     kinds[k] = kind;
     switch (flagEffect(kind, insns[k])) {
       case FE.WRITE:

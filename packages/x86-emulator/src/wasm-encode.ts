@@ -41,6 +41,8 @@ export const Op = {
   I32_STORE: 0x36,
   I64_STORE: 0x37,
   F64_STORE: 0x39,
+  I64_STORE8: 0x3c,
+  I64_STORE16: 0x3d,
   I64_STORE32: 0x3e,
   I32_EQZ: 0x45,
   I32_EQ: 0x46,

@@ -27,7 +27,7 @@
  * jit?.enqueue(block); // compiled with the next batch; block.fn is set then
  * ```
  */
-import { aluEI, aluGE, movGE, testEG, testEI } from './alu.js';
+import { aluEI, aluGE, movEI, movGE, testEG, testEI } from './alu.js';
 import type { Block } from './block-cache.js';
 import { jcc } from './control.js';
 import type { Cpu } from './cpu.js';
@@ -325,7 +325,12 @@ class WGen {
   /** Pushes the sign bit at the record's size of the i64 on the stack, as i32 0/1. */
   private signOf(sz: number): void {
     if (sz === 8) this.c.i64(0).op(Op.I64_LT_S);
-    else this.c.i64(31).op(Op.I64_SHR_U, Op.I32_WRAP_I64).i32(1).op(Op.I32_AND);
+    else
+      this.c
+        .i64(sz * 8 - 1)
+        .op(Op.I64_SHR_U, Op.I32_WRAP_I64)
+        .i32(1)
+        .op(Op.I32_AND);
   }
   private zf(): void {
     this.c.get(L_FR).op(Op.I64_EQZ);
@@ -360,12 +365,12 @@ class WGen {
         return;
       case F_INC:
         c.get(L_FR)
-          .i64(f.sz === 8 ? -(2n ** 63n) : 0x80000000n)
+          .i64(f.sz === 8 ? -(2n ** 63n) : 1n << BigInt(f.sz * 8 - 1))
           .op(Op.I64_EQ);
         return;
       case F_DEC:
         c.get(L_FR)
-          .i64(f.sz === 8 ? 2n ** 63n - 1n : 0x7fffffffn)
+          .i64(f.sz === 8 ? 2n ** 63n - 1n : (1n << BigInt(f.sz * 8 - 1)) - 1n)
           .op(Op.I64_EQ);
         return;
       case F_PRESET:
@@ -393,7 +398,13 @@ class WGen {
           c.get(L_FA)
             .get(L_FB)
             .op(kind === 6 ? Op.I64_LT_S : Op.I64_LE_S);
-        else
+        else if (f.sz < 4) {
+          const ext = f.sz === 1 ? Op.I64_EXTEND8_S : Op.I64_EXTEND16_S;
+          c.get(L_FA)
+            .op(ext)
+            .get(L_FB)
+            .op(ext, kind === 6 ? Op.I64_LT_S : Op.I64_LE_S);
+        } else
           c.get(L_FA)
             .op(Op.I32_WRAP_I64)
             .get(L_FB)
@@ -527,7 +538,10 @@ class WGen {
     this.tlbCheck(ST.KW, size);
     c.if();
     this.hostAddr();
-    c.get(L_V).mem(size === 8 ? Op.I64_STORE : Op.I64_STORE32, 0);
+    c.get(L_V).mem(
+      size === 8 ? Op.I64_STORE : size === 4 ? Op.I64_STORE32 : size === 2 ? Op.I64_STORE16 : Op.I64_STORE8,
+      0,
+    );
     c.op(Op.ELSE);
     this.beforeImport(k, false);
     c.get(L_LA).op(Op.F64_CONVERT_I64_S).i32(size);
@@ -576,6 +590,28 @@ function imm64(i: Insn): bigint {
   return (BigInt(i.immH | 0) << 32n) | BigInt(i.imm >>> 0);
 }
 
+/** Pushes byte register `b` (an index into `Cpu.R8`: register * 8 + byte) as i64. */
+function getB(g: WGen, b: number): void {
+  g.reg(b >> 3);
+  if ((b & 7) !== 0) g.c.i64(8 * (b & 7)).op(Op.I64_SHR_U);
+  g.c.i64(255).op(Op.I64_AND);
+}
+
+/** Pops an i64 (0..255) into byte register `b`. */
+function setB(g: WGen, b: number): void {
+  const r = b >> 3;
+  const sh = BigInt(8 * (b & 7));
+  g.c.set(L_T2);
+  g.reg(r);
+  g.c
+    .i64(~(255n << sh))
+    .op(Op.I64_AND)
+    .get(L_T2);
+  if (sh !== 0n) g.c.i64(sh).op(Op.I64_SHL);
+  g.c.op(Op.I64_OR);
+  g.setReg(r);
+}
+
 /** Pushes register `r` zero-extended from 32 bits. */
 function lo32(g: WGen, r: number): void {
   g.reg(r);
@@ -614,7 +650,7 @@ function aluCore(g: WGen, op: number, sz: number, live: boolean, k: number): voi
     default:
       c.op(Op.I64_XOR);
   }
-  if (sz === 4) c.i64(M32).op(Op.I64_AND);
+  if (sz < 8) c.i64(sz === 4 ? M32 : sz === 2 ? 0xffffn : 0xffn).op(Op.I64_AND);
   c.tee(L_T);
   if (live) {
     c.get(L_A).set(L_FA).get(L_B).set(L_FB).get(L_T).set(L_FR);
@@ -920,6 +956,66 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
         .mem(Op.F64_STORE, g.S + ST.RIP);
       return;
     }
+    case K.ALU8: {
+      const f = i.fn;
+      const isTest = f === testEG || f === testEI;
+      const op = isTest ? 4 : i.op;
+      const write = !(isTest || op === 7);
+      const dstIsReg = f === aluGE;
+      // destination -> L_A
+      if (!dstIsReg && i.mem) g.load(i, k, 1, write);
+      else getB(g, dstIsReg ? i.regB : i.rmB);
+      c.set(L_A);
+      // source -> L_B
+      if (f === aluEI || f === testEI) c.i64(i.imm & 255);
+      else if (dstIsReg) {
+        if (i.mem) g.load(i, k, 1, false);
+        else getB(g, i.rmB);
+      } else getB(g, i.regB);
+      c.set(L_B);
+      aluCore(g, op, 1, live, k);
+      if (!write) c.op(Op.DROP);
+      else if (!dstIsReg && i.mem) {
+        c.set(L_V);
+        g.storeAt(k, 1); // L_LA still holds the address
+      } else setB(g, dstIsReg ? i.regB : i.rmB);
+      return;
+    }
+    case K.MOV8: {
+      const f = i.fn;
+      if (f === movGE) {
+        if (i.mem) g.load(i, k, 1, false);
+        else getB(g, i.rmB);
+        setB(g, i.regB);
+        return;
+      }
+      if (f === movEI) c.i64(i.imm & 255);
+      else getB(g, i.regB);
+      if (i.mem) {
+        c.set(L_V);
+        g.store(i, k, 1);
+      } else setB(g, i.rmB);
+      return;
+    }
+    case K.LEA32:
+      g.ea(i, false);
+      c.i64(M32).op(Op.I64_AND);
+      g.setReg(i.reg);
+      return;
+    case K.NEG:
+      c.i64(0).set(L_A);
+      if (sz === 8) g.reg(i.rm);
+      else lo32(g, i.rm);
+      c.set(L_B);
+      aluCore(g, 5, sz, live, k);
+      g.setReg(i.rm);
+      return;
+    case K.NOT:
+      g.reg(i.rm);
+      c.i64(-1).op(Op.I64_XOR);
+      if (sz === 4) c.i64(M32).op(Op.I64_AND);
+      g.setReg(i.rm);
+      return;
     default:
       throw new Error(`wasm-jit: no inline form for kind ${kind}`);
   }
@@ -1011,7 +1107,7 @@ function compileBody(b: Block, S: number, id: number): { code: Code; selfLoop: b
   const n = insns.length;
   const last = insns[n - 1];
   const selfLoop = last.fn === jcc && last.disp === insns[0].ip && n > 1;
-  const { kinds, liveAfter } = planBlock(insns, (b.key & 3) === 3);
+  const { kinds, liveAfter } = planBlock(insns, (b.key & 3) === 3, true);
   const hasCalls = kinds.includes(K.CALL);
   const gen = (g: WGen): void => {
     const c = g.c;
@@ -1050,7 +1146,11 @@ function compileBody(b: Block, S: number, id: number): { code: Code; selfLoop: b
         continue;
       }
       if (selfLoop && k === n - 1) break; // the loop's branch is emitted below
-      const stores = kind === K.STORE || kind === K.STORE_IMM || kind === K.ALU_RMW;
+      const stores =
+        kind === K.STORE ||
+        kind === K.STORE_IMM ||
+        kind === K.ALU_RMW ||
+        ((kind === K.ALU8 || kind === K.MOV8) && i.mem);
       if (stores) c.i32(0).set(L_BK);
       emitInline(g, i, k, kind, liveAfter[k]);
       if (stores || kind === K.PUSH || kind === K.CALLREL) {
@@ -1280,7 +1380,9 @@ export class WasmJit {
       wr: (la: number, size: number, lo: number, hi: number): number => {
         flagsIn();
         if (size === 8) c.write64(la, lo, hi);
-        else c.write32(la, lo);
+        else if (size === 4) c.write32(la, lo);
+        else if (size === 2) c.write16(la, lo & 0xffff);
+        else c.write8(la, lo & 0xff);
         if (!c.brk) return 0;
         S32[ST.STOP / 4] = 1;
         return 1;
