@@ -100,6 +100,18 @@ export const Op = {
 export const VOID = 0x40;
 
 function uleb(out: number[], v: number): void {
+  if (v < 0x80) {
+    out.push(v);
+    return;
+  }
+  if (v < 0x80000000) {
+    while (v >= 0x80) {
+      out.push((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    out.push(v);
+    return;
+  }
   do {
     let b = v % 128;
     v = Math.floor(v / 128);
@@ -134,6 +146,20 @@ function sleb64(out: number[], v: bigint): void {
   }
 }
 
+/** Signed LEB128 of a safe integer (|v| < 2^53), without bigint arithmetic. */
+function slebSafe(out: number[], v: number): void {
+  if (!Number.isSafeInteger(v)) throw new RangeError(`i64 constant ${v} is not a safe integer`);
+  for (;;) {
+    const b = v & 0x7f; // low 7 bits of the two's complement value
+    v = Math.floor(v / 128);
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
 const f64Scratch = new DataView(new ArrayBuffer(8));
 
 /**
@@ -142,36 +168,47 @@ const f64Scratch = new DataView(new ArrayBuffer(8));
  */
 export class Code {
   readonly b: number[] = [];
+  /** A dry run: emitters do nothing (a compiler's analysis pass runs its emitting code for its side effects). */
+  dry = false;
   op(...ops: number[]): this {
+    if (this.dry) return this;
     for (const o of ops) this.b.push(o);
     return this;
   }
   get(l: number): this {
+    if (this.dry) return this;
     this.b.push(0x20);
     uleb(this.b, l);
     return this;
   }
   set(l: number): this {
+    if (this.dry) return this;
     this.b.push(0x21);
     uleb(this.b, l);
     return this;
   }
   tee(l: number): this {
+    if (this.dry) return this;
     this.b.push(0x22);
     uleb(this.b, l);
     return this;
   }
   i32(v: number): this {
+    if (this.dry) return this;
     this.b.push(0x41);
     sleb32(this.b, v);
     return this;
   }
+  /** An i64 constant: a safe integer (the fast path) or any bigint (taken modulo 2^64). */
   i64(v: bigint | number): this {
+    if (this.dry) return this;
     this.b.push(0x42);
-    sleb64(this.b, typeof v === 'bigint' ? v : BigInt(v));
+    if (typeof v === 'number') slebSafe(this.b, v);
+    else sleb64(this.b, v);
     return this;
   }
   f64(v: number): this {
+    if (this.dry) return this;
     this.b.push(0x44);
     f64Scratch.setFloat64(0, v, true);
     for (let k = 0; k < 8; k++) this.b.push(f64Scratch.getUint8(k));
@@ -179,44 +216,53 @@ export class Code {
   }
   /** A load or store with a constant offset (alignment hint 0: unaligned accesses are legal). */
   mem(opcode: number, offset: number): this {
+    if (this.dry) return this;
     this.b.push(opcode, 0);
     uleb(this.b, offset);
     return this;
   }
   call(f: number): this {
+    if (this.dry) return this;
     this.b.push(Op.CALL);
     uleb(this.b, f);
     return this;
   }
   br(depth: number): this {
+    if (this.dry) return this;
     this.b.push(Op.BR);
     uleb(this.b, depth);
     return this;
   }
   brIf(depth: number): this {
+    if (this.dry) return this;
     this.b.push(Op.BR_IF);
     uleb(this.b, depth);
     return this;
   }
   /** `if` with no result. */
   if(): this {
+    if (this.dry) return this;
     this.b.push(Op.IF, VOID);
     return this;
   }
   /** `if` yielding one value of type `t`. */
   ifT(t: number): this {
+    if (this.dry) return this;
     this.b.push(Op.IF, t);
     return this;
   }
   block(): this {
+    if (this.dry) return this;
     this.b.push(Op.BLOCK, VOID);
     return this;
   }
   loop(): this {
+    if (this.dry) return this;
     this.b.push(Op.LOOP, VOID);
     return this;
   }
   end(): this {
+    if (this.dry) return this;
     this.b.push(Op.END);
     return this;
   }
@@ -231,6 +277,8 @@ export class Code {
 export interface FuncDef {
   type: number;
   locals: readonly number[];
+  /** Emitted before `code` (a compiler's entry code, generated after the body). */
+  prologue?: Code;
   code: Code;
 }
 
@@ -305,27 +353,63 @@ export function moduleBytes(d: ModuleDef): Uint8Array {
     uleb(ex, e.func);
   }
   section(out, 7, ex);
-  const code: number[] = [];
-  uleb(code, d.funcs.length);
+  // the code section, written straight into the result (it is most of the module)
+  const heads: number[][] = [];
+  let codeLen = 0;
   for (const f of d.funcs) {
-    const body: number[] = [];
-    // locals, run-length grouped by type
-    const groups: [number, number][] = [];
-    for (const t of f.locals) {
-      const g = groups[groups.length - 1];
-      if (g !== undefined && g[1] === t) g[0]++;
-      else groups.push([1, t]);
-    }
-    uleb(body, groups.length);
-    for (const [n, t] of groups) {
-      uleb(body, n);
-      body.push(t);
-    }
-    for (const x of f.code.b) body.push(x);
-    body.push(Op.END);
-    uleb(code, body.length);
-    for (const x of body) code.push(x);
+    const loc = localsBytes(f.locals);
+    const pro = f.prologue?.b.length ?? 0;
+    const head: number[] = [];
+    uleb(head, loc.length + pro + f.code.b.length + 1);
+    for (const x of loc) head.push(x);
+    heads.push(head);
+    codeLen += head.length + pro + f.code.b.length + 1;
   }
-  section(out, 10, code);
-  return new Uint8Array(out);
+  const count: number[] = [];
+  uleb(count, d.funcs.length);
+  const secHead = [10];
+  uleb(secHead, count.length + codeLen);
+  const bytes = new Uint8Array(out.length + secHead.length + count.length + codeLen);
+  bytes.set(out, 0);
+  let p = out.length;
+  bytes.set(secHead, p);
+  p += secHead.length;
+  bytes.set(count, p);
+  p += count.length;
+  for (let k = 0; k < d.funcs.length; k++) {
+    bytes.set(heads[k], p);
+    p += heads[k].length;
+    const pro = d.funcs[k].prologue;
+    if (pro !== undefined) {
+      bytes.set(pro.b, p);
+      p += pro.b.length;
+    }
+    const b = d.funcs[k].code.b;
+    bytes.set(b, p);
+    p += b.length;
+    bytes[p++] = Op.END;
+  }
+  return bytes;
+}
+
+const localsCache = new WeakMap<readonly number[], number[]>();
+
+/** Local declarations of a function body (run-length grouped by type), cached per list. */
+function localsBytes(locals: readonly number[]): number[] {
+  const hit = localsCache.get(locals);
+  if (hit !== undefined) return hit;
+  const groups: [number, number][] = [];
+  for (const t of locals) {
+    const g = groups[groups.length - 1];
+    if (g !== undefined && g[1] === t) g[0]++;
+    else groups.push([1, t]);
+  }
+  const out: number[] = [];
+  uleb(out, groups.length);
+  for (const [n, t] of groups) {
+    uleb(out, n);
+    out.push(t);
+  }
+  localsCache.set(locals, out);
+  return out;
 }

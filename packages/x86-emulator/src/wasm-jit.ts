@@ -99,14 +99,14 @@ export const ST = {
  * on global pages, which only global-affecting flushes invalidate).
  */
 const CACHE = ST.WAD + TLB_SIZE * TLB_KINDS * 4;
-const CACHE_SIZE = 4096;
+const CACHE_SIZE = 65536;
 /** Size of the state area. */
 export const STATE_BYTES = CACHE + CACHE_SIZE * 16;
 
 /** Cache slot of RIP `rip` (the low 32 bits folded). */
 function cacheSlot(rip: number): number {
   const lo = rip | 0;
-  return (lo ^ (lo >>> 12)) & (CACHE_SIZE - 1);
+  return (lo ^ (lo >>> 16)) & (CACHE_SIZE - 1);
 }
 
 // ------------------------------------------------------------------ imports and locals
@@ -186,7 +186,7 @@ const LOCALS: number[] = [
   I32,
 ];
 
-const M32 = 0xffffffffn;
+const M32 = 0xffffffff;
 
 /** Static description of the flag record held in the locals. */
 interface FlagState {
@@ -248,30 +248,34 @@ class WGen {
     if (f === null) return;
     const S = this.S;
     const c = this.c;
+    // op and size in one store; then only the fields the flag functions read for this op
     c.i32(0)
-      .i32(f.op)
-      .mem(Op.I32_STORE, S + ST.FOP);
-    c.i32(0)
-      .i32(f.sz)
-      .mem(Op.I32_STORE, S + ST.FSZ);
-    c.i32(0)
-      .get(L_FA)
-      .mem(Op.I64_STORE, S + ST.FA);
-    c.i32(0)
-      .get(L_FB)
-      .mem(Op.I64_STORE, S + ST.FB);
+      .i64(f.sz * 4294967296 + f.op)
+      .mem(Op.I64_STORE, S + ST.FOP);
+    const ab = f.op !== F_LOGIC && f.op !== F_PRESET;
+    if (ab)
+      c.i32(0)
+        .get(L_FA)
+        .mem(Op.I64_STORE, S + ST.FA);
+    if (ab)
+      c.i32(0)
+        .get(L_FB)
+        .mem(Op.I64_STORE, S + ST.FB);
     c.i32(0)
       .get(L_FR)
       .mem(Op.I64_STORE, S + ST.FR);
-    c.i32(0)
-      .get(L_FCIN)
-      .mem(Op.I32_STORE, S + ST.FCIN);
-    c.i32(0)
-      .get(L_FCF)
-      .mem(Op.I32_STORE, S + ST.FCF);
-    c.i32(0)
-      .get(L_FOF)
-      .mem(Op.I32_STORE, S + ST.FOF);
+    if (f.op === F_ADC || f.op === F_SBB)
+      c.i32(0)
+        .get(L_FCIN)
+        .mem(Op.I32_STORE, S + ST.FCIN);
+    if (f.op === F_INC || f.op === F_DEC || f.op === F_PRESET)
+      c.i32(0)
+        .get(L_FCF)
+        .mem(Op.I32_STORE, S + ST.FCF);
+    if (f.op === F_PRESET)
+      c.i32(0)
+        .get(L_FOF)
+        .mem(Op.I32_STORE, S + ST.FOF);
   }
   setFlags(op: number, sz: number): void {
     this.flags = { op, sz };
@@ -365,12 +369,12 @@ class WGen {
         return;
       case F_INC:
         c.get(L_FR)
-          .i64(f.sz === 8 ? -(2n ** 63n) : 1n << BigInt(f.sz * 8 - 1))
+          .i64(f.sz === 8 ? -(2n ** 63n) : 2 ** (f.sz * 8 - 1))
           .op(Op.I64_EQ);
         return;
       case F_DEC:
         c.get(L_FR)
-          .i64(f.sz === 8 ? 2n ** 63n - 1n : (1n << BigInt(f.sz * 8 - 1)) - 1n)
+          .i64(f.sz === 8 ? 2n ** 63n - 1n : 2 ** (f.sz * 8 - 1) - 1)
           .op(Op.I64_EQ);
         return;
       case F_PRESET:
@@ -456,7 +460,7 @@ class WGen {
   /** Pushes the linear address (i64) of `i`'s memory operand (64-bit code, 64-bit addresses). */
   ea(i: Insn, withSeg = true): void {
     const c = this.c;
-    c.i64(BigInt(i.ripRel ? i.next + i.disp : i.disp));
+    c.i64(i.ripRel ? i.next + i.disp : i.disp);
     if (i.base >= 0) {
       this.reg(i.base >> 1);
       c.op(Op.I64_ADD);
@@ -586,8 +590,9 @@ class WGen {
 }
 
 /** Sign-extended 64-bit immediate of `i` as a bigint. */
-function imm64(i: Insn): bigint {
-  return (BigInt(i.immH | 0) << 32n) | BigInt(i.imm >>> 0);
+function imm64(i: Insn): number | bigint {
+  const v = (i.immH | 0) * 4294967296 + (i.imm >>> 0);
+  return Number.isSafeInteger(v) ? v : (BigInt(i.immH | 0) << 32n) | BigInt(i.imm >>> 0);
 }
 
 /** Pushes byte register `b` (an index into `Cpu.R8`: register * 8 + byte) as i64. */
@@ -600,14 +605,14 @@ function getB(g: WGen, b: number): void {
 /** Pops an i64 (0..255) into byte register `b`. */
 function setB(g: WGen, b: number): void {
   const r = b >> 3;
-  const sh = BigInt(8 * (b & 7));
+  const sh = 8 * (b & 7);
   g.c.set(L_T2);
   g.reg(r);
   g.c
-    .i64(~(255n << sh))
+    .i64(~(255 << sh))
     .op(Op.I64_AND)
     .get(L_T2);
-  if (sh !== 0n) g.c.i64(sh).op(Op.I64_SHL);
+  if (sh !== 0) g.c.i64(sh).op(Op.I64_SHL);
   g.c.op(Op.I64_OR);
   g.setReg(r);
 }
@@ -650,7 +655,7 @@ function aluCore(g: WGen, op: number, sz: number, live: boolean, k: number): voi
     default:
       c.op(Op.I64_XOR);
   }
-  if (sz < 8) c.i64(sz === 4 ? M32 : sz === 2 ? 0xffffn : 0xffn).op(Op.I64_AND);
+  if (sz < 8) c.i64(sz === 4 ? M32 : sz === 2 ? 0xffff : 0xff).op(Op.I64_AND);
   c.tee(L_T);
   if (live) {
     c.get(L_A).set(L_FA).get(L_B).set(L_FB).get(L_T).set(L_FR);
@@ -691,7 +696,7 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       }
       c.set(L_A);
       // source operand -> L_B
-      if (f === aluEI || f === testEI) c.i64(sz === 8 ? imm64(i) : BigInt(i.imm >>> 0));
+      if (f === aluEI || f === testEI) c.i64(sz === 8 ? imm64(i) : i.imm >>> 0);
       else if (f === aluGE) {
         if (kind === K.ALU_MEM_SRC) g.load(i, k, sz, false);
         else if (sz === 8) g.reg(i.rm);
@@ -717,7 +722,7 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       return;
     }
     case K.MOV_RI:
-      c.i64(sz === 8 ? imm64(i) : BigInt(i.imm >>> 0));
+      c.i64(sz === 8 ? imm64(i) : i.imm >>> 0);
       g.setReg(i.rm);
       return;
     case K.LOAD:
@@ -731,7 +736,7 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       g.store(i, k, sz);
       return;
     case K.STORE_IMM:
-      c.i64(sz === 8 ? imm64(i) : BigInt(i.imm >>> 0)).set(L_V);
+      c.i64(sz === 8 ? imm64(i) : i.imm >>> 0).set(L_V);
       g.store(i, k, sz);
       return;
     case K.MOVZX:
@@ -845,7 +850,7 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       } else {
         g.reg(i.rm);
         c.op(Op.I32_WRAP_I64, Op.I64_EXTEND_I32_S);
-        if (three) c.i64(BigInt(i.imm | 0));
+        if (three) c.i64(i.imm | 0);
         else {
           g.reg(d);
           c.op(Op.I32_WRAP_I64, Op.I64_EXTEND_I32_S);
@@ -892,9 +897,9 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
     }
     case K.SETCC: {
       const r = i.rmB >> 3;
-      const sh = BigInt((i.rmB & 7) * 8);
+      const sh = (i.rmB & 7) * 8;
       g.reg(r);
-      c.i64(~(255n << sh)).op(Op.I64_AND);
+      c.i64(~(255 << sh)).op(Op.I64_AND);
       g.cond(i.op, k);
       c.op(Op.I64_EXTEND_I32_U).i64(sh).op(Op.I64_SHL, Op.I64_OR);
       g.setReg(r);
@@ -928,7 +933,7 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       g.setReg(i.reg);
       return;
     case K.CALLREL:
-      c.i64(BigInt(i.next)).set(L_V);
+      c.i64(i.next).set(L_V);
       pushV(g, k);
       g.setRip(i.disp);
       return;
@@ -938,9 +943,9 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       popTo(g, k);
       // a non-canonical target faults in the executor (with RIP still at the RET)
       c.get(L_V)
-        .i64(2n ** 47n)
+        .i64(2 ** 47)
         .op(Op.I64_ADD)
-        .i64(2n ** 48n - 1n)
+        .i64(2 ** 48 - 1)
         .op(Op.I64_GT_U);
       c.if();
       g.beforeImport(k, false);
@@ -1102,7 +1107,7 @@ function reloadAfter(g: WGen, i: Insn): void {
 }
 
 /** Compiles block `b` (registered as `id`) to a function body. */
-function compileBody(b: Block, S: number, id: number): { code: Code; selfLoop: boolean } {
+function compileBody(b: Block, S: number, id: number): { prologue: Code; code: Code; selfLoop: boolean } {
   const insns = b.insns;
   const n = insns.length;
   const last = insns[n - 1];
@@ -1189,20 +1194,20 @@ function compileBody(b: Block, S: number, id: number): { code: Code; selfLoop: b
   // first pass: which registers the block uses and writes; second with that known (a loop body
   // starts with everything it writes dirty)
   const g1 = new WGen(S, id, n, selfLoop);
+  g1.c.dry = true;
   gen(g1);
   const g = new WGen(S, id, n, selfLoop);
   for (const r of g1.used) g.used.add(r);
   for (const r of g1.written) g.written.add(r);
   if (selfLoop) g.dirty = new Set(g1.written);
   gen(g);
-  const code = new Code();
+  const prologue = new Code();
   for (const r of [...g.used].sort((x, y) => x - y))
-    code
+    prologue
       .i32(0)
       .mem(Op.I64_LOAD, S + ST.R + 8 * r)
       .set(L_REG + r);
-  code.append(g.c);
-  return { code, selfLoop };
+  return { prologue, code: g.c, selfLoop };
 }
 
 // ------------------------------------------------------------------ runtime
@@ -1244,7 +1249,7 @@ function dispatcherBytes(S: number): Uint8Array {
     .op(...I64_TRUNC_SAT_F64_S, Op.I32_WRAP_I64)
     .tee(X);
   c.get(X)
-    .i32(12)
+    .i32(16)
     .op(Op.I32_SHR_U, Op.I32_XOR)
     .i32(CACHE_SIZE - 1)
     .op(Op.I32_AND)
@@ -1497,8 +1502,8 @@ export class WasmJit {
     const funcs = [];
     const loops: boolean[] = [];
     for (let j = 0; j < blocks.length; j++) {
-      const { code, selfLoop } = compileBody(blocks[j], this.base, ids[j]);
-      funcs.push({ type: T_BLOCK, locals: LOCALS, code });
+      const { prologue, code, selfLoop } = compileBody(blocks[j], this.base, ids[j]);
+      funcs.push({ type: T_BLOCK, locals: LOCALS, prologue, code });
       loops.push(selfLoop);
     }
     const bytes = moduleBytes({
