@@ -17,7 +17,7 @@ export { VmmError } from './errors.js';
 export { EXIT_DATA_MAX, ExitChannel, ExitKind, type ExitRequest } from './exit-channel.js';
 export { EXIT_CODES, type RunResult, type StopReason, stopResult } from './exit-codes.js';
 export { BOOT_GDT, bootSegment, gdtEntry, writeGdt } from './gdt.js';
-export { createGuestMemory, type VmmMemory } from './guest-memory.js';
+export { createGuestMemory, EMULATOR_WASM_GROW_ROOM, type VmmMemory } from './guest-memory.js';
 export { Machine, type MachineHooks, type MachineOptions, type WiredVirtio } from './machine.js';
 export { translate, writeIdentityPageTables } from './page-tables.js';
 export { AcpiPowerDevice, type PowerEvent, SLP_EN } from './power.js';
