@@ -20,7 +20,7 @@ import { MsrFile, type MsrHandler } from './msr.js';
 import { translate } from './paging.js';
 import { attrToSegment, recomputeMode, segmentToAttr } from './segments.js';
 import { TLB_KINDS, TLB_SIZE, Tlb } from './tlb.js';
-import { ST, STATE_BYTES, WasmJit } from './wasm-jit.js';
+import { ST, STATE_PAGES, WASM_JIT_THRESHOLD, WasmJit, WasmState } from './wasm-jit.js';
 import { X87 } from './x87.js';
 
 /** Why {@link Cpu.run} returned: the kvm-ioctls exits plus an instruction budget running out. */
@@ -41,9 +41,12 @@ export interface CpuOptions {
   /** MSRs served outside the CPU (a LAPIC, paravirtual clocks), consulted before its own set. */
   msrHandler?: MsrHandler;
   /**
-   * Executions of a block before it is compiled to a JavaScript function (default 4000); 0 compiles
-   * every block on its first execution, -1 disables the block compiler (pure interpreter).
+   * Executions of a block before it is compiled (default 32 for the WebAssembly compiler, 4000 for
+   * the JavaScript one); 0 compiles every block on its first execution, -1 disables the block
+   * compiler (pure interpreter).
    *
+   * WebAssembly compiles in microseconds per block, so blocks are compiled early. For the
+   * JavaScript compiler:
    * A compiled block runs slower than the interpreter until V8 has optimised it, and V8's optimising
    * compiler needs about a millisecond per guest instruction on a background thread: compiling only
    * blocks that have already run thousands of times made a Linux boot faster than compiling early
@@ -56,6 +59,12 @@ export interface CpuOptions {
    * JavaScript function (the only choice for other memory).
    */
   jit?: 'wasm' | 'js';
+  /**
+   * WebAssembly compiler only: compile batches on V8's background threads (default true); blocks
+   * keep running interpreted until their batch is ready. False compiles on the spot, so that which
+   * code runs compiled does not depend on host timing.
+   */
+  jitAsync?: boolean;
 }
 
 const TWO32 = 4294967296;
@@ -158,6 +167,8 @@ export class Cpu {
   readonly tlb: Tlb;
   /** The WebAssembly block compiler, when guest RAM lies in a WebAssembly.Memory (else null: jit.ts). */
   readonly wasmJit: WasmJit | null = null;
+  /** This CPU's state area in the WebAssembly memory (null without the WebAssembly compiler). */
+  readonly wasmState: WasmState | null = null;
   /** TLB kind offsets for the current privilege level: read, write, execute. */
   kR = 0;
   kW = TLB_SIZE;
@@ -175,6 +186,9 @@ export class Cpu {
   pendingIrq = -1;
   pendingNmi = false;
   nmiBlocked = false;
+  /** Mode, privilege and code sizes (and CS base) that chained block links were made under (segments.ts). */
+  chainMode = -1;
+  chainCsBase = Number.NaN;
   /** Set by an instruction to end the current block after it (exits, mode changes, SMC). */
   brk = false;
   /** The instruction executing now. */
@@ -211,19 +225,20 @@ export class Cpu {
 
   constructor(memory: GuestMemory, options: CpuOptions = {}) {
     this.memory = memory;
-    this.jitThreshold = options.jitThreshold ?? 4000;
     // registers, segment bases and TLB live in a state area of the WebAssembly memory when guest
     // RAM is inside one (the WebAssembly block compiler reads them there)
-    const wm = options.jit === 'js' || this.jitThreshold < 0 ? undefined : memory.wasmMemory;
+    const wm = options.jit === 'js' || (options.jitThreshold ?? 0) < 0 ? undefined : memory.wasmMemory;
+    this.jitThreshold = options.jitThreshold ?? (wm !== undefined ? WASM_JIT_THRESHOLD : 4000);
     let base = -1;
     if (wm !== undefined) {
       try {
-        base = wm.grow(Math.ceil(STATE_BYTES / 65536)) * 65536;
+        base = wm.grow(STATE_PAGES) * 65536;
       } catch {
         base = -1; // no room left in the memory: the JavaScript block compiler
       }
     }
     if (wm !== undefined && base >= 0) {
+      this.wasmState = new WasmState(wm, base);
       const buf = wm.buffer;
       this.R = new Int32Array(buf, base + ST.R, 34);
       this.segEff = new Float64Array(buf, base + ST.SEG, 8);
@@ -250,13 +265,30 @@ export class Cpu {
     this.blocks = new BlockCache(
       memory.regions.map((r) => r.start + r.size).reduce((a, b) => Math.max(a, b), 0),
     );
-    if (wm !== undefined && base >= 0) this.wasmJit = WasmJit.create(this, wm, base);
+    if (wm !== undefined && base >= 0) this.wasmJit = WasmJit.create(this, wm, options.jitAsync ?? true);
     this.msrs = new MsrFile(this);
     this.cpuid = options.cpuid ?? defaultCpuid();
     this.tscPerInstruction = options.tscPerInstruction ?? 1;
     this.tscSource = options.tsc ?? null;
     this.msrs.handler = options.msrHandler ?? null;
     this.resetRealMode(0xf000, 0xfff0);
+  }
+
+  /**
+   * Makes this CPU use `first`'s decode cache and block compiler (the vCPUs of one VM share
+   * decoded and compiled code). Throws when `first` compiles to WebAssembly and this CPU has no
+   * state area in the same memory (its grow room was used up).
+   * @example cpu1.shareDecodeCache(cpu0)
+   */
+  shareDecodeCache(first: Cpu): void {
+    const self = this as { blocks: BlockCache; wasmJit: WasmJit | null };
+    const jit = first.wasmJit;
+    if (jit !== null && !jit.adopt(this, this.memory.wasmMemory))
+      throw new X86EmulatorError(
+        'this vCPU cannot share compiled code: its WebAssembly state area could not be allocated in the guest memory (grow room used up by the other vCPUs)',
+      );
+    self.blocks = first.blocks;
+    self.wasmJit = jit;
   }
 
   // ---------------------------------------------------------------- registers
@@ -1100,8 +1132,8 @@ export class Cpu {
           this.compiledBlocks++;
         } else if (!b.queued) {
           b.queued = true;
-          w.enqueue(b);
-        } else w.poll();
+          w.enqueue(b, this);
+        } else w.poll(this);
       }
       const insns = b.insns;
       const n = insns.length;

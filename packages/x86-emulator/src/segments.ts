@@ -79,7 +79,14 @@ export function recomputeMode(c: Cpu): void {
   c.stackSize = c.code64 ? 8 : (c.segAttr[SEG.SS] & (1 << 14)) !== 0 ? 4 : 2;
   for (let i = 0; i < 6; i++) c.segEff[i] = c.code64 && i < 4 ? 0 : c.segBase[i];
   c.privilegeChanged();
-  c.tlb.breakChains(); // chained block links assume one mode and privilege level
+  // chained block links assume one mode, privilege level and code segment base: break them only
+  // when one of these changed (not on every interrupt and IRET)
+  const now = c.mode * 64 + c.cpl * 4 + (c.code64 ? 2 : 0) + (c.code32 ? 1 : 0);
+  if (now !== c.chainMode || c.segBase[SEG.CS] !== c.chainCsBase) {
+    c.chainMode = now;
+    c.chainCsBase = c.segBase[SEG.CS];
+    c.tlb.breakChains();
+  }
 }
 
 /** Sets a segment base directly (FS/GS base MSRs, WRFSBASE); keeps the effective base in step. */

@@ -23,8 +23,8 @@
  *
  * @example
  * ```ts
- * const jit = WasmJit.create(cpu); // null when the memory is not a WebAssembly.Memory
- * jit?.enqueue(block); // compiled with the next batch; block.fn is set then
+ * const jit = WasmJit.create(cpu, wm); // cpu.wasmState lies in wm
+ * jit.enqueue(block, cpu); // compiled with the next batch; block.fn is set then
  * ```
  */
 import { aluEI, aluGE, movEI, movGE, testEG, testEI } from './alu.js';
@@ -99,7 +99,7 @@ export const ST = {
  * on global pages, which only global-affecting flushes invalidate).
  */
 const CACHE = ST.WAD + TLB_SIZE * TLB_KINDS * 4;
-const CACHE_SIZE = 65536;
+const CACHE_SIZE = 16384;
 /** Size of the state area. */
 export const STATE_BYTES = CACHE + CACHE_SIZE * 16;
 
@@ -112,19 +112,21 @@ function cacheSlot(rip: number): number {
 // ------------------------------------------------------------------ imports and locals
 
 // function types
-const T_BLOCK = 0; // (budget) -> retired
+const T_BLOCK = 0; // (budget, state area) -> retired
 const T_RD = 1; // (la, size) -> ()
 const T_WR = 2; // (la, size, lo, hi) -> brk
 const T_EX = 3; // (block id, index) -> status
 const T_CF = 4; // () -> cf
 const T_ROT = 5; // (cf, of) -> ()
+const T_COND = 6; // (cc) -> 0/1
 const TYPES: Sig[] = [
-  [[I32], [I32]],
+  [[I32, I32], [I32]],
   [[F64, I32], []],
   [[F64, I32, I32, I32], [I32]],
   [[I32, I32], [I32]],
   [[], [I32]],
   [[I32, I32], []],
+  [[I32], [I32]],
 ];
 // imported functions (the first function indices)
 const IMPORTS = [
@@ -132,7 +134,7 @@ const IMPORTS = [
   { name: 'rdw', type: T_RD },
   { name: 'wr', type: T_WR },
   { name: 'ex', type: T_EX },
-  { name: 'cond', type: T_BLOCK },
+  { name: 'cond', type: T_COND },
   { name: 'cf', type: T_CF },
   { name: 'rot', type: T_ROT },
 ];
@@ -144,26 +146,28 @@ const FN_COND = 4;
 const FN_CF = 5;
 const FN_ROT = 6;
 
-// locals (0 is the budget parameter)
-const L_REG = 1; // 16 x i64
-const L_FA = 17;
-const L_FB = 18;
-const L_FR = 19;
-const L_FCIN = 20;
-const L_FCF = 21;
-const L_FOF = 22;
-const L_IT = 23;
-const L_MAX = 24;
-const L_LA = 25;
-const L_V = 26;
-const L_A = 27;
-const L_B = 28;
-const L_T = 29;
-const L_T2 = 30;
-const L_X = 31;
-const L_X2 = 32;
-const L_BK = 33;
-const L_PEND = 34;
+// locals (0 is the budget parameter, 1 the state area's address)
+/** The state area of the CPU running the block (parameter 1). */
+const BASE = 1;
+const L_REG = 2; // 16 x i64
+const L_FA = 18;
+const L_FB = 19;
+const L_FR = 20;
+const L_FCIN = 21;
+const L_FCF = 22;
+const L_FOF = 23;
+const L_IT = 24;
+const L_MAX = 25;
+const L_LA = 26;
+const L_V = 27;
+const L_A = 28;
+const L_B = 29;
+const L_T = 30;
+const L_T2 = 31;
+const L_X = 32;
+const L_X2 = 33;
+const L_BK = 34;
+const L_PEND = 35;
 const LOCALS: number[] = [
   ...new Array<number>(16).fill(I64),
   I64,
@@ -204,7 +208,6 @@ class WGen {
   flags: FlagState | null = null;
 
   constructor(
-    readonly S: number,
     readonly id: number,
     readonly n: number,
     readonly loop: boolean,
@@ -225,9 +228,9 @@ class WGen {
   storeRegs(regs: Iterable<number>): void {
     for (const r of regs)
       this.c
-        .i32(0)
+        .get(BASE)
         .get(L_REG + r)
-        .mem(Op.I64_STORE, this.S + ST.R + 8 * r);
+        .mem(Op.I64_STORE, ST.R + 8 * r);
   }
   syncRegs(): void {
     this.storeRegs(this.dirty);
@@ -237,8 +240,8 @@ class WGen {
     for (const r of only ?? this.used) {
       if (this.used.has(r))
         this.c
-          .i32(0)
-          .mem(Op.I64_LOAD, this.S + ST.R + 8 * r)
+          .get(BASE)
+          .mem(Op.I64_LOAD, ST.R + 8 * r)
           .set(L_REG + r);
     }
   }
@@ -246,36 +249,19 @@ class WGen {
   storeFlags(): void {
     const f = this.flags;
     if (f === null) return;
-    const S = this.S;
     const c = this.c;
     // op and size in one store; then only the fields the flag functions read for this op
-    c.i32(0)
+    c.get(BASE)
       .i64(f.sz * 4294967296 + f.op)
-      .mem(Op.I64_STORE, S + ST.FOP);
+      .mem(Op.I64_STORE, ST.FOP);
     const ab = f.op !== F_LOGIC && f.op !== F_PRESET;
-    if (ab)
-      c.i32(0)
-        .get(L_FA)
-        .mem(Op.I64_STORE, S + ST.FA);
-    if (ab)
-      c.i32(0)
-        .get(L_FB)
-        .mem(Op.I64_STORE, S + ST.FB);
-    c.i32(0)
-      .get(L_FR)
-      .mem(Op.I64_STORE, S + ST.FR);
-    if (f.op === F_ADC || f.op === F_SBB)
-      c.i32(0)
-        .get(L_FCIN)
-        .mem(Op.I32_STORE, S + ST.FCIN);
+    if (ab) c.get(BASE).get(L_FA).mem(Op.I64_STORE, ST.FA);
+    if (ab) c.get(BASE).get(L_FB).mem(Op.I64_STORE, ST.FB);
+    c.get(BASE).get(L_FR).mem(Op.I64_STORE, ST.FR);
+    if (f.op === F_ADC || f.op === F_SBB) c.get(BASE).get(L_FCIN).mem(Op.I32_STORE, ST.FCIN);
     if (f.op === F_INC || f.op === F_DEC || f.op === F_PRESET)
-      c.i32(0)
-        .get(L_FCF)
-        .mem(Op.I32_STORE, S + ST.FCF);
-    if (f.op === F_PRESET)
-      c.i32(0)
-        .get(L_FOF)
-        .mem(Op.I32_STORE, S + ST.FOF);
+      c.get(BASE).get(L_FCF).mem(Op.I32_STORE, ST.FCF);
+    if (f.op === F_PRESET) c.get(BASE).get(L_FOF).mem(Op.I32_STORE, ST.FOF);
   }
   setFlags(op: number, sz: number): void {
     this.flags = { op, sz };
@@ -285,10 +271,7 @@ class WGen {
     if (clear) this.syncRegs();
     else this.storeRegs(this.dirty);
     this.storeFlags();
-    this.c
-      .i32(0)
-      .i32(k)
-      .mem(Op.I32_STORE, this.S + ST.PC);
+    this.c.get(BASE).i32(k).mem(Op.I32_STORE, ST.PC);
   }
 
   // ---------------------------------------------------------------- flags
@@ -471,28 +454,22 @@ class WGen {
       c.op(Op.I64_ADD);
     }
     if (withSeg && (i.seg === 4 || i.seg === 5))
-      c.i32(0)
-        .mem(Op.F64_LOAD, this.S + ST.SEG + 8 * i.seg)
+      c.get(BASE)
+        .mem(Op.F64_LOAD, ST.SEG + 8 * i.seg)
         .op(...I64_TRUNC_SAT_F64_S, Op.I64_ADD);
   }
 
   /** TLB check for `L_LA` in bank `kOff` (ST.KR/KW): leaves the hit condition; slot in L_X, page offset in L_X2. */
   private tlbCheck(kOff: number, size: number): void {
     const c = this.c;
-    const S = this.S;
     c.get(L_LA)
       .op(Op.I32_WRAP_I64)
       .i32(12)
       .op(Op.I32_SHR_U)
       .i32(TLB_SIZE - 1)
       .op(Op.I32_AND);
-    c.i32(0)
-      .mem(Op.I32_LOAD, S + kOff)
-      .op(Op.I32_ADD)
-      .tee(L_X);
-    c.i32(3)
-      .op(Op.I32_SHL)
-      .mem(Op.F64_LOAD, S + ST.TAG);
+    c.get(BASE).mem(Op.I32_LOAD, kOff).op(Op.I32_ADD).tee(L_X);
+    c.i32(3).op(Op.I32_SHL).get(BASE).op(Op.I32_ADD).mem(Op.F64_LOAD, ST.TAG);
     c.get(L_LA).i64(-4096).op(Op.I64_AND, Op.F64_CONVERT_I64_S, Op.F64_EQ);
     c.get(L_LA).op(Op.I32_WRAP_I64).i32(0xfff).op(Op.I32_AND).tee(L_X2);
     c.i32(0x1000 - size).op(Op.I32_LE_U, Op.I32_AND);
@@ -504,7 +481,9 @@ class WGen {
       .get(L_X)
       .i32(2)
       .op(Op.I32_SHL)
-      .mem(Op.I32_LOAD, this.S + ST.WAD)
+      .get(BASE)
+      .op(Op.I32_ADD)
+      .mem(Op.I32_LOAD, ST.WAD)
       .get(L_X2)
       .op(Op.I32_ADD);
   }
@@ -532,7 +511,7 @@ class WGen {
       .op(Op.F64_CONVERT_I64_S)
       .i32(size)
       .call(forWrite ? FN_RDW : FN_RD);
-    c.i32(0).mem(Op.I64_LOAD, this.S + ST.TMP);
+    c.get(BASE).mem(Op.I64_LOAD, ST.TMP);
     c.end();
   }
 
@@ -582,10 +561,7 @@ class WGen {
     this.c.op(Op.I32_SUB, Op.RETURN);
   }
   setRip(rip: number): void {
-    this.c
-      .i32(0)
-      .f64(rip)
-      .mem(Op.F64_STORE, this.S + ST.RIP);
+    this.c.get(BASE).f64(rip).mem(Op.F64_STORE, ST.RIP);
   }
 }
 
@@ -674,9 +650,9 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       g.setRip(i.disp);
       return;
     case K.JCC:
-      c.i32(0).f64(i.disp).f64(i.next);
+      c.get(BASE).f64(i.disp).f64(i.next);
       g.cond(i.op, k);
-      c.op(Op.SELECT).mem(Op.F64_STORE, g.S + ST.RIP);
+      c.op(Op.SELECT).mem(Op.F64_STORE, ST.RIP);
       return;
     case K.ALU:
     case K.ALU_MEM_SRC:
@@ -955,10 +931,7 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       g.reg(4);
       c.i64(8).op(Op.I64_ADD);
       g.setReg(4);
-      c.i32(0)
-        .get(L_V)
-        .op(Op.F64_CONVERT_I64_S)
-        .mem(Op.F64_STORE, g.S + ST.RIP);
+      c.get(BASE).get(L_V).op(Op.F64_CONVERT_I64_S).mem(Op.F64_STORE, ST.RIP);
       return;
     }
     case K.ALU8: {
@@ -1107,7 +1080,7 @@ function reloadAfter(g: WGen, i: Insn): void {
 }
 
 /** Compiles block `b` (registered as `id`) to a function body. */
-function compileBody(b: Block, S: number, id: number): { prologue: Code; code: Code; selfLoop: boolean } {
+function compileBody(b: Block, id: number): { prologue: Code; code: Code; selfLoop: boolean } {
   const insns = b.insns;
   const n = insns.length;
   const last = insns[n - 1];
@@ -1131,9 +1104,7 @@ function compileBody(b: Block, S: number, id: number): { prologue: Code; code: C
         .set(L_MAX);
       c.i32(0).set(L_IT);
       c.loop();
-      c.i32(0)
-        .get(L_IT)
-        .mem(Op.I32_STORE, S + ST.IT);
+      c.get(BASE).get(L_IT).mem(Op.I32_STORE, ST.IT);
       if (hasCalls) c.i32(0).set(L_PEND);
     }
     for (let k = 0; k < n; k++) {
@@ -1193,10 +1164,10 @@ function compileBody(b: Block, S: number, id: number): { prologue: Code; code: C
   };
   // first pass: which registers the block uses and writes; second with that known (a loop body
   // starts with everything it writes dirty)
-  const g1 = new WGen(S, id, n, selfLoop);
+  const g1 = new WGen(id, n, selfLoop);
   g1.c.dry = true;
   gen(g1);
-  const g = new WGen(S, id, n, selfLoop);
+  const g = new WGen(id, n, selfLoop);
   for (const r of g1.used) g.used.add(r);
   for (const r of g1.written) g.written.add(r);
   if (selfLoop) g.dirty = new Set(g1.written);
@@ -1204,8 +1175,8 @@ function compileBody(b: Block, S: number, id: number): { prologue: Code; code: C
   const prologue = new Code();
   for (const r of [...g.used].sort((x, y) => x - y))
     prologue
-      .i32(0)
-      .mem(Op.I64_LOAD, S + ST.R + 8 * r)
+      .get(BASE)
+      .mem(Op.I64_LOAD, ST.R + 8 * r)
       .set(L_REG + r);
   return { prologue, code: g.c, selfLoop };
 }
@@ -1218,33 +1189,28 @@ function compileBody(b: Block, S: number, id: number): { prologue: Code; code: C
  * Returns the instructions retired, negated when the last block left RIP in the CPU (an executor
  * ended it) rather than in the state area.
  */
-function dispatcherBytes(S: number): Uint8Array {
+function dispatcherBytes(): Uint8Array {
   const c = new Code();
   const ID = 0;
   const BUDGET = 1;
-  const TOTAL = 2;
-  const R = 3;
-  const RIP = 4;
-  const E = 5;
-  const EP = 6;
-  const X = 7;
+  const BASE = 2; // the running CPU's state area
+  const TOTAL = 3;
+  const R = 4;
+  const RIP = 5;
+  const E = 6;
+  const EP = 7;
+  const X = 8;
   c.block().loop();
-  c.i32(0)
-    .get(ID)
-    .mem(Op.I32_STORE, S + ST.CUR);
-  c.get(BUDGET).get(ID).op(Op.CALL_INDIRECT, T_DISPATCH_TARGET, 0).tee(R);
+  c.get(BASE).get(ID).mem(Op.I32_STORE, ST.CUR);
+  c.get(BUDGET).get(BASE).get(ID).op(Op.CALL_INDIRECT, T_DISPATCH_TARGET, 0).tee(R);
   c.i32(0).op(Op.I32_LT_S).if().get(R).get(TOTAL).op(Op.I32_SUB, Op.RETURN).end();
   c.get(TOTAL).get(R).op(Op.I32_ADD).set(TOTAL);
-  c.i32(0)
-    .get(TOTAL)
-    .mem(Op.I32_STORE, S + ST.TOTAL);
+  c.get(BASE).get(TOTAL).mem(Op.I32_STORE, ST.TOTAL);
   c.get(BUDGET).get(R).op(Op.I32_SUB).tee(BUDGET).i32(0).op(Op.I32_LE_S).brIf(1);
-  c.i32(0)
-    .mem(Op.I32_LOAD, S + ST.STOP)
-    .brIf(1);
+  c.get(BASE).mem(Op.I32_LOAD, ST.STOP).brIf(1);
   // the next block: RIP -> cache slot
-  c.i32(0)
-    .mem(Op.F64_LOAD, S + ST.RIP)
+  c.get(BASE)
+    .mem(Op.F64_LOAD, ST.RIP)
     .tee(RIP)
     .op(...I64_TRUNC_SAT_F64_S, Op.I32_WRAP_I64)
     .tee(X);
@@ -1255,42 +1221,33 @@ function dispatcherBytes(S: number): Uint8Array {
     .op(Op.I32_AND)
     .i32(4)
     .op(Op.I32_SHL)
+    .get(BASE)
+    .op(Op.I32_ADD)
     .tee(E);
-  c.mem(Op.F64_LOAD, S + CACHE)
-    .get(RIP)
-    .op(Op.F64_NE)
-    .brIf(1);
+  c.mem(Op.F64_LOAD, CACHE).get(RIP).op(Op.F64_NE).brIf(1);
   c.get(E)
-    .mem(Op.I32_LOAD, S + CACHE + 12)
+    .mem(Op.I32_LOAD, CACHE + 12)
     .tee(EP)
     .i32(0)
     .op(Op.I32_LT_S);
   c.ifT(I32)
-    .i32(0)
-    .mem(Op.I32_LOAD, S + ST.EPOCHS + 4)
+    .get(BASE)
+    .mem(Op.I32_LOAD, ST.EPOCHS + 4)
     .i32(-0x80000000)
     .op(Op.I32_OR);
-  c.op(Op.ELSE)
-    .i32(0)
-    .mem(Op.I32_LOAD, S + ST.EPOCHS)
-    .end();
+  c.op(Op.ELSE).get(BASE).mem(Op.I32_LOAD, ST.EPOCHS).end();
   c.get(EP).op(Op.I32_NE).brIf(1);
   c.get(E)
-    .mem(Op.I32_LOAD, S + CACHE + 8)
+    .mem(Op.I32_LOAD, CACHE + 8)
     .set(ID);
-  c.i32(0)
-    .i32(0)
-    .mem(Op.I32_LOAD, S + ST.RUNS)
-    .i32(1)
-    .op(Op.I32_ADD)
-    .mem(Op.I32_STORE, S + ST.RUNS);
+  c.get(BASE).get(BASE).mem(Op.I32_LOAD, ST.RUNS).i32(1).op(Op.I32_ADD).mem(Op.I32_STORE, ST.RUNS);
   c.br(0);
   c.end().end();
   c.get(TOTAL);
   return moduleBytes({
     types: [
+      [[I32, I32, I32], [I32]],
       [[I32, I32], [I32]],
-      [[I32], [I32]],
     ],
     imports: [],
     memory: { min: 0, max: 65536 },
@@ -1305,42 +1262,28 @@ const I64_TRUNC_SAT_F64_S = [0xfc, 0x06];
 
 const NO_INSNS: Insn[] = [];
 
+/** Default compile threshold with the WebAssembly compiler (executions before a block is queued). */
+export const WASM_JIT_THRESHOLD = 32;
+
 /** Blocks compiled together into one module (their code then lies together). */
 const BATCH = 32;
 /** Instructions after which a partial batch is compiled anyway. */
 const BATCH_WAIT = 2_000_000;
 
 /**
- * The WebAssembly block compiler of one CPU: the state area, the imports, the function table and
- * the queue of blocks waiting for the next batch.
+ * One CPU's state area in the WebAssembly memory (registers, flag record, TLB, dispatcher cache),
+ * as views. Compiled blocks take its address as a parameter, so CPUs sharing a decode cache share
+ * compiled code.
  *
  * @example
  * ```ts
- * const jit = WasmJit.create(cpu);
- * if (jit) { jit.enqueue(block); jit.flush(); } // block.fn now runs the WebAssembly function
+ * const st = new WasmState(wm, wm.grow(STATE_PAGES) * 65536);
  * ```
  */
-export class WasmJit {
-  /** Blocks compiled so far, and modules (batches). */
-  compiled = 0;
-  modules = 0;
-  private readonly S32: Int32Array;
-  private readonly F64v: Float64Array;
-  private readonly table = new WebAssembly.Table({ initial: 0, element: 'anyfunc' });
-  private readonly run: (index: number, budget: number) => number;
-  private readonly imports: Record<string, WebAssembly.ImportValue>;
-  /** Instructions of each table entry (for executor calls and fault reports). */
-  private readonly insnsOf: Insn[][] = [];
-  /** Per table entry: the block's length when it is a loop (iterations count in ST.IT), else 0. */
-  private readonly loopN: number[] = [];
-  private pending: Block[] = [];
-  /** Free table entries. */
-  private readonly free: number[] = [];
-  private pendingSince = 0;
-  private readonly batch: number;
-
-  private constructor(
-    private readonly c: Cpu,
+export class WasmState {
+  readonly S32: Int32Array;
+  readonly F64v: Float64Array;
+  constructor(
     wm: WebAssembly.Memory,
     /** Byte offset of the state area inside the memory. */
     readonly base: number,
@@ -1350,20 +1293,74 @@ export class WasmJit {
     this.F64v = new Float64Array(buf, base, STATE_BYTES / 8);
     this.F64v.fill(Number.NaN, CACHE / 8, STATE_BYTES / 8); // empty cache: no RIP equals NaN
     this.S32[ST.FOP / 4] = -1;
+  }
+}
+
+/** 64 KiB pages a state area takes. */
+export const STATE_PAGES = Math.ceil(STATE_BYTES / 65536);
+
+/**
+ * The WebAssembly block compiler: the imports, the function table, the dispatcher and the queue of
+ * blocks waiting for the next batch. One per decode cache: CPUs that share a cache (the vCPUs of
+ * one VM) share it, each with its own {@link WasmState}.
+ *
+ * @example
+ * ```ts
+ * const jit = WasmJit.create(cpu, wm);
+ * jit.enqueue(block); jit.flush(); // block.fn now runs the WebAssembly function
+ * ```
+ */
+export class WasmJit {
+  /** Blocks compiled so far, and modules (batches). */
+  compiled = 0;
+  modules = 0;
+  /** The CPU running compiled code now, and its state views (set on each entry; imports use them). */
+  private cur: Cpu;
+  private S32: Int32Array;
+  private F64v: Float64Array;
+  /** State areas of every CPU using this compiler (a dropped block leaves each one's cache). */
+  private readonly states: WasmState[] = [];
+  private readonly table = new WebAssembly.Table({ initial: 0, element: 'anyfunc' });
+  private readonly run: (index: number, budget: number, base: number) => number;
+  private readonly imports: Record<string, WebAssembly.ImportValue>;
+  /** Instructions of each table entry (for executor calls and fault reports). */
+  private readonly insnsOf: Insn[][] = [];
+  /** Per table entry: the block's length when it is a loop (iterations count in ST.IT), else 0. */
+  private readonly loopN: number[] = [];
+  private pending: Block[] = [];
+  /** Batches being compiled in the background. */
+  compiling = 0;
+  /** A background compile that failed (a compiler bug): thrown at the next install. */
+  private failure: unknown = null;
+  /** Free table entries. */
+  private readonly free: number[] = [];
+  private pendingSince = 0;
+  private readonly batch: number;
+
+  private constructor(
+    c: Cpu,
+    private readonly wm: WebAssembly.Memory,
+    /** Compile batches on background threads (WebAssembly.compile) rather than on the spot. */
+    private readonly background: boolean,
+  ) {
+    const st = c.wasmState as WasmState;
+    this.cur = c;
+    this.S32 = st.S32;
+    this.F64v = st.F64v;
+    this.states.push(st);
     this.batch = c.jitThreshold <= 16 ? 1 : BATCH;
     c.blocks.onRelease = (b) => this.release(b);
-    const run = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes(base) as BufferSource), {
+    const run = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes() as BufferSource), {
       e: { t: this.table, m: wm },
-    }).exports.run as (index: number, budget: number) => number;
+    }).exports.run as (index: number, budget: number, base: number) => number;
     this.run = run;
-    const S32 = this.S32;
     const TMP = ST.TMP / 4;
-    const flagsIn = (): void => this.flagsIn();
     const insnsOf = this.insnsOf;
     this.imports = {
       m: wm,
       rd: (la: number, size: number): void => {
-        flagsIn();
+        this.flagsIn();
+        const c = this.cur;
         let hi = 0;
         let v: number;
         if (size === 1) v = c.read8(la);
@@ -1373,27 +1370,31 @@ export class WasmJit {
           v = c.read64(la);
           hi = c.tHi;
         }
-        S32[TMP] = v;
-        S32[TMP + 1] = hi;
+        this.S32[TMP] = v;
+        this.S32[TMP + 1] = hi;
       },
       rdw: (la: number, size: number): void => {
-        flagsIn();
+        this.flagsIn();
+        const c = this.cur;
         const v = c.readW(la, size);
-        S32[TMP] = v;
-        S32[TMP + 1] = size === 8 ? c.tHi : 0;
+        this.S32[TMP] = v;
+        this.S32[TMP + 1] = size === 8 ? c.tHi : 0;
       },
       wr: (la: number, size: number, lo: number, hi: number): number => {
-        flagsIn();
+        this.flagsIn();
+        const c = this.cur;
         if (size === 8) c.write64(la, lo, hi);
         else if (size === 4) c.write32(la, lo);
         else if (size === 2) c.write16(la, lo & 0xffff);
         else c.write8(la, lo & 0xff);
         if (!c.brk) return 0;
-        S32[ST.STOP / 4] = 1;
+        this.S32[ST.STOP / 4] = 1;
         return 1;
       },
       ex: (id: number, k: number): number => {
-        flagsIn();
+        this.flagsIn();
+        const c = this.cur;
+        const S32 = this.S32;
         const i = insnsOf[id][k];
         c.cur = i;
         c.rip = i.next;
@@ -1406,35 +1407,46 @@ export class WasmJit {
         return (c.brk ? 1 : 0) | (pend ? 2 : 0);
       },
       cond: (cc: number): number => {
-        flagsIn();
-        return flagCond(c, cc) ? 1 : 0;
+        this.flagsIn();
+        return flagCond(this.cur, cc) ? 1 : 0;
       },
       cf: (): number => {
-        flagsIn();
-        return flagCF(c);
+        this.flagsIn();
+        return flagCF(this.cur);
       },
       rot: (cf: number, of: number): void => {
-        flagsIn();
-        rotateFlags(c, cf, of);
+        this.flagsIn();
+        rotateFlags(this.cur, cf, of);
       },
     };
   }
 
   /**
-   * The compiler for `c`, with its state area taken from `c.memory`'s WebAssembly.Memory, or null
-   * when guest memory is not inside one (the JavaScript block compiler is used then).
-   * @example const jit = WasmJit.create(cpu);
+   * The compiler for `c` (which has its {@link WasmState} in `wm`).
+   * @example const jit = WasmJit.create(cpu, wm);
    */
-  static create(c: Cpu, wm: WebAssembly.Memory, base: number): WasmJit {
-    return new WasmJit(c, wm, base);
+  static create(c: Cpu, wm: WebAssembly.Memory, background = true): WasmJit {
+    return new WasmJit(c, wm, background);
   }
 
-  /** Copies a flag record written by compiled code into the CPU's lazy flags. */
+  /**
+   * Lets another CPU run this compiler's code (it shares the decode cache of the first); false when
+   * it cannot (its state area is not in this compiler's memory).
+   * @example if (!jit.adopt(cpu2)) throw new Error('...');
+   */
+  adopt(c: Cpu, wm: WebAssembly.Memory | undefined): boolean {
+    const st = c.wasmState;
+    if (st === null || wm !== this.wm) return false;
+    this.states.push(st);
+    return true;
+  }
+
+  /** Copies a flag record written by compiled code into the running CPU's lazy flags. */
   flagsIn(): void {
     const S32 = this.S32;
     const op = S32[ST.FOP / 4];
     if (op < 0) return;
-    const c = this.c;
+    const c = this.cur;
     S32[ST.FOP / 4] = -1;
     const sz = S32[ST.FSZ / 4];
     c.fOp = op;
@@ -1470,22 +1482,22 @@ export class WasmJit {
   release(b: Block): void {
     const id = b.wasmId;
     const e = (CACHE + cacheSlot(b.linear) * 16) / 4;
-    if (this.S32[e + 2] === id) this.F64v[e / 2] = Number.NaN;
+    for (const st of this.states) if (st.S32[e + 2] === id) st.F64v[e / 2] = Number.NaN;
     this.table.set(id, null);
     this.insnsOf[id] = NO_INSNS;
     this.free.push(id);
   }
 
   /** Queues `b` for the next batch (compiled at once when the batch is full). */
-  enqueue(b: Block): void {
-    if (this.pending.length === 0) this.pendingSince = this.c.icount;
+  enqueue(b: Block, c: Cpu): void {
+    if (this.pending.length === 0) this.pendingSince = c.icount;
     this.pending.push(b);
     if (this.pending.length >= this.batch) this.flush();
   }
 
   /** Compiles a partial batch that has waited long enough (called by the run loop now and then). */
-  poll(): void {
-    if (this.pending.length > 0 && this.c.icount - this.pendingSince >= BATCH_WAIT) this.flush();
+  poll(c: Cpu): void {
+    if (this.pending.length > 0 && c.icount - this.pendingSince >= BATCH_WAIT) this.flush();
   }
 
   /** Compiles every queued block (still valid) into one module and installs them. */
@@ -1502,7 +1514,7 @@ export class WasmJit {
     const funcs = [];
     const loops: boolean[] = [];
     for (let j = 0; j < blocks.length; j++) {
-      const { prologue, code, selfLoop } = compileBody(blocks[j], this.base, ids[j]);
+      const { prologue, code, selfLoop } = compileBody(blocks[j], ids[j]);
       funcs.push({ type: T_BLOCK, locals: LOCALS, prologue, code });
       loops.push(selfLoop);
     }
@@ -1513,10 +1525,34 @@ export class WasmJit {
       funcs,
       exports: funcs.map((_, j) => ({ name: `${j}`, func: IMPORTS.length + j })),
     });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { e: this.imports });
+    if (!this.background || this.batch === 1) {
+      this.install(blocks, ids, loops, new WebAssembly.Module(bytes as BufferSource));
+      return;
+    }
+    this.compiling++;
+    WebAssembly.compile(bytes as BufferSource).then(
+      (mod) => {
+        this.compiling--;
+        this.install(blocks, ids, loops, mod);
+      },
+      (e: unknown) => {
+        this.compiling--;
+        this.failure = e;
+      },
+    );
+  }
+
+  /** Instantiates a compiled batch and gives its blocks their functions (those still valid). */
+  private install(blocks: Block[], ids: number[], loops: boolean[], mod: WebAssembly.Module): void {
+    if (this.failure !== null) throw this.failure;
+    const inst = new WebAssembly.Instance(mod, { e: this.imports });
     for (let j = 0; j < blocks.length; j++) {
       const b = blocks[j];
       const id = ids[j];
+      if (!b.valid) {
+        this.free.push(id); // dropped while its batch compiled
+        continue;
+      }
       this.table.set(id, inst.exports[`${j}`] as () => number);
       this.insnsOf[id] = b.insns;
       this.loopN[id] = loops[j] ? b.insns.length : 0;
@@ -1524,14 +1560,12 @@ export class WasmJit {
       b.fn = this.glue(id, b);
     }
     this.compiled += blocks.length;
-    this.c.compiledBlocks += blocks.length;
+    this.cur.compiledBlocks += blocks.length;
     this.modules++;
   }
 
   /** The JavaScript entry of table entry `id` (the `Block.fn` shape): runs it and the blocks chained after it. */
   private glue(id: number, b: Block): (c: Cpu, budget: number) => number {
-    const S32 = this.S32;
-    const F64v = this.F64v;
     const run = this.run;
     const insnsOf = this.insnsOf;
     const loopN = this.loopN;
@@ -1540,6 +1574,12 @@ export class WasmJit {
     // 64-bit code enters the dispatcher's cache (its RIP is its linear address)
     const e = (b.key & 3) === 3 ? (CACHE + cacheSlot(rip) * 16) / 4 : -1;
     return (c: Cpu, budget: number): number => {
+      const st = c.wasmState as WasmState;
+      const S32 = st.S32;
+      const F64v = st.F64v;
+      this.cur = c;
+      this.S32 = S32;
+      this.F64v = F64v;
       S32[ST.KR / 4] = c.kR;
       S32[ST.KW / 4] = c.kW;
       S32[ST.STOP / 4] = 0;
@@ -1553,7 +1593,7 @@ export class WasmJit {
       }
       let r: number;
       try {
-        r = run(id, Math.min(budget, 0x3fffffff));
+        r = run(id, Math.min(budget, 0x3fffffff), st.base);
       } catch (err) {
         this.flagsIn();
         const cur = S32[ST.CUR / 4];

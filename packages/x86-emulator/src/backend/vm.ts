@@ -242,7 +242,7 @@ export class EmulatedVm implements Vm {
    */
   attachCpu(cpu: Cpu): void {
     if (this.blocks) {
-      (cpu as { blocks: BlockCache }).blocks = this.blocks;
+      cpu.shareDecodeCache(this.cpus[0]);
       this.cpus.push(cpu);
       return;
     }
