@@ -4,12 +4,14 @@
  * flags, memory and instruction count, including when a fault, an instruction budget or a write to
  * the running code cuts a compiled loop short.
  */
+
+import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { assemble, hasAssembler } from '../test/assemble.js';
 import { flatCpu, patternPage } from '../test/flat-cpu.js';
 import { bignumProgram } from '../test/kernel-bignum.js';
-import type { Cpu, CpuExit } from './cpu.js';
-import { DONE_BYTES, FLAT } from './flat-long-mode.js';
+import { Cpu, type CpuExit } from './cpu.js';
+import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
 
 interface Outcome {
   exit: CpuExit;
@@ -179,5 +181,71 @@ describe.skipIf(!hasAssembler())('block compiler', () => {
   jnz 1b
 4:
 `);
+  });
+});
+
+describe.skipIf(!hasAssembler())('WebAssembly block compiler shared by two CPUs', () => {
+  it('runs code compiled by one CPU on another with that CPU’s own registers, flags and memory', () => {
+    // sums a table and returns flags: the same code, different inputs per CPU
+    const code = assemble(`
+  mov ecx, 64
+  xor eax, eax
+1:
+  add rax, [r15 + rcx*8]
+  rol rax, 5
+  dec ecx
+  jnz 1b
+  cmp rax, rbx
+  setb dl
+  mov [r15 + 2048], rax
+`);
+    const mem = GuestMemory.createWasm([{ start: 0, size: FLAT.RAM_SIZE }]);
+    buildFlatImage(mem);
+    mem.writeBytes(FLAT.CODE, new Uint8Array([...code, ...DONE_BYTES]));
+    mem.writeBytes(FLAT.DATA, DATA);
+    const run = (cpu: Cpu, rbx: bigint, r15: number) => {
+      cpu.setSregs(flatSregs());
+      cpu.setRegs({
+        ...zeroRegs(),
+        rip: BigInt(FLAT.CODE),
+        rsp: BigInt(FLAT.USER_STACK),
+        r15: BigInt(r15),
+        rbx,
+        rflags: 0x202n,
+      });
+      let exit = cpu.run(1_000_000);
+      while (exit.kind === 'instruction-limit') exit = cpu.run(1_000_000);
+      return { exit, regs: cpu.getRegs(), icount: cpu.icount };
+    };
+    // reference: the interpreter on its own memory
+    const refFor = (rbx: bigint, r15: number) => {
+      const m = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
+      buildFlatImage(m);
+      m.writeBytes(FLAT.CODE, new Uint8Array([...code, ...DONE_BYTES]));
+      m.writeBytes(FLAT.DATA, DATA);
+      const r = run(new Cpu(m, { jitThreshold: -1 }), rbx, r15);
+      return { ...r, out: m.readBytes(r15 + 2048, 8) };
+    };
+    const a = new Cpu(mem, { jitThreshold: 0 });
+    const b = new Cpu(mem, { jitThreshold: 0 });
+    b.shareDecodeCache(a);
+    expect(b.wasmJit).toBe(a.wasmJit);
+    const ra = run(a, 0n, FLAT.DATA);
+    expect(a.compiledBlocks).toBeGreaterThan(0);
+    const rb = run(b, -1n, FLAT.DATA + 8);
+    expect(b.compiledBlocks).toBe(0); // it ran the code the first CPU compiled
+    const refA = refFor(0n, FLAT.DATA);
+    const refB = refFor(-1n, FLAT.DATA + 8);
+    expect({ exit: ra.exit, regs: ra.regs, icount: ra.icount }).toEqual({
+      exit: refA.exit,
+      regs: refA.regs,
+      icount: refA.icount,
+    });
+    expect({ exit: rb.exit, regs: rb.regs, icount: rb.icount }).toEqual({
+      exit: refB.exit,
+      regs: refB.regs,
+      icount: refB.icount,
+    });
+    expect(ra.regs.rax).not.toBe(rb.regs.rax);
   });
 });

@@ -103,6 +103,8 @@ export class EmulatedVcpu implements Vcpu {
       cpuid: vm.hypervisor.supportedCpuid(),
       tsc: () => this.guestTsc(),
       msrHandler: { read: (i) => this.readMsr(i), write: (i, v) => this.writeMsr(i, v) },
+      // deterministic runs compile on the spot: which code runs compiled must not depend on timing
+      jitAsync: !vm.options.deterministic,
     });
     this.cpu.reportUd = vm.options.reportUnimplemented;
     this.irqchip = vm.irqchip;
