@@ -3,7 +3,9 @@
  * the emulator and natively under KVM in the same run. Prints guest instructions per second, the
  * slowdown ratio against KVM, and the TLB and decode-cache hit rates.
  *
- * `pnpm bench` (BENCH_ITERATIONS to change the outer loop count).
+ * Each workload runs with both block compilers (WebAssembly, the default where RAM is a
+ * WebAssembly.Memory, and JavaScript). `pnpm bench` (BENCH_ITERATIONS to change the outer loop
+ * count, BENCH_JIT_THRESHOLD the compile threshold).
  */
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import type { Cpu } from '../src/cpu.js';
@@ -74,12 +76,17 @@ if (!hasAssembler()) {
 /** Data the workloads read: a fixed pseudo-random pattern (same bytes for the emulator and KVM). */
 const DATA = patternPage(0x2545f491);
 
-function runEmulator(code: Uint8Array): {
+function runEmulator(
+  code: Uint8Array,
+  jit: 'wasm' | 'js',
+): {
   instructions: number;
   ms: number;
   stats: ReturnType<Cpu['stats']>;
 } {
-  const { cpu } = flatCpu(code, DATA, { jitThreshold: JIT });
+  // one synchronous run: the WebAssembly compiler compiles on the spot (no event-loop turn to
+  // finish a background compile)
+  const { cpu } = flatCpu(code, DATA, { jitThreshold: JIT, jit, jitAsync: false });
   const t0 = performance.now();
   const exit = cpu.run(Number.MAX_SAFE_INTEGER);
   const ms = performance.now() - t0;
@@ -91,16 +98,23 @@ function runEmulator(code: Uint8Array): {
 function measure(name: string, source: string): void {
   const code = assemble(source);
   console.log(`--- ${name}`);
-  // warm-up run (JIT), then the measured one
-  runEmulator(code);
-  const emu = runEmulator(code);
-  const mips = emu.instructions / emu.ms / 1000;
-  console.log(`workload: ${emu.instructions} guest instructions (${ITER} outer iterations)`);
-  console.log(`emulator: ${emu.ms.toFixed(1)} ms, ${mips.toFixed(1)} M instructions/s`);
+  const res = { wasm: runEmulator(code, 'wasm'), js: runEmulator(code, 'js') };
+  for (const jit of ['wasm', 'js'] as const) {
+    // the first run above warmed V8 up (it optimises the emulator itself); this one is measured
+    const r = runEmulator(code, jit);
+    res[jit] = r;
+    if (jit === 'wasm')
+      console.log(`workload: ${r.instructions} guest instructions (${ITER} outer iterations)`);
+    console.log(
+      `emulator (${jit} block compiler): ${r.ms.toFixed(1)} ms, ${(r.instructions / r.ms / 1000).toFixed(1)} M instructions/s`,
+    );
+  }
+  const st = res.js.stats; // the WebAssembly code's TLB hits are not counted
   console.log(
-    `emulator caches: TLB hit rate ${(emu.stats.tlbHitRate * 100).toFixed(3)}% (${emu.stats.tlbMisses} misses), ` +
-      `decode-cache hit rate ${(emu.stats.decodeHitRate * 100).toFixed(3)}% (${emu.stats.blockMisses} block decodes)`,
+    `emulator caches (js compiler): TLB hit rate ${(st.tlbHitRate * 100).toFixed(3)}% (${st.tlbMisses} misses), ` +
+      `decode-cache hit rate ${(st.decodeHitRate * 100).toFixed(3)}% (${st.blockMisses} block decodes)`,
   );
+  const emu = res.wasm;
 
   if (hasKvm()) {
     const gen: GenCase = {
@@ -121,7 +135,9 @@ function measure(name: string, source: string): void {
     console.log(
       `kvm (native CPL3): ${kvmMs.toFixed(2)} ms, ${(emu.instructions / kvmMs / 1000).toFixed(0)} M instructions/s`,
     );
-    console.log(`slowdown: emulator / kvm = ${(emu.ms / kvmMs).toFixed(1)}x`);
+    console.log(
+      `slowdown: emulator / kvm = ${(emu.ms / kvmMs).toFixed(1)}x (wasm compiler), ${(res.js.ms / kvmMs).toFixed(1)}x (js compiler)`,
+    );
   } else {
     console.log('kvm: skipped: /dev/kvm not available (no native baseline)');
   }

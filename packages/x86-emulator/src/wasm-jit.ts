@@ -1265,6 +1265,20 @@ const NO_INSNS: Insn[] = [];
 /** Default compile threshold with the WebAssembly compiler (executions before a block is queued). */
 export const WASM_JIT_THRESHOLD = 32;
 
+/** A batch compiling in the background. */
+interface Inflight {
+  blocks: Block[];
+  ids: number[];
+  loops: boolean[];
+  bytes: Uint8Array;
+  /** Instruction count (of the CPU that queued it) when it started. */
+  since: number;
+  done: boolean;
+}
+
+/** Instructions after which poll() compiles a background batch on the spot (the caller never yielded). */
+const SYNC_AFTER = 20_000_000;
+
 /** Blocks compiled together into one module (their code then lies together). */
 const BATCH = 32;
 /** Instructions after which a partial batch is compiled anyway. */
@@ -1330,6 +1344,7 @@ export class WasmJit {
   private pending: Block[] = [];
   /** Batches being compiled in the background. */
   compiling = 0;
+  private readonly inflight: Inflight[] = [];
   /** A background compile that failed (a compiler bug): thrown at the next install. */
   private failure: unknown = null;
   /** Free table entries. */
@@ -1498,6 +1513,12 @@ export class WasmJit {
   /** Compiles a partial batch that has waited long enough (called by the run loop now and then). */
   poll(c: Cpu): void {
     if (this.pending.length > 0 && c.icount - this.pendingSince >= BATCH_WAIT) this.flush();
+    const job = this.inflight[0];
+    if (job !== undefined && !job.done && Math.abs(c.icount - job.since) >= SYNC_AFTER) {
+      job.done = true;
+      this.inflight.shift();
+      this.install(job.blocks, job.ids, job.loops, new WebAssembly.Module(job.bytes as BufferSource));
+    }
   }
 
   /** Compiles every queued block (still valid) into one module and installs them. */
@@ -1529,17 +1550,28 @@ export class WasmJit {
       this.install(blocks, ids, loops, new WebAssembly.Module(bytes as BufferSource));
       return;
     }
+    // compiled in the background; a caller that never yields to the event loop (one long
+    // synchronous run) gets it compiled on the spot by poll() after SYNC_AFTER instructions
+    const job: Inflight = { blocks, ids, loops, bytes, since: this.cur.icount, done: false };
+    this.inflight.push(job);
     this.compiling++;
     WebAssembly.compile(bytes as BufferSource).then(
-      (mod) => {
-        this.compiling--;
-        this.install(blocks, ids, loops, mod);
-      },
+      (mod) => this.finish(job, mod),
       (e: unknown) => {
         this.compiling--;
         this.failure = e;
       },
     );
+  }
+
+  /** Installs a background compile's result (unless poll() already compiled it on the spot). */
+  private finish(job: Inflight, mod: WebAssembly.Module): void {
+    this.compiling--;
+    const k = this.inflight.indexOf(job);
+    if (k >= 0) this.inflight.splice(k, 1);
+    if (job.done) return;
+    job.done = true;
+    this.install(job.blocks, job.ids, job.loops, mod);
   }
 
   /** Instantiates a compiled batch and gives its blocks their functions (those still valid). */
