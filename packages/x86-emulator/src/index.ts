@@ -19,4 +19,5 @@ export { type CompiledBlock, compileBlock } from './jit.js';
 export { ARCH_CAPABILITIES_NOT_AFFECTED, MSR, MsrFile, type MsrHandler, type MsrWriteHook } from './msr.js';
 export * from './platform/index.js';
 export { TLB_SIZE, Tlb } from './tlb.js';
+export { STATE_BYTES, WASM_JIT_THRESHOLD, WasmJit, WasmState } from './wasm-jit.js';
 export { readExtended, writeExtended, X87 } from './x87.js';

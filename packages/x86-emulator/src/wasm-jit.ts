@@ -1456,7 +1456,7 @@ export class WasmJit {
     return true;
   }
 
-  /** Copies a flag record written by compiled code into the running CPU's lazy flags. */
+  /** Copies a flag record written by compiled code into the running CPU's lazy flags. @example jit.flagsIn() */
   flagsIn(): void {
     const S32 = this.S32;
     const op = S32[ST.FOP / 4];
@@ -1493,6 +1493,7 @@ export class WasmJit {
   /**
    * Frees the table entry of a block the cache dropped: the entry is reused, and a module whose
    * functions are all dropped can be garbage-collected.
+   * @example cpu.blocks.onRelease = (b) => jit.release(b);
    */
   release(b: Block): void {
     const id = b.wasmId;
@@ -1503,14 +1504,14 @@ export class WasmJit {
     this.free.push(id);
   }
 
-  /** Queues `b` for the next batch (compiled at once when the batch is full). */
+  /** Queues `b` for the next batch (compiled at once when the batch is full). @example jit.enqueue(block, cpu) */
   enqueue(b: Block, c: Cpu): void {
     if (this.pending.length === 0) this.pendingSince = c.icount;
     this.pending.push(b);
     if (this.pending.length >= this.batch) this.flush();
   }
 
-  /** Compiles a partial batch that has waited long enough (called by the run loop now and then). */
+  /** Compiles a partial batch that has waited long enough (called by the run loop now and then). @example jit.poll(cpu) */
   poll(c: Cpu): void {
     if (this.pending.length > 0 && c.icount - this.pendingSince >= BATCH_WAIT) this.flush();
     const job = this.inflight[0];
@@ -1521,7 +1522,7 @@ export class WasmJit {
     }
   }
 
-  /** Compiles every queued block (still valid) into one module and installs them. */
+  /** Compiles every queued block (still valid) into one module and installs them. @example jit.flush() */
   flush(): void {
     const blocks = this.pending.filter((b) => b.valid && b.fn === null);
     this.pending = [];
