@@ -337,6 +337,13 @@ export class Vmm {
    */
   stop(reason: StopReason, detail?: string, code?: number): void {
     if (this.result) return;
+    // console bytes the vCPU thread wrote before it asked to stop may still sit in its ring (the
+    // drain loop runs on a timer): take them now, so a panic line printed just before the reset
+    // is seen (it was missed on a loaded host)
+    if (this.local) {
+      const bytes = this.local.output.read();
+      if (bytes.length) this.consoleSink.write(bytes);
+    }
     if ((reason === 'reboot' || reason === 'triple-fault') && this.panicLine) {
       detail = this.panicLine;
       reason = 'panic';
