@@ -1273,8 +1273,13 @@ interface Inflight {
   bytes: Uint8Array;
   /** Instruction count (of the CPU that queued it) when it started. */
   since: number;
+  /** Host time (ms) when it started. */
+  at: number;
   done: boolean;
 }
+
+/** Milliseconds after which a background compile is taken to be done (see WasmJit.compileDue). */
+const COMPILE_DUE_MS = 2;
 
 /** Instructions after which poll() compiles a background batch on the spot (the caller never yielded). */
 const SYNC_AFTER = 20_000_000;
@@ -1553,7 +1558,15 @@ export class WasmJit {
     }
     // compiled in the background; a caller that never yields to the event loop (one long
     // synchronous run) gets it compiled on the spot by poll() after SYNC_AFTER instructions
-    const job: Inflight = { blocks, ids, loops, bytes, since: this.cur.icount, done: false };
+    const job: Inflight = {
+      blocks,
+      ids,
+      loops,
+      bytes,
+      since: this.cur.icount,
+      at: performance.now(),
+      done: false,
+    };
     this.inflight.push(job);
     this.compiling++;
     WebAssembly.compile(bytes as BufferSource).then(
@@ -1563,6 +1576,17 @@ export class WasmJit {
         this.failure = e;
       },
     );
+  }
+
+  /**
+   * Whether a background compile started at least {@link COMPILE_DUE_MS} ago is still waiting to be
+   * installed: its result arrives through the event loop, so a run loop that holds the thread for
+   * long slices should yield now.
+   * @example if (cpu.wasmJit?.compileDue(performance.now())) return; // let the event loop run
+   */
+  compileDue(now: number): boolean {
+    const job = this.inflight[0];
+    return job !== undefined && now - job.at >= COMPILE_DUE_MS;
   }
 
   /** Installs a background compile's result (unless poll() already compiled it on the spot). */
