@@ -228,7 +228,6 @@ export class Cpu {
     // registers, segment bases and TLB live in a state area of the WebAssembly memory when guest
     // RAM is inside one (the WebAssembly block compiler reads them there)
     const wm = options.jit === 'js' || (options.jitThreshold ?? 0) < 0 ? undefined : memory.wasmMemory;
-    this.jitThreshold = options.jitThreshold ?? (wm !== undefined ? WASM_JIT_THRESHOLD : 4000);
     let base = -1;
     if (wm !== undefined) {
       try {
@@ -237,6 +236,7 @@ export class Cpu {
         base = -1; // no room left in the memory: the JavaScript block compiler
       }
     }
+    this.jitThreshold = options.jitThreshold ?? (base >= 0 ? WASM_JIT_THRESHOLD : 4000);
     if (wm !== undefined && base >= 0) {
       this.wasmState = new WasmState(wm, base);
       const buf = wm.buffer;

@@ -12,6 +12,7 @@ import { flatCpu, patternPage } from '../test/flat-cpu.js';
 import { bignumProgram } from '../test/kernel-bignum.js';
 import { Cpu, type CpuExit } from './cpu.js';
 import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
+import { STATE_PAGES } from './wasm-jit.js';
 
 interface Outcome {
   exit: CpuExit;
@@ -247,5 +248,24 @@ describe.skipIf(!hasAssembler())('WebAssembly block compiler shared by two CPUs'
       icount: refB.icount,
     });
     expect(ra.regs.rax).not.toBe(rb.regs.rax);
+  });
+});
+
+describe('WebAssembly block compiler: memory without room for its state', () => {
+  it('falls back to the JavaScript compiler when the memory cannot grow, and says so when a vCPU cannot share', () => {
+    const spec = [{ start: 0, size: FLAT.RAM_SIZE }];
+    const none = new Cpu(GuestMemory.createWasm(spec, { growRoom: 0 }));
+    expect(none.wasmJit).toBeNull();
+    expect(none.wasmState).toBeNull();
+    expect(none.jitThreshold).toBe(4000); // the JavaScript compiler's default
+    // room for one state area: the first CPU compiles to WebAssembly, a second cannot join it
+    const mem = GuestMemory.createWasm(spec, { growRoom: STATE_PAGES * 65536 });
+    const a = new Cpu(mem);
+    const b = new Cpu(mem);
+    expect(a.wasmJit).not.toBeNull();
+    expect(b.wasmState).toBeNull();
+    expect(() => b.shareDecodeCache(a)).toThrow(/state area could not be allocated/);
+    // plain SharedArrayBuffer memory never uses it
+    expect(new Cpu(GuestMemory.createShared(spec)).wasmJit).toBeNull();
   });
 });
