@@ -934,6 +934,7 @@ export class Cpu {
     this.kR = u;
     this.kW = u + TLB_SIZE;
     this.kX = u + 2 * TLB_SIZE;
+    this.wasmState?.setBanks(this.kR, this.kW);
   }
 
   /** Invalidates all translations and cached decodes keyed by linear address. */

@@ -67,7 +67,7 @@ export const ST = {
   FR: 296,
   /** RIP at a block's end (f64). */
   RIP: 320,
-  /** TLB bank offsets for reads and writes at the current privilege (`Cpu.kR`/`kW`). */
+  /** TLB bank offsets for reads and writes at the current privilege (`Cpu.kR`/`kW`, kept by `Cpu.privilegeChanged`). */
   KR: 328,
   KW: 332,
   /** Index of the instruction an import was called for (fault reporting). */
@@ -169,25 +169,10 @@ const L_X2 = 33;
 const L_BK = 34;
 const L_PEND = 35;
 const LOCALS: number[] = [
-  ...new Array<number>(16).fill(I64),
-  I64,
-  I64,
-  I64,
-  I32,
-  I32,
-  I32,
-  I32,
-  I32,
-  I64,
-  I64,
-  I64,
-  I64,
-  I64,
-  I64,
-  I32,
-  I32,
-  I32,
-  I32,
+  ...new Array<number>(19).fill(I64), // registers, fa, fb, fr
+  ...new Array<number>(5).fill(I32), // fcin, fcf, fof, it, max
+  ...new Array<number>(6).fill(I64), // la, v, a, b, t, t2
+  ...new Array<number>(4).fill(I32), // x, x2, bk, pend
 ];
 
 const M32 = 0xffffffff;
@@ -224,7 +209,7 @@ class WGen {
     this.dirty.add(r);
     this.c.set(L_REG + r);
   }
-  /** Pops a 32-bit result (i64, already zero-extended) into `r`. */
+  /** Stores the locals of `regs` to the state area's registers. */
   storeRegs(regs: Iterable<number>): void {
     for (const r of regs)
       this.c
@@ -565,7 +550,7 @@ class WGen {
   }
 }
 
-/** Sign-extended 64-bit immediate of `i` as a bigint. */
+/** Sign-extended 64-bit immediate of `i`: a number when it is a safe integer, else a bigint. */
 function imm64(i: Insn): number | bigint {
   const v = (i.immH | 0) * 4294967296 + (i.imm >>> 0);
   return Number.isSafeInteger(v) ? v : (BigInt(i.immH | 0) << 32n) | BigInt(i.imm >>> 0);
@@ -1184,7 +1169,8 @@ function compileBody(b: Block, id: number): { prologue: Code; code: Code; selfLo
 // ------------------------------------------------------------------ runtime
 
 /**
- * Dispatcher module: `run(index, budget)` calls table entry `index`, then, while the budget lasts
+ * Dispatcher module: `run(index, budget, base)` calls table entry `index` on the CPU whose state
+ * area is at `base`, then, while the budget lasts
  * and nothing asked to stop, follows RIP through the block cache to the next compiled block.
  * Returns the instructions retired, negated when the last block left RIP in the CPU (an executor
  * ended it) rather than in the state area.
@@ -1313,6 +1299,12 @@ export class WasmState {
     this.F64v.fill(Number.NaN, CACHE / 8, STATE_BYTES / 8); // empty cache: no RIP equals NaN
     this.S32[ST.FOP / 4] = -1;
   }
+
+  /** Records the TLB bank offsets of the current privilege (the CPU calls it when they change). @example st.setBanks(cpu.kR, cpu.kW) */
+  setBanks(kR: number, kW: number): void {
+    this.S32[ST.KR / 4] = kR;
+    this.S32[ST.KW / 4] = kW;
+  }
 }
 
 /** 64 KiB pages a state area takes. */
@@ -1330,8 +1322,7 @@ export const STATE_PAGES = Math.ceil(STATE_BYTES / 65536);
  * ```
  */
 export class WasmJit {
-  /** Blocks compiled so far, and modules (batches). */
-  compiled = 0;
+  /** Modules (batches) compiled so far. */
   modules = 0;
   /** The CPU running compiled code now, and its state views (set on each entry; imports use them). */
   private cur: Cpu;
@@ -1347,8 +1338,7 @@ export class WasmJit {
   /** Per table entry: the block's length when it is a loop (iterations count in ST.IT), else 0. */
   private readonly loopN: number[] = [];
   private pending: Block[] = [];
-  /** Batches being compiled in the background. */
-  compiling = 0;
+  /** Batches being compiled in the background, oldest first. */
   private readonly inflight: Inflight[] = [];
   /** A background compile that failed (a compiler bug): thrown at the next install. */
   private failure: unknown = null;
@@ -1419,8 +1409,6 @@ export class WasmJit {
         c.cur = i;
         c.rip = i.next;
         i.fn(c, i);
-        S32[ST.KR / 4] = c.kR;
-        S32[ST.KW / 4] = c.kW;
         // an interrupt to take, an interrupt shadow or a halt: back to the run loop after this block
         const pend = c.pendingIrq >= 0 || c.pendingNmi || c.shadow || c.halted;
         if (pend || c.brk) S32[ST.STOP / 4] = 1;
@@ -1568,11 +1556,10 @@ export class WasmJit {
       done: false,
     };
     this.inflight.push(job);
-    this.compiling++;
     WebAssembly.compile(bytes as BufferSource).then(
       (mod) => this.finish(job, mod),
       (e: unknown) => {
-        this.compiling--;
+        this.finish(job, null);
         this.failure = e;
       },
     );
@@ -1589,12 +1576,11 @@ export class WasmJit {
     return job !== undefined && now - job.at >= COMPILE_DUE_MS;
   }
 
-  /** Installs a background compile's result (unless poll() already compiled it on the spot). */
-  private finish(job: Inflight, mod: WebAssembly.Module): void {
-    this.compiling--;
+  /** Installs a background compile's result (unless poll() already compiled it on the spot; null: it failed). */
+  private finish(job: Inflight, mod: WebAssembly.Module | null): void {
     const k = this.inflight.indexOf(job);
     if (k >= 0) this.inflight.splice(k, 1);
-    if (job.done) return;
+    if (job.done || mod === null) return;
     job.done = true;
     this.install(job.blocks, job.ids, job.loops, mod);
   }
@@ -1616,7 +1602,6 @@ export class WasmJit {
       b.wasmId = id;
       b.fn = this.glue(id, b);
     }
-    this.compiled += blocks.length;
     this.cur.compiledBlocks += blocks.length;
     this.modules++;
   }
@@ -1637,8 +1622,6 @@ export class WasmJit {
       this.cur = c;
       this.S32 = S32;
       this.F64v = F64v;
-      S32[ST.KR / 4] = c.kR;
-      S32[ST.KW / 4] = c.kW;
       S32[ST.STOP / 4] = 0;
       S32[ST.TOTAL / 4] = 0;
       S32[ST.RUNS / 4] = 0;

@@ -245,7 +245,7 @@ export class EmulatedVcpu implements Vcpu {
         const now = performance.now();
         if (now - t0 >= opts.runSliceMs) return INTERRUPTED;
         // a background compile has probably finished: its result comes through the event loop
-        if (cpu.wasmJit !== null && cpu.wasmJit.compileDue(now)) return INTERRUPTED;
+        if (cpu.wasmJit?.compileDue(now)) return INTERRUPTED;
       }
       if (Atomics.load(this.kick, KICK_WORD) !== 0) {
         Atomics.store(this.kick, KICK_WORD, 0);
