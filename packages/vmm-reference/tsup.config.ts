@@ -8,4 +8,7 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   splitting: false,
+  // Optional dependencies stay imports (tsup bundles them otherwise): the KVM backend loads only
+  // where it is installed.
+  external: ['@ts-vmm/kvm-ioctls', '@ts-vmm/kvm-sys'],
 });

@@ -9,13 +9,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitLoopGuest, GUEST_MEMORY_SIZE, loadGuest, READY_PORT } from '@ts-vmm/hypervisor/testing';
 import { KvmRegs, KvmSregs } from '@ts-vmm/kvm-sys';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { hasKvm, openKvm } from '../src/backend/kvm-hypervisor.js';
 import type { KvmVcpu } from '../src/backend/kvm-vcpu.js';
 import { sregsToKvm } from '../src/neutral-shapes.js';
 import { loadNativeAddon, type NativeAddon } from '../src/sys.js';
-import { exitLoopGuest, GUEST_MEMORY_SIZE, loadGuest, READY_PORT } from '../src/testing/index.js';
 import { VcpuFd } from '../src/vcpu-fd.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

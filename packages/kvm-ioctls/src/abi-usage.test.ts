@@ -1,6 +1,8 @@
 // How this package uses kvm-sys's layouts (which kvm-sys checks against <linux/kvm.h>): neutral
 // shapes round-trip through the kvm-sys codecs with the padding fields dropped, and the wrappers put
 // the bytes KVM expects into their ioctl buffers (checked with a fake addon that records them).
+
+import type { CpuidEntry, Fpu, MsrEntry, Sregs } from '@ts-vmm/hypervisor';
 import {
   KVM_ENABLE_CAP,
   KVM_GET_MSRS,
@@ -21,7 +23,6 @@ import {
 } from '@ts-vmm/kvm-sys';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CpuidEntry, Fpu, MsrEntry, Sregs } from './backend/types.js';
 import { KvmError } from './errors.js';
 import * as shapes from './neutral-shapes.js';
 import type { NativeAddon } from './sys.js';

@@ -19,7 +19,6 @@ export {
   VcpuFd,
 } from './vcpu-fd.js';
 export {
-  type ClockData,
   type IoeventfdSpec,
   type IrqRoutingEntry,
   type MemoryRegion,

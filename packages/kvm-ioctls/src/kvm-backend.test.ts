@@ -1,11 +1,12 @@
 // KVM-specific behaviour of the backend classes (KvmHypervisor, KvmVm, KvmVcpu).
 
+import { DONE_PORT, loadGuest, MMIO_BASE } from '@ts-vmm/hypervisor/testing';
 import { KVM_CAP_COALESCED_MMIO, KVM_CAP_X86_USER_SPACE_MSR } from '@ts-vmm/kvm-sys';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasKvm, type KvmHypervisor, openKvm } from './backend/kvm-hypervisor.js';
 import { KvmError } from './errors.js';
-import { DONE_PORT, kvmTestBackend, loadGuest, MMIO_BASE } from './testing/index.js';
+import { kvmTestBackend } from './testing/index.js';
 
 const kvm = hasKvm();
 if (!kvm) console.log('skipped: /dev/kvm not available');

@@ -4,9 +4,9 @@
  * @module
  */
 
+import type { CpuidEntry } from '@ts-vmm/hypervisor';
 import * as K from '@ts-vmm/kvm-sys';
 import { KvmCpuid2, KvmMsrList } from '@ts-vmm/kvm-sys';
-import type { CpuidEntry } from './backend/types.js';
 import { KvmError } from './errors.js';
 import { FdHandle } from './fd-handle.js';
 import { cpuidEntryFromKvm } from './neutral-shapes.js';

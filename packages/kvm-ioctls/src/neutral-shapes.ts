@@ -8,14 +8,72 @@
  * @module
  */
 import type {
+  ClockData,
+  CpuidEntry,
+  DebugRegs,
+  DTable,
+  Fpu,
+  IoapicState,
+  LapicState,
+  MsrEntry,
+  PicState,
+  PitChannelState,
+  Regs,
+  Segment,
+  Sregs,
+  VcpuEvents,
+  Xcr,
+} from '@ts-vmm/hypervisor';
+import type {
+  KvmClockDataValue,
   KvmCpuidEntry2Value,
+  KvmDebugregsValue,
   KvmDtableValue,
   KvmFpuValue,
+  KvmIoapicStateValue,
+  KvmLapicStateValue,
   KvmMsrEntryValue,
+  KvmPicStateValue,
+  KvmPitChannelStateValue,
+  KvmRegsValue,
   KvmSegmentValue,
   KvmSregsValue,
+  KvmVcpuEventsValue,
+  KvmXcrValue,
 } from '@ts-vmm/kvm-sys';
-import type { CpuidEntry, DTable, Fpu, MsrEntry, Segment, Sregs } from './backend/types.js';
+
+// Compile-time check that each neutral shape of @ts-vmm/hypervisor names exactly the fields of its
+// kvm-sys struct value less the padding, with the same types: the build fails when either drifts.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Scalar and array fields must have the same type (optional or not); nested structs are checked on their own. */
+type FieldOk<A, B> =
+  NonNullable<B> extends bigint | number | bigint[] | number[] | Uint8Array
+    ? Same<NonNullable<A>, NonNullable<B>>
+    : true;
+type Fields<K, N, Pad extends keyof K = never> =
+  Same<Exclude<keyof K, Pad>, keyof N> extends true
+    ? { [F in keyof N]-?: F extends keyof K ? FieldOk<K[F], N[F]> : false }[keyof N] extends true
+      ? true
+      : false
+    : false;
+const _shapesMatch: true[] = [
+  true as Fields<KvmRegsValue, Regs>,
+  true as Fields<KvmSegmentValue, Segment, 'padding'>,
+  true as Fields<KvmDtableValue, DTable, 'padding'>,
+  true as Fields<KvmSregsValue, Sregs>,
+  true as Fields<KvmFpuValue, Fpu, 'pad1' | 'pad2'>,
+  true as Fields<KvmMsrEntryValue, MsrEntry, 'reserved'>,
+  true as Fields<KvmCpuidEntry2Value, CpuidEntry, 'padding'>,
+  true as Fields<KvmDebugregsValue, DebugRegs, 'reserved'>,
+  true as Fields<KvmXcrValue, Xcr, 'reserved'>,
+  true as Fields<KvmVcpuEventsValue, VcpuEvents, 'reserved'>,
+  true as Fields<KvmLapicStateValue, LapicState>,
+  true as Fields<KvmPicStateValue, PicState>,
+  true as Fields<KvmIoapicStateValue, IoapicState, 'pad'>,
+  true as Fields<KvmPitChannelStateValue, PitChannelState>,
+  true as Fields<KvmClockDataValue, ClockData, 'pad0' | 'pad'>,
+];
+void _shapesMatch;
 
 function segment(s: KvmSegmentValue): Segment {
   const { padding: _padding, ...neutral } = s;

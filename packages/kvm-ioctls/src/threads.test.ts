@@ -1,11 +1,11 @@
 // Two vCPUs on two worker threads running at once on shared guest memory. The workers load the
 // built dist/ of this package (tests run after the build).
 import { Worker } from 'node:worker_threads';
+import { DATA_ADDRESS, DONE_PORT, distUrl, GUEST_MEMORY_SIZE } from '@ts-vmm/hypervisor/testing';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasKvm, type KvmHypervisor, openKvm } from './backend/kvm-hypervisor.js';
 import type { KvmVm } from './backend/kvm-vm.js';
-import { DATA_ADDRESS, DONE_PORT, distUrl, GUEST_MEMORY_SIZE } from './testing/index.js';
 
 const kvm = hasKvm();
 if (!kvm) console.log('skipped: /dev/kvm not available');
@@ -59,8 +59,12 @@ describe.skipIf(!kvm)('vCPUs on worker threads', () => {
       const w = new Worker(WORKER, {
         eval: true,
         workerData: {
-          index: distUrl('index.js'),
-          testing: distUrl('testing/index.js'),
+          index: distUrl('@ts-vmm/kvm-ioctls', import.meta.url, 'index.js'),
+          testing: distUrl(
+            '@ts-vmm/hypervisor',
+            new URL('../node_modules/@ts-vmm/hypervisor/package.json', import.meta.url).href,
+            'testing/index.js',
+          ),
           vm: vm.shareable(),
           id,
           address: DATA_ADDRESS + id * 8,

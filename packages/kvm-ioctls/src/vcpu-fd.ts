@@ -3,6 +3,17 @@
  *
  * @module
  */
+
+import type {
+  CpuidEntry,
+  Fpu,
+  MsrEntry,
+  Regs,
+  Sregs,
+  SystemEventType,
+  Translation,
+  VcpuExit,
+} from '@ts-vmm/hypervisor';
 import * as K from '@ts-vmm/kvm-sys';
 import {
   KvmCoalescedMmio,
@@ -25,16 +36,6 @@ import {
   KvmXsave,
   KVM_RUN_OFFSETS as O,
 } from '@ts-vmm/kvm-sys';
-import type {
-  CpuidEntry,
-  Fpu,
-  MsrEntry,
-  Regs,
-  Sregs,
-  SystemEventType,
-  Translation,
-  VcpuExit,
-} from './backend/types.js';
 import { KvmError } from './errors.js';
 import { FdHandle } from './fd-handle.js';
 import {

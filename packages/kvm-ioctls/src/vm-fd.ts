@@ -3,6 +3,8 @@
  *
  * @module
  */
+
+import type { ClockData } from '@ts-vmm/hypervisor';
 import * as K from '@ts-vmm/kvm-sys';
 import {
   KvmClockData,
@@ -78,14 +80,6 @@ function routingEntryToKvm(e: IrqRoutingEntry): KvmIrqRoutingEntryValue {
     flags: r.devid !== undefined ? K.KVM_MSI_VALID_DEVID : 0,
     u: { msi: { address_lo: r.addressLo, address_hi: r.addressHi, data: r.data, devid: r.devid ?? 0 } },
   };
-}
-
-/** `struct kvm_clock_data` (without its padding). */
-export interface ClockData {
-  clock: bigint;
-  flags: number;
-  realtime?: bigint;
-  host_tsc?: bigint;
 }
 
 /**

@@ -1,9 +1,9 @@
 // The raw wrappers (Kvm, VmFd, VcpuFd) on /dev/kvm: capabilities, state round trips, and typed errors.
 
+import { MpState } from '@ts-vmm/hypervisor';
 import * as K from '@ts-vmm/kvm-sys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasKvm } from './backend/kvm-hypervisor.js';
-import { MpState } from './backend/types.js';
 import { KvmError } from './errors.js';
 import { Kvm } from './kvm.js';
 import { loadNativeAddon } from './sys.js';

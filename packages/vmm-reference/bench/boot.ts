@@ -25,7 +25,7 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import type { Hypervisor, Vcpu, Vm, VmOptions } from '@ts-vmm/kvm-ioctls';
+import type { Hypervisor, Vcpu, Vm, VmOptions } from '@ts-vmm/hypervisor';
 import { resolveConfig } from '../src/config/resolve.js';
 import type { BackendChoice } from '../src/config/types.js';
 import { parseBackend, parseMemoryMib, parseVcpus } from '../src/config/values.js';

@@ -47,6 +47,7 @@ const workspace = readdirSync(packagesDir)
 /** One named export per package, checked by the type checker and at run time. */
 const SAMPLE_EXPORTS: Record<string, string> = {
   '@ts-vmm/devices': 'Block',
+  '@ts-vmm/hypervisor': 'MpState',
   '@ts-vmm/kvm-ioctls': 'DeviceFd',
   '@ts-vmm/kvm-sys': 'AddonUnavailableError',
   '@ts-vmm/linux-loader': 'AcpiError',

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CpuidEntry, Fpu, Regs, Segment, Sregs, VcpuExit } from '@ts-vmm/kvm-ioctls';
+import type { CpuidEntry, Fpu, Regs, Segment, Sregs, VcpuExit } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { type Block, BlockCache } from './block-cache.js';
 import { CR0, CR4, EFER, MODE, RFLAGS, SEG, VEC } from './constants.js';
@@ -23,7 +23,7 @@ import { TLB_KINDS, TLB_SIZE, Tlb } from './tlb.js';
 import { ST, STATE_PAGES, WASM_JIT_THRESHOLD, WasmJit, WasmState } from './wasm-jit.js';
 import { X87 } from './x87.js';
 
-/** Why {@link Cpu.run} returned: the kvm-ioctls exits plus an instruction budget running out. */
+/** Why {@link Cpu.run} returned: the hypervisor exits plus an instruction budget running out. */
 export type CpuExit = VcpuExit | { kind: 'instruction-limit' };
 
 /** Options for {@link Cpu}. */

@@ -13,7 +13,7 @@
  * lookupCpuid(leaves, 0x80000001, 0); // [eax, ebx, ecx, edx]
  * ```
  */
-import type { CpuidEntry } from '@ts-vmm/kvm-ioctls';
+import type { CpuidEntry } from '@ts-vmm/hypervisor';
 
 function str4(s: string, at: number): number {
   let v = 0;

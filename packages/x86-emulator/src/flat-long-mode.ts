@@ -15,7 +15,7 @@
  * cpu.setRegs({ ...zeroRegs(), rip: BigInt(FLAT.CODE), rsp: BigInt(FLAT.USER_STACK), rflags: 0x202n });
  * ```
  */
-import type { Segment, Sregs } from '@ts-vmm/kvm-ioctls';
+import type { Segment, Sregs } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 
 /**
@@ -174,5 +174,5 @@ export function flatSregs(compat = false): Sregs {
   };
 }
 
-/** All-zero general registers (kvm-ioctls' `zeroRegs`, re-exported). @example { ...zeroRegs(), rip: 0x100000n } */
-export { zeroRegs } from '@ts-vmm/kvm-ioctls';
+/** All-zero general registers (@ts-vmm/hypervisor's `zeroRegs`, re-exported). @example { ...zeroRegs(), rip: 0x100000n } */
+export { zeroRegs } from '@ts-vmm/hypervisor';

@@ -11,7 +11,7 @@
  * loadSegment(cpu, SEG.DS, 0x18); // reads the GDT, checks, fills the cache
  * ```
  */
-import type { Segment } from '@ts-vmm/kvm-ioctls';
+import type { Segment } from '@ts-vmm/hypervisor';
 import { CR0, EFER, MODE, RFLAGS, SEG, VEC } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { GuestFault } from './fault.js';

@@ -1,5 +1,3 @@
 export * from './kvm-hypervisor.js';
 export { KvmVcpu } from './kvm-vcpu.js';
 export { KvmVm, type KvmVmDescription, openKvmVm } from './kvm-vm.js';
-export { GPR_NAMES, zeroRegs } from './regs.js';
-export * from './types.js';

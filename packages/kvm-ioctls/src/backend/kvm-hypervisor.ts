@@ -3,13 +3,14 @@
  *
  * @module
  */
+
+import type { BackendCapabilities, CpuidEntry, Hypervisor, VmOptions } from '@ts-vmm/hypervisor';
 import * as K from '@ts-vmm/kvm-sys';
 import { KvmError } from '../errors.js';
 import { Kvm } from '../kvm.js';
 import { isNativeAddonAvailable } from '../sys.js';
 import { type KvmKicker, type KvmKickerDescription, openKvmKicker } from '../vcpu-fd.js';
 import { KvmVm, type KvmVmDescription, openKvmVm } from './kvm-vm.js';
-import type { BackendCapabilities, CpuidEntry, Hypervisor, VmOptions } from './types.js';
 
 /** Where {@link KvmHypervisor.createVm} puts the TSS and identity map KVM needs on Intel hosts. */
 export const KVM_TSS_ADDRESS = 0xfffb_d000;

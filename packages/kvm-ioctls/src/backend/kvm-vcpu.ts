@@ -3,8 +3,7 @@
  *
  * @module
  */
-import { KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_HW_BP } from '@ts-vmm/kvm-sys';
-import type { KvmKickerDescription, VcpuFd } from '../vcpu-fd.js';
+
 import type {
   CpuidEntry,
   Fpu,
@@ -15,7 +14,9 @@ import type {
   Translation,
   Vcpu,
   VcpuExit,
-} from './types.js';
+} from '@ts-vmm/hypervisor';
+import { KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_HW_BP } from '@ts-vmm/kvm-sys';
+import type { KvmKickerDescription, VcpuFd } from '../vcpu-fd.js';
 
 /**
  * A KVM vCPU behind the backend-neutral {@link Vcpu} interface. `raw` gives the full {@link VcpuFd}

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Hypervisor, InterruptLine, IoEvent, IoEventSpec, Msi, Vm } from '@ts-vmm/hypervisor';
 import { KVM_MEM_LOG_DIRTY_PAGES } from '@ts-vmm/kvm-sys';
 import { GuestMemory, type SharedGuestMemory } from '@ts-vmm/vm-memory';
 import { KvmError } from '../errors.js';
@@ -11,7 +12,6 @@ import { loadNativeAddon, type NativeAddon } from '../sys.js';
 import { VmFd } from '../vm-fd.js';
 import type { KvmHypervisor } from './kvm-hypervisor.js';
 import { KvmVcpu } from './kvm-vcpu.js';
-import type { Hypervisor, InterruptLine, IoEvent, IoEventSpec, Msi, Vm } from './types.js';
 
 const EFD_NONBLOCK = 0o4000;
 

@@ -4,11 +4,10 @@
  * @module
  */
 
+import type { Hypervisor } from '@ts-vmm/hypervisor';
+import { distUrl, GUEST_MEMORY_SIZE, startWatchdog, type TestBackend } from '@ts-vmm/hypervisor/testing';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { hasKvm, openKvm } from '../backend/kvm-hypervisor.js';
-import type { Hypervisor } from '../backend/types.js';
-import { GUEST_MEMORY_SIZE, type TestBackend } from './guests.js';
-import { startWatchdog } from './watchdog.js';
 
 /**
  * Runs the shared guests on `/dev/kvm` with memfd-backed memory.
@@ -20,7 +19,11 @@ export const kvmTestBackend: TestBackend = {
   unavailableReason: '/dev/kvm not available',
   open: (): Promise<Hypervisor> => openKvm(),
   createMemory: (size = GUEST_MEMORY_SIZE) => GuestMemory.createMemfd([{ start: 0, size }]),
-  startWatchdog: (vcpu, ms) => startWatchdog(vcpu.kicker(), ms),
+  startWatchdog: (vcpu, ms) =>
+    startWatchdog(vcpu.kicker(), ms, {
+      url: distUrl('@ts-vmm/kvm-ioctls', import.meta.url),
+      exportName: 'openKvmKicker',
+    }),
   ioEventsSynchronous: false,
 };
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { BackendKind, Hypervisor } from '@ts-vmm/kvm-ioctls';
+import type { BackendKind, Hypervisor } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { BackendChoice } from '../config/types.js';
 import { RAW_IMAGE_ADDR } from './address-map.js';
@@ -81,7 +81,7 @@ export interface SpeedProbe {
 export const SLOW_CPL0_RATIO = 20;
 
 function timeRun(
-  vcpu: import('@ts-vmm/kvm-ioctls').Vcpu,
+  vcpu: import('@ts-vmm/hypervisor').Vcpu,
   cpl3: boolean,
   memory: GuestMemory,
   n: number,

@@ -1,4 +1,4 @@
-import type { CpuidEntry, Sregs } from '@ts-vmm/kvm-ioctls';
+import type { CpuidEntry, Sregs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

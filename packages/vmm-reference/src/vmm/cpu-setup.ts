@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Fpu, type MsrEntry, type Regs, type Sregs, zeroRegs } from '@ts-vmm/kvm-ioctls';
+import { type Fpu, type MsrEntry, type Regs, type Sregs, zeroRegs } from '@ts-vmm/hypervisor';
 import { BOOT_STACK_TOP, GDT_ADDR, PML4_ADDR } from './address-map.js';
 import {
   BOOT_GDT,

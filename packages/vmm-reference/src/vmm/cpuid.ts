@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BackendKind, CpuidEntry } from '@ts-vmm/kvm-ioctls';
+import type { BackendKind, CpuidEntry } from '@ts-vmm/hypervisor';
 
 const FLAG_SIGNIFICANT_INDEX = 1;
 

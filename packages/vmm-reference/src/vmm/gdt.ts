@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Segment } from '@ts-vmm/kvm-ioctls';
+import type { Segment } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { GDT_ADDR } from './address-map.js';
 

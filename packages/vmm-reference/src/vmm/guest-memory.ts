@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { BackendKind } from '@ts-vmm/kvm-ioctls';
+import type { BackendKind } from '@ts-vmm/hypervisor';
 import { GuestMemory, GuestMemoryError, wasmLayout } from '@ts-vmm/vm-memory';
 import type { RamRange } from '../config/memory-layout.js';
 import { VmmError } from './errors.js';

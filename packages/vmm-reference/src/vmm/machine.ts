@@ -15,7 +15,7 @@ import {
   type VirtioDevice,
   VirtioMmioTransport,
 } from '@ts-vmm/devices';
-import type { IoEvent, Vm } from '@ts-vmm/kvm-ioctls';
+import type { IoEvent, Vm } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { VmmConfig } from '../config/types.js';
 import { COM1_IRQ, virtioSlot } from './address-map.js';

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Vcpu, VcpuExit } from '@ts-vmm/kvm-ioctls';
+import type { Vcpu, VcpuExit } from '@ts-vmm/hypervisor';
 import { ExitKind, type ExitKindValue } from './exit-channel.js';
 import type { StopReason } from './exit-codes.js';
 

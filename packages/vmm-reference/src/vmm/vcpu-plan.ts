@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { CpuidEntry, MsrEntry, Vcpu } from '@ts-vmm/kvm-ioctls';
-import { MpState } from '@ts-vmm/kvm-ioctls';
+import type { CpuidEntry, MsrEntry, Vcpu } from '@ts-vmm/hypervisor';
+import { MpState } from '@ts-vmm/hypervisor';
 import { bootFpu, bootRegs, bootSregs, type EntryMode, wireLapicLints } from './cpu-setup.js';
 import { VmmError } from './errors.js';
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BackendKind } from '@ts-vmm/kvm-ioctls';
+import type { BackendKind } from '@ts-vmm/hypervisor';
 import { BOOT_TIMER_ADDR } from './address-map.js';
 import { loadBackend } from './backend.js';
 import { ExitChannel, ExitKind, type ExitKindValue } from './exit-channel.js';

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type SerialSink, virtioMmioCmdline } from '@ts-vmm/devices';
-import type { Hypervisor, Vcpu, VcpuKicker, Vm } from '@ts-vmm/kvm-ioctls';
+import type { Hypervisor, Vcpu, VcpuKicker, Vm } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { ramLayout } from '../config/memory-layout.js';
 import type { VmmConfig } from '../config/types.js';

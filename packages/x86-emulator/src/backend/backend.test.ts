@@ -1,6 +1,6 @@
 // The emulated backend's own behaviour: platform chips inside run(), timers and idle warps, TSC and
 // kvm-clock, INIT/SIPI bring-up, determinism, state accessors and misuse errors.
-import { MpState, type Vcpu, type VcpuExit } from '@ts-vmm/kvm-ioctls';
+import { MpState, type Vcpu, type VcpuExit } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { buildFlatImage, FLAT, flatSregs, zeroRegs } from '../flat-long-mode.js';

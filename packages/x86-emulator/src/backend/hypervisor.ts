@@ -11,7 +11,7 @@ import type {
   VcpuKicker,
   Vm,
   VmOptions,
-} from '@ts-vmm/kvm-ioctls';
+} from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Cpu } from '../cpu.js';
 import { VirtualClock } from '../platform/virtual-clock.js';

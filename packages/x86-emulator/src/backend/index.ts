@@ -1,6 +1,6 @@
 /**
  * The emulated backend: {@link EmulatedHypervisor}, {@link EmulatedVm}, {@link EmulatedVcpu}, which
- * implement the kvm-ioctls backend-neutral interfaces on the pure-TypeScript CPU.
+ * implement the @ts-vmm/hypervisor backend-neutral interfaces on the pure-TypeScript CPU.
  *
  * @module
  */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { VcpuKicker } from '@ts-vmm/kvm-ioctls';
+import type { VcpuKicker } from '@ts-vmm/hypervisor';
 import { EmulatedBackendError } from './errors.js';
 
 /** The structured-clonable description that {@link EmulatedVcpu.kicker} returns. */

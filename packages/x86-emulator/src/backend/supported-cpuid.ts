@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { CpuidEntry } from '@ts-vmm/kvm-ioctls';
+import type { CpuidEntry } from '@ts-vmm/hypervisor';
 import { defaultCpuid } from '../cpuid.js';
 import type { VirtualClock } from '../platform/virtual-clock.js';
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Translation } from '@ts-vmm/kvm-ioctls';
+import type { Translation } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { CR0, CR4, EFER } from '../constants.js';
 

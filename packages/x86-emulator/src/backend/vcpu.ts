@@ -15,7 +15,7 @@ import type {
   Translation,
   Vcpu,
   VcpuExit,
-} from '@ts-vmm/kvm-ioctls';
+} from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { RFLAGS, VEC } from '../constants.js';
 import { Cpu, type CpuExit } from '../cpu.js';

@@ -13,7 +13,7 @@ import type {
   Vcpu,
   Vm,
   VmOptions,
-} from '@ts-vmm/kvm-ioctls';
+} from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { BlockCache } from '../block-cache.js';
 import type { Cpu } from '../cpu.js';

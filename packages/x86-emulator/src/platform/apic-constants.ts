@@ -95,7 +95,7 @@ export const ApicEsrBit = {
 /** LVT mask bit. */
 export const LVT_MASKED = 1 << 16;
 
-/** vCPU run states, the same values as `MpState` of `@ts-vmm/kvm-ioctls` (KVM_MP_STATE_*). */
+/** vCPU run states, the same values as `MpState` of `@ts-vmm/hypervisor` (KVM_MP_STATE_*). */
 export const ApicMpState = {
   RUNNABLE: 0,
   UNINITIALIZED: 1,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { InterruptLine } from '@ts-vmm/kvm-ioctls';
+import type { InterruptLine } from '@ts-vmm/hypervisor';
 import { ApicBus } from './apic-bus.js';
 import { ApicMsr, IOAPIC_DEFAULT_BASE, IOAPIC_NUM_PINS } from './apic-constants.js';
 import { Ioapic } from './ioapic.js';

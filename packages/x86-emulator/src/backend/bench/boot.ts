@@ -22,7 +22,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Vm, VmOptions } from '@ts-vmm/kvm-ioctls';
+import type { Vm, VmOptions } from '@ts-vmm/hypervisor';
 import { EmulatedHypervisor } from '../hypervisor.js';
 import type { EmulatedVcpu } from '../vcpu.js';
 import type { EmulatedVm } from '../vm.js';

@@ -1,8 +1,8 @@
 /**
- * Backend-neutral virtual machine interfaces. The KVM backend (`KvmHypervisor` in this package) and
- * the pure-TypeScript emulator (`@ts-vmm/x86-emulator`) both implement them, so a VMM written
- * against {@link Hypervisor}, {@link Vm} and {@link Vcpu} never imports kvm-sys and runs unchanged on
- * either.
+ * Backend-neutral virtual machine interfaces. The KVM backend (`KvmHypervisor` in
+ * `@ts-vmm/kvm-ioctls`) and the pure-TypeScript emulator (`EmulatedHypervisor` in
+ * `@ts-vmm/x86-emulator`) both implement them, so a VMM written against {@link Hypervisor},
+ * {@link Vm} and {@link Vcpu} never imports native code and runs unchanged on either.
  *
  * Threading: a {@link Vcpu} is used only from the thread that created it (KVM's rule). A VMM that runs
  * each vCPU in its own worker sends the worker `vm.shareable()` and calls `hypervisor.openVm()` of the
@@ -12,15 +12,6 @@
  *
  * @module
  */
-import type {
-  KvmCpuidEntry2Value,
-  KvmDtableValue,
-  KvmFpuValue,
-  KvmMsrEntryValue,
-  KvmRegsValue,
-  KvmSegmentValue,
-  KvmSregsValue,
-} from '@ts-vmm/kvm-sys';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 
 /** Which implementation stands behind the interfaces. */
@@ -46,44 +37,27 @@ export interface BackendCapabilities {
   readonly maxVcpus: number;
 }
 
-// The register and state shapes below are kvm-sys's struct values (field names are the C names,
-// u64 as bigint) without the C padding fields, so both backends share one definition of each field.
-type SegmentName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'tr' | 'ldt';
+export type {
+  ClockData,
+  CpuidEntry,
+  DebugRegs,
+  DTable,
+  Fpu,
+  IoapicState,
+  IrqchipState,
+  LapicState,
+  MsrEntry,
+  PicState,
+  PitChannelState,
+  PitState,
+  Regs,
+  Segment,
+  Sregs,
+  VcpuEvents,
+  Xcr,
+} from './state.js';
 
-/**
- * One CPUID leaf: `kvm_cpuid_entry2` without its padding. `flags` is KVM_CPUID_FLAG_SIGNIFCANT_INDEX
- * (1) when `index` selects a sub-leaf.
- */
-export interface CpuidEntry extends Omit<KvmCpuidEntry2Value, 'padding'> {}
-
-/** General-purpose registers: `kvm_regs` (u64 as bigint). */
-export interface Regs extends KvmRegsValue {}
-
-/** A segment register: `kvm_segment` without its padding byte. */
-export interface Segment extends Omit<KvmSegmentValue, 'padding'> {}
-
-/** A descriptor table register: `kvm_dtable` without its padding. */
-export interface DTable extends Omit<KvmDtableValue, 'padding'> {}
-
-/**
- * Special registers: `kvm_sregs` with padding-free segments and tables. `interrupt_bitmap` (256 bits
- * as 4 u64) has at most one bit set: a pending external interrupt.
- */
-export interface Sregs
-  extends Omit<KvmSregsValue, SegmentName | 'gdt' | 'idt'>,
-    Record<SegmentName, Segment> {
-  gdt: DTable;
-  idt: DTable;
-}
-
-/**
- * x87/SSE state: `kvm_fpu` without `pad1`/`pad2`. `fpr`: 8 registers x 16 bytes (80-bit values in the
- * low 10 bytes); `xmm`: 16 registers x 16 bytes.
- */
-export interface Fpu extends Omit<KvmFpuValue, 'pad1' | 'pad2'> {}
-
-/** One MSR value: `kvm_msr_entry` without its reserved word. */
-export interface MsrEntry extends Omit<KvmMsrEntryValue, 'reserved'> {}
+import type { CpuidEntry, Fpu, MsrEntry, Regs, Sregs } from './state.js';
 
 /** vCPU run state, as in `kvm_mp_state` (KVM_MP_STATE_* values). */
 export const MpState = {

@@ -11,7 +11,7 @@
  * @module
  */
 import type { GuestMemory } from '@ts-vmm/vm-memory';
-import type { Hypervisor, Vcpu, VcpuExit, Vm } from '../backend/types.js';
+import type { Hypervisor, Vcpu, VcpuExit, Vm } from '../types.js';
 import { DATA_ADDRESS, type GuestProgram, loadGuest, MMIO_BASE, type TestBackend } from './guests.js';
 import {
   DIRTY_PAGES,
@@ -38,7 +38,8 @@ import {
  * @example
  * ```ts
  * // src/guests.test.ts
- * import { defineGuestSuite, kvmTestBackend } from '@ts-vmm/kvm-ioctls/testing';
+ * import { defineGuestSuite } from '@ts-vmm/hypervisor/testing';
+ * import { kvmTestBackend } from '@ts-vmm/kvm-ioctls/testing';
  * await defineGuestSuite(kvmTestBackend);
  * ```
  */

@@ -14,7 +14,7 @@
  * @module
  */
 import type { GuestMemory } from '@ts-vmm/vm-memory';
-import type { Hypervisor, Segment, Sregs, Vcpu } from '../backend/types.js';
+import type { Hypervisor, Segment, Sregs, Vcpu } from '../types.js';
 import type { Watchdog } from './watchdog.js';
 
 /** Size of the guest memory the guests expect at guest physical 0. */

@@ -1,6 +1,6 @@
 /**
  * A watchdog for tests: kicks a vCPU from another thread if `run()` has not returned in time, so a
- * broken guest fails a test instead of hanging it. Also the helper that finds this package's built
+ * broken guest fails a test instead of hanging it. Also the helper that finds a package's built
  * entry for worker threads.
  *
  * @module
@@ -11,21 +11,22 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 /**
- * `file:` URL of this package's built `dist/<file>` (workers import the built package).
- * @example new Worker(distUrl('index.js'))
+ * `file:` URL of the built `dist/<file>` of the package named `packageName`, found by walking up
+ * from `from` (a module's `import.meta.url`) to that package's root (workers import built code).
+ * @example new Worker(new URL(distUrl('@ts-vmm/kvm-ioctls', import.meta.url, 'index.js')))
  */
-export function distUrl(file = 'index.js'): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
+export function distUrl(packageName: string, from: string, file = 'index.js'): string {
+  let dir = dirname(fileURLToPath(from));
+  for (let i = 0; i < 8; i++) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === '@ts-vmm/kvm-ioctls') {
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === packageName) {
       const p = join(dir, 'dist', file);
-      if (!existsSync(p)) throw new Error(`${p} is missing: build @ts-vmm/kvm-ioctls first (pnpm build)`);
+      if (!existsSync(p)) throw new Error(`${p} is missing: build ${packageName} first (pnpm build)`);
       return pathToFileURL(p).href;
     }
     dir = dirname(dir);
   }
-  throw new Error('cannot find the @ts-vmm/kvm-ioctls package root');
+  throw new Error(`cannot find the ${packageName} package root above ${from}`);
 }
 
 const WATCHDOG_SOURCE = `
@@ -46,7 +47,7 @@ const { workerData, parentPort } = require('node:worker_threads');
 /**
  * Where a watchdog thread finds the function that turns a vCPU's `kicker()` description into a
  * kicker: an ES module importable from a worker thread (a built `.js`) and the name of the export.
- * @example const kvm: KickerModule = { url: distUrl(), exportName: 'openKvmKicker' };
+ * @example const kvm: KickerModule = { url: distUrl('@ts-vmm/kvm-ioctls', import.meta.url), exportName: 'openKvmKicker' };
  */
 export interface KickerModule {
   url: string;
@@ -60,12 +61,12 @@ export interface Watchdog {
 }
 
 /**
- * Starts a thread that kicks the vCPU described by `kickerDescription` (a KVM vCPU's `kicker()`, or
- * another backend's with its `kickerModule`) after `ms` unless cancelled. Resolves once the kicker
- * is armed.
+ * Starts a thread that kicks the vCPU described by `kickerDescription` (a vCPU's `kicker()`) after
+ * `ms` unless cancelled, through the backend's `kickerModule`. Resolves once the kicker is armed.
  * @example
  * ```ts
- * const dog = await startWatchdog(vcpu.kicker(), 5000);
+ * const kickers = { url: distUrl('@ts-vmm/kvm-ioctls', import.meta.url), exportName: 'openKvmKicker' };
+ * const dog = await startWatchdog(vcpu.kicker(), 5000, kickers);
  * const exit = vcpu.run(); // 'interrupted' if the guest hung
  * await dog.cancel();
  * ```
@@ -73,7 +74,7 @@ export interface Watchdog {
 export async function startWatchdog(
   kickerDescription: unknown,
   ms: number,
-  kickerModule: KickerModule = { url: distUrl(), exportName: 'openKvmKicker' },
+  kickerModule: KickerModule,
 ): Promise<Watchdog> {
   const flag = new SharedArrayBuffer(4);
   let kicked = false;
