@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GuestAddress } from './address.js';
 import { GuestMemoryError } from './errors.js';
 import { GuestMemory } from './guest-memory.js';
 
@@ -143,17 +142,5 @@ describe('GuestMemory (SharedArrayBuffer backing)', () => {
       ),
       { numRuns: 200 },
     );
-  });
-});
-
-describe('GuestAddress', () => {
-  it('validates and does arithmetic', () => {
-    expect(GuestAddress(0x1000n)).toBe(0x1000);
-    expect(GuestAddress.alignUp(0x1001, 0x1000)).toBe(0x2000);
-    expect(GuestAddress.alignDown(0x1fff, 0x1000)).toBe(0x1000);
-    expect(GuestAddress.hex(GuestAddress.add(GuestAddress(0x10), 0x10))).toBe('0x20');
-    expect(() => GuestAddress(-1)).toThrow(/invalid guest address -1/);
-    expect(() => GuestAddress(1.5)).toThrow(/invalid guest address/);
-    expect(() => GuestAddress.alignUp(0, 3)).toThrow(/power of two/);
   });
 });

@@ -1,3 +1,4 @@
+import type { GuestMemoryAccess } from './access.js';
 import { GuestMemoryError, hex } from './errors.js';
 import { type GuestRegion, PAGE_SIZE, type RegionSpec, validateRegionSpecs } from './region.js';
 import { DEFAULT_WASM_GROW_ROOM, MAX_WASM_PAGES, WASM_PAGE_SIZE, wasmLayout } from './wasm-layout.js';
@@ -105,7 +106,7 @@ async function loadMemfdAddon(): Promise<MemfdAddon> {
  * mem.write64(0x2000, 0x1122334455667788n);
  * ```
  */
-export class GuestMemory {
+export class GuestMemory implements GuestMemoryAccess {
   /** The regions, sorted by start address. */
   readonly regions: readonly GuestRegion[];
   private readonly dirty: (Uint8Array | undefined)[];

@@ -1,11 +1,11 @@
 /**
- * Guest physical memory for ts-vmm: {@link GuestAddress}, {@link GuestRegion}, {@link GuestMemory}
- * over SharedArrayBuffer (one per region, or one shared
+ * Guest physical memory for ts-vmm: {@link GuestRegion}, {@link GuestMemory} (and the consumer-side
+ * {@link GuestMemoryAccess} interface it implements) over SharedArrayBuffer (one per region, or one shared
  * `WebAssembly.Memory` for all of them) or memfd backings.
  *
  * @packageDocumentation
  */
-export { GuestAddress, GuestAddressError, MAX_GUEST_ADDRESS } from './address.js';
+export type { GuestMemoryAccess, GuestRegionView } from './access.js';
 export { GuestMemoryError, type GuestMemoryErrorKind } from './errors.js';
 export {
   type Codec,
