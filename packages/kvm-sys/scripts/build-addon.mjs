@@ -1,18 +1,18 @@
-// Builds the native addon with node-gyp at install time.
-// On hosts where it cannot build (not Linux x86-64, no compiler), installation still succeeds and the
-// pure-TypeScript parts of ts-vmm keep working; `loadAddon()` then throws a clear error.
-// Set TS_VMM_REQUIRE_ADDON=1 (CI does) to make a failed build fail the install.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The install script. Uses the prebuilt addon shipped in the package when it loads on this host;
+// otherwise builds the addon from source with node-gyp. On hosts where neither works (not Linux
+// x86-64, no compiler, no Node headers), installation still succeeds: the pure-TypeScript parts of
+// kvm-sys keep working and `loadAddon()` throws AddonUnavailableError saying why and what to do.
+// Set TS_VMM_REQUIRE_ADDON=1 (CI does) to make a missing addon fail the install instead.
+import { buildFile, NAPI_VERSION, prebuildFile, REBUILD_STEP, runNodeGyp, tryLoad } from './node-gyp.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const required = process.env.TS_VMM_REQUIRE_ADDON === '1';
 
 function fail(msg) {
-  console.warn(`@ts-vmm/kvm-sys: native addon not built: ${msg}`);
+  console.warn(
+    `@ts-vmm/kvm-sys: native addon not built: ${msg}.\n` +
+      '@ts-vmm/kvm-sys: the package is installed and its pure-TypeScript parts work; loadAddon() will throw ' +
+      `AddonUnavailableError. To get the addon, ${REBUILD_STEP}.`,
+  );
   process.exit(required ? 1 : 0);
 }
 
@@ -20,31 +20,20 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
   fail(`unsupported platform ${process.platform}/${process.arch} (needs linux/x64)`);
 }
 
-// Find node-gyp: our own devDependency, npm's bundled copy, or PATH.
-const require = createRequire(import.meta.url);
-let gyp;
-try {
-  gyp = require.resolve('node-gyp/bin/node-gyp.js');
-} catch {
-  const npmBundled = join(
-    dirname(process.execPath),
-    '..',
-    'lib',
-    'node_modules',
-    'npm',
-    'node_modules',
-    'node-gyp',
-    'bin',
-    'node-gyp.js',
-  );
-  if (existsSync(npmBundled)) gyp = npmBundled;
+// 1. The prebuilt binary (published packages ship it; a git checkout does not).
+const napi = Number(process.versions.napi ?? 0);
+const prebuilt =
+  napi >= NAPI_VERSION ? tryLoad(prebuildFile) : `this Node has Node-API ${napi}, needs ${NAPI_VERSION}`;
+if (prebuilt === null) {
+  console.log(`@ts-vmm/kvm-sys: using the prebuilt addon ${prebuildFile}`);
+  process.exit(0);
 }
-const args = ['rebuild'];
-// Build against local Node headers when present: no download needed (machines here are offline).
-const nodedir =
-  process.env.npm_config_nodedir || (existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined);
-if (nodedir) args.push(`--nodedir=${nodedir}`);
-const cmd = gyp ? process.execPath : 'node-gyp';
-const res = spawnSync(cmd, gyp ? [gyp, ...args] : args, { cwd: root, stdio: 'inherit' });
-if (res.error) fail(res.error.message);
-if (res.status !== 0) fail(`node-gyp exited with ${res.status}`);
+if (prebuilt !== 'missing') {
+  console.log(`@ts-vmm/kvm-sys: the prebuilt addon does not load here (${prebuilt}); building from source`);
+}
+
+// 2. Build from source.
+const why = runNodeGyp('rebuild');
+if (why) fail(why);
+const built = tryLoad(buildFile);
+if (built !== null) fail(`${buildFile} was built but does not load: ${built}`);

@@ -7,7 +7,7 @@ describe('loadAddon when the addon is missing', () => {
     vi.resetModules();
   });
 
-  it('throws AddonUnavailableError naming the path and the fix', async () => {
+  it('throws AddonUnavailableError naming the path tried and the fix', async () => {
     vi.resetModules();
     process.env.TS_VMM_KVM_SYS_ADDON = '/nonexistent/kvm_sys.node';
     const m = await import('./addon.js');
@@ -19,9 +19,8 @@ describe('loadAddon when the addon is missing', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(m.AddonUnavailableError);
-    expect((err as Error).message).toMatch(
-      /not built \(\/nonexistent\/kvm_sys\.node is missing\).*build-addon\.mjs/,
-    );
+    expect((err as Error).message).toContain('/nonexistent/kvm_sys.node (TS_VMM_KVM_SYS_ADDON): missing');
+    expect((err as Error).message).toContain('unset it to use the one in @ts-vmm/kvm-sys');
     expect(() => m.loadAddon()).toThrow(m.AddonUnavailableError); // cached, same answer
     expect(m.isAddonAvailable()).toBe(false);
     expect(m.hasKvm()).toBe(false);
@@ -31,6 +30,23 @@ describe('loadAddon when the addon is missing', () => {
     vi.resetModules();
     process.env.TS_VMM_KVM_SYS_ADDON = new URL(import.meta.url).pathname; // exists, not an addon
     const m = await import('./addon.js');
-    expect(() => m.loadAddon()).toThrow(/failed to load .*addon-load\.test\.ts/);
+    expect(() => m.loadAddon()).toThrow(/addon-load\.test\.ts \(TS_VMM_KVM_SYS_ADDON\): failed to load: /);
+  });
+
+  it('without the override, loads the first candidate present or names each one and the rebuild step', async () => {
+    vi.resetModules();
+    const m = await import('./addon.js');
+    const resolve = await import('./addon-resolve.js');
+    if (m.isAddonAvailable()) {
+      // Built here: it loaded from the first candidate present, and addonPath() says which.
+      expect([
+        resolve.prebuildPath(new URL('..', import.meta.url).pathname, process.platform, process.arch),
+        resolve.sourceBuildPath(new URL('..', import.meta.url).pathname),
+      ]).toContain(m.addonPath());
+      return;
+    }
+    expect(() => m.loadAddon()).toThrow(/prebuilds\/linux-x64\/kvm_sys\.node \(prebuilt\)/);
+    expect(() => m.loadAddon()).toThrow(/build\/Release\/kvm_sys\.node \(built from source\)/);
+    expect(() => m.loadAddon()).toThrow(/npm rebuild @ts-vmm\/kvm-sys/);
   });
 });

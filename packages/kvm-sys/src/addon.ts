@@ -4,6 +4,7 @@ import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type AddonHost, addonCandidates, resolveAddon, unavailableMessage } from './addon-resolve.js';
 
 /**
  * An error thrown by a native call. `errno` is the Linux errno, `code` its name (`'EBADF'`,
@@ -109,8 +110,8 @@ export interface NativeAddon {
 }
 
 /**
- * Thrown when the native addon cannot be loaded. The message says why (not Linux x86-64, addon not
- * built, load failure) and how to fix it.
+ * Thrown when the native addon cannot be loaded. The message says why (not Linux x86-64, or each
+ * path tried and why it did not load) and what to do (install a toolchain and rebuild the package).
  * @example
  * try { loadAddon(); } catch (e) { if (e instanceof AddonUnavailableError) useEmulator(); }
  */
@@ -118,7 +119,7 @@ export class AddonUnavailableError extends Error {
   override readonly name = 'AddonUnavailableError';
   constructor(
     message: string,
-    /** The underlying load error, when there was one. */
+    /** The underlying load error, when there was one (the first candidate's that threw). */
     override readonly cause?: unknown,
   ) {
     super(message);
@@ -126,34 +127,52 @@ export class AddonUnavailableError extends Error {
 }
 
 /**
- * Path of the compiled addon: `$TS_VMM_KVM_SYS_ADDON` when set, else `build/Release/kvm_sys.node` in
- * this package (found relative to this module, or through `@ts-vmm/kvm-sys/package.json` when a
- * bundler has inlined this module into another package).
+ * Roots of this package to look in: the one this module sits in (src/ and dist/ are both one level
+ * below it), and the one `@ts-vmm/kvm-sys/package.json` resolves to (when a bundler has inlined this
+ * module into another package).
+ */
+function packageRoots(): string[] {
+  const roots = [join(dirname(fileURLToPath(import.meta.url)), '..')];
+  try {
+    roots.push(dirname(createRequire(import.meta.url).resolve('@ts-vmm/kvm-sys/package.json')));
+  } catch {
+    // not resolvable from here
+  }
+  return roots;
+}
+
+function host(): AddonHost {
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    napiVersion: Number(process.versions.napi ?? 0),
+  };
+}
+
+let cached: NativeAddon | undefined;
+let cachedPath: string | undefined;
+let cachedError: AddonUnavailableError | undefined;
+
+/**
+ * Path of the addon: `$TS_VMM_KVM_SYS_ADDON` when set; else the file {@link loadAddon} loaded; before
+ * it has loaded, the first candidate present: the prebuilt `prebuilds/<platform>-<arch>/kvm_sys.node`
+ * shipped in the package, then `build/Release/kvm_sys.node` built from source (see the README). Pass
+ * it to workers that `require` the addon themselves, after `loadAddon()`, so they load the same file.
  * @example console.log(addonPath());
  */
 export function addonPath(): string {
   const override = process.env.TS_VMM_KVM_SYS_ADDON;
   if (override) return override;
-  // Works from src/ (tests, tsx) and from dist/ (built package): both sit one level below the root.
-  const here = dirname(fileURLToPath(import.meta.url));
-  const local = join(here, '..', 'build', 'Release', 'kvm_sys.node');
-  if (existsSync(local)) return local;
-  try {
-    const pkg = createRequire(import.meta.url).resolve('@ts-vmm/kvm-sys/package.json');
-    const viaPackage = join(dirname(pkg), 'build', 'Release', 'kvm_sys.node');
-    if (existsSync(viaPackage)) return viaPackage;
-  } catch {
-    // not resolvable from here: report the local path
-  }
-  return local;
+  if (cachedPath) return cachedPath;
+  const candidates = addonCandidates(packageRoots(), host());
+  return (candidates.find((c) => existsSync(c.path)) ?? candidates[1]!).path;
 }
 
-let cached: NativeAddon | undefined;
-let cachedError: AddonUnavailableError | undefined;
-
 /**
- * Loads the native addon (once; later calls return the same object).
- * @throws {AddonUnavailableError} with the reason when it cannot be loaded.
+ * Loads the native addon (once; later calls return the same object): `$TS_VMM_KVM_SYS_ADDON` alone
+ * when that is set; otherwise the prebuilt binary shipped in the package when it matches this host
+ * (platform, arch, Node-API version) and loads, else the one built from source at install.
+ * @throws {AddonUnavailableError} naming each path tried, why it failed, and the rebuild step.
  * @example
  * const addon = loadAddon();
  * const efd = addon.eventfd(0, EFD_NONBLOCK);
@@ -161,31 +180,29 @@ let cachedError: AddonUnavailableError | undefined;
 export function loadAddon(): NativeAddon {
   if (cached) return cached;
   if (cachedError) throw cachedError;
-  try {
-    if (process.platform !== 'linux' || process.arch !== 'x64') {
-      throw new AddonUnavailableError(
-        `@ts-vmm/kvm-sys: the native addon supports linux/x64 only (this is ${process.platform}/${process.arch}); use a pure-TypeScript backend instead`,
-      );
-    }
-    const path = addonPath();
-    if (!existsSync(path)) {
-      throw new AddonUnavailableError(
-        `@ts-vmm/kvm-sys: native addon not built (${path} is missing): run \`node scripts/build-addon.mjs\` in packages/kvm-sys (needs g++, make, python3 and Node headers)`,
-      );
-    }
-    try {
-      cached = createRequire(import.meta.url)(path) as NativeAddon;
-    } catch (e) {
-      throw new AddonUnavailableError(
-        `@ts-vmm/kvm-sys: failed to load ${path}: ${(e as Error).message} (rebuild with \`node scripts/build-addon.mjs\`)`,
-        e,
-      );
-    }
-    return cached;
-  } catch (e) {
-    cachedError = e as AddonUnavailableError;
-    throw e;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    cachedError = new AddonUnavailableError(
+      `@ts-vmm/kvm-sys: the native addon supports linux/x64 only (this is ${process.platform}/${process.arch}); use a pure-TypeScript backend instead`,
+    );
+    throw cachedError;
   }
+  const require = createRequire(import.meta.url);
+  const result = resolveAddon<NativeAddon>({
+    roots: packageRoots(),
+    override: process.env.TS_VMM_KVM_SYS_ADDON,
+    host: host(),
+    load: (path) => require(path),
+  });
+  if (!result.ok) {
+    cachedError = new AddonUnavailableError(
+      unavailableMessage(result.attempts),
+      result.attempts.find((a) => a.error !== undefined)?.error,
+    );
+    throw cachedError;
+  }
+  cachedPath = result.candidate.path;
+  cached = result.addon;
+  return cached;
 }
 
 /**
