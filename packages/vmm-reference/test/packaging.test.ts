@@ -3,9 +3,13 @@
  * workspace installs the tarballs offline (`npm install --offline`, the workspace dependencies as
  * tarballs too, third-party ones packed from the workspace's installed copies), imports each package
  * at run time and type-checks a file importing each of them with `tsc --noEmit` (strict: a package
- * without declarations fails with TS7016). Needs the packages built (`turbo run test` builds first).
+ * without declarations fails with TS7016). Then, in the same install with the native addon hidden
+ * (install scripts were off, so nothing was built, and any prebuilt binary is moved away), the
+ * `ts-vmm` CLI boots its demo guest on the emulator and says why KVM is not there; and a second
+ * project installs only the portable packages (no kvm-sys, no kvm-ioctls tarball at all) and runs a
+ * guest on the emulator. Needs the packages built (`turbo run test` builds first).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -13,6 +17,7 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  renameSync,
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,13 +61,48 @@ const SAMPLE_EXPORTS: Record<string, string> = {
   '@ts-vmm/x86-emulator': 'ApicBus',
 };
 
-function run(cmd: string, args: string[], cwd: string): string {
+function run(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): string {
   return execFileSync(cmd, args, {
     cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 120_000,
+    env: env ?? process.env,
   });
+}
+
+/** Like {@link run}, but returns stdout, stderr and the exit status instead of throwing. */
+function runStatus(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 120_000,
+    env,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** npm install of tarballs, offline; returns false (after saying why) when npm cannot work offline here. */
+function npmInstall(app: string, tarballs: string[], skip: () => void): void {
+  try {
+    // --ignore-scripts: no install script runs, so kvm-sys builds no addon.
+    run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', ...tarballs], app);
+  } catch (e) {
+    const msg = `${(e as { stderr?: string }).stderr ?? ''}${(e as Error).message}`;
+    if (/ENOTCACHED|ENOTFOUND|EAI_AGAIN|ENOENT.*npm/.test(msg)) {
+      console.log(`skipped: packaging test (npm cannot install offline here: ${msg.split('\n')[0]})`);
+      skip();
+    }
+    throw e;
+  }
+}
+
+/** An environment without the variables that would change how the addon is looked for. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('TS_VMM_')) delete env[k];
+  return env;
 }
 
 /** Third-party packages that `deps` need, found through the workspace's (pnpm) installs, transitively. */
@@ -110,28 +150,11 @@ describe('packaging', () => {
       join(app, 'package.json'),
       JSON.stringify({ name: 'scratch', private: true, type: 'module' }),
     );
-    try {
-      // --ignore-scripts: kvm-sys builds its addon at install time; its own tests cover that build.
-      run(
-        'npm',
-        [
-          'install',
-          '--offline',
-          '--no-audit',
-          '--no-fund',
-          '--ignore-scripts',
-          ...files.map((f) => join(tarballs, f)),
-        ],
-        app,
-      );
-    } catch (e) {
-      const msg = `${(e as { stderr?: string }).stderr ?? ''}${(e as Error).message}`;
-      if (/ENOTCACHED|ENOTFOUND|EAI_AGAIN|ENOENT.*npm/.test(msg)) {
-        console.log(`skipped: packaging test (npm cannot install offline here: ${msg.split('\n')[0]})`);
-        ctx.skip();
-      }
-      throw e;
-    }
+    npmInstall(
+      app,
+      files.map((f) => join(tarballs, f)),
+      () => ctx.skip(),
+    );
 
     const names = workspace.map((p) => p.name);
     for (const name of names) expect(SAMPLE_EXPORTS[name], `a sample export for ${name}`).toBeDefined();
@@ -182,5 +205,52 @@ describe('packaging', () => {
         `tsc --noEmit in the scratch project failed:\n${(e as { stdout?: string }).stdout ?? ''}`,
       );
     }
-  }, 120_000);
+
+    // The addon hidden: nothing was built (install scripts off); move any prebuilt binary away.
+    const kvmSys = join(app, 'node_modules', '@ts-vmm', 'kvm-sys');
+    for (const d of ['build', 'prebuilds']) {
+      if (existsSync(join(kvmSys, d))) renameSync(join(kvmSys, d), join(kvmSys, `hidden-${d}`));
+    }
+    const cli = join(app, 'node_modules', '@ts-vmm', 'vmm-reference', 'dist', 'cli.js');
+    const demo = runStatus(process.execPath, [cli, 'demo'], app, cleanEnv());
+    expect(demo.status, `ts-vmm demo without the addon:\n${demo.stdout}${demo.stderr}`).toBe(0);
+    expect(demo.stdout).toContain('Hello from a ts-vmm guest');
+    expect(demo.stderr).toMatch(/backend: emulated \(.*KVM backend is not available: .*kvm-sys/);
+    // Asking for KVM names the step a user can take.
+    const kvm = runStatus(process.execPath, [cli, 'demo', '--backend', 'kvm'], app, cleanEnv());
+    expect(kvm.status).not.toBe(0);
+    expect(kvm.stderr).toMatch(/rebuild @ts-vmm\/kvm-sys/);
+
+    // The portable packages alone: no kvm-sys or kvm-ioctls tarball offered at all.
+    const portable = join(tmp, 'portable');
+    mkdirSync(portable);
+    writeFileSync(
+      join(portable, 'package.json'),
+      JSON.stringify({ name: 'portable', private: true, type: 'module' }),
+    );
+    const portableFiles = files.filter((f) => !/^ts-vmm-(kvm-sys|kvm-ioctls|vmm-reference)-/.test(f));
+    npmInstall(
+      portable,
+      portableFiles.map((f) => join(tarballs, f)),
+      () => ctx.skip(),
+    );
+    expect(existsSync(join(portable, 'node_modules', '@ts-vmm', 'kvm-sys'))).toBe(false);
+    expect(existsSync(join(portable, 'node_modules', '@ts-vmm', 'x86-emulator'))).toBe(true);
+    const guest = [
+      "import { zeroRegs } from '@ts-vmm/hypervisor';",
+      "import { GuestMemory } from '@ts-vmm/vm-memory';",
+      "import { EmulatedHypervisor } from '@ts-vmm/x86-emulator';",
+      "import '@ts-vmm/devices'; import '@ts-vmm/linux-loader';",
+      'const memory = GuestMemory.createShared([{ start: 0, size: 0x10000 }]);',
+      'memory.writeBytes(0x1000, new Uint8Array([0xba, 0xf8, 0x03, 0xb0, 0x68, 0xee, 0xb0, 0x69, 0xee, 0xf4]));',
+      'const vm = await new EmulatedHypervisor().createVm({ memory });',
+      'const vcpu = vm.createVcpu(0);',
+      'const s = vcpu.getSregs(); s.cs = { ...s.cs, base: 0n, selector: 0 }; vcpu.setSregs(s);',
+      'vcpu.setRegs({ ...zeroRegs(), rip: 0x1000n });',
+      "let out = ''; for (;;) { const e = vcpu.run(); if (e.kind === 'io-out') out += String.fromCharCode(e.data[0]); else if (e.kind === 'hlt') break; }",
+      'console.log(out);',
+    ].join('\n');
+    writeFileSync(join(portable, 'guest.mjs'), guest);
+    expect(run(process.execPath, ['guest.mjs'], portable, cleanEnv()).trim()).toBe('hi');
+  }, 240_000);
 });

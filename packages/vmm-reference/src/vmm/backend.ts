@@ -25,7 +25,14 @@ type EmulatorModule = Record<string, unknown>;
  */
 export async function loadBackend(kind: BackendKind): Promise<Hypervisor> {
   if (kind === 'kvm') {
-    const m = await import('@ts-vmm/kvm-ioctls');
+    let m: typeof import('@ts-vmm/kvm-ioctls');
+    try {
+      m = await import('@ts-vmm/kvm-ioctls');
+    } catch (e) {
+      throw new VmmError(
+        `the KVM backend is not installed: @ts-vmm/kvm-ioctls, an optional dependency, could not be loaded (${(e as Error).message.split('\n')[0]}); it needs Linux and the @ts-vmm/kvm-sys native addon`,
+      );
+    }
     try {
       return await m.openKvm();
     } catch (e) {
