@@ -17,8 +17,8 @@ export const buildFile = join(root, 'build', 'Release', 'kvm_sys.node');
 
 export const REBUILD_STEP =
   'install a C++ toolchain (g++, make, python3) and run `npm rebuild @ts-vmm/kvm-sys` ' +
-  '(pnpm: `pnpm rebuild @ts-vmm/kvm-sys`, or allow its build with `pnpm approve-builds`; ' +
-  'yarn 2+: `yarn rebuild @ts-vmm/kvm-sys`)';
+  '(pnpm 10: allow and run its build with `pnpm approve-builds`, and once allowed ' +
+  '`pnpm rebuild @ts-vmm/kvm-sys`; yarn 2+: `yarn rebuild @ts-vmm/kvm-sys`)';
 
 /** node-gyp: the package manager's (npm sets npm_config_node_gyp), our devDependency, npm's bundled copy, or PATH. */
 function nodeGyp() {

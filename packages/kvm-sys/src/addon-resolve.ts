@@ -19,8 +19,8 @@ export const PACKAGE_NAME = '@ts-vmm/kvm-sys';
 /** What a user of the published package can do when no candidate loads. */
 export const REBUILD_STEP =
   'install a C++ toolchain (g++, make, python3) and run `npm rebuild @ts-vmm/kvm-sys` ' +
-  '(pnpm: `pnpm rebuild @ts-vmm/kvm-sys`, or allow its build with `pnpm approve-builds`; ' +
-  'yarn 2+: `yarn rebuild @ts-vmm/kvm-sys`)';
+  '(pnpm 10: allow and run its build with `pnpm approve-builds`, and once allowed ' +
+  '`pnpm rebuild @ts-vmm/kvm-sys`; yarn 2+: `yarn rebuild @ts-vmm/kvm-sys`)';
 
 /** One place the addon may be. */
 export interface AddonCandidate {
