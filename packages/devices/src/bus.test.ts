@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Bus, type BusDevice, BusError, type UnclaimedAccess } from './bus.js';
+import { Bus, type BusDevice, type UnclaimedAccess } from './bus.js';
+import { DeviceError } from './errors.js';
 
 class Recorder implements BusDevice {
   log: string[] = [];
@@ -32,9 +33,9 @@ describe('Bus', () => {
     bus.register(0x1000, 0x1000, new Recorder(1), 'a');
     bus.register(0x3000, 0x1000, new Recorder(2), 'b');
     expect(() => bus.register(0x1fff, 2, new Recorder(3), 'c')).toThrow(/overlaps \[0x1000, 0x2000\) of a/);
-    expect(() => bus.register(0x2fff, 2, new Recorder(3), 'c')).toThrow(BusError);
-    expect(() => bus.register(0x0, 0x1001, new Recorder(3), 'c')).toThrow(BusError);
-    expect(() => bus.register(0x2000, 0, new Recorder(3), 'c')).toThrow(BusError);
+    expect(() => bus.register(0x2fff, 2, new Recorder(3), 'c')).toThrow(DeviceError);
+    expect(() => bus.register(0x0, 0x1001, new Recorder(3), 'c')).toThrow(DeviceError);
+    expect(() => bus.register(0x2000, 0, new Recorder(3), 'c')).toThrow(DeviceError);
     bus.register(0x2000, 0x1000, new Recorder(3), 'c');
     expect(bus.entries.map((r) => r.name)).toEqual(['a', 'c', 'b']);
     expect(() => new Bus('pio').register(0xfff0, 0x20, new Recorder(1))).toThrow(/extends past 0x10000/);

@@ -1,3 +1,4 @@
+import { DeviceError } from './errors.js';
 /**
  * A device that answers reads and writes in an address range. `offset` is relative to the start of
  * the range the device was registered at; `data.length` is the access size (1, 2, 4 or 8 bytes).
@@ -43,11 +44,6 @@ export interface BusOptions {
   onUnclaimed?: (access: UnclaimedAccess) => void;
 }
 
-/** The error type of the bus module: bad ranges, overlaps, bad access sizes. */
-export class BusError extends Error {
-  override name = 'BusError';
-}
-
 const LIMIT: Record<AddressSpace, number> = { pio: 0x1_0000, mmio: 2 ** 52 };
 
 function hex(n: number): string {
@@ -87,19 +83,23 @@ export class Bus {
   }
 
   /**
-   * Registers `device` for `[base, base + size)`. Throws {@link BusError} when the range is invalid
+   * Registers `device` for `[base, base + size)`. Throws {@link DeviceError} when the range is invalid
    * or overlaps one already registered.
    * @example bus.register(0x60, 1, i8042.dataPort, 'i8042-data')
    */
   register(base: number, size: number, device: BusDevice, name = 'device'): void {
     const limit = LIMIT[this.space];
     if (!Number.isSafeInteger(base) || base < 0 || !Number.isSafeInteger(size) || size <= 0) {
-      throw new BusError(
+      throw new DeviceError(
+        'invalid-config',
+        'bus',
         `${this.space} range for ${name}: base ${base} / size ${size} must be a non-negative integer and a positive integer`,
       );
     }
     if (base + size > limit) {
-      throw new BusError(
+      throw new DeviceError(
+        'invalid-config',
+        'bus',
         `${this.space} range ${hex(base)}+${hex(size)} for ${name} extends past ${hex(limit)}`,
       );
     }
@@ -110,7 +110,9 @@ export class Bus {
       (prev && prev.base + prev.size > base ? prev : undefined) ??
       (next && next.base < base + size ? next : undefined);
     if (clash) {
-      throw new BusError(
+      throw new DeviceError(
+        'invalid-config',
+        'bus',
         `${this.space} range [${hex(base)}, ${hex(base + size)}) for ${name} overlaps [${hex(clash.base)}, ${hex(clash.base + clash.size)}) of ${clash.name}`,
       );
     }
@@ -210,7 +212,12 @@ export class Bus {
    */
   readValue(addr: number, size: 1 | 2 | 4): number {
     const d = this.scratch[size - 1];
-    if (!d) throw new BusError(`access size ${size} at ${hex(addr)}: readValue takes 1, 2 or 4`);
+    if (!d)
+      throw new DeviceError(
+        'invalid-config',
+        'bus',
+        `access size ${size} at ${hex(addr)}: readValue takes 1, 2 or 4`,
+      );
     this.read(addr, d);
     return size === 1
       ? d[0]
@@ -225,7 +232,12 @@ export class Bus {
    */
   writeValue(addr: number, size: 1 | 2 | 4, value: number): boolean {
     const d = this.scratch[size - 1];
-    if (!d) throw new BusError(`access size ${size} at ${hex(addr)}: writeValue takes 1, 2 or 4`);
+    if (!d)
+      throw new DeviceError(
+        'invalid-config',
+        'bus',
+        `access size ${size} at ${hex(addr)}: writeValue takes 1, 2 or 4`,
+      );
     for (let i = 0; i < size; i++) d[i] = value >>> (8 * i);
     return this.write(addr, d);
   }
@@ -238,6 +250,6 @@ export class Bus {
 
 function checkSize(n: number): void {
   if (n !== 1 && n !== 2 && n !== 4 && n !== 8) {
-    throw new BusError(`access size ${n} is not 1, 2, 4 or 8 bytes`);
+    throw new DeviceError('invalid-config', 'bus', `access size ${n} is not 1, 2, 4 or 8 bytes`);
   }
 }

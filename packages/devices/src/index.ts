@@ -11,26 +11,24 @@ export {
   type AddressSpace,
   Bus,
   type BusDevice,
-  BusError,
   type BusOptions,
   type BusRange,
   type UnclaimedAccess,
 } from './bus.js';
 export { DebugExit, type DebugExitOptions } from './debug-exit.js';
+export { DeviceError, type DeviceErrorKind } from './errors.js';
 export { I8042, I8042_CMD, type I8042Options } from './i8042.js';
 export { type IrqLine, RecordingIrqLine } from './irq.js';
-export { CMOS_REG, RTC_UIP_WINDOW_MS, Rtc, RtcError, type RtcOptions } from './rtc.js';
+export { CMOS_REG, RTC_UIP_WINDOW_MS, Rtc, type RtcOptions } from './rtc.js';
 export {
   SERIAL_FIFO_SIZE,
   Serial,
-  SerialError,
   type SerialOptions,
   type SerialSink,
   UART_REG,
 } from './serial.js';
 export {
   Block,
-  BlockError,
   type BlockOptions,
   type BlockStats,
   SECTOR_SIZE,
@@ -58,7 +56,6 @@ export {
   VIRTIO_MMIO_MAGIC,
   VIRTIO_MMIO_SIZE,
   type VirtioMmioDeviceInfo,
-  VirtioMmioError,
   type VirtioMmioOptions,
   VirtioMmioTransport,
   virtioMmioCmdline,
@@ -66,7 +63,6 @@ export {
 export {
   MAX_FRAME_SIZE,
   Net,
-  NetError,
   type NetOptions,
   type NetStats,
   parseMac,
@@ -83,11 +79,10 @@ export {
   MAX_INDIRECT_DESCRIPTORS,
   MAX_QUEUE_SIZE,
   Queue,
-  QueueError,
 } from './virtio/queue.js';
 export { RNG_MAX_BYTES_PER_REQUEST, Rng, type RngOptions } from './virtio/rng.js';
-export { IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TapBackend, TapError, TUNSETIFF } from './virtio/tap.js';
-export { Vsock, VsockError, type VsockOptions, type VsockStats } from './virtio/vsock.js';
+export { IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TapBackend, TUNSETIFF } from './virtio/tap.js';
+export { Vsock, type VsockOptions, type VsockStats } from './virtio/vsock.js';
 export {
   decodeVsockHeader,
   encodeVsockHeader,

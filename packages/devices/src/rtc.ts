@@ -1,4 +1,5 @@
 import type { BusDevice } from './bus.js';
+import { DeviceError } from './errors.js';
 
 /** CMOS register indices. */
 export const CMOS_REG = {
@@ -35,11 +36,6 @@ export interface RtcOptions {
   clock?: () => number;
   /** Initial CMOS RAM bytes (index 0x0e and up), e.g. memory size fields. */
   ram?: Record<number, number>;
-}
-
-/** The error type of the RTC module. */
-export class RtcError extends Error {
-  override name = 'RtcError';
 }
 
 function toBcd(v: number): number {
@@ -81,7 +77,11 @@ export class Rtc implements BusDevice {
     for (const [k, v] of Object.entries(options.ram ?? {})) {
       const i = Number(k);
       if (!Number.isInteger(i) || i < 0x0e || i >= 128 || i === CMOS_REG.CENTURY)
-        throw new RtcError(`CMOS RAM index ${k} is not a free RAM byte (0x0e..0x7f, not 0x32)`);
+        throw new DeviceError(
+          'invalid-config',
+          'rtc',
+          `CMOS RAM index ${k} is not a free RAM byte (0x0e..0x7f, not 0x32)`,
+        );
       this.ram[i] = v & 0xff;
     }
   }

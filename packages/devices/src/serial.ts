@@ -1,4 +1,5 @@
 import type { BusDevice } from './bus.js';
+import { DeviceError } from './errors.js';
 import type { IrqLine } from './irq.js';
 
 /** Register offsets of a 16550A, relative to its base port. */
@@ -76,11 +77,6 @@ export interface SerialOptions {
   inputBufferSize?: number;
   /** Called when input space becomes available after {@link Serial.enqueueInput} filled it. */
   onInputSpace?: () => void;
-}
-
-/** The error type of the serial module. */
-export class SerialError extends Error {
-  override name = 'SerialError';
 }
 
 /** A bounded byte FIFO (ring buffer). */
@@ -166,9 +162,17 @@ export class Serial implements BusDevice {
     const outSize = options.outputBufferSize ?? 64 * 1024;
     const inSize = options.inputBufferSize ?? 4096;
     if (!Number.isSafeInteger(outSize) || outSize < 1)
-      throw new SerialError(`outputBufferSize ${outSize} must be a positive integer`);
+      throw new DeviceError(
+        'invalid-config',
+        'serial',
+        `outputBufferSize ${outSize} must be a positive integer`,
+      );
     if (!Number.isSafeInteger(inSize) || inSize < 0)
-      throw new SerialError(`inputBufferSize ${inSize} must be a non-negative integer`);
+      throw new DeviceError(
+        'invalid-config',
+        'serial',
+        `inputBufferSize ${inSize} must be a non-negative integer`,
+      );
     this.irq = options.irq;
     this.sink = options.sink;
     this.out = new ByteRing(outSize);

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
+import { DeviceError } from '../errors.js';
 import { featureBit, VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
 import { ChainBuffer, type ChainReader, type Descriptor, type DescriptorChain, type Queue } from './queue.js';
@@ -48,11 +49,6 @@ const MAX_MERGE_BYTES = 8 << 20;
  * separate transfers run in parallel on the pool, which wins for large ones.
  */
 const MAX_ASYNC_MERGE_BYTES = 64 << 10;
-
-/** The error type of the block module (bad options from the VMM; guest errors become statuses). */
-export class BlockError extends Error {
-  override name = 'BlockError';
-}
 
 /** Options for a {@link Block} device. */
 export interface BlockOptions {
@@ -185,7 +181,12 @@ export class Block implements VirtioDevice {
     try {
       this.fd = fs.openSync(options.path, this.readOnly ? 'r' : 'r+');
     } catch (e) {
-      throw new BlockError(`cannot open disk image ${options.path}: ${(e as Error).message}`);
+      throw new DeviceError(
+        'io',
+        'virtio-blk',
+        `cannot open disk image ${options.path}: ${(e as Error).message}`,
+        e,
+      );
     }
     const st = fs.fstatSync(this.fd);
     let size = st.size;
@@ -196,20 +197,30 @@ export class Block implements VirtioDevice {
         (st.isFile() && options.sizeBytes > st.size)
       ) {
         fs.closeSync(this.fd);
-        throw new BlockError(
+        throw new DeviceError(
+          'invalid-config',
+          'virtio-blk',
           `sizeBytes ${options.sizeBytes} is invalid for ${options.path} (file size ${st.size})`,
         );
       }
       size = options.sizeBytes;
     } else if (!st.isFile()) {
       fs.closeSync(this.fd);
-      throw new BlockError(`${options.path} is not a regular file: give its size with sizeBytes`);
+      throw new DeviceError(
+        'invalid-config',
+        'virtio-blk',
+        `${options.path} is not a regular file: give its size with sizeBytes`,
+      );
     }
     this.capacity = Math.floor(size / SECTOR_SIZE);
     const id = new TextEncoder().encode(options.id ?? options.path.split('/').pop() ?? '');
     if (options.id !== undefined && id.length > VIRTIO_BLK_ID_BYTES) {
       fs.closeSync(this.fd);
-      throw new BlockError(`block id "${options.id}" is ${id.length} bytes; at most ${VIRTIO_BLK_ID_BYTES}`);
+      throw new DeviceError(
+        'invalid-config',
+        'virtio-blk',
+        `block id "${options.id}" is ${id.length} bytes; at most ${VIRTIO_BLK_ID_BYTES}`,
+      );
     }
     this.id = id.subarray(0, VIRTIO_BLK_ID_BYTES);
     this.discard = (options.discard ?? true) && !this.readOnly;
@@ -267,9 +278,9 @@ export class Block implements VirtioDevice {
   /**
    * Serves every available request (sync mode) or submits them (async mode). Each pass takes all
    * the chains the driver has published, parses them, merges contiguous reads or writes, publishes
-   * `avail_event` once, and finally the used index and at most one interrupt. Throws a `QueueError`
-   * for a malformed ring (the transport sets DEVICE_NEEDS_RESET) after serving the requests before
-   * the bad chain.
+   * `avail_event` once, and finally the used index and at most one interrupt. Throws a guest-error
+   * `DeviceError` for a malformed ring (the transport sets DEVICE_NEEDS_RESET) after serving the
+   * requests before the bad chain.
    */
   processQueue(): void {
     const ctx = this.ctx;
@@ -895,7 +906,7 @@ function transferSync(fd: number, iov: Uint8Array[], pos: number, isRead: boolea
       n = isRead ? fs.readvSync(fd, part, pos) : fs.writevSync(fd, part, pos);
     }
     if (n === 0) {
-      if (!isRead) throw new BlockError(`write of nothing at byte ${pos}`);
+      if (!isRead) throw new DeviceError('io', 'virtio-blk', `write of nothing at byte ${pos}`);
       for (let k = seg; k < iov.length; k++) iov[k].fill(0); // past the end of the file
       return;
     }
@@ -912,7 +923,7 @@ function transferOne(fd: number, v: Uint8Array, pos: number, isRead: boolean): v
       ? fs.readSync(fd, v, off, v.length - off, pos + off)
       : fs.writeSync(fd, v, off, v.length - off, pos + off);
     if (n === 0) {
-      if (!isRead) throw new BlockError(`write of nothing at byte ${pos + off}`);
+      if (!isRead) throw new DeviceError('io', 'virtio-blk', `write of nothing at byte ${pos + off}`);
       v.fill(0, off);
       return;
     }

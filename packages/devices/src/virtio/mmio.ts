@@ -1,5 +1,6 @@
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { BusDevice } from '../bus.js';
+import { DeviceError } from '../errors.js';
 import type { IrqLine } from '../irq.js';
 import { featureBit, VIRTIO_F, VIRTIO_MMIO_INT, VIRTIO_STATUS } from './constants.js';
 import type { VirtioContext, VirtioDevice } from './device.js';
@@ -78,11 +79,6 @@ export interface VirtioMmioOptions {
   onError?: (error: unknown) => void;
 }
 
-/** The error type of the transport module (configuration mistakes by the VMM, not by the guest). */
-export class VirtioMmioError extends Error {
-  override name = 'VirtioMmioError';
-}
-
 /**
  * The virtio-mmio transport, version 2 (virtio 1.x, "modern" only): every register, the device
  * status state machine, feature negotiation (VIRTIO_F_VERSION_1 required), queue setup, reset,
@@ -135,7 +131,11 @@ export class VirtioMmioTransport implements BusDevice {
     options: VirtioMmioOptions,
   ) {
     if (device.queueMaxSizes.length === 0)
-      throw new VirtioMmioError(`device type ${device.deviceType} has no queues`);
+      throw new DeviceError(
+        'invalid-config',
+        'virtio-mmio',
+        `device type ${device.deviceType} has no queues`,
+      );
     this.queues = device.queueMaxSizes.map((n) => new Queue(n));
     this.mem = options.mem;
     this.irq = options.irq;

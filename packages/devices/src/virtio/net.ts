@@ -1,3 +1,4 @@
+import { DeviceError } from '../errors.js';
 import { featureBit, VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
 import type { NetBackend } from './net-backend.js';
@@ -9,11 +10,6 @@ export const VIRTIO_NET_HDR_SIZE = 12;
 /** Largest frame handled (64 KiB plus an Ethernet header). */
 export const MAX_FRAME_SIZE = 65_550;
 const VIRTIO_NET_S_LINK_UP = 1;
-
-/** The error type of the net module. */
-export class NetError extends Error {
-  override name = 'NetError';
-}
 
 /** Options for a {@link Net} device. */
 export interface NetOptions {
@@ -36,13 +32,17 @@ export interface NetStats {
 }
 
 /**
- * Parses "aa:bb:cc:dd:ee:ff" into 6 bytes; throws {@link NetError} naming a malformed string.
+ * Parses "aa:bb:cc:dd:ee:ff" into 6 bytes; throws {@link DeviceError} naming a malformed string.
  * @example parseMac('52:54:00:12:34:56') // Uint8Array [0x52, 0x54, 0, 0x12, 0x34, 0x56]
  */
 export function parseMac(mac: string): Uint8Array {
   const parts = mac.split(':');
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
-    throw new NetError(`MAC address "${mac}" is not six colon-separated hex bytes`);
+    throw new DeviceError(
+      'invalid-config',
+      'virtio-net',
+      `MAC address "${mac}" is not six colon-separated hex bytes`,
+    );
   }
   return Uint8Array.from(parts.map((p) => Number.parseInt(p, 16)));
 }
@@ -87,7 +87,12 @@ export class Net implements VirtioDevice {
       this.mac[0] = (this.mac[0] & 0xfe) | 0x02;
     } else if (typeof options.mac === 'string') this.mac = parseMac(options.mac);
     else {
-      if (options.mac.length !== 6) throw new NetError(`MAC address has ${options.mac.length} bytes, not 6`);
+      if (options.mac.length !== 6)
+        throw new DeviceError(
+          'invalid-config',
+          'virtio-net',
+          `MAC address has ${options.mac.length} bytes, not 6`,
+        );
       this.mac = options.mac.slice();
     }
     this.config.set(this.mac, 0);
@@ -97,7 +102,11 @@ export class Net implements VirtioDevice {
     let f = featureBit(VIRTIO_NET_F.MAC) | featureBit(VIRTIO_NET_F.STATUS);
     if (options.mtu !== undefined) {
       if (!Number.isInteger(options.mtu) || options.mtu < 68 || options.mtu > 65535)
-        throw new NetError(`MTU ${options.mtu} must be an integer in [68, 65535]`);
+        throw new DeviceError(
+          'invalid-config',
+          'virtio-net',
+          `MTU ${options.mtu} must be an integer in [68, 65535]`,
+        );
       v.setUint16(10, options.mtu, true);
       f |= featureBit(VIRTIO_NET_F.MTU);
     }

@@ -1,13 +1,24 @@
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DeviceError } from '../errors.js';
 import { VIRTQ_DESC_F } from './constants.js';
-import { MAX_INDIRECT_DESCRIPTORS, Queue, QueueError } from './queue.js';
+import { MAX_INDIRECT_DESCRIPTORS, Queue } from './queue.js';
 
 const MEM = 0x10000;
 const DESC = 0x1000;
 const AVAIL = 0x2000;
 const USED = 0x3000;
+
+/** What `f` throws (undefined when it returns). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
 
 function setup(size = 8) {
   const mem = GuestMemory.createShared([{ start: 0, size: MEM }]);
@@ -145,15 +156,17 @@ describe('Queue', () => {
     ],
   ];
   for (const [name, make, msg] of bad) {
-    it(`refuses ${name} with a QueueError`, () => {
+    it(`refuses ${name} with a guest-error DeviceError`, () => {
       const s = setup();
       make(s);
       s.avail(0);
-      expect(() => s.q.pop(s.mem)).toThrow(QueueError);
+      expect(() => s.q.pop(s.mem)).toThrow(DeviceError);
       const s2 = setup();
       make(s2);
       s2.avail(0);
-      expect(() => s2.q.pop(s2.mem)).toThrow(msg);
+      const e = thrown(() => s2.q.pop(s2.mem));
+      expect(e).toMatchObject({ kind: 'guest-error', device: 'virtqueue' });
+      expect((e as Error).message).toMatch(msg);
     });
   }
 
@@ -204,7 +217,7 @@ describe('Queue', () => {
     expect(s.q.needsNotification(s.mem)).toBe(true);
   });
 
-  it('never throws anything but QueueError, never hangs, and yields only in-memory buffers (property)', () => {
+  it('never throws anything but a guest-error DeviceError, never hangs, and yields only in-memory buffers (property)', () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -239,7 +252,8 @@ describe('Queue', () => {
               expect(c.descriptors.length).toBeLessThanOrEqual(MAX_INDIRECT_DESCRIPTORS);
               s.q.addUsed(s.mem, c.head, 0);
             } catch (e) {
-              expect(e).toBeInstanceOf(QueueError);
+              expect(e).toBeInstanceOf(DeviceError);
+              expect((e as DeviceError).kind).toBe('guest-error');
               break;
             }
           }

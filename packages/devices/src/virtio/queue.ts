@@ -1,24 +1,11 @@
 import type { GuestMemory } from '@ts-vmm/vm-memory';
+import { DeviceError } from '../errors.js';
 import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F } from './constants.js';
 
 /** Largest queue size a split virtqueue can have. */
 export const MAX_QUEUE_SIZE = 32768;
 /** Largest indirect descriptor table accepted (entries), as QEMU's VIRTQUEUE_MAX_SIZE. */
 export const MAX_INDIRECT_DESCRIPTORS = 1024;
-
-/**
- * A malformed virtqueue: the driver broke the ring protocol (bad index, loop, address outside guest
- * memory, nested indirect table...). The transport answers it by setting DEVICE_NEEDS_RESET; it never
- * reaches the VMM as an exception.
- *
- * @example
- * ```ts
- * try { queue.pop(mem); } catch (e) { if (e instanceof QueueError) ctx.fail(e); }
- * ```
- */
-export class QueueError extends Error {
-  override name = 'QueueError';
-}
 
 /** One buffer of a descriptor chain, already checked to lie inside guest memory. */
 export interface Descriptor {
@@ -189,11 +176,15 @@ abstract class ChainCursor {
  * @example const hdr = chain.reader(mem).read(16);
  */
 export class ChainReader extends ChainCursor {
-  /** Reads exactly `n` bytes; throws {@link QueueError} when the chain holds fewer. */
+  /** Reads exactly `n` bytes; throws {@link DeviceError} when the chain holds fewer. */
   read(n: number): Uint8Array {
     const out = new Uint8Array(n);
     if (this.readInto(out) !== n)
-      throw new QueueError(`descriptor chain too short: needed ${n} readable bytes`);
+      throw new DeviceError(
+        'guest-error',
+        'virtqueue',
+        `descriptor chain too short: needed ${n} readable bytes`,
+      );
     return out;
   }
   /** Reads up to `out.length` bytes; returns the count. */
@@ -255,7 +246,7 @@ function u16Cell(mem: GuestMemory, addr: number): Uint16Array {
  * descriptors (an indirect table at most its own length, and at most
  * {@link MAX_INDIRECT_DESCRIPTORS}); indirect tables do not nest and may not be chained; writable
  * buffers follow readable ones; and every buffer lies in guest memory. Violations throw
- * {@link QueueError}, which the transport turns into DEVICE_NEEDS_RESET.
+ * {@link DeviceError}, which the transport turns into DEVICE_NEEDS_RESET.
  *
  * Ordering: the used element is written before the used index, and the used index is published
  * with `Atomics.store` (a full barrier on x86 and a release on weaker machines); the avail index is
@@ -310,7 +301,11 @@ export class Queue {
       maxSize > MAX_QUEUE_SIZE ||
       (maxSize & (maxSize - 1)) !== 0
     ) {
-      throw new QueueError(`queue max size ${maxSize} must be a power of two in [1, ${MAX_QUEUE_SIZE}]`);
+      throw new DeviceError(
+        'invalid-config',
+        'virtqueue',
+        `queue max size ${maxSize} must be a power of two in [1, ${MAX_QUEUE_SIZE}]`,
+      );
     }
     this.size = maxSize;
   }
@@ -333,12 +328,16 @@ export class Queue {
 
   /**
    * Checks the driver's configuration against guest memory (sizes, alignment, ranges) and prepares
-   * the queue for use. Throws {@link QueueError} naming the bad value.
+   * the queue for use. Throws {@link DeviceError} naming the bad value.
    */
   validate(mem: GuestMemory): void {
     const s = this.size;
     if (s < 1 || s > this.maxSize || (s & (s - 1)) !== 0)
-      throw new QueueError(`queue size ${s} must be a power of two in [1, ${this.maxSize}]`);
+      throw new DeviceError(
+        'guest-error',
+        'virtqueue',
+        `queue size ${s} must be a power of two in [1, ${this.maxSize}]`,
+      );
     const parts: [string, number, number, number][] = [
       ['descriptor table', this.descTable, 16 * s, 16],
       ['driver area', this.availRing, 6 + 2 * s, 2],
@@ -346,9 +345,17 @@ export class Queue {
     ];
     for (const [name, addr, len, align] of parts) {
       if (addr % align !== 0)
-        throw new QueueError(`${name} address ${hex(addr)} is not ${align}-byte aligned`);
+        throw new DeviceError(
+          'guest-error',
+          'virtqueue',
+          `${name} address ${hex(addr)} is not ${align}-byte aligned`,
+        );
       if (!mem.checkRange(addr, len))
-        throw new QueueError(`${name} [${hex(addr)}, +${len}) is not inside guest memory`);
+        throw new DeviceError(
+          'guest-error',
+          'virtqueue',
+          `${name} [${hex(addr)}, +${len}) is not inside guest memory`,
+        );
     }
     const view = (addr: number, len: number): [DataView | undefined, number] => {
       const r = mem.findRegion(addr);
@@ -362,7 +369,11 @@ export class Queue {
       this.usedIdxCell = u16Cell(mem, this.usedRing + 2);
       this.availEventCell = u16Cell(mem, this.usedRing + 4 + 8 * s);
     } catch (e) {
-      throw new QueueError(`queue rings cannot be mapped: ${(e as Error).message}`);
+      throw new DeviceError(
+        'guest-error',
+        'virtqueue',
+        `queue rings cannot be mapped: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -374,7 +385,9 @@ export class Queue {
   pending(mem: GuestMemory): number {
     const n = (this.availIdx(mem) - this.nextAvail) & 0xffff;
     if (n > this.size)
-      throw new QueueError(
+      throw new DeviceError(
+        'guest-error',
+        'virtqueue',
         `avail index ${this.availIdx(mem)} is ${n} ahead of the device, more than the queue size ${this.size}`,
       );
     return n;
@@ -382,7 +395,7 @@ export class Queue {
 
   /**
    * Takes the next available descriptor chain, or returns null when there is none.
-   * Throws {@link QueueError} for a malformed ring or chain.
+   * Throws {@link DeviceError} for a malformed ring or chain.
    */
   pop(mem: GuestMemory): DescriptorChain | null {
     if (!this.ready) return null;
@@ -453,53 +466,94 @@ export class Queue {
   private pushDesc(mem: GuestMemory, out: ChainBuffer): void {
     const d = this.d;
     if (d.addr < 0 || !mem.checkRange(d.addr, d.len)) {
-      throw new QueueError(`descriptor buffer [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`);
+      throw new DeviceError(
+        'guest-error',
+        'virtqueue',
+        `descriptor buffer [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`,
+      );
     }
     const writable = (d.flags & VIRTQ_DESC_F.WRITE) !== 0;
     if (!writable && out.count > 0 && out.writable[out.count - 1])
-      throw new QueueError('device-readable descriptor after a device-writable one');
+      throw new DeviceError(
+        'guest-error',
+        'virtqueue',
+        'device-readable descriptor after a device-writable one',
+      );
     out.push(d.addr, d.len, writable);
   }
 
   /**
    * Parses the chain starting at descriptor `head` into `out` (reused, no allocation), with every
-   * check {@link Queue.pop} makes. Throws {@link QueueError} for a malformed chain.
+   * check {@link Queue.pop} makes. Throws {@link DeviceError} for a malformed chain.
    */
   parseChainInto(mem: GuestMemory, head: number, out: ChainBuffer): void {
     if (head >= this.size)
-      throw new QueueError(`descriptor head ${head} is out of range for queue size ${this.size}`);
+      throw new DeviceError(
+        'guest-error',
+        'virtqueue',
+        `descriptor head ${head} is out of range for queue size ${this.size}`,
+      );
     out.clear(head);
     const d = this.d;
     let i = head;
     let count = 0;
     for (;;) {
       if (++count > this.size)
-        throw new QueueError(
+        throw new DeviceError(
+          'guest-error',
+          'virtqueue',
           `descriptor chain from head ${head} is longer than the queue size ${this.size} (a loop?)`,
         );
       this.readDesc(mem, this.descTable, i);
       if (d.flags & VIRTQ_DESC_F.INDIRECT) {
         if (!this.indirect)
-          throw new QueueError('indirect descriptor used but VIRTIO_F_RING_INDIRECT_DESC not negotiated');
-        if (d.flags & VIRTQ_DESC_F.NEXT) throw new QueueError('indirect descriptor with the NEXT flag set');
+          throw new DeviceError(
+            'guest-error',
+            'virtqueue',
+            'indirect descriptor used but VIRTIO_F_RING_INDIRECT_DESC not negotiated',
+          );
+        if (d.flags & VIRTQ_DESC_F.NEXT)
+          throw new DeviceError('guest-error', 'virtqueue', 'indirect descriptor with the NEXT flag set');
         if (d.len === 0 || d.len % 16 !== 0)
-          throw new QueueError(`indirect table length ${d.len} is not a non-zero multiple of 16`);
+          throw new DeviceError(
+            'guest-error',
+            'virtqueue',
+            `indirect table length ${d.len} is not a non-zero multiple of 16`,
+          );
         const n = d.len / 16;
         if (n > MAX_INDIRECT_DESCRIPTORS)
-          throw new QueueError(`indirect table of ${n} descriptors exceeds ${MAX_INDIRECT_DESCRIPTORS}`);
+          throw new DeviceError(
+            'guest-error',
+            'virtqueue',
+            `indirect table of ${n} descriptors exceeds ${MAX_INDIRECT_DESCRIPTORS}`,
+          );
         if (d.addr < 0 || !mem.checkRange(d.addr, d.len))
-          throw new QueueError(`indirect table [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`);
+          throw new DeviceError(
+            'guest-error',
+            'virtqueue',
+            `indirect table [${addrHex(d.hi, d.lo)}, +${d.len}) is outside guest memory`,
+          );
         const table = d.addr;
         let j = 0;
         let icount = 0;
         for (;;) {
-          if (++icount > n) throw new QueueError(`indirect chain longer than its table (${n}): a loop?`);
+          if (++icount > n)
+            throw new DeviceError(
+              'guest-error',
+              'virtqueue',
+              `indirect chain longer than its table (${n}): a loop?`,
+            );
           this.readDesc(mem, table, j);
-          if (d.flags & VIRTQ_DESC_F.INDIRECT) throw new QueueError('nested indirect descriptor table');
+          if (d.flags & VIRTQ_DESC_F.INDIRECT)
+            throw new DeviceError('guest-error', 'virtqueue', 'nested indirect descriptor table');
           this.pushDesc(mem, out);
           if (!(d.flags & VIRTQ_DESC_F.NEXT)) break;
           if (d.next >= n)
-            throw new QueueError(`indirect next index ${d.next} is out of range for table of ${n}`);
+            throw new DeviceError(
+              'guest-error',
+              'virtqueue',
+              `indirect next index ${d.next} is out of range for table of ${n}`,
+            );
           j = d.next;
         }
         break;
@@ -507,7 +561,11 @@ export class Queue {
       this.pushDesc(mem, out);
       if (!(d.flags & VIRTQ_DESC_F.NEXT)) break;
       if (d.next >= this.size)
-        throw new QueueError(`next index ${d.next} is out of range for queue size ${this.size}`);
+        throw new DeviceError(
+          'guest-error',
+          'virtqueue',
+          `next index ${d.next} is out of range for queue size ${this.size}`,
+        );
       i = d.next;
     }
   }

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { TapBackend, TapError } from './tap.js';
+import { DeviceError } from '../errors.js';
+import { TapBackend } from './tap.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkg = path.resolve(here, '../..');
@@ -39,7 +40,7 @@ if (reason) console.log(`skipped: tap test (${reason})`);
 
 describe('TapBackend', () => {
   it('refuses over-long interface names', async () => {
-    await expect(TapBackend.open('x'.repeat(16))).rejects.toThrow(TapError);
+    await expect(TapBackend.open('x'.repeat(16))).rejects.toThrow(DeviceError);
   });
 
   it.skipIf(reason !== undefined)(

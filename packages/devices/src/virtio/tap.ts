@@ -1,3 +1,4 @@
+import { DeviceError } from '../errors.js';
 import type { NetBackend } from './net-backend.js';
 
 /** `TUNSETIFF` = _IOW('T', 202, int). */
@@ -23,18 +24,18 @@ interface TapAddon {
   unwatchFd(handle: unknown): void;
 }
 
-/** The error type of the tap module. */
-export class TapError extends Error {
-  override name = 'TapError';
-}
-
-/** Loads the kvm-sys addon's generic syscalls, or throws {@link TapError} saying why not. */
+/** Loads the kvm-sys addon's generic syscalls, or throws {@link DeviceError} saying why not. */
 async function loadTapAddon(): Promise<TapAddon> {
   try {
     const sys = (await import('@ts-vmm/kvm-sys' as string)) as { loadAddon(): TapAddon };
     return sys.loadAddon();
   } catch (e) {
-    throw new TapError(`the tap backend needs the @ts-vmm/kvm-sys native addon: ${(e as Error).message}`);
+    throw new DeviceError(
+      'unsupported',
+      'tap',
+      `the tap backend needs the @ts-vmm/kvm-sys native addon: ${(e as Error).message}`,
+      e,
+    );
   }
 }
 
@@ -69,13 +70,17 @@ export class TapBackend implements NetBackend {
   static async open(name = ''): Promise<TapBackend> {
     const enc = new TextEncoder().encode(name);
     if (enc.length >= IFNAMSIZ)
-      throw new TapError(`interface name "${name}" is longer than ${IFNAMSIZ - 1} bytes`);
+      throw new DeviceError(
+        'invalid-config',
+        'tap',
+        `interface name "${name}" is longer than ${IFNAMSIZ - 1} bytes`,
+      );
     const addon = await loadTapAddon();
     let fd: number;
     try {
       fd = addon.open('/dev/net/tun', O_RDWR | O_NONBLOCK);
     } catch (e) {
-      throw new TapError(`cannot open /dev/net/tun: ${(e as Error).message}`);
+      throw new DeviceError('io', 'tap', `cannot open /dev/net/tun: ${(e as Error).message}`, e);
     }
     const ifr = new Uint8Array(IFREQ_SIZE);
     ifr.set(enc, 0);
@@ -85,7 +90,7 @@ export class TapBackend implements NetBackend {
       addon.fcntlSetNonblock(fd, true);
     } catch (e) {
       addon.close(fd);
-      throw new TapError(`TUNSETIFF for tap "${name}" failed: ${(e as Error).message}`);
+      throw new DeviceError('io', 'tap', `TUNSETIFF for tap "${name}" failed: ${(e as Error).message}`, e);
     }
     const end = ifr.indexOf(0);
     const actual = new TextDecoder().decode(ifr.subarray(0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end));

@@ -6,10 +6,11 @@ import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Bus } from '../bus.js';
+import { DeviceError } from '../errors.js';
 import { VIRTIO_STATUS } from './constants.js';
 import { SimulatedDriver } from './driver-sim.js';
 import { VirtioMmioTransport } from './mmio.js';
-import { Vsock, VsockError } from './vsock.js';
+import { Vsock } from './vsock.js';
 import {
   decodeVsockHeader,
   encodeVsockHeader,
@@ -127,7 +128,7 @@ describe('Vsock (virtio-vsock over Unix sockets)', () => {
     const cfg = new Uint8Array(8);
     t.read(0x100, cfg);
     expect(new DataView(cfg.buffer).getBigUint64(0, true)).toBe(3n);
-    expect(() => new Vsock({ guestCid: 2, udsPath: path.join(tmp, 'x') })).toThrow(VsockError);
+    expect(() => new Vsock({ guestCid: 2, udsPath: path.join(tmp, 'x') })).toThrow(DeviceError);
   });
 
   it('connects host-initiated streams: CONNECT <port> -> REQUEST, RESPONSE -> OK <hostport>, data both ways', async () => {

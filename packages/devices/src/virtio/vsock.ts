@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { DeviceError } from '../errors.js';
 import { VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
 import {
@@ -13,11 +14,6 @@ import {
   VSOCK_TYPE_STREAM,
   type VsockHeader,
 } from './vsock-packet.js';
-
-/** The error type of the vsock module. */
-export class VsockError extends Error {
-  override name = 'VsockError';
-}
 
 /** Options for a {@link Vsock} device. */
 export interface VsockOptions {
@@ -142,7 +138,11 @@ export class Vsock implements VirtioDevice {
   constructor(options: VsockOptions) {
     const cid = BigInt(options.guestCid);
     if (cid < 3n || cid > 0xffff_fffen)
-      throw new VsockError(`guest CID ${cid} is reserved or out of range (use 3..0xfffffffe)`);
+      throw new DeviceError(
+        'invalid-config',
+        'virtio-vsock',
+        `guest CID ${cid} is reserved or out of range (use 3..0xfffffffe)`,
+      );
     this.guestCid = cid;
     this.udsPath = options.udsPath;
     const qs = options.queueSize ?? 256;
@@ -154,7 +154,7 @@ export class Vsock implements VirtioDevice {
     this.server = net.createServer((s) => this.onHostConnection(s));
     this.ready = new Promise((resolve, reject) => {
       this.server.once('error', (e) =>
-        reject(new VsockError(`cannot listen on ${this.udsPath}: ${e.message}`)),
+        reject(new DeviceError('io', 'virtio-vsock', `cannot listen on ${this.udsPath}: ${e.message}`, e)),
       );
       this.server.listen(this.udsPath, () => resolve());
     });
