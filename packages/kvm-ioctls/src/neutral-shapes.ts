@@ -1,6 +1,6 @@
 /**
- * Conversions between kvm-sys's struct values and the backend-neutral shapes of `backend/types.ts`
- * (`Sregs`, `Fpu`, `CpuidEntry`, `MsrEntry`). kvm-sys names every C field, padding included
+ * Conversions between kvm-sys's struct values and the backend-neutral shapes of `@ts-vmm/hypervisor`
+ * (`Sregs`, `Fpu`, `CpuidEntry`, `MsrEntry`, ...). kvm-sys names every C field, padding included
  * (`padding`, `pad1`, `reserved`); the neutral shapes, shared with the emulator backend, leave the
  * padding out. Decoded values are copied without it, so a KVM `Sregs` has exactly the fields an
  * emulator one has. Neutral values encode as they are: kvm-sys zero-fills the fields a value leaves out.
