@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { DeviceError } from '../errors.js';
 import { featureBit, VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
@@ -325,7 +325,7 @@ export class Block implements VirtioDevice {
    * Serves (sync) or submits (async) `batch[0, n)`; returns how many used entries were written.
    * Sync mode runs all the batch's I/O first, back to back, then completes every request in order.
    */
-  private executeBatch(mem: GuestMemory, q: Queue, n: number): number {
+  private executeBatch(mem: GuestMemoryAccess, q: Queue, n: number): number {
     const batch = this.batch;
     const sync = this.mode === 'sync';
     let used = 0;
@@ -387,7 +387,7 @@ export class Block implements VirtioDevice {
    * sets each request's `status`: completion follows for the whole batch, so that the batch's
    * syscalls run back to back.
    */
-  private runMergedSync(mem: GuestMemory, i: number, j: number): void {
+  private runMergedSync(mem: GuestMemoryAccess, i: number, j: number): void {
     const batch = this.batch;
     const isRead = batch[i].type === VIRTIO_BLK_T.IN;
     const pos = batch[i].sector * SECTOR_SIZE;
@@ -434,7 +434,7 @@ export class Block implements VirtioDevice {
   }
 
   /** Submits the fast requests `reqs`, contiguous and of one direction, as one vectored transfer. */
-  private runMergedAsync(mem: GuestMemory, reqs: BlockRequest[], generation: number): void {
+  private runMergedAsync(mem: GuestMemoryAccess, reqs: BlockRequest[], generation: number): void {
     const isRead = reqs[0].type === VIRTIO_BLK_T.IN;
     const iov: Uint8Array[] = [];
     for (const r of reqs) for (let v = 0; v < r.nviews; v++) iov.push(r.views[v]);
@@ -470,15 +470,15 @@ export class Block implements VirtioDevice {
   }
 
   /** Counts a completed fast transfer and marks read buffers dirty. */
-  private account(mem: GuestMemory, r: BlockRequest, isRead: boolean): void {
+  private account(mem: GuestMemoryAccess, r: BlockRequest, isRead: boolean): void {
     if (isRead) {
       this.stats.readBytes += r.dataLength;
-      if (mem.dirtyTracking) for (let v = 0; v < r.nviews; v++) mem.markDirty(r.addrs[v], r.lens[v]);
+      for (let v = 0; v < r.nviews; v++) mem.markDirty(r.addrs[v], r.lens[v]);
     } else this.stats.writtenBytes += r.dataLength;
   }
 
   /** Writes the status byte and the used element (published later, with the batch). */
-  private complete(mem: GuestMemory, q: Queue, req: BlockRequest, status: number): void {
+  private complete(mem: GuestMemoryAccess, q: Queue, req: BlockRequest, status: number): void {
     if (status === VIRTIO_BLK_S.IOERR) this.stats.errors++;
     if (status === VIRTIO_BLK_S.UNSUPP) this.stats.unsupported++;
     mem.write8(req.statusAddr, status);
@@ -491,7 +491,7 @@ export class Block implements VirtioDevice {
    * buffers each inside one memory region, a status byte) without allocating; anything else through
    * {@link Block.parse}.
    */
-  private parseChain(mem: GuestMemory, c: ChainBuffer, r: BlockRequest): BlockRequest {
+  private parseChain(mem: GuestMemoryAccess, c: ChainBuffer, r: BlockRequest): BlockRequest {
     const last = c.count - 1;
     if (c.count < 2 || c.lens[0] !== 16 || c.writable[0] || !c.writable[last] || c.lens[last] === 0)
       return this.parse(mem, c.toChain()) ?? bareRequest(c.head);
@@ -538,7 +538,7 @@ export class Block implements VirtioDevice {
   }
 
   /** Parses a chain; `undefined` when it has no writable byte for the status. */
-  private parse(mem: GuestMemory, chain: DescriptorChain): BlockRequest | undefined {
+  private parse(mem: GuestMemoryAccess, chain: DescriptorChain): BlockRequest | undefined {
     const ds = chain.descriptors;
     let lastW = -1;
     for (let i = ds.length - 1; i >= 0; i--) {
@@ -648,7 +648,7 @@ export class Block implements VirtioDevice {
     return req;
   }
 
-  private executeSync(mem: GuestMemory, req: BlockRequest): number {
+  private executeSync(mem: GuestMemoryAccess, req: BlockRequest): number {
     try {
       switch (req.type) {
         case VIRTIO_BLK_T.IN: {
@@ -659,7 +659,7 @@ export class Block implements VirtioDevice {
             const n = readFull(this.fd, buf, pos);
             if (n < d.len) buf.fill(0, n);
             if (!direct) mem.writeBytes(d.addr, buf);
-            else if (mem.dirtyTracking) mem.markDirty(d.addr, d.len);
+            else mem.markDirty(d.addr, d.len);
             pos += d.len;
           }
           this.stats.readBytes += req.dataLength;
@@ -691,7 +691,7 @@ export class Block implements VirtioDevice {
     }
   }
 
-  private executeAsync(mem: GuestMemory, req: BlockRequest, generation: number): void {
+  private executeAsync(mem: GuestMemoryAccess, req: BlockRequest, generation: number): void {
     this.inFlight++;
     const done = (status: number) => {
       this.inFlight--;
@@ -722,7 +722,7 @@ export class Block implements VirtioDevice {
 
   /** Reads or writes straight between the file and guest memory with plain callbacks (the common case). */
   private rwDirect(
-    mem: GuestMemory,
+    mem: GuestMemoryAccess,
     req: BlockRequest,
     views: Uint8Array[],
     done: (status: number) => void,
@@ -736,7 +736,7 @@ export class Block implements VirtioDevice {
       if (i === views.length) {
         if (isRead) {
           this.stats.readBytes += req.dataLength;
-          if (mem.dirtyTracking) for (const d of req.data) mem.markDirty(d.addr, d.len);
+          for (const d of req.data) mem.markDirty(d.addr, d.len);
         } else this.stats.writtenBytes += req.dataLength;
         done(VIRTIO_BLK_S.OK);
         return;
@@ -769,7 +769,7 @@ export class Block implements VirtioDevice {
     step();
   }
 
-  private async runAsync(mem: GuestMemory, req: BlockRequest): Promise<number> {
+  private async runAsync(mem: GuestMemoryAccess, req: BlockRequest): Promise<number> {
     switch (req.type) {
       case VIRTIO_BLK_T.IN: {
         let pos = req.sector * SECTOR_SIZE;
@@ -783,7 +783,7 @@ export class Block implements VirtioDevice {
           }
           if (off < d.len) view.buf.fill(0, off);
           view.commit();
-          if (mem.dirtyTracking) mem.markDirty(d.addr, d.len);
+          mem.markDirty(d.addr, d.len);
           pos += d.len;
         }
         this.stats.readBytes += req.dataLength;
@@ -987,14 +987,14 @@ function writableData(ds: readonly Descriptor[], lastW: number): Descriptor[] {
 }
 
 /** A zero-copy view of a guest buffer, or undefined when it spans regions. */
-function directView(mem: GuestMemory, d: Descriptor): Uint8Array | undefined {
+function directView(mem: GuestMemoryAccess, d: Descriptor): Uint8Array | undefined {
   const r = mem.findRegion(d.addr);
   if (!r || d.addr + d.len > r.start + r.size) return undefined;
   return r.bytes.subarray(d.addr - r.start, d.addr - r.start + d.len);
 }
 
 /** A writable host view of a guest buffer: zero-copy inside one region, a bounce buffer across regions. */
-function guestView(mem: GuestMemory, d: Descriptor): { buf: Uint8Array; commit(): void } {
+function guestView(mem: GuestMemoryAccess, d: Descriptor): { buf: Uint8Array; commit(): void } {
   try {
     return { buf: mem.slice(d.addr, d.len), commit() {} };
   } catch {
@@ -1003,7 +1003,7 @@ function guestView(mem: GuestMemory, d: Descriptor): { buf: Uint8Array; commit()
   }
 }
 
-function guestBytes(mem: GuestMemory, d: Descriptor): Uint8Array {
+function guestBytes(mem: GuestMemoryAccess, d: Descriptor): Uint8Array {
   try {
     return mem.slice(d.addr, d.len);
   } catch {

@@ -1,4 +1,4 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import type { Queue } from './queue.js';
 
 /**
@@ -18,7 +18,7 @@ import type { Queue } from './queue.js';
  */
 export interface VirtioContext {
   /** Guest memory, for the device's queues and buffers. */
-  readonly mem: GuestMemory;
+  readonly mem: GuestMemoryAccess;
   /** The device's queues, configured and validated by the transport. */
   readonly queues: readonly Queue[];
   /** The negotiated feature bits. */

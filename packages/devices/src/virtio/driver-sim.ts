@@ -1,4 +1,4 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import type { Bus } from '../bus.js';
 import { featureBit, VIRTIO_F, VIRTIO_STATUS, VIRTQ_DESC_F } from './constants.js';
 import { VIRTIO_MMIO } from './mmio.js';
@@ -42,7 +42,7 @@ export class SimulatedDriver {
   constructor(
     readonly bus: Bus,
     readonly base: number,
-    readonly mem: GuestMemory,
+    readonly mem: GuestMemoryAccess,
     /** Where the driver allocates its rings and buffers. */
     heap: number,
   ) {

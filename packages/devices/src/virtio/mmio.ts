@@ -1,4 +1,4 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import type { BusDevice } from '../bus.js';
 import { DeviceError } from '../errors.js';
 import type { IrqLine } from '../irq.js';
@@ -65,7 +65,7 @@ export function virtioMmioCmdline(info: Pick<VirtioMmioDeviceInfo, 'base' | 'siz
 /** Options for a {@link VirtioMmioTransport}. */
 export interface VirtioMmioOptions {
   /** Guest memory the queues live in. */
-  mem: GuestMemory;
+  mem: GuestMemoryAccess;
   /** The device's interrupt line. */
   irq?: IrqLine;
   /**
@@ -118,7 +118,7 @@ export class VirtioMmioTransport implements BusDevice {
   private queueSel = 0;
   private shmSel = 0;
   private activated = false;
-  private readonly mem: GuestMemory;
+  private readonly mem: GuestMemoryAccess;
   private readonly irq?: IrqLine;
   private readonly level: boolean;
   private readonly vendorId: number;

@@ -1,4 +1,4 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { DeviceError } from '../errors.js';
 import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F } from './constants.js';
 
@@ -56,14 +56,14 @@ export class DescriptorChain {
     this.writableLength = w;
   }
   /** A reader over the device-readable buffers. */
-  reader(mem: GuestMemory): ChainReader {
+  reader(mem: GuestMemoryAccess): ChainReader {
     return new ChainReader(
       mem,
       this.descriptors.filter((d) => !d.writable),
     );
   }
   /** A writer over the device-writable buffers. */
-  writer(mem: GuestMemory): ChainWriter {
+  writer(mem: GuestMemoryAccess): ChainWriter {
     return new ChainWriter(
       mem,
       this.descriptors.filter((d) => d.writable),
@@ -138,7 +138,7 @@ abstract class ChainCursor {
   /** Bytes not yet consumed. */
   remaining: number;
   constructor(
-    protected readonly mem: GuestMemory,
+    protected readonly mem: GuestMemoryAccess,
     private readonly descs: readonly Descriptor[],
   ) {
     this.remaining = descs.reduce((n, d) => n + d.len, 0);
@@ -228,7 +228,7 @@ export class ChainWriter extends ChainCursor {
  * An aligned 16-bit cell of guest memory accessed with Atomics, so that index publication is ordered
  * with respect to the guest's vCPU threads (a sequentially consistent store is a full barrier).
  */
-function u16Cell(mem: GuestMemory, addr: number): Uint16Array {
+function u16Cell(mem: GuestMemoryAccess, addr: number): Uint16Array {
   const bytes = mem.slice(addr, 2);
   return new Uint16Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, 1);
 }
@@ -330,7 +330,7 @@ export class Queue {
    * Checks the driver's configuration against guest memory (sizes, alignment, ranges) and prepares
    * the queue for use. Throws {@link DeviceError} naming the bad value.
    */
-  validate(mem: GuestMemory): void {
+  validate(mem: GuestMemoryAccess): void {
     const s = this.size;
     if (s < 1 || s > this.maxSize || (s & (s - 1)) !== 0)
       throw new DeviceError(
@@ -359,7 +359,8 @@ export class Queue {
     }
     const view = (addr: number, len: number): [DataView | undefined, number] => {
       const r = mem.findRegion(addr);
-      return r && addr + len <= r.start + r.size ? [r.view, addr - r.start] : [undefined, 0];
+      if (!r || addr + len > r.start + r.size) return [undefined, 0];
+      return [new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), addr - r.start];
     };
     [this.descView, this.descOff] = view(this.descTable, 16 * s);
     [this.availView, this.availOff] = view(this.availRing, 6 + 2 * s);
@@ -377,12 +378,12 @@ export class Queue {
     }
   }
 
-  private availIdx(mem: GuestMemory): number {
+  private availIdx(mem: GuestMemoryAccess): number {
     return this.availIdxCell ? Atomics.load(this.availIdxCell, 0) : mem.read16(this.availRing + 2);
   }
 
   /** Number of chains the driver has made available and the device has not popped. */
-  pending(mem: GuestMemory): number {
+  pending(mem: GuestMemoryAccess): number {
     const n = (this.availIdx(mem) - this.nextAvail) & 0xffff;
     if (n > this.size)
       throw new DeviceError(
@@ -397,7 +398,7 @@ export class Queue {
    * Takes the next available descriptor chain, or returns null when there is none.
    * Throws {@link DeviceError} for a malformed ring or chain.
    */
-  pop(mem: GuestMemory): DescriptorChain | null {
+  pop(mem: GuestMemoryAccess): DescriptorChain | null {
     if (!this.ready) return null;
     if (this.pending(mem) === 0) return null;
     const head = this.takeHead(mem);
@@ -412,7 +413,7 @@ export class Queue {
    * {@link Queue.pending} above zero, and calls {@link Queue.publishAvailEvent} after the batch
    * (then checks `pending` again, so that no notification is lost).
    */
-  takeHead(mem: GuestMemory): number {
+  takeHead(mem: GuestMemoryAccess): number {
     const slot = 4 + 2 * (this.nextAvail & (this.size - 1));
     const head = this.availView
       ? this.availView.getUint16(this.availOff + slot, true)
@@ -422,7 +423,7 @@ export class Queue {
   }
 
   /** With VIRTIO_F_EVENT_IDX, asks the driver to notify once it moves past what was taken. */
-  publishAvailEvent(mem: GuestMemory): void {
+  publishAvailEvent(mem: GuestMemoryAccess): void {
     if (!this.eventIdx) return;
     if (this.availEventCell) Atomics.store(this.availEventCell, 0, this.nextAvail);
     else mem.write16(this.usedRing + 4 + 8 * this.size, this.nextAvail);
@@ -435,7 +436,7 @@ export class Queue {
   }
 
   /** Reads descriptor `i` of `table` into `this.d` (no allocation). `addr` is -1 past 2^53. */
-  private readDesc(mem: GuestMemory, table: number, i: number): void {
+  private readDesc(mem: GuestMemoryAccess, table: number, i: number): void {
     const d = this.d;
     let lo: number;
     let hi: number;
@@ -463,7 +464,7 @@ export class Queue {
   private readonly scratch = new ChainBuffer();
 
   /** Checks the descriptor in `this.d` and appends it to `out`. */
-  private pushDesc(mem: GuestMemory, out: ChainBuffer): void {
+  private pushDesc(mem: GuestMemoryAccess, out: ChainBuffer): void {
     const d = this.d;
     if (d.addr < 0 || !mem.checkRange(d.addr, d.len)) {
       throw new DeviceError(
@@ -486,7 +487,7 @@ export class Queue {
    * Parses the chain starting at descriptor `head` into `out` (reused, no allocation), with every
    * check {@link Queue.pop} makes. Throws {@link DeviceError} for a malformed chain.
    */
-  parseChainInto(mem: GuestMemory, head: number, out: ChainBuffer): void {
+  parseChainInto(mem: GuestMemoryAccess, head: number, out: ChainBuffer): void {
     if (head >= this.size)
       throw new DeviceError(
         'guest-error',
@@ -574,7 +575,7 @@ export class Queue {
    * Returns a chain to the driver: writes the used element, then publishes the new used index.
    * `len` is the number of bytes the device wrote into the chain.
    */
-  addUsed(mem: GuestMemory, head: number, len: number): void {
+  addUsed(mem: GuestMemoryAccess, head: number, len: number): void {
     this.putUsed(mem, head, len);
     this.publishUsed(mem);
   }
@@ -583,13 +584,13 @@ export class Queue {
    * Writes a used element without publishing it: the batch form of {@link Queue.addUsed}. Call
    * {@link Queue.publishUsed} once after the batch (the elements are written before the index).
    */
-  putUsed(mem: GuestMemory, head: number, len: number): void {
+  putUsed(mem: GuestMemoryAccess, head: number, len: number): void {
     const off = 4 + 8 * (this.nextUsed & (this.size - 1));
     const v = this.usedView;
     if (v) {
       v.setUint32(this.usedOff + off, head, true);
       v.setUint32(this.usedOff + off + 4, len >>> 0, true);
-      if (mem.dirtyTracking) mem.markDirty(this.usedRing + off, 8);
+      mem.markDirty(this.usedRing + off, 8);
     } else {
       mem.write32(this.usedRing + off, head);
       mem.write32(this.usedRing + off + 4, len >>> 0);
@@ -598,10 +599,10 @@ export class Queue {
   }
 
   /** Publishes the used index after {@link Queue.putUsed} calls (a full barrier, as addUsed). */
-  publishUsed(mem: GuestMemory): void {
+  publishUsed(mem: GuestMemoryAccess): void {
     if (this.usedIdxCell) {
       Atomics.store(this.usedIdxCell, 0, this.nextUsed);
-      if (mem.dirtyTracking) mem.markDirty(this.usedRing + 2, 2);
+      mem.markDirty(this.usedRing + 2, 2);
     } else mem.write16(this.usedRing + 2, this.nextUsed);
   }
 
@@ -609,7 +610,7 @@ export class Queue {
    * Whether the driver wants an interrupt for the used entries added since the last time this
    * returned true (VIRTIO_F_EVENT_IDX's `used_event`, or the NO_INTERRUPT flag).
    */
-  needsNotification(mem: GuestMemory): boolean {
+  needsNotification(mem: GuestMemoryAccess): boolean {
     if (!this.eventIdx) {
       return (mem.read16(this.availRing) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
     }
