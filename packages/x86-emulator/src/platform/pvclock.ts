@@ -2,7 +2,7 @@
  * kvm-clock (pvclock) records derived from the {@link VirtualClock}: with them a guest reads time
  * from the TSC without calibrating anything. The CPU/MSR side writes the encoded records into
  * guest memory at the addresses the guest gives in MSR_KVM_SYSTEM_TIME_NEW (0x4b564d01, per vCPU)
- * and MSR_KVM_WALL_CLOCK_NEW (0x4b564d00); see `reference/kvm-docs/msr.txt`.
+ * and MSR_KVM_WALL_CLOCK_NEW (0x4b564d00); see the Linux kernel's `Documentation/virt/kvm/x86/msr.rst`.
  *
  * @module
  */
