@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GuestMemory } from '@ts-vmm/vm-memory';
-import { Block, Bus, SimulatedDriver, VIRTIO_BLK_T, VirtioMmioTransport } from '../src/index.js';
+import { Block, Bus, VIRTIO_BLK_T, VirtioMmioTransport } from '../src/index.js';
+import { SimulatedDriver } from '../src/testing/index.js';
 
 const FILE_SIZE = 64 << 20;
 const BASE = 0xd000_0000;

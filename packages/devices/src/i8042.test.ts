@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Bus } from './bus.js';
 import { I8042 } from './i8042.js';
-import { RecordingIrqLine } from './irq.js';
+import { RecordingIrqLine } from './testing/recording-irq.js';
 
 function setup() {
   let resets = 0;

@@ -18,7 +18,7 @@ export {
 export { DebugExit, type DebugExitOptions } from './debug-exit.js';
 export { DeviceError, type DeviceErrorKind } from './errors.js';
 export { I8042, I8042_CMD, type I8042Options } from './i8042.js';
-export { type IrqLine, RecordingIrqLine } from './irq.js';
+export type { IrqLine } from './irq.js';
 export { CMOS_REG, RTC_UIP_WINDOW_MS, Rtc, type RtcOptions } from './rtc.js';
 export {
   SERIAL_FIFO_SIZE,
@@ -50,7 +50,6 @@ export {
   VIRTQ_USED_F_NO_NOTIFY,
 } from './virtio/constants.js';
 export { readConfigBytes, type VirtioContext, type VirtioDevice } from './virtio/device.js';
-export { NO_RING_FEATURES, type SimBuffer, type SimQueue, SimulatedDriver } from './virtio/driver-sim.js';
 export {
   VIRTIO_MMIO,
   VIRTIO_MMIO_MAGIC,

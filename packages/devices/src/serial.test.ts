@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Bus } from './bus.js';
-import { RecordingIrqLine } from './irq.js';
 import { SERIAL_FIFO_SIZE, Serial, type SerialSink } from './serial.js';
+import { RecordingIrqLine } from './testing/recording-irq.js';
 
 const BASE = 0x3f8;
 const RBR = BASE;

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Bus } from '../src/bus.js';
-import { SimulatedDriver } from '../src/virtio/driver-sim.js';
+import { SimulatedDriver } from '../src/testing/driver-sim.js';
 import { VirtioMmioTransport } from '../src/virtio/mmio.js';
 import { Net, VIRTIO_NET_HDR_SIZE } from '../src/virtio/net.js';
 import { TapBackend } from '../src/virtio/tap.js';

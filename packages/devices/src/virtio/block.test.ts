@@ -5,10 +5,10 @@ import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bus } from '../bus.js';
-import { RecordingIrqLine } from '../irq.js';
+import { NO_RING_FEATURES, SimulatedDriver } from '../testing/driver-sim.js';
+import { RecordingIrqLine } from '../testing/recording-irq.js';
 import { Block, type BlockOptions, SECTOR_SIZE, VIRTIO_BLK_F, VIRTIO_BLK_S, VIRTIO_BLK_T } from './block.js';
 import { featureBit, VIRTIO_STATUS, VIRTQ_DESC_F } from './constants.js';
-import { NO_RING_FEATURES, SimulatedDriver } from './driver-sim.js';
 import { VirtioMmioTransport } from './mmio.js';
 
 const BASE = 0xd000_0000;

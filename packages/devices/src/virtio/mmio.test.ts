@@ -1,10 +1,10 @@
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { Bus } from '../bus.js';
-import { RecordingIrqLine } from '../irq.js';
+import { SimulatedDriver } from '../testing/driver-sim.js';
+import { RecordingIrqLine } from '../testing/recording-irq.js';
 import { featureBit, VIRTIO_STATUS as S, VIRTIO_F } from './constants.js';
 import type { VirtioContext, VirtioDevice } from './device.js';
-import { SimulatedDriver } from './driver-sim.js';
 import { VIRTIO_MMIO as M, VIRTIO_MMIO_MAGIC, VirtioMmioTransport, virtioMmioCmdline } from './mmio.js';
 
 const BASE = 0xd000_0000;

@@ -7,9 +7,9 @@
 import type { GuestMemoryAccess, GuestRegionView } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { Bus } from '../bus.js';
-import { RecordingIrqLine } from '../irq.js';
+import { SimulatedDriver } from '../testing/driver-sim.js';
+import { RecordingIrqLine } from '../testing/recording-irq.js';
 import type { VirtioDevice } from './device.js';
-import { SimulatedDriver } from './driver-sim.js';
 import { VirtioMmioTransport } from './mmio.js';
 import { RNG_MAX_BYTES_PER_REQUEST, Rng } from './rng.js';
 

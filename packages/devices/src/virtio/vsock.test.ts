@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Bus } from '../bus.js';
 import { DeviceError } from '../errors.js';
+import { SimulatedDriver } from '../testing/driver-sim.js';
 import { VIRTIO_STATUS } from './constants.js';
-import { SimulatedDriver } from './driver-sim.js';
 import { VirtioMmioTransport } from './mmio.js';
 import { Vsock } from './vsock.js';
 import {

@@ -1,7 +1,7 @@
 import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import type { Bus } from '../bus.js';
-import { featureBit, VIRTIO_F, VIRTIO_STATUS, VIRTQ_DESC_F } from './constants.js';
-import { VIRTIO_MMIO } from './mmio.js';
+import { featureBit, VIRTIO_F, VIRTIO_STATUS, VIRTQ_DESC_F } from '../virtio/constants.js';
+import { VIRTIO_MMIO } from '../virtio/mmio.js';
 
 /** A buffer handed to the device. */
 export interface SimBuffer {
