@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
 # Regenerates src/ioctl-numbers.ts from the installed <linux/kvm.h> and <asm/kvm.h> (x86-64).
-# Usage: python3 scripts/gen-ioctl-numbers.py  (from packages/kvm-sys; needs gcc). The KVM part is
-# generated; the host constants at the end are kept verbatim from HOST below. Review the diff.
-import os, tempfile
+# Usage: python3 scripts/gen-ioctl-numbers.py <api.txt>  (from packages/kvm-sys; needs gcc). The KVM
+# part is generated; the host constants at the end are kept verbatim from HOST below. Review the diff.
+# <api.txt> is the plain-text KVM API document of a Linux source tree (Documentation/virtual/kvm/api.txt
+# in kernels that still have it; later kernels have it as Documentation/virt/kvm/api.rst, whose
+# ":Type:" field lines this script does not read). From it come each ioctl's kind (system, VM, vCPU:
+# the section it is listed in) and the parameters and returns of its doc comment; the numbers and
+# sizes come from the installed headers.
+import os, sys, tempfile
 PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if len(sys.argv) != 2:
+    sys.exit('usage: python3 scripts/gen-ioctl-numbers.py <path to the KVM API document, api.txt>')
+API_TXT = os.path.abspath(sys.argv[1])
 os.chdir(tempfile.mkdtemp(prefix="kvm-sys-gen-"))
 import re, subprocess, sys
 hdrs = ['/usr/include/linux/kvm.h', '/usr/include/x86_64-linux-gnu/asm/kvm.h']
@@ -67,7 +75,7 @@ json.dump({'names': ns, 'vals': vals, 'ioctls': {k: v for k, v in ioctls.items()
 import re
 d = json.load(open('abi.json'))
 vals, io, sizes, names = d['vals'], d['ioctls'], d['sizes'], d['names']
-api = open('/work/shared/reference/kvm-docs/api.txt').read()
+api = open(API_TXT).read()
 doc = {}
 for m in re.finditer(r'^4\.\d+ (KVM_\w+)[^\n]*\n\n((?:[A-Z][a-z]+:[^\n]*\n)+)', api, re.M):
     fields = dict(re.findall(r'^(\w+): ([^\n]*)', m.group(2), re.M))
