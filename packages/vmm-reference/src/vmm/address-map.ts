@@ -2,7 +2,8 @@
  * The guest physical and I/O address map of the reference machine.
  *
  * ```
- * 0x0000_0500  GDT                      0x0000_7000  zero page (boot_params) / PVH start info
+ * 0x0000_0500  GDT                      0x0000_6000  PVH start info (hvm_start_info)
+ *                                       0x0000_7000  zero page (boot_params)
  * 0x0000_8ff0  boot stack top           0x0000_9000  PML4, PDPT, 4 page directories (identity map of 4 GiB)
  * 0x0002_0000  kernel command line      0x000e_0000  ACPI tables (RSDP found by the EBDA/BIOS scan)
  * 0x0010_0000  kernel (bzImage protected-mode part / ELF segments)
