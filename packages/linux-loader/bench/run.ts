@@ -1,6 +1,7 @@
 /**
  * Benchmarks for linux-loader, printed as ratios against baselines measured in the same run:
- * - LZ4 legacy decode (ours, pure TypeScript) vs gunzip (node:zlib, native) of the same data;
+ * - LZ4 legacy decode (ours, pure TypeScript) and gzip through decompressPayload (fflate, pure JS)
+ *   vs gunzip (node:zlib, native) of the same data;
  * - loading a kernel image into guest memory vs a plain Uint8Array.set of the same bytes.
  * Uses the cached Debian kernel's payload when present (scripts/fetch-kernel.sh), else
  * synthetic data compressed with the lz4 CLI.
@@ -11,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { GuestMemory } from '@ts-vmm/vm-memory';
-import { bzImagePayload, decompressLz4Legacy, loadElf } from '../src/index.js';
+import { bzImagePayload, decompressPayload, loadElf } from '../src/index.js';
+import { decompressLz4Legacy } from '../src/lz4.js';
 
 function time(fn: () => void, reps: number): number {
   fn();
@@ -44,9 +46,13 @@ if (!src) {
   const reps = 3;
   const lz4Ms = time(() => decompressLz4Legacy(src.lz4), reps);
   const gzMs = time(() => gunzipSync(gz), reps);
+  const gzJsMs = time(() => decompressPayload(gz), reps);
   console.log(`${src.label}: ${(out.length / 2 ** 20).toFixed(1)} MiB decompressed`);
   console.log(
     `  lz4 decode (TypeScript)       ${lz4Ms.toFixed(1)} ms = ${(lz4Ms / gzMs).toFixed(2)}x gunzip (native zlib, baseline ${gzMs.toFixed(1)} ms)`,
+  );
+  console.log(
+    `  gzip decode (fflate, JS)      ${gzJsMs.toFixed(1)} ms = ${(gzJsMs / gzMs).toFixed(2)}x gunzip (native zlib, baseline ${gzMs.toFixed(1)} ms)`,
   );
 
   if (out[0] === 0x7f && out[1] === 0x45) {

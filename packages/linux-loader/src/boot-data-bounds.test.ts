@@ -7,10 +7,9 @@ import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { writeAcpiTables } from './acpi/acpi.js';
-import { AcpiError } from './acpi/acpi-error.js';
-import { BootDataError } from './boot-data-error.js';
 import { e820ForMemory } from './e820.js';
-import { MpTableError, writeMpTable } from './mptable.js';
+import { LoaderError } from './errors.js';
+import { writeMpTable } from './mptable.js';
 import { writePvhStartInfo } from './pvh.js';
 import { writeZeroPage, ZERO_PAGE_SIZE } from './zero-page.js';
 
@@ -62,7 +61,7 @@ describe('boot data writers stay inside guest memory and their reported ranges',
         check(() => {
           const a = writeZeroPage(memory, { e820, address: at, cmdline: { address: 0x20000, size: 10 } });
           return { start: a, end: a + ZERO_PAGE_SIZE };
-        }, BootDataError);
+        }, LoaderError);
       }),
       { numRuns: 60 },
     );
@@ -78,7 +77,7 @@ describe('boot data writers stay inside guest memory and their reported ranges',
             modules: Array.from({ length: mods }, (_, i) => ({ address: 0x8000 * (i + 1), size: 0x100 })),
           });
           return { start: l.address, end: l.end };
-        }, BootDataError);
+        }, LoaderError);
       }),
       { numRuns: 60 },
     );
@@ -90,7 +89,7 @@ describe('boot data writers stay inside guest memory and their reported ranges',
         check(() => {
           const l = writeMpTable(memory, { vcpus, address: at });
           return { start: l.address, end: l.end };
-        }, MpTableError);
+        }, LoaderError);
       }),
       { numRuns: 60 },
     );
@@ -117,7 +116,7 @@ describe('boot data writers stay inside guest memory and their reported ranges',
             0x200000,
           );
           return { start: t.rsdpAddress, end: t.end };
-        }, AcpiError);
+        }, LoaderError);
       }),
       { numRuns: 60 },
     );

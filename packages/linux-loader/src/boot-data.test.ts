@@ -1,14 +1,14 @@
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BootDataError } from './boot-data-error.js';
 import { loadBzImage } from './bzimage.js';
 import { byteSum } from './checksum.js';
 import { E820Type, e820ForMemory } from './e820.js';
-import { InitrdError, placeInitrd } from './initrd.js';
-import { buildMpTable, MpTableError, writeMpTable } from './mptable.js';
+import { LoaderError } from './errors.js';
+import { placeInitrd } from './initrd.js';
+import { buildMpTable, writeMpTable } from './mptable.js';
 import { writePvhStartInfo, XEN_HVM_START_MAGIC_VALUE } from './pvh.js';
-import { makeBzImage, pseudoRandom } from './test-images.js';
+import { makeBzImage, pseudoRandom } from './testing/index.js';
 import { BootParamsOffset, buildZeroPage, writeZeroPage } from './zero-page.js';
 
 const MiB = 1 << 20;
@@ -39,7 +39,7 @@ describe('E820', () => {
     ]);
     expect(() =>
       e820ForMemory([{ start: 0, size: MiB }], { reserved: [{ addr: 0x9f000, size: 0x1000 }] }),
-    ).toThrow(BootDataError);
+    ).toThrow(LoaderError);
   });
 });
 
@@ -138,7 +138,7 @@ describe('zero page', () => {
     const many = Array.from({ length: 129 }, (_, i) => ({ addr: i * 0x1000, size: 0x1000, type: 1 }));
     expect(() => buildZeroPage({ e820: many })).toThrow(/129 entries/);
     const mem = GuestMemory.createShared([{ start: 0, size: 0x4000 }]);
-    expect(() => writeZeroPage(mem, { e820: [], address: 0x3800 })).toThrow(BootDataError);
+    expect(() => writeZeroPage(mem, { e820: [], address: 0x3800 })).toThrow(LoaderError);
   });
 });
 
@@ -185,7 +185,7 @@ describe('initrd placement', () => {
     expect(at).toBe(242 * MiB);
   });
   it('says clearly when it does not fit', () => {
-    expect(() => placeInitrd(mem, { size: 300 * MiB })).toThrow(InitrdError);
+    expect(() => placeInitrd(mem, { size: 300 * MiB })).toThrow(LoaderError);
     expect(() => placeInitrd(mem, { size: 300 * MiB })).toThrow(/does|fits nowhere/);
   });
 });
@@ -217,6 +217,6 @@ describe('MP table', () => {
     expect(types.filter((t) => t === 3)).toHaveLength(16);
     expect(types.filter((t) => t === 4)).toHaveLength(2);
     expect(mem.read8(cfg + 44 + 3)).toBe(3); // BSP enabled
-    expect(() => buildMpTable({ vcpus: 255 })).toThrow(MpTableError);
+    expect(() => buildMpTable({ vcpus: 255 })).toThrow(LoaderError);
   });
 });

@@ -1,29 +1,33 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { type AcpiDescription, type AcpiTables, writeAcpiTables } from './acpi/acpi.js';
-import { BootDataError } from './boot-data-error.js';
+import type { EntryMode } from './boot-state/cpu.js';
 import { loadBzImage } from './bzimage.js';
 import { Cmdline } from './cmdline.js';
 import { type E820Entry, e820ForMemory } from './e820.js';
 import { loadElf } from './elf.js';
+import { LoaderError } from './errors.js';
 import { guestRangeProblem, rangesOverlap } from './guest-range.js';
 import { hex } from './hex.js';
 import { placeInitrd } from './initrd.js';
 import type { BzImageLoad, ElfLoad } from './kernel-load.js';
 import { BootLayout } from './layout.js';
 import { detectFormat } from './load.js';
-import { LoaderError } from './loader-error.js';
 import { writeMpTable } from './mptable.js';
 import { extractVmlinux } from './payload.js';
 import { writePvhStartInfo } from './pvh.js';
 import { parseSetupHeader, setupHeaderBytes } from './setup-header.js';
 import { writeZeroPage, ZERO_PAGE_SIZE } from './zero-page.js';
 
-/** How the boot vCPU must be started. */
-export type BootEntry =
-  /** Linux 64-bit boot protocol: long mode, identity-mapped page tables, RIP = `rip`, RSI = `rsi` (zero page). */
-  | { mode: 'linux64'; rip: number; rsi: number }
-  /** PVH: 32-bit protected mode, paging off, flat segments, EIP = `eip`, EBX = `ebx` (hvm_start_info). */
-  | { mode: 'pvh'; eip: number; ebx: number };
+/**
+ * How the boot vCPU must be started: the `linux64` or `pvh` {@link EntryMode}, ready for
+ * {@link bootSregs} and {@link bootRegs}.
+ *
+ * @example
+ * ```ts
+ * const e: BootEntry = setupLinuxBoot(mem, opts).entry; // { kind: 'pvh', entry: 0x1000000 + ..., startInfo: 0x6000 }
+ * ```
+ */
+export type BootEntry = Extract<EntryMode, { kind: 'linux64' | 'pvh' }>;
 
 /** Options for {@link setupLinuxBoot}. */
 export interface LinuxBootOptions {
@@ -61,22 +65,27 @@ export interface LinuxBoot {
  * Writes everything a Linux guest reads at boot: the kernel (bzImage, or ELF vmlinux — optionally
  * extracted from a bzImage's payload), the command line at 0x20000, the initrd (highest fitting
  * address), ACPI tables and/or an MP table, and the zero page (64-bit protocol) or PVH start info.
- * Returns the vCPU entry state. It does not set up page tables, GDT or registers: that is the VMM's.
- * Each step checks its ranges before writing, but an error in a later step (say, an initrd that
- * does not fit) leaves the earlier steps' data in memory.
+ * Returns how to enter the kernel (`entry`). It writes no GDT or page tables and sets no registers:
+ * do that with {@link writeGdt}, {@link writeIdentityPageTables}, {@link bootSregs} and
+ * {@link bootRegs} (see the README's "Entering the kernel"). Each step checks its ranges before
+ * writing, but an error in a later step (say, an initrd that does not fit) leaves the earlier
+ * steps' data in memory.
  *
  * @example
  * ```ts
  * const boot = setupLinuxBoot(mem, {
- *   kernel: fs.readFileSync('vmlinuz'), cmdline: 'console=ttyS0 reboot=k panic=1',
- *   initrd: fs.readFileSync('initrd.cpio'),
+ *   kernel: new Uint8Array(fs.readFileSync(kernelPath)), cmdline: 'console=ttyS0 reboot=k panic=1',
+ *   initrd: new Uint8Array(fs.readFileSync('initrd.cpio')),
  *   acpi: { vcpus: 1, serial: [{ port: 0x3f8, irq: 4 }], sleepControl: { space: 'io', address: 0x3c0 },
  *           sleepStatus: { space: 'io', address: 0x3c1 } },
  * });
- * if (boot.entry.mode === 'linux64') { regs.rip = boot.entry.rip; regs.rsi = boot.entry.rsi; }
+ * writeGdt(mem);
+ * writeIdentityPageTables(mem);
+ * vcpu.setSregs(bootSregs(vcpu.getSregs(), boot.entry));
+ * vcpu.setRegs(bootRegs(boot.entry)); // linux64: RIP = kernel entry, RSI = zero page
  * ```
  */
-export function setupLinuxBoot(memory: GuestMemory, o: LinuxBootOptions): LinuxBoot {
+export function setupLinuxBoot(memory: GuestMemoryAccess, o: LinuxBootOptions): LinuxBoot {
   const mode = o.mode ?? 'linux64';
   const format = detectFormat(o.kernel);
   if (format === 'multiboot')
@@ -116,17 +125,17 @@ export function setupLinuxBoot(memory: GuestMemory, o: LinuxBootOptions): LinuxB
 
   const line = typeof o.cmdline === 'string' ? Cmdline.parse(o.cmdline, cmdlineSize + 1) : o.cmdline;
   if (line.byteLength > cmdlineSize + 1) {
-    throw new BootDataError(
-      'invalid-value',
+    throw new LoaderError(
+      'bad-cmdline',
       `command line of ${line.byteLength} bytes exceeds the kernel's cmdline_size ${cmdlineSize} + NUL`,
     );
   }
   const cmdlineAddress = BootLayout.CMDLINE;
   const bytes = line.toBytes();
   const why = guestRangeProblem(memory, cmdlineAddress, bytes.length);
-  if (why) throw new BootDataError('guest-memory', `command line at ${hex(cmdlineAddress)}: ${why}`);
+  if (why) throw new LoaderError('no-space', `command line at ${hex(cmdlineAddress)}: ${why}`);
   if (rangesOverlap(kernelRange, { start: cmdlineAddress, end: cmdlineAddress + bytes.length })) {
-    throw new BootDataError('overlap', `command line at ${hex(cmdlineAddress)} overlaps the kernel`);
+    throw new LoaderError('no-space', `command line at ${hex(cmdlineAddress)} overlaps the kernel`);
   }
   memory.writeBytes(cmdlineAddress, bytes);
 
@@ -151,11 +160,11 @@ export function setupLinuxBoot(memory: GuestMemory, o: LinuxBootOptions): LinuxB
       rsdpAddress: acpi?.rsdpAddress,
       modules: initrd ? [{ address: initrd.address, size: initrd.size }] : [],
     });
-    entry = { mode: 'pvh', eip: (kernel as ElfLoad).pvhEntry!, ebx: pvh.address };
+    entry = { kind: 'pvh', entry: (kernel as ElfLoad).pvhEntry!, startInfo: pvh.address };
   } else {
     const zpAt = BootLayout.ZERO_PAGE;
     if (rangesOverlap(kernelRange, { start: zpAt, end: zpAt + ZERO_PAGE_SIZE })) {
-      throw new BootDataError('overlap', `zero page at ${hex(zpAt)} overlaps the kernel`);
+      throw new LoaderError('no-space', `zero page at ${hex(zpAt)} overlaps the kernel`);
     }
     const zp = writeZeroPage(memory, {
       address: zpAt,
@@ -165,7 +174,7 @@ export function setupLinuxBoot(memory: GuestMemory, o: LinuxBootOptions): LinuxB
       initrd,
       rsdpAddress: acpi?.rsdpAddress,
     });
-    entry = { mode: 'linux64', rip: kernel.entry, rsi: zp };
+    entry = { kind: 'linux64', entry: kernel.entry, zeroPage: zp };
   }
   return { entry, kernel, cmdlineAddress, initrd, acpi, e820 };
 }

@@ -1,9 +1,9 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { HIGH_MEMORY_START } from './e820.js';
+import { LoaderError } from './errors.js';
 import { guestRangeProblem } from './guest-range.js';
 import { hex } from './hex.js';
 import type { BzImageLoad } from './kernel-load.js';
-import { LoaderError } from './loader-error.js';
 import {
   LoadFlags,
   parseSetupHeader,
@@ -41,7 +41,7 @@ export interface BzImageOptions {
  */
 export function loadBzImage(
   image: Uint8Array,
-  memory: GuestMemory,
+  memory: GuestMemoryAccess,
   options: BzImageOptions = {},
 ): BzImageLoad {
   const hdr = parseSetupHeader(image);
@@ -50,14 +50,14 @@ export function loadBzImage(
   const load = options.loadAddress ?? defaultLoadAddress(hdr, memory, need);
   if (options.loadAddress !== undefined && hdr.relocatable && load % hdr.kernelAlignment !== 0) {
     throw new LoaderError(
-      'bad-header',
+      'invalid-argument',
       `bzImage: load address ${hex(load)} is not aligned to the kernel's kernel_alignment ${hex(hdr.kernelAlignment)}`,
     );
   }
   const why = guestRangeProblem(memory, load, need);
   if (why) {
     throw new LoaderError(
-      'guest-memory',
+      'no-space',
       `bzImage: the kernel needs ${hex(need)} bytes (max of its ${hex(hdr.kernelSize)}-byte code and init_size ${hex(hdr.initSize)}) at ${hex(load)}, but ${why}`,
     );
   }
@@ -93,13 +93,13 @@ export function check64BitBootable(hdr: SetupHeader): void {
   }
   if (hdr.initSize !== 0 && hdr.initSize < hdr.kernelSize) {
     throw new LoaderError(
-      'bad-header',
+      'bad-image',
       `bzImage: init_size ${hex(hdr.initSize)} is smaller than the ${hex(hdr.kernelSize)}-byte kernel`,
     );
   }
 }
 
-function defaultLoadAddress(hdr: SetupHeader, memory: GuestMemory, need: number): number {
+function defaultLoadAddress(hdr: SetupHeader, memory: GuestMemoryAccess, need: number): number {
   if (!hdr.relocatable) return HIGH_MEMORY_START;
   const align = hdr.kernelAlignment;
   const pref = hdr.prefAddress;

@@ -1,32 +1,5 @@
+import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
-
-/** What is wrong with a command line or a piece of one. */
-export type CmdlineErrorKind =
-  | 'too-large' // the line (with its NUL) would exceed the capacity
-  | 'invalid-char' // NUL, a non-printable or non-ASCII byte, or a double quote
-  | 'invalid-key' // an empty key, or one with spaces, '=' or quotes
-  | 'duplicate-key' // the key is already set and may not repeat
-  | 'invalid-capacity'; // the capacity is not a positive integer
-
-/**
- * The one error type of {@link Cmdline}.
- *
- * @example
- * ```ts
- * try { new Cmdline(16).insert('console', 'ttyS0,115200n8'); } catch (e) {
- *   if (e instanceof CmdlineError && e.kind === 'too-large') console.error(e.message);
- * }
- * ```
- */
-export class CmdlineError extends Error {
-  override name = 'CmdlineError';
-  constructor(
-    readonly kind: CmdlineErrorKind,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Keys that the kernel accepts more than once (each occurrence adds something). */
 export const REPEATABLE_KEYS: ReadonlySet<string> = new Set([
@@ -43,13 +16,10 @@ function checkChars(what: string, s: string): void {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 0)
-      throw new CmdlineError(
-        'invalid-char',
-        `${what} ${JSON.stringify(s)} contains a NUL byte at index ${i}`,
-      );
+      throw new LoaderError('bad-cmdline', `${what} ${JSON.stringify(s)} contains a NUL byte at index ${i}`);
     if (c < 0x20 || c > 0x7e) {
-      throw new CmdlineError(
-        'invalid-char',
+      throw new LoaderError(
+        'bad-cmdline',
         `${what} ${JSON.stringify(s)} contains the non-printable or non-ASCII character ${hex(c)} at index ${i}`,
       );
     }
@@ -57,21 +27,21 @@ function checkChars(what: string, s: string): void {
 }
 
 function checkKey(key: string): void {
-  if (key.length === 0) throw new CmdlineError('invalid-key', 'command line key is empty');
+  if (key.length === 0) throw new LoaderError('bad-cmdline', 'command line key is empty');
   checkChars('key', key);
   if (/[\s="]/.test(key)) {
-    throw new CmdlineError('invalid-key', `key ${JSON.stringify(key)} must not contain spaces, '=' or '"'`);
+    throw new LoaderError('bad-cmdline', `key ${JSON.stringify(key)} must not contain spaces, '=' or '"'`);
   }
   if (key === '--')
-    throw new CmdlineError('invalid-key', 'key "--" is the init-argument separator; use insertInitArgs()');
+    throw new LoaderError('bad-cmdline', 'key "--" is the init-argument separator; use insertInitArgs()');
 }
 
 /** Quotes a value for the kernel's parser when it holds spaces ("a b" → "\"a b\""). */
 function quote(what: string, value: string): string {
   checkChars(what, value);
   if (value.includes('"')) {
-    throw new CmdlineError(
-      'invalid-char',
+    throw new LoaderError(
+      'bad-cmdline',
       `${what} ${JSON.stringify(value)} contains '"', which the kernel's parser cannot carry`,
     );
   }
@@ -101,8 +71,8 @@ export class Cmdline {
   /** `capacity`: the most bytes the line may take in guest memory, NUL included. */
   constructor(readonly capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
-      throw new CmdlineError(
-        'invalid-capacity',
+      throw new LoaderError(
+        'invalid-argument',
         `command line capacity ${capacity} must be a positive integer`,
       );
     }
@@ -172,11 +142,11 @@ export class Cmdline {
     const t = text.trim();
     if (t.length === 0) return this;
     if ((t.match(/"/g)?.length ?? 0) % 2 !== 0) {
-      throw new CmdlineError('invalid-char', `text ${JSON.stringify(text)} has an unbalanced '"'`);
+      throw new LoaderError('bad-cmdline', `text ${JSON.stringify(text)} has an unbalanced '"'`);
     }
     if (/(^|\s)--(\s|$)/.test(t)) {
-      throw new CmdlineError(
-        'invalid-key',
+      throw new LoaderError(
+        'bad-cmdline',
         `text ${JSON.stringify(text)} contains "--"; use insertInitArgs() for init arguments`,
       );
     }
@@ -208,7 +178,7 @@ export class Cmdline {
       ['irq', irq],
     ] as const) {
       if (!Number.isSafeInteger(v) || v < 0 || (n === 'size' && v === 0)) {
-        throw new CmdlineError('invalid-char', `virtio-mmio device ${n} ${v} is not a valid number`);
+        throw new LoaderError('bad-cmdline', `virtio-mmio device ${n} ${v} is not a valid number`);
       }
     }
     const sz = size % 1024 === 0 ? `${size / 1024}K` : String(size);
@@ -241,7 +211,7 @@ export class Cmdline {
 
   private claim(key: string, repeat?: boolean): void {
     if (this.keys.has(key) && !repeat && !REPEATABLE_KEYS.has(key)) {
-      throw new CmdlineError('duplicate-key', `key ${JSON.stringify(key)} is already on the command line`);
+      throw new LoaderError('bad-cmdline', `key ${JSON.stringify(key)} is already on the command line`);
     }
   }
 
@@ -255,8 +225,8 @@ export class Cmdline {
   private checkLength(boot: readonly string[], init: readonly string[]): void {
     const len = join(boot, init).length + 1;
     if (len > this.capacity) {
-      throw new CmdlineError(
-        'too-large',
+      throw new LoaderError(
+        'bad-cmdline',
         `command line would be ${len} bytes with its NUL, more than the capacity of ${this.capacity}`,
       );
     }
@@ -291,7 +261,7 @@ function tokenize(line: string): string[] {
     any = true;
   }
   if (inQuote)
-    throw new CmdlineError('invalid-char', `command line ${JSON.stringify(line)} has an unterminated '"'`);
+    throw new LoaderError('bad-cmdline', `command line ${JSON.stringify(line)} has an unterminated '"'`);
   if (any) out.push(cur);
   return out;
 }

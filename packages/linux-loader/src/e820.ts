@@ -1,5 +1,5 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
-import { BootDataError } from './boot-data-error.js';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
+import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
 
 /** E820 / PVH memory map entry types. */
@@ -45,15 +45,15 @@ export interface E820Options {
  * ```
  */
 export function e820ForMemory(
-  memory: GuestMemory | readonly { start: number; size: number }[],
+  memory: GuestMemoryAccess | readonly { start: number; size: number }[],
   options: E820Options = {},
 ): E820Entry[] {
-  const regions = Array.isArray(memory) ? memory : (memory as GuestMemory).regions;
+  const regions = Array.isArray(memory) ? memory : (memory as GuestMemoryAccess).regions;
   let ram: { start: number; end: number }[] = [];
   for (const r of regions) {
     if (!Number.isSafeInteger(r.start) || !Number.isSafeInteger(r.size) || r.start < 0 || r.size <= 0) {
-      throw new BootDataError(
-        'invalid-value',
+      throw new LoaderError(
+        'invalid-argument',
         `e820: region start ${hex(r.start)} size ${hex(r.size)} is invalid`,
       );
     }
@@ -65,8 +65,8 @@ export function e820ForMemory(
   }
   for (const x of options.reserved ?? []) {
     if (!Number.isSafeInteger(x.addr) || !Number.isSafeInteger(x.size) || x.addr < 0 || x.size <= 0) {
-      throw new BootDataError(
-        'invalid-value',
+      throw new LoaderError(
+        'invalid-argument',
         `e820: reserved range ${hex(x.addr)} size ${hex(x.size)} is invalid`,
       );
     }
@@ -76,8 +76,8 @@ export function e820ForMemory(
   const sortedHoles = [...holes].sort((a, b) => a.start - b.start);
   for (let i = 1; i < sortedHoles.length; i++) {
     if (sortedHoles[i].start < sortedHoles[i - 1].end) {
-      throw new BootDataError(
-        'overlap',
+      throw new LoaderError(
+        'invalid-argument',
         `e820: reserved ranges at ${hex(sortedHoles[i - 1].start)} and ${hex(sortedHoles[i].start)} overlap`,
       );
     }
@@ -105,25 +105,25 @@ function carve(r: { start: number; end: number }, h: { start: number; end: numbe
 
 /**
  * Checks a memory map: sorted, non-empty entries, no overlaps, at most `max` entries. Throws
- * {@link BootDataError}.
+ * {@link LoaderError}.
  *
  * @example validateE820(e820ForMemory(mem), 128);
  */
 export function validateE820(entries: readonly E820Entry[], max: number): void {
   if (entries.length > max) {
-    throw new BootDataError('too-many-entries', `e820: ${entries.length} entries, at most ${max} fit`);
+    throw new LoaderError('invalid-argument', `e820: ${entries.length} entries, at most ${max} fit`);
   }
   let prevEnd = 0;
   for (const e of entries) {
     if (!Number.isSafeInteger(e.addr) || !Number.isSafeInteger(e.size) || e.addr < 0 || e.size <= 0) {
-      throw new BootDataError('invalid-value', `e820: entry ${hex(e.addr)} size ${hex(e.size)} is invalid`);
+      throw new LoaderError('invalid-argument', `e820: entry ${hex(e.addr)} size ${hex(e.size)} is invalid`);
     }
     if (!Number.isInteger(e.type) || e.type < 0 || e.type > 0xffffffff) {
-      throw new BootDataError('invalid-value', `e820: entry at ${hex(e.addr)} has invalid type ${e.type}`);
+      throw new LoaderError('invalid-argument', `e820: entry at ${hex(e.addr)} has invalid type ${e.type}`);
     }
     if (e.addr < prevEnd) {
-      throw new BootDataError(
-        'overlap',
+      throw new LoaderError(
+        'invalid-argument',
         `e820: entry at ${hex(e.addr)} overlaps or precedes the previous entry`,
       );
     }

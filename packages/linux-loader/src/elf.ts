@@ -1,9 +1,9 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
+import { LoaderError } from './errors.js';
 import { guestRangeProblem } from './guest-range.js';
 import { hex } from './hex.js';
 import { ImageReader } from './image-reader.js';
 import type { ElfLoad, LoadedSegment } from './kernel-load.js';
-import { LoaderError } from './loader-error.js';
 
 /** ELF program header types used here. */
 export const PT_LOAD = 1;
@@ -52,11 +52,11 @@ export interface ElfImage {
 export function parseElf(image: Uint8Array): ElfImage {
   const r = new ImageReader(image, 'ELF');
   if (image.length < 16 || r.u32(0, 'e_ident') !== 0x464c457f) {
-    throw new LoaderError('bad-magic', 'ELF: no \\x7fELF magic at offset 0');
+    throw new LoaderError('bad-image', 'ELF: no \\x7fELF magic at offset 0');
   }
   const cls = r.u8(4, 'EI_CLASS');
   if (cls !== 1 && cls !== 2)
-    throw new LoaderError('bad-header', `ELF: EI_CLASS ${cls} is neither 1 (32) nor 2 (64)`);
+    throw new LoaderError('bad-image', `ELF: EI_CLASS ${cls} is neither 1 (32) nor 2 (64)`);
   const data = r.u8(5, 'EI_DATA');
   if (data !== 1)
     throw new LoaderError('unsupported', `ELF: EI_DATA ${data}: only little-endian images are supported`);
@@ -73,11 +73,11 @@ export function parseElf(image: Uint8Array): ElfImage {
   const want = is64 ? 56 : 32;
   if (phentsize !== want) {
     throw new LoaderError(
-      'bad-header',
+      'bad-image',
       `ELF: e_phentsize ${phentsize}, expected ${want} for ELF${is64 ? 64 : 32}`,
     );
   }
-  if (phnum === 0) throw new LoaderError('bad-header', 'ELF: no program headers (e_phnum = 0)');
+  if (phnum === 0) throw new LoaderError('bad-image', 'ELF: no program headers (e_phnum = 0)');
   r.need(phoff, phnum * phentsize, `${phnum} program headers at e_phoff ${hex(phoff)}`);
   const programHeaders: ElfProgramHeader[] = [];
   for (let i = 0; i < phnum; i++) {
@@ -112,7 +112,7 @@ export function parseElf(image: Uint8Array): ElfImage {
     }
     if (p.type === PT_LOAD && p.filesz > p.memsz) {
       throw new LoaderError(
-        'bad-header',
+        'bad-image',
         `ELF: program header ${i} has p_filesz ${hex(p.filesz)} larger than p_memsz ${hex(p.memsz)}`,
       );
     }
@@ -150,7 +150,7 @@ export function findPvhEntry(image: Uint8Array, elf: ElfImage = parseElf(image))
       const next = descOff + align4(descsz);
       if (next > end) {
         throw new LoaderError(
-          'truncated',
+          'bad-image',
           `ELF: note at ${hex(o)} (namesz ${namesz}, descsz ${descsz}) runs past its PT_NOTE segment end ${hex(end)}`,
         );
       }
@@ -161,7 +161,7 @@ export function findPvhEntry(image: Uint8Array, elf: ElfImage = parseElf(image))
         if (descsz === 4) return r.u32(descOff, 'PVH entry');
         if (descsz === 8) return r.u64(descOff, 'PVH entry');
         throw new LoaderError(
-          'bad-header',
+          'bad-image',
           `ELF: XEN_ELFNOTE_PHYS32_ENTRY has a ${descsz}-byte value (want 4 or 8)`,
         );
       }
@@ -196,7 +196,7 @@ export interface ElfOptions {
  * if (k.pvhBootCapable) startPvh(k.pvhEntry!); else start64(k.entry);
  * ```
  */
-export function loadElf(image: Uint8Array, memory: GuestMemory, options: ElfOptions = {}): ElfLoad {
+export function loadElf(image: Uint8Array, memory: GuestMemoryAccess, options: ElfOptions = {}): ElfLoad {
   const elf = parseElf(image);
   const machines = options.machines ?? [EM_X86_64];
   const classes = options.classes ?? [64];
@@ -214,14 +214,14 @@ export function loadElf(image: Uint8Array, memory: GuestMemory, options: ElfOpti
   }
   const off = options.loadOffset ?? 0;
   if (!Number.isSafeInteger(off) || off < 0)
-    throw new LoaderError('bad-header', `ELF: load offset ${off} is invalid`);
+    throw new LoaderError('invalid-argument', `ELF: load offset ${off} is invalid`);
   const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD && p.memsz > 0);
-  if (loads.length === 0) throw new LoaderError('bad-header', 'ELF: no PT_LOAD segment with memory');
+  if (loads.length === 0) throw new LoaderError('bad-image', 'ELF: no PT_LOAD segment with memory');
   for (const p of loads) {
     const why = guestRangeProblem(memory, p.paddr + off, p.memsz);
     if (why) {
       throw new LoaderError(
-        'guest-memory',
+        'no-space',
         `ELF: segment at p_paddr ${hex(p.paddr)} (${hex(p.memsz)} bytes): ${why}`,
       );
     }
@@ -257,5 +257,5 @@ function physicalEntry(elf: ElfImage, loads: ElfProgramHeader[]): number {
   for (const p of loads) {
     if (e >= p.vaddr && e < p.vaddr + BigInt(p.memsz)) return Number(e - p.vaddr) + p.paddr;
   }
-  throw new LoaderError('bad-header', `ELF: e_entry ${hex(e)} lies in no PT_LOAD segment`);
+  throw new LoaderError('bad-image', `ELF: e_entry ${hex(e)} lies in no PT_LOAD segment`);
 }

@@ -1,4 +1,4 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { hex } from './hex.js';
 
 /**
@@ -9,10 +9,10 @@ import { hex } from './hex.js';
  * @example
  * ```ts
  * const why = guestRangeProblem(mem, 0x100000, image.length);
- * if (why) throw new LoaderError('guest-memory', `kernel: ${why}`);
+ * if (why) throw new LoaderError('no-space', `kernel: ${why}`);
  * ```
  */
-export function guestRangeProblem(memory: GuestMemory, addr: number, len: number): string | undefined {
+export function guestRangeProblem(memory: GuestMemoryAccess, addr: number, len: number): string | undefined {
   if (!Number.isSafeInteger(addr) || addr < 0) return `address ${hex(addr)} is not a valid guest address`;
   if (!Number.isSafeInteger(len) || len < 0) return `length ${len} is not a valid size`;
   if (len === 0) return undefined;

@@ -1,14 +1,14 @@
+import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
-import { LoaderError } from './loader-error.js';
 
 /**
  * Bounds-checked little-endian reads from an image held in host memory. Every read names what it was
- * reading when it fails, so truncated images give a {@link LoaderError} of kind `'truncated'`.
+ * reading when it fails, so truncated images give a {@link LoaderError} of kind `'bad-image'`.
  *
  * @example
  * ```ts
  * const r = new ImageReader(bytes, 'ELF image');
- * r.u32(0, 'e_ident'); // throws LoaderError('truncated') if bytes.length < 4
+ * r.u32(0, 'e_ident'); // throws LoaderError('bad-image') if bytes.length < 4
  * ```
  */
 export class ImageReader {
@@ -34,7 +34,7 @@ export class ImageReader {
       offset + len > this.bytes.length
     ) {
       throw new LoaderError(
-        'truncated',
+        'bad-image',
         `${this.what}: ${field} at offset ${hex(offset)} (${len} bytes) lies outside the ${this.bytes.length}-byte image`,
       );
     }
@@ -56,7 +56,7 @@ export class ImageReader {
     this.need(offset, 8, field);
     const v = this.view.getBigUint64(offset, true);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new LoaderError('bad-header', `${this.what}: ${field} = ${hex(v)} is too large`);
+      throw new LoaderError('bad-image', `${this.what}: ${field} = ${hex(v)} is too large`);
     }
     return Number(v);
   }

@@ -1,7 +1,9 @@
 /**
  * Linux boot for ts-vmm: kernel loaders (bzImage, ELF vmlinux with PVH note, multiboot), payload
  * extraction (LZ4, gzip, zstd), the zero page, PVH start info, E820, the kernel command line, initrd
- * placement, MP tables and ACPI tables. It writes into guest memory; it never runs a guest.
+ * placement, MP tables, ACPI tables, and the vCPU state for entering the kernel (boot GDT, identity
+ * page tables, registers). It writes into guest memory and computes register values; it never runs a
+ * guest. Portable: no Node module, no Node global.
  *
  * @packageDocumentation
  */
@@ -13,7 +15,6 @@ export {
   type PlacedTable,
   writeAcpiTables,
 } from './acpi/acpi.js';
-export { AcpiError, type AcpiErrorKind } from './acpi/acpi-error.js';
 export { Aml, type AmlBytes, type InterruptFlags } from './acpi/aml.js';
 export { buildDsdt, type DsdtOptions, type SerialPort, type VirtioMmioDevice } from './acpi/dsdt.js';
 export { type AcpiOem, SDT_HEADER_SIZE, sdt } from './acpi/sdt.js';
@@ -30,12 +31,33 @@ export {
   type MadtOptions,
   RSDP_SIZE,
 } from './acpi/tables.js';
-export { BootDataError, type BootDataErrorKind } from './boot-data-error.js';
 export { type BootEntry, type LinuxBoot, type LinuxBootOptions, setupLinuxBoot } from './boot-setup.js';
+export {
+  bootFpu,
+  bootMsrs,
+  bootRegs,
+  bootSregs,
+  type EntryMode,
+  MSR,
+  wireLapicLints,
+} from './boot-state/cpu.js';
+export type { EntryLayout } from './boot-state/entry-layout.js';
+export {
+  BOOT_GDT,
+  bootSegment,
+  CODE32_SELECTOR,
+  CODE64_SELECTOR,
+  DATA_SELECTOR,
+  gdtEntry,
+  segmentFromEntry,
+  TSS_SELECTOR,
+  USER_CODE64_SELECTOR,
+  USER_DATA_SELECTOR,
+  writeGdt,
+} from './boot-state/gdt.js';
+export { IDENTITY_PAGE_TABLES_SIZE, translate, writeIdentityPageTables } from './boot-state/page-tables.js';
 export { BZIMAGE_ENTRY64_OFFSET, type BzImageOptions, check64BitBootable, loadBzImage } from './bzimage.js';
-export { byteSum, fixChecksum } from './checksum.js';
-export { Cmdline, CmdlineError, type CmdlineErrorKind, REPEATABLE_KEYS } from './cmdline.js';
-export { DecompressError, type DecompressErrorKind } from './decompress-error.js';
+export { Cmdline, REPEATABLE_KEYS } from './cmdline.js';
 export {
   E820_MAX_ENTRIES_ZEROPAGE,
   type E820Entry,
@@ -59,8 +81,9 @@ export {
   parseElf,
   XEN_ELFNOTE_PHYS32_ENTRY,
 } from './elf.js';
-export { type GuestRange, guestRangeProblem, rangesOverlap } from './guest-range.js';
-export { InitrdError, type InitrdErrorKind, type InitrdPlacement, placeInitrd } from './initrd.js';
+export { LoaderError, type LoaderErrorKind } from './errors.js';
+export type { GuestRange } from './guest-range.js';
+export { type InitrdPlacement, placeInitrd } from './initrd.js';
 export type {
   BzImageLoad,
   ElfLoad,
@@ -72,20 +95,10 @@ export type {
 } from './kernel-load.js';
 export { BootLayout } from './layout.js';
 export { detectFormat, type LoadOptions, load } from './load.js';
-export { LoaderError, type LoaderErrorKind } from './loader-error.js';
-export {
-  decodeLz4Block,
-  decompressLz4Legacy,
-  LZ4_LEGACY_BLOCK_SIZE,
-  LZ4_LEGACY_MAGIC,
-  type Lz4Options,
-} from './lz4.js';
 export {
   APIC_DEFAULT_PHYS_BASE,
   buildMpTable,
   IO_APIC_DEFAULT_PHYS_BASE,
-  MpTableError,
-  type MpTableErrorKind,
   type MpTableOptions,
   mpTableSize,
   writeMpTable,
@@ -123,7 +136,6 @@ export {
   kernelVersionString,
   LoadFlags,
   parseSetupHeader,
-  protocol,
   SETUP_HEADER_END,
   SETUP_HEADER_MAGIC,
   SETUP_HEADER_OFFSET,

@@ -1,30 +1,8 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { HIGH_MEMORY_START } from './e820.js';
+import { LoaderError } from './errors.js';
 import { type GuestRange, rangesOverlap } from './guest-range.js';
 import { hex } from './hex.js';
-
-/** Why an initrd could not be placed. */
-export type InitrdErrorKind = 'does-not-fit' | 'invalid-value';
-
-/**
- * The one error type of initrd placement.
- *
- * @example
- * ```ts
- * try { placeInitrd(mem, { size: 1 << 30 }); } catch (e) {
- *   if (e instanceof InitrdError) console.error(e.message);
- * }
- * ```
- */
-export class InitrdError extends Error {
-  override name = 'InitrdError';
-  constructor(
-    readonly kind: InitrdErrorKind,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Options for {@link placeInitrd}. */
 export interface InitrdPlacement {
@@ -43,7 +21,7 @@ export interface InitrdPlacement {
 /**
  * Finds the highest `align`-aligned address for an initrd of `size` bytes that ends at or below
  * `addrMax + 1`, lies in low guest memory (below 4 GiB, inside one run of backed memory), at or above
- * `minAddress`, and overlaps none of `avoid`. Throws {@link InitrdError} when there is none.
+ * `minAddress`, and overlaps none of `avoid`. Throws {@link LoaderError} when there is none.
  *
  * @example
  * ```ts
@@ -52,18 +30,18 @@ export interface InitrdPlacement {
  * mem.writeBytes(at, initrd);
  * ```
  */
-export function placeInitrd(memory: GuestMemory, p: InitrdPlacement): number {
+export function placeInitrd(memory: GuestMemoryAccess, p: InitrdPlacement): number {
   const align = p.align ?? 4096;
   const size = p.size;
   const addrMax = p.addrMax ?? 0xffffffff;
   const min = p.minAddress ?? HIGH_MEMORY_START;
   if (!Number.isSafeInteger(size) || size <= 0)
-    throw new InitrdError('invalid-value', `initrd size ${size} must be a positive integer`);
+    throw new LoaderError('invalid-argument', `initrd size ${size} must be a positive integer`);
   if (!Number.isSafeInteger(align) || align <= 0 || (align & (align - 1)) !== 0) {
-    throw new InitrdError('invalid-value', `initrd alignment ${align} is not a power of two`);
+    throw new LoaderError('invalid-argument', `initrd alignment ${align} is not a power of two`);
   }
   if (!Number.isSafeInteger(addrMax) || addrMax < 0)
-    throw new InitrdError('invalid-value', `initrd addrMax ${addrMax} is invalid`);
+    throw new LoaderError('invalid-argument', `initrd addrMax ${addrMax} is invalid`);
   const limit = Math.min(addrMax + 1, 2 ** 32);
   const avoid = [...(p.avoid ?? [])].filter((r) => r.end > r.start);
   // Candidate tops: each region's end and each avoided range's start, all clipped to the limit.
@@ -79,8 +57,8 @@ export function placeInitrd(memory: GuestMemory, p: InitrdPlacement): number {
     if (avoid.some((a) => rangesOverlap(a, r))) continue;
     return at;
   }
-  throw new InitrdError(
-    'does-not-fit',
+  throw new LoaderError(
+    'no-space',
     `an initrd of ${size} bytes (${hex(size)}) fits nowhere between ${hex(min)} and ${hex(limit)} in guest memory outside the kernel and boot data`,
   );
 }

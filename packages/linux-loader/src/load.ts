@@ -1,9 +1,9 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { type BzImageOptions, loadBzImage } from './bzimage.js';
 import { e820ForMemory } from './e820.js';
 import { type ElfOptions, loadElf } from './elf.js';
+import { LoaderError } from './errors.js';
 import type { KernelFormat, KernelLoad } from './kernel-load.js';
-import { LoaderError } from './loader-error.js';
 import { findMultibootHeader, loadMultiboot, type MultibootOptions } from './multiboot.js';
 import { SETUP_HEADER_MAGIC } from './setup-header.js';
 
@@ -33,7 +33,7 @@ export function detectFormat(image: Uint8Array): KernelFormat {
   }
   const head = Array.from(image.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new LoaderError(
-    'unknown-format',
+    'bad-image',
     `image (${image.length} bytes, starting ${head || 'empty'}) is neither a bzImage, an ELF64 vmlinux nor a multiboot kernel`,
   );
 }
@@ -55,7 +55,7 @@ export interface LoadOptions extends BzImageOptions, ElfOptions {
  * if (k.format === 'bzimage') writeZeroPage(mem, { setupHeader: k.setupHeaderBytes, ... });
  * ```
  */
-export function load(image: Uint8Array, memory: GuestMemory, options: LoadOptions = {}): KernelLoad {
+export function load(image: Uint8Array, memory: GuestMemoryAccess, options: LoadOptions = {}): KernelLoad {
   const format = detectFormat(image);
   switch (format) {
     case 'bzimage':

@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { loadBzImage } from './bzimage.js';
 import { e820ForMemory } from './e820.js';
 import { findPvhEntry, loadElf, parseElf } from './elf.js';
+import { LoaderError } from './errors.js';
 import { detectFormat, load } from './load.js';
-import { LoaderError } from './loader-error.js';
 import { findMultibootHeader, loadMultiboot } from './multiboot.js';
 import { parseSetupHeader } from './setup-header.js';
-import { concat, makeBzImage, makeElf, multibootHeader, pseudoRandom } from './test-images.js';
+import { concat, makeBzImage, makeElf, multibootHeader, pseudoRandom } from './testing/index.js';
 
 const MiB = 1 << 20;
 const mem = (size = 64 * MiB) => GuestMemory.createShared([{ start: 0, size }]);
@@ -62,7 +62,7 @@ describe('bzImage', () => {
     expect(loadBzImage(img, mem(), { loadAddress: 0x400000 }).entry).toBe(0x400200);
     expectLoaderError(
       () => loadBzImage(img, mem(), { loadAddress: 0x100000 }),
-      'bad-header',
+      'invalid-argument',
       /kernel_alignment/,
     );
   });
@@ -78,15 +78,15 @@ describe('bzImage', () => {
     expectLoaderError(() => loadBzImage(no64, mem()), 'unsupported', /XLF_KERNEL_64/);
     const bad = makeBzImage(kernel);
     bad[0x202] = 0;
-    expectLoaderError(() => loadBzImage(bad, mem()), 'bad-magic', /HdrS/);
+    expectLoaderError(() => loadBzImage(bad, mem()), 'bad-image', /HdrS/);
     const big = makeBzImage(kernel, { initSize: 128 * MiB });
-    expectLoaderError(() => loadBzImage(big, mem()), 'guest-memory', /init_size/);
+    expectLoaderError(() => loadBzImage(big, mem()), 'no-space', /init_size/);
   });
 
   it('refuses a truncated image', () => {
     const img = makeBzImage(kernel);
-    expectLoaderError(() => parseSetupHeader(img.subarray(0, 0x250)), 'truncated');
-    expectLoaderError(() => parseSetupHeader(img.subarray(0, img.length - 64)), 'truncated', /syssize/);
+    expectLoaderError(() => parseSetupHeader(img.subarray(0, 0x250)), 'bad-image');
+    expectLoaderError(() => parseSetupHeader(img.subarray(0, img.length - 64)), 'bad-image', /syssize/);
   });
 });
 
@@ -133,11 +133,11 @@ describe('ELF', () => {
 
   it('rejects segments outside the image or guest memory without writing anything', () => {
     const img = makeElf(segments, { entry: 0x1000000 });
-    expectLoaderError(() => parseElf(img.subarray(0, img.length - 1)), 'truncated', /program header 1/);
+    expectLoaderError(() => parseElf(img.subarray(0, img.length - 1)), 'bad-image', /program header 1/);
     const m = mem(0x1100000); // segment 1 does not fit
-    expectLoaderError(() => loadElf(img, m), 'guest-memory', /0x1100000/);
+    expectLoaderError(() => loadElf(img, m), 'no-space', /0x1100000/);
     expect(m.readBytes(0x1000000, 16).every((b) => b === 0)).toBe(true);
-    expectLoaderError(() => loadElf(makeElf(segments, { entry: 0x5000 }), mem()), 'bad-header', /e_entry/);
+    expectLoaderError(() => loadElf(makeElf(segments, { entry: 0x5000 }), mem()), 'bad-image', /e_entry/);
   });
 });
 
@@ -192,12 +192,12 @@ describe('multiboot', () => {
     const hdr = multibootHeader(0x3);
     hdr[8] ^= 1;
     const img = concat(new Uint8Array(64), hdr, new Uint8Array(64));
-    expectLoaderError(() => findMultibootHeader(img), 'bad-header', /checksum/);
+    expectLoaderError(() => findMultibootHeader(img), 'bad-image', /checksum/);
   });
 });
 
 describe('load()', () => {
   it('names the bytes of an unknown image', () => {
-    expectLoaderError(() => load(Uint8Array.of(1, 2, 3, 4), mem(MiB)), 'unknown-format', /01 02 03 04/);
+    expectLoaderError(() => load(Uint8Array.of(1, 2, 3, 4), mem(MiB)), 'bad-image', /01 02 03 04/);
   });
 });

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecompressError } from './decompress-error.js';
+import { LoaderError } from './errors.js';
 import { decodeLz4Block, decompressLz4Legacy } from './lz4.js';
-import { compressible, have, lz4Legacy, same } from './test-images.js';
+import { compressible, have, lz4Legacy, same } from './testing/index.js';
 
 const hasLz4 = have('lz4');
 if (!hasLz4) console.log('skipped: lz4 CLI round trips (lz4 not installed)');
@@ -31,7 +31,7 @@ describe('LZ4 legacy', () => {
     },
   );
 
-  it.skipIf(!hasLz4)('property: truncated or corrupted streams give DecompressError, never a crash', () => {
+  it.skipIf(!hasLz4)('property: truncated or corrupted streams give LoaderError, never a crash', () => {
     const data = compressible(300_000);
     const c = lz4Legacy(data);
     fc.assert(
@@ -45,7 +45,7 @@ describe('LZ4 legacy', () => {
             const out = decompressLz4Legacy(bad, { maxOutput: 64 << 20 });
             expect(out.length).toBeLessThanOrEqual(64 << 20);
           } catch (e) {
-            expect(e).toBeInstanceOf(DecompressError);
+            expect(e).toBeInstanceOf(LoaderError);
           }
         },
       ),
@@ -62,7 +62,7 @@ describe('LZ4 legacy', () => {
         try {
           decompressLz4Legacy(s, { maxOutput: 1 << 20 });
         } catch (e) {
-          expect(e).toBeInstanceOf(DecompressError);
+          expect(e).toBeInstanceOf(LoaderError);
         }
       }),
       { numRuns: 1000 },

@@ -1,4 +1,4 @@
-import { DecompressError } from './decompress-error.js';
+import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
 
 /** Magic of the legacy LZ4 frame format (`lz4 -l`), as the kernel uses it. */
@@ -19,7 +19,7 @@ export interface Lz4Options {
  * Decodes an LZ4 legacy stream: magic 0x184C2102, then blocks of `u32 compressedSize` + LZ4 block
  * data, each decoding to at most 8 MiB; a repeated magic starts a new frame. A trailing 4-byte value
  * (the kernel build appends the uncompressed size) ends the stream and is checked when present.
- * Every length and match offset is bounds-checked: malformed input gives a {@link DecompressError}.
+ * Every length and match offset is bounds-checked: malformed input gives a {@link LoaderError}.
  *
  * @example
  * ```ts
@@ -30,7 +30,7 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
   const maxOutput = options.maxOutput ?? 1 << 30;
   const v = new DataView(input.buffer, input.byteOffset, input.byteLength);
   if (input.length < 4 || v.getUint32(0, true) !== LZ4_LEGACY_MAGIC) {
-    throw new DecompressError('corrupt', 'lz4: stream does not start with the legacy magic 0x184c2102');
+    throw new LoaderError('decompress', 'lz4: stream does not start with the legacy magic 0x184c2102');
   }
   // The kernel appends the uncompressed size: when it is plausible, decode straight into the output.
   const hinted = input.length >= 8 ? v.getUint32(input.length - 4, true) : 0;
@@ -44,7 +44,7 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
   let trailer: number | undefined;
   while (p < input.length) {
     if (input.length - p < 4) {
-      throw new DecompressError('corrupt', `lz4: ${input.length - p} stray byte(s) at offset ${hex(p)}`);
+      throw new LoaderError('decompress', `lz4: ${input.length - p} stray byte(s) at offset ${hex(p)}`);
     }
     const size = v.getUint32(p, true);
     if (size === LZ4_LEGACY_MAGIC) {
@@ -58,8 +58,8 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
     }
     p += 4;
     if (size > input.length - p) {
-      throw new DecompressError(
-        'corrupt',
+      throw new LoaderError(
+        'decompress',
         `lz4: block at ${hex(p - 4)} claims ${size} bytes but only ${input.length - p} remain`,
       );
     }
@@ -69,19 +69,19 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
     } else {
       const n = decodeLz4Block(input, p, p + size, scratch);
       if (total + n > maxOutput)
-        throw new DecompressError('too-large', `lz4: output exceeds ${maxOutput} bytes`);
+        throw new LoaderError('decompress', `lz4: output exceeds ${maxOutput} bytes`);
       if (direct && inDirect === total && total + n <= direct.length) {
         direct.set(scratch.subarray(0, n), total);
         inDirect = total + n;
       } else chunks.push(scratch.slice(0, n));
       total += n;
     }
-    if (total > maxOutput) throw new DecompressError('too-large', `lz4: output exceeds ${maxOutput} bytes`);
+    if (total > maxOutput) throw new LoaderError('decompress', `lz4: output exceeds ${maxOutput} bytes`);
     p += size;
   }
   if (trailer !== undefined && trailer !== 0 && trailer !== total) {
-    throw new DecompressError(
-      'corrupt',
+    throw new LoaderError(
+      'decompress',
       `lz4: trailing size field says ${trailer} bytes but the stream decoded to ${total}`,
     );
   }
@@ -99,7 +99,7 @@ export function decompressLz4Legacy(input: Uint8Array, options: Lz4Options = {})
 /**
  * Decodes one raw LZ4 block `src[start, end)` into `dst` (from index 0), returning the byte count.
  * Bounds-checked: a literal or match that would overrun `dst`, a zero or too-far offset, or a
- * sequence cut short by the end of the block throws {@link DecompressError}.
+ * sequence cut short by the end of the block throws {@link LoaderError}.
  *
  * @example
  * ```ts
@@ -112,7 +112,7 @@ export function decodeLz4Block(src: Uint8Array, start: number, end: number, dst:
   let op = 0;
   const cap = dst.length;
   const corrupt = (why: string): never => {
-    throw new DecompressError('corrupt', `lz4: block at ${hex(start)}: ${why} (input offset ${hex(ip)})`);
+    throw new LoaderError('decompress', `lz4: block at ${hex(start)}: ${why} (input offset ${hex(ip)})`);
   };
   while (true) {
     if (ip >= end) corrupt('block ends before its last sequence');

@@ -1,28 +1,9 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { fixChecksum } from './checksum.js';
+import { LoaderError } from './errors.js';
 import { guestRangeProblem } from './guest-range.js';
 import { hex } from './hex.js';
 import { BootLayout } from './layout.js';
-
-/** Why an MP table could not be written. */
-export type MpTableErrorKind = 'invalid-value' | 'guest-memory';
-
-/**
- * The one error type of the MP table writer.
- * @example
- * ```ts
- * try { writeMpTable(mem, { vcpus: 300 }); } catch (e) { if (e instanceof MpTableError) console.error(e.message); }
- * ```
- */
-export class MpTableError extends Error {
-  override name = 'MpTableError';
-  constructor(
-    readonly kind: MpTableErrorKind,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Default local APIC and IOAPIC addresses. */
 export const APIC_DEFAULT_PHYS_BASE = 0xfee00000;
@@ -73,25 +54,22 @@ export function buildMpTable(o: MpTableOptions): Uint8Array {
   const base = o.address ?? BootLayout.MPTABLE;
   const n = o.vcpus;
   if (!Number.isInteger(n) || n < 1 || n > 254)
-    throw new MpTableError('invalid-value', `MP table: vcpus ${n} must be 1..254`);
+    throw new LoaderError('mptable', `MP table: vcpus ${n} must be 1..254`);
   const ioapicId = o.ioapicId ?? n;
   if (!Number.isInteger(ioapicId) || ioapicId < 0 || ioapicId > 255 || ioapicId < n) {
-    throw new MpTableError(
-      'invalid-value',
+    throw new LoaderError(
+      'mptable',
       `MP table: IOAPIC ID ${ioapicId} must be 0..255 and not a CPU's APIC ID`,
     );
   }
   const ioapicAddr = o.ioapicAddress ?? IO_APIC_DEFAULT_PHYS_BASE;
   if (!Number.isInteger(ioapicAddr) || ioapicAddr < 0 || ioapicAddr > 0xffffffff) {
-    throw new MpTableError(
-      'invalid-value',
-      `MP table: IOAPIC address ${hex(ioapicAddr)} must be a 32-bit address`,
-    );
+    throw new LoaderError('mptable', `MP table: IOAPIC address ${hex(ioapicAddr)} must be a 32-bit address`);
   }
   const extra = [...(o.extraIrqs ?? [])].filter((i) => i >= 16);
   for (const irq of extra) {
     if (!Number.isInteger(irq) || irq > 23)
-      throw new MpTableError('invalid-value', `MP table: IRQ ${irq} is not an IOAPIC pin (16..23)`);
+      throw new LoaderError('mptable', `MP table: IRQ ${irq} is not an IOAPIC pin (16..23)`);
   }
   if (
     !Number.isSafeInteger(base) ||
@@ -99,10 +77,7 @@ export function buildMpTable(o: MpTableOptions): Uint8Array {
     base % 16 !== 0 ||
     base + mpTableSize(n, extra.length) > 2 ** 32
   ) {
-    throw new MpTableError(
-      'invalid-value',
-      `MP table address ${hex(base)} must be 16-byte aligned and below 4 GiB`,
-    );
+    throw new LoaderError('mptable', `MP table address ${hex(base)} must be 16-byte aligned and below 4 GiB`);
   }
   const size = mpTableSize(n, extra.length);
   const buf = new Uint8Array(size);
@@ -196,11 +171,11 @@ export function buildMpTable(o: MpTableOptions): Uint8Array {
  * writeMpTable(mem, { vcpus: 4 }); // { address: 0x9fc00, end: ... }
  * ```
  */
-export function writeMpTable(memory: GuestMemory, o: MpTableOptions): { address: number; end: number } {
+export function writeMpTable(memory: GuestMemoryAccess, o: MpTableOptions): { address: number; end: number } {
   const at = o.address ?? BootLayout.MPTABLE;
   const bytes = buildMpTable({ ...o, address: at });
   const why = guestRangeProblem(memory, at, bytes.length);
-  if (why) throw new MpTableError('guest-memory', `MP table: ${why}`);
+  if (why) throw new LoaderError('no-space', `MP table: ${why}`);
   memory.writeBytes(at, bytes);
   return { address: at, end: at + bytes.length };
 }

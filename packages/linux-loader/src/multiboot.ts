@@ -1,11 +1,11 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import type { E820Entry } from './e820.js';
 import { EM_386, loadElf, PT_LOAD, parseElf } from './elf.js';
+import { LoaderError } from './errors.js';
 import { guestRangeProblem } from './guest-range.js';
 import { hex } from './hex.js';
 import { ImageReader } from './image-reader.js';
 import type { MultibootLoad } from './kernel-load.js';
-import { LoaderError } from './loader-error.js';
 
 /** Multiboot v1 header magic (in the image). */
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
@@ -56,7 +56,7 @@ export function findMultibootHeader(image: Uint8Array): MultibootHeader | undefi
     const checksum = r.u32(o + 8, 'checksum');
     if ((MULTIBOOT_HEADER_MAGIC + flags + checksum) >>> 0 !== 0) {
       throw new LoaderError(
-        'bad-header',
+        'bad-image',
         `multiboot: header at ${hex(o)} has checksum ${hex(checksum)}; magic+flags+checksum must be 0 mod 2^32`,
       );
     }
@@ -118,11 +118,11 @@ export const MULTIBOOT_INFO_SIZE = 0x58;
  */
 export function loadMultiboot(
   image: Uint8Array,
-  memory: GuestMemory,
+  memory: GuestMemoryAccess,
   options: MultibootOptions,
 ): MultibootLoad {
   const h = findMultibootHeader(image);
-  if (!h) throw new LoaderError('bad-magic', 'multiboot: no 0x1BADB002 header in the first 8 KiB');
+  if (!h) throw new LoaderError('bad-image', 'multiboot: no 0x1BADB002 header in the first 8 KiB');
   const info = options.infoAddress ?? 0x9000;
   const modules = options.modules ?? [];
   const e820 = options.e820;
@@ -131,9 +131,9 @@ export function loadMultiboot(
   const modsAddr = mmapAddr + mmapLen;
   const infoEnd = modsAddr + modules.length * 16;
   if (infoEnd > 2 ** 32)
-    throw new LoaderError('guest-memory', `multiboot: info structure at ${hex(info)} must lie below 4 GiB`);
+    throw new LoaderError('no-space', `multiboot: info structure at ${hex(info)} must lie below 4 GiB`);
   const infoWhy = guestRangeProblem(memory, info, infoEnd - info);
-  if (infoWhy) throw new LoaderError('guest-memory', `multiboot: info structure: ${infoWhy}`);
+  if (infoWhy) throw new LoaderError('no-space', `multiboot: info structure: ${infoWhy}`);
 
   // Where the kernel will go, checked against the info structure before anything is written.
   const planned = h.address
@@ -150,7 +150,7 @@ export function loadMultiboot(
   for (const w of planned) {
     if (w.start < infoRange.end && infoRange.start < w.end) {
       throw new LoaderError(
-        'guest-memory',
+        'no-space',
         `multiboot: info structure [${hex(info)}, ${hex(infoEnd)}) overlaps the kernel at [${hex(w.start)}, ${hex(w.end)})`,
       );
     }
@@ -208,35 +208,35 @@ export function loadMultiboot(
   };
 }
 
-function loadAout(image: Uint8Array, memory: GuestMemory, h: MultibootHeader) {
+function loadAout(image: Uint8Array, memory: GuestMemoryAccess, h: MultibootHeader) {
   const a = h.address!;
   const r = new ImageReader(image, 'multiboot');
   if (a.headerAddr < a.loadAddr || a.headerAddr - a.loadAddr > h.offset) {
     throw new LoaderError(
-      'bad-header',
+      'bad-image',
       `multiboot: header_addr ${hex(a.headerAddr)} and load_addr ${hex(a.loadAddr)} do not match the header's file offset ${hex(h.offset)}`,
     );
   }
   const fileStart = h.offset - (a.headerAddr - a.loadAddr);
   const loadEnd = a.loadEndAddr === 0 ? a.loadAddr + (image.length - fileStart) : a.loadEndAddr;
   if (loadEnd < a.loadAddr)
-    throw new LoaderError('bad-header', `multiboot: load_end_addr ${hex(loadEnd)} is below load_addr`);
+    throw new LoaderError('bad-image', `multiboot: load_end_addr ${hex(loadEnd)} is below load_addr`);
   const fileLen = loadEnd - a.loadAddr;
   r.need(fileStart, fileLen, `kernel bytes [load_addr ${hex(a.loadAddr)}, load_end_addr ${hex(loadEnd)})`);
   const end = a.bssEndAddr === 0 ? loadEnd : a.bssEndAddr;
   if (end < loadEnd)
     throw new LoaderError(
-      'bad-header',
+      'bad-image',
       `multiboot: bss_end_addr ${hex(end)} is below load_end_addr ${hex(loadEnd)}`,
     );
   if (a.entryAddr < a.loadAddr || a.entryAddr >= end) {
     throw new LoaderError(
-      'bad-header',
+      'bad-image',
       `multiboot: entry_addr ${hex(a.entryAddr)} lies outside the loaded image`,
     );
   }
   const why = guestRangeProblem(memory, a.loadAddr, end - a.loadAddr);
-  if (why) throw new LoaderError('guest-memory', `multiboot: kernel: ${why}`);
+  if (why) throw new LoaderError('no-space', `multiboot: kernel: ${why}`);
   memory.writeBytes(a.loadAddr, image.subarray(fileStart, fileStart + fileLen));
   if (end > loadEnd) memory.fill(loadEnd, end - loadEnd, 0);
   return {

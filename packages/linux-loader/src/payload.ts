@@ -1,6 +1,6 @@
-import { gunzipSync } from 'node:zlib';
+import { Gunzip } from 'fflate';
 import { Decompress as ZstdDecompress } from 'fzstd';
-import { DecompressError } from './decompress-error.js';
+import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
 import { decompressLz4Legacy } from './lz4.js';
 import { parseSetupHeader } from './setup-header.js';
@@ -40,8 +40,8 @@ export function detectCompression(payload: Uint8Array): PayloadCompression {
 export function bzImagePayload(bzImage: Uint8Array): Uint8Array {
   const hdr = parseSetupHeader(bzImage);
   if (hdr.version < 0x208 || hdr.payloadLength === 0) {
-    throw new DecompressError(
-      'no-payload',
+    throw new LoaderError(
+      'unsupported',
       'bzImage: no payload_offset/payload_length (protocol before 2.08 or empty)',
     );
   }
@@ -57,14 +57,15 @@ export interface ExtractOptions {
 
 /**
  * Decompresses a bzImage's payload and returns the vmlinux ELF inside it, so a VMM can load the ELF
- * directly (PVH or 64-bit entry) and skip the kernel's self-decompression. LZ4 (legacy frames),
- * gzip and zstd (through the pure-JS `fzstd`) are decoded; other formats give a {@link DecompressError} of kind `'unsupported-compression'`
- * naming the magic.
+ * directly (PVH or 64-bit entry) and skip the kernel's self-decompression. LZ4 (legacy frames, a
+ * decoder of this package), gzip (through the pure-JS `fflate`) and zstd (through the pure-JS
+ * `fzstd`) are decoded; other formats give a {@link LoaderError} of kind `'unsupported'` naming the
+ * magic, a corrupt payload or one past `maxOutput` one of kind `'decompress'`.
  *
  * @example
  * ```ts
- * const vmlinux = extractVmlinux(fs.readFileSync('/boot/vmlinuz'));
- * const k = loadElf(vmlinux, mem);
+ * const vmlinux = extractVmlinux(new Uint8Array(fs.readFileSync(kernelPath)));
+ * const k = loadElf(vmlinux, mem); // k.pvhEntry: the PVH entry, when the kernel has one
  * ```
  */
 export function extractVmlinux(bzImage: Uint8Array, options: ExtractOptions = {}): Uint8Array {
@@ -80,23 +81,15 @@ export function decompressPayload(payload: Uint8Array, options: ExtractOptions =
     case 'lz4':
       return decompressLz4Legacy(payload, { maxOutput });
     case 'gzip':
-      try {
-        const out = gunzipSync(payload, { maxOutputLength: maxOutput });
-        return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code === 'ERR_BUFFER_TOO_LARGE')
-          throw new DecompressError('too-large', `gzip: output exceeds ${maxOutput} bytes`);
-        throw new DecompressError('corrupt', `gzip: ${(e as Error).message}`);
-      }
+      return decompressGzip(payload, maxOutput);
     case 'zstd':
       return decompressZstd(payload, maxOutput);
     case 'none':
       return payload;
     default: {
       const magic = Array.from(payload.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(' ');
-      throw new DecompressError(
-        'unsupported-compression',
+      throw new LoaderError(
+        'unsupported',
         `payload compression ${kind} (magic ${magic || 'none'}) is not supported; LZ4, gzip and zstd are${kind === 'unknown' ? '' : ` (${hex(payload.length)} bytes)`}`,
       );
     }
@@ -104,45 +97,93 @@ export function decompressPayload(payload: Uint8Array, options: ExtractOptions =
 }
 
 /**
+ * Decodes a gzip payload (one or more members) with the pure-JS `fflate`, capping the output at
+ * `maxOutput`. A single-member stream's ISIZE trailer (the length modulo 2^32) is checked, since
+ * `fflate` does not check the CRC.
+ */
+function decompressGzip(payload: Uint8Array, maxOutput: number): Uint8Array {
+  const out = new Chunks('gzip', maxOutput);
+  let more = 0; // members after the first (fflate reports only those)
+  const g = new Gunzip((chunk) => out.push(chunk));
+  g.onmember = () => {
+    more++;
+  };
+  feed('gzip', payload, (part, final) => g.push(part, final));
+  if (more === 0 && payload.length >= 18) {
+    const isize = new DataView(payload.buffer, payload.byteOffset + payload.length - 4, 4).getUint32(0, true);
+    if (isize !== out.total >>> 0) {
+      throw new LoaderError(
+        'decompress',
+        `gzip: the trailer says ${isize} bytes (mod 2^32) but the stream decoded to ${out.total}`,
+      );
+    }
+  }
+  return out.join();
+}
+
+/**
  * Decodes a zstd payload with the pure-JS `fzstd`, capping the output at `maxOutput`. The kernel build
  * appends the uncompressed size (4 bytes) after the frame: when the whole input does not decode,
  * it is retried without those 4 bytes.
- *
- * @example decompressPayload(zstdPayload) // via detectCompression() === 'zstd'
  */
 function decompressZstd(payload: Uint8Array, maxOutput: number): Uint8Array {
+  const whole = new Chunks('zstd', maxOutput);
   try {
-    return zstdStream(payload, maxOutput);
+    return zstdStream(payload, whole);
   } catch (e) {
-    if (e instanceof DecompressError && e.kind === 'too-large') throw e;
-    if (payload.length <= 8) throw e;
-    return zstdStream(payload.subarray(0, payload.length - 4), maxOutput);
+    if (whole.overflow || payload.length <= 8) throw e;
+    return zstdStream(payload.subarray(0, payload.length - 4), new Chunks('zstd', maxOutput));
   }
 }
 
-function zstdStream(input: Uint8Array, maxOutput: number): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const d = new ZstdDecompress((chunk) => {
-    total += chunk.length;
-    if (total > maxOutput) throw new DecompressError('too-large', `zstd: output exceeds ${maxOutput} bytes`);
-    parts.push(chunk.slice());
-  });
+function zstdStream(input: Uint8Array, out: Chunks): Uint8Array {
+  const d = new ZstdDecompress((chunk) => out.push(chunk));
+  feed('zstd', input, (part, final) => d.push(part, final));
+  return out.join();
+}
+
+/** Pushes `input` to a streaming decoder in 1 MiB parts, turning its errors into {@link LoaderError}s. */
+function feed(what: string, input: Uint8Array, push: (part: Uint8Array, final: boolean) => void): void {
   try {
     const step = 1 << 20;
+    if (input.length === 0) push(input, true);
     for (let o = 0; o < input.length; o += step) {
       const end = Math.min(o + step, input.length);
-      d.push(input.subarray(o, end), end === input.length);
+      push(input.subarray(o, end), end === input.length);
     }
   } catch (e) {
-    if (e instanceof DecompressError) throw e;
-    throw new DecompressError('corrupt', `zstd: ${(e as Error)?.message ?? String(e)}`);
+    if (e instanceof LoaderError) throw e;
+    throw new LoaderError('decompress', `${what}: ${(e as Error)?.message ?? String(e)}`, e);
   }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+}
+
+/** Output collected from a streaming decoder, refused past `max` bytes. */
+class Chunks {
+  private readonly parts: Uint8Array[] = [];
+  total = 0;
+  overflow = false;
+  constructor(
+    private readonly what: string,
+    private readonly max: number,
+  ) {}
+
+  push(chunk: Uint8Array): void {
+    this.total += chunk.length;
+    if (this.total > this.max) {
+      this.overflow = true;
+      throw new LoaderError('decompress', `${this.what}: output exceeds maxOutput (${this.max} bytes)`);
+    }
+    this.parts.push(chunk.slice());
   }
-  return out;
+
+  join(): Uint8Array {
+    if (this.parts.length === 1) return this.parts[0];
+    const out = new Uint8Array(this.total);
+    let o = 0;
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
 }

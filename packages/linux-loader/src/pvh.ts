@@ -1,6 +1,6 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
-import { BootDataError } from './boot-data-error.js';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { type E820Entry, validateE820 } from './e820.js';
+import { LoaderError } from './errors.js';
 import { guestRangeProblem } from './guest-range.js';
 import { hex } from './hex.js';
 import { BootLayout } from './layout.js';
@@ -50,7 +50,7 @@ export interface PvhStartInfoLayout {
  * Writes a version-1 `hvm_start_info` (magic 0x336ec578) followed by the module list
  * (`hvm_modlist_entry`) and the memory map (`hvm_memmap_table_entry`), for entering an ELF vmlinux at
  * its PVH entry in 32-bit protected mode with EBX = the returned `address`. Validates the whole range
- * first; throws {@link BootDataError}.
+ * first; throws {@link LoaderError}.
  *
  * @example
  * ```ts
@@ -59,7 +59,7 @@ export interface PvhStartInfoLayout {
  * // EBX = pvh.address, EIP = k.pvhEntry
  * ```
  */
-export function writePvhStartInfo(memory: GuestMemory, o: PvhStartInfoOptions): PvhStartInfoLayout {
+export function writePvhStartInfo(memory: GuestMemoryAccess, o: PvhStartInfoOptions): PvhStartInfoLayout {
   const at = o.address ?? BootLayout.PVH_START_INFO;
   const modules = o.modules ?? [];
   validateE820(o.memmap, 0xffff);
@@ -67,12 +67,15 @@ export function writePvhStartInfo(memory: GuestMemory, o: PvhStartInfoOptions): 
   const memmap = modlist + modules.length * HVM_MODLIST_ENTRY_SIZE;
   const end = memmap + o.memmap.length * HVM_MEMMAP_ENTRY_SIZE;
   if (!Number.isSafeInteger(at) || at < 0 || at % 8 !== 0) {
-    throw new BootDataError('invalid-value', `PVH start info address ${hex(at)} must be 8-byte aligned`);
+    throw new LoaderError('invalid-argument', `PVH start info address ${hex(at)} must be 8-byte aligned`);
   }
   if (end > 2 ** 32)
-    throw new BootDataError('invalid-value', `PVH start info [${hex(at)}, ${hex(end)}) must lie below 4 GiB`);
+    throw new LoaderError(
+      'invalid-argument',
+      `PVH start info [${hex(at)}, ${hex(end)}) must lie below 4 GiB`,
+    );
   const why = guestRangeProblem(memory, at, end - at);
-  if (why) throw new BootDataError('guest-memory', `PVH start info: ${why}`);
+  if (why) throw new LoaderError('no-space', `PVH start info: ${why}`);
   const buf = new Uint8Array(end - at);
   const v = new DataView(buf.buffer);
   v.setUint32(0, XEN_HVM_START_MAGIC_VALUE, true);
@@ -102,6 +105,6 @@ export function writePvhStartInfo(memory: GuestMemory, o: PvhStartInfoOptions): 
 
 function addr(what: string, n: number): number {
   if (!Number.isSafeInteger(n) || n < 0)
-    throw new BootDataError('invalid-value', `PVH ${what} ${n} is not a valid value`);
+    throw new LoaderError('invalid-argument', `PVH ${what} ${n} is not a valid value`);
   return n;
 }

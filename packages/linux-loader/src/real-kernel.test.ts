@@ -175,7 +175,7 @@ describe.skipIf(!kernelPath)('Debian cloud kernel: setupLinuxBoot', () => {
   it('64-bit protocol from the bzImage: zero page with header, cmdline, initrd and RSDP', () => {
     const mem = GuestMemory.createShared([{ start: 0, size: 256 << 20 }]);
     const b = setupLinuxBoot(mem, { kernel: image, cmdline: 'console=ttyS0 reboot=k panic=1', initrd, acpi });
-    expect(b.entry).toEqual({ mode: 'linux64', rip: 0x1000200, rsi: 0x7000 });
+    expect(b.entry).toEqual({ kind: 'linux64', entry: 0x1000200, zeroPage: 0x7000 });
     expect(mem.read32(0x7000 + 0x202)).toBe(0x53726448);
     expect(mem.read32(0x7000 + 0x228)).toBe(0x20000);
     expect(mem.readCString(0x20000, 100)).toBe('console=ttyS0 reboot=k panic=1');
@@ -196,12 +196,12 @@ describe.skipIf(!kernelPath)('Debian cloud kernel: setupLinuxBoot', () => {
       mode: 'pvh',
       extractPayload: true,
     });
-    expect(b.entry.mode).toBe('pvh');
-    if (b.entry.mode !== 'pvh') return;
-    expect(b.entry.eip).toBe((b.kernel as { pvhEntry?: number }).pvhEntry);
-    expect(mem.read32(b.entry.ebx)).toBe(0x336ec578);
-    expect(mem.read64(b.entry.ebx + 24)).toBe(0x20000n);
-    expect(mem.read64(b.entry.ebx + 32)).toBe(0xe0000n);
-    expect(mem.read32(b.entry.ebx + 12)).toBe(1);
+    expect(b.entry.kind).toBe('pvh');
+    if (b.entry.kind !== 'pvh') return;
+    expect(b.entry.entry).toBe((b.kernel as { pvhEntry?: number }).pvhEntry);
+    expect(mem.read32(b.entry.startInfo)).toBe(0x336ec578);
+    expect(mem.read64(b.entry.startInfo + 24)).toBe(0x20000n);
+    expect(mem.read64(b.entry.startInfo + 32)).toBe(0xe0000n);
+    expect(mem.read32(b.entry.startInfo + 12)).toBe(1);
   });
 });

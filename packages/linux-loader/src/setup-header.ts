@@ -1,6 +1,6 @@
+import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
 import { ImageReader } from './image-reader.js';
-import { LoaderError } from './loader-error.js';
 
 /** `HdrS`, the setup header signature at offset 0x202. */
 export const SETUP_HEADER_MAGIC = 0x53726448;
@@ -98,7 +98,7 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
   const r = new ImageReader(image, 'bzImage');
   if (image.length < 0x206 || r.u32(0x202, 'header') !== SETUP_HEADER_MAGIC) {
     const got = image.length >= 0x206 ? hex(r.u32(0x202, 'header')) : 'nothing (image too short)';
-    throw new LoaderError('bad-magic', `bzImage: no "HdrS" setup header magic at 0x202 (found ${got})`);
+    throw new LoaderError('bad-image', `bzImage: no "HdrS" setup header magic at 0x202 (found ${got})`);
   }
   const version = r.u16(0x206, 'version');
   if (version < 0x200) {
@@ -119,7 +119,7 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
   const kernelOffset = (setupSects + 1) * 512;
   if (kernelOffset >= image.length) {
     throw new LoaderError(
-      'truncated',
+      'bad-image',
       `bzImage: setup_sects=${setupSects} puts the protected-mode kernel at ${hex(kernelOffset)}, past the end of the ${image.length}-byte image`,
     );
   }
@@ -147,11 +147,11 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
     kernelSize: image.length - kernelOffset,
   };
   if (hdr.bootFlag !== 0xaa55) {
-    throw new LoaderError('bad-magic', `bzImage: boot_flag is ${hex(hdr.bootFlag)}, expected 0xaa55`);
+    throw new LoaderError('bad-image', `bzImage: boot_flag is ${hex(hdr.bootFlag)}, expected 0xaa55`);
   }
   if (syssize === 0 || syssize * 16 > image.length - kernelOffset + 15) {
     throw new LoaderError(
-      'truncated',
+      'bad-image',
       `bzImage: syssize=${hex(syssize)} paragraphs (${syssize * 16} bytes) does not match the ${image.length - kernelOffset} bytes after the setup code`,
     );
   }
@@ -159,14 +159,14 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
   if (version >= 0x205 && hdr.relocatable) {
     const a = hdr.kernelAlignment;
     if (a === 0 || (a & (a - 1)) !== 0) {
-      throw new LoaderError('bad-header', `bzImage: kernel_alignment ${hex(a)} is not a power of two`);
+      throw new LoaderError('bad-image', `bzImage: kernel_alignment ${hex(a)} is not a power of two`);
     }
   }
   if (version >= 0x208 && hdr.payloadLength > 0) {
     const end = kernelOffset + hdr.payloadOffset + hdr.payloadLength;
     if (end > image.length) {
       throw new LoaderError(
-        'truncated',
+        'bad-image',
         `bzImage: payload [${hex(hdr.payloadOffset)}, +${hex(hdr.payloadLength)}) ends at image offset ${hex(end)}, past the ${image.length}-byte image`,
       );
     }

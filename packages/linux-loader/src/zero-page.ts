@@ -1,6 +1,6 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
-import { BootDataError } from './boot-data-error.js';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { E820_MAX_ENTRIES_ZEROPAGE, type E820Entry, validateE820 } from './e820.js';
+import { LoaderError } from './errors.js';
 import { guestRangeProblem } from './guest-range.js';
 import { hex } from './hex.js';
 import { BootLayout } from './layout.js';
@@ -56,7 +56,7 @@ export interface ZeroPageOptions {
 /**
  * Builds a 4 KiB zero page (`struct boot_params`): setup header at 0x1f1 with type_of_loader 0xff,
  * command line pointer (cmd_line_ptr + ext_cmd_line_ptr), initrd (ramdisk_image/size + ext_*),
- * E820 map (count at 0x1e8, table at 0x2d0), and acpi_rsdp_addr at 0x70. Throws {@link BootDataError}.
+ * E820 map (count at 0x1e8, table at 0x2d0), and acpi_rsdp_addr at 0x70. Throws {@link LoaderError}.
  *
  * @example
  * ```ts
@@ -71,8 +71,8 @@ export function buildZeroPage(o: ZeroPageOptions): Uint8Array {
   if (o.setupHeader) {
     const max = SETUP_HEADER_END - SETUP_HEADER_OFFSET;
     if (o.setupHeader.length > max) {
-      throw new BootDataError(
-        'invalid-value',
+      throw new LoaderError(
+        'invalid-argument',
         `setup header of ${o.setupHeader.length} bytes is longer than ${max}`,
       );
     }
@@ -89,7 +89,7 @@ export function buildZeroPage(o: ZeroPageOptions): Uint8Array {
     const { address, size } = o.cmdline;
     u64Field('command line address', address);
     if (!Number.isSafeInteger(size) || size < 0)
-      throw new BootDataError('invalid-value', `command line size ${size} is invalid`);
+      throw new LoaderError('invalid-argument', `command line size ${size} is invalid`);
     v.setUint32(BootParamsOffset.CMD_LINE_PTR, address % 2 ** 32, true);
     v.setUint32(BootParamsOffset.EXT_CMD_LINE_PTR, Math.floor(address / 2 ** 32), true);
   }
@@ -119,8 +119,8 @@ export function buildZeroPage(o: ZeroPageOptions): Uint8Array {
 
 function u64Field(what: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0)
-    throw new BootDataError('invalid-value', `${what} ${n} is not a valid address/size`);
-  if (n >= 2 ** 64) throw new BootDataError('invalid-value', `${what} ${hex(n)} does not fit 64 bits`);
+    throw new LoaderError('invalid-argument', `${what} ${n} is not a valid address/size`);
+  if (n >= 2 ** 64) throw new LoaderError('invalid-argument', `${what} ${hex(n)} does not fit 64 bits`);
 }
 
 /**
@@ -133,11 +133,11 @@ function u64Field(what: string, n: number): void {
  *   cmdline: { address: BootLayout.CMDLINE, size: line.length } });
  * ```
  */
-export function writeZeroPage(memory: GuestMemory, o: ZeroPageOptions & { address?: number }): number {
+export function writeZeroPage(memory: GuestMemoryAccess, o: ZeroPageOptions & { address?: number }): number {
   const at = o.address ?? BootLayout.ZERO_PAGE;
   const zp = buildZeroPage(o);
   const why = guestRangeProblem(memory, at, ZERO_PAGE_SIZE);
-  if (why) throw new BootDataError('guest-memory', `zero page at ${hex(at)}: ${why}`);
+  if (why) throw new LoaderError('no-space', `zero page at ${hex(at)}: ${why}`);
   memory.writeBytes(at, zp);
   return at;
 }

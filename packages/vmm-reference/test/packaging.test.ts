@@ -55,7 +55,7 @@ const SAMPLE_EXPORTS: Record<string, string> = {
   '@ts-vmm/hypervisor': 'MpState',
   '@ts-vmm/kvm-ioctls': 'DeviceFd',
   '@ts-vmm/kvm-sys': 'AddonUnavailableError',
-  '@ts-vmm/linux-loader': 'AcpiError',
+  '@ts-vmm/linux-loader': 'LoaderError',
   '@ts-vmm/vm-memory': 'GuestMemory',
   '@ts-vmm/vmm-reference': 'Vmm',
   '@ts-vmm/x86-emulator': 'ApicBus',

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { afterAll, describe, expect, it } from 'vitest';
 import { byteSum } from '../checksum.js';
+import { LoaderError } from '../errors.js';
 import { type AcpiDescription, buildAcpiTables, writeAcpiTables } from './acpi.js';
-import { AcpiError } from './acpi-error.js';
 import { Aml } from './aml.js';
 
 const description: AcpiDescription = {
@@ -63,17 +63,17 @@ describe('ACPI tables', () => {
     const w = writeAcpiTables(mem, description);
     for (const x of w.tables) expect(mem.readBytes(x.address, x.bytes.length)).toEqual(x.bytes);
     const small = GuestMemory.createShared([{ start: 0, size: 0xe0000 }]);
-    expect(() => writeAcpiTables(small, description)).toThrow(AcpiError);
+    expect(() => writeAcpiTables(small, description)).toThrow(LoaderError);
   });
 
-  it('refuses bad descriptions with AcpiError', () => {
+  it('refuses bad descriptions with LoaderError', () => {
     expect(() => buildAcpiTables({ ...description, vcpus: 0 })).toThrow(/vcpus 0/);
     expect(() =>
       buildAcpiTables({ ...description, virtioDevices: [{ base: 0xffff_f000, size: 0x2000, irq: 5 }] }),
     ).toThrow(/4 GiB/);
     expect(() =>
       buildAcpiTables({ ...description, sleepControl: { space: 'io', address: 0x10000 } }),
-    ).toThrow(AcpiError);
+    ).toThrow(LoaderError);
     expect(() => buildAcpiTables(description, 0xffff0)).toThrow(/limit/);
     expect(() => Aml.name('TOOLONG', Aml.integer(1))).toThrow(/name segment/);
   });

@@ -1,8 +1,8 @@
-import type { GuestMemory } from '@ts-vmm/vm-memory';
+import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
+import { LoaderError } from '../errors.js';
 import { guestRangeProblem } from '../guest-range.js';
 import { hex } from '../hex.js';
 import { BootLayout } from '../layout.js';
-import { AcpiError } from './acpi-error.js';
 import { buildDsdt, type SerialPort, type VirtioMmioDevice } from './dsdt.js';
 import type { AcpiOem } from './sdt.js';
 import { type AcpiRegister, buildFadt, buildMadt, buildRsdp, buildXsdt, RSDP_SIZE } from './tables.js';
@@ -55,7 +55,7 @@ const up = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 /**
  * Builds the ACPI tables for a description and lays them out from `address` (default 0xE0000, the
  * BIOS area where the kernel also scans for the RSDP): RSDP (v2), DSDT, FADT (rev 6, hardware-reduced),
- * MADT, XSDT, each 16-byte aligned, all checksums set. Throws {@link AcpiError}, also when the tables
+ * MADT, XSDT, each 16-byte aligned, all checksums set. Throws {@link LoaderError}, also when the tables
  * would pass `limit` (default 0x100000).
  *
  * @example
@@ -72,7 +72,7 @@ export function buildAcpiTables(
   limit: number = BootLayout.ACPI_END,
 ): AcpiTables {
   if (!Number.isSafeInteger(address) || address < 0 || address % 16 !== 0) {
-    throw new AcpiError('invalid-value', `ACPI tables address ${hex(address)} must be 16-byte aligned`);
+    throw new LoaderError('acpi', `ACPI tables address ${hex(address)} must be 16-byte aligned`);
   }
   const dsdt = buildDsdt({
     virtioDevices: d.virtioDevices,
@@ -102,8 +102,8 @@ export function buildAcpiTables(
   const xsdt = buildXsdt([fadtAt, madtAt], d.oem);
   const end = xsdtAt + xsdt.length;
   if (end > limit) {
-    throw new AcpiError(
-      'too-large',
+    throw new LoaderError(
+      'no-space',
       `ACPI tables [${hex(address)}, ${hex(end)}) pass the limit ${hex(limit)}`,
     );
   }
@@ -132,14 +132,14 @@ export function buildAcpiTables(
  * ```
  */
 export function writeAcpiTables(
-  memory: GuestMemory,
+  memory: GuestMemoryAccess,
   d: AcpiDescription,
   address: number = BootLayout.ACPI_START,
   limit: number = BootLayout.ACPI_END,
 ): AcpiTables {
   const t = buildAcpiTables(d, address, limit);
   const why = guestRangeProblem(memory, address, t.end - address);
-  if (why) throw new AcpiError('guest-memory', `ACPI tables: ${why}`);
+  if (why) throw new LoaderError('no-space', `ACPI tables: ${why}`);
   for (const x of t.tables) memory.writeBytes(x.address, x.bytes);
   return t;
 }

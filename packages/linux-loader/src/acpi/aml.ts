@@ -1,5 +1,5 @@
+import { LoaderError } from '../errors.js';
 import { hex } from '../hex.js';
-import { AcpiError } from './acpi-error.js';
 
 /** Encoded AML bytes (a term, a data object, or a resource descriptor). */
 export type AmlBytes = Uint8Array;
@@ -25,7 +25,7 @@ function pkgLength(len: number): number[] {
   total = len + 4;
   if (total < 0x10000000)
     return [0xc0 | (total & 0xf), (total >> 4) & 0xff, (total >> 12) & 0xff, total >> 20];
-  throw new AcpiError('too-large', `AML package of ${len} bytes exceeds the 2^28 PkgLength limit`);
+  throw new LoaderError('acpi', `AML package of ${len} bytes exceeds the 2^28 PkgLength limit`);
 }
 
 function withPkg(prefix: readonly number[], body: readonly Uint8Array[]): Uint8Array {
@@ -35,8 +35,8 @@ function withPkg(prefix: readonly number[], body: readonly Uint8Array[]): Uint8A
 
 function nameSeg(seg: string, path: string): number[] {
   if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(seg)) {
-    throw new AcpiError(
-      'invalid-name',
+    throw new LoaderError(
+      'acpi',
       `AML name segment ${JSON.stringify(seg)} in ${JSON.stringify(path)} must be 1-4 of A-Z, 0-9, _ and not start with a digit`,
     );
   }
@@ -60,7 +60,7 @@ function nameString(path: string): Uint8Array {
   if (p === '') return Uint8Array.from([...prefix, 0x00]);
   const segs = p.split('.').map((s) => nameSeg(s, path));
   if (segs.length > 255)
-    throw new AcpiError('invalid-name', `AML path ${JSON.stringify(path)} has too many segments`);
+    throw new LoaderError('acpi', `AML path ${JSON.stringify(path)} has too many segments`);
   if (segs.length === 1) return Uint8Array.from([...prefix, ...segs[0]]);
   if (segs.length === 2) return Uint8Array.from([...prefix, 0x2e, ...segs[0], ...segs[1]]);
   return Uint8Array.from([...prefix, 0x2f, segs.length, ...segs.flat()]);
@@ -72,8 +72,8 @@ function u32le(n: number): number[] {
 
 function checkInt(what: string, n: number, max: number): void {
   if (!Number.isSafeInteger(n) || n < 0 || n > max) {
-    throw new AcpiError(
-      'invalid-value',
+    throw new LoaderError(
+      'acpi',
       `${what} ${typeof n === 'number' ? hex(n) : n} must be an integer in [0, ${hex(max)}]`,
     );
   }
@@ -109,8 +109,7 @@ export const Aml = {
   /** Integer constant with the shortest encoding (Zero, One, Byte/Word/DWord/QWord prefix). */
   integer(n: number | bigint): AmlBytes {
     const v = BigInt(n);
-    if (v < 0n || v > 0xffffffffffffffffn)
-      throw new AcpiError('invalid-value', `AML integer ${n} is out of range`);
+    if (v < 0n || v > 0xffffffffffffffffn) throw new LoaderError('acpi', `AML integer ${n} is out of range`);
     if (v === 0n) return Uint8Array.of(0x00);
     if (v === 1n) return Uint8Array.of(0x01);
     const bytes = (k: number) => Array.from({ length: k }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn));
@@ -124,8 +123,8 @@ export const Aml = {
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c < 1 || c > 0x7f)
-        throw new AcpiError(
-          'invalid-value',
+        throw new LoaderError(
+          'acpi',
           `AML string ${JSON.stringify(s)} has a byte ${hex(c)} outside ASCII 0x01-0x7f`,
         );
     }
@@ -134,10 +133,7 @@ export const Aml = {
   /** A compressed EISA ID such as `EisaId("PNP0501")`, as a DWord constant. */
   eisaId(id: string): AmlBytes {
     if (!/^[A-Z]{3}[0-9A-F]{4}$/.test(id)) {
-      throw new AcpiError(
-        'invalid-value',
-        `EISA ID ${JSON.stringify(id)} must be 3 letters and 4 hex digits`,
-      );
+      throw new LoaderError('acpi', `EISA ID ${JSON.stringify(id)} must be 3 letters and 4 hex digits`);
     }
     const c = (i: number) => (id.charCodeAt(i) - 0x40) & 0x1f;
     const v = (c(0) << 10) | (c(1) << 5) | c(2);
@@ -168,7 +164,7 @@ export const Aml = {
   /** `Package() { ... }` (up to 255 elements). */
   package(elements: readonly AmlBytes[]): AmlBytes {
     if (elements.length > 255)
-      throw new AcpiError('invalid-value', `AML package of ${elements.length} elements exceeds 255`);
+      throw new LoaderError('acpi', `AML package of ${elements.length} elements exceeds 255`);
     return withPkg([0x12], [Uint8Array.of(elements.length), ...elements]);
   },
   /** `Buffer() { bytes }`. */
@@ -184,14 +180,14 @@ export const Aml = {
     checkInt('Memory32Fixed base', base, 0xffffffff);
     checkInt('Memory32Fixed length', length, 0xffffffff);
     if (base + length > 2 ** 32) {
-      throw new AcpiError('invalid-value', `Memory32Fixed range ${hex(base)}+${hex(length)} crosses 4 GiB`);
+      throw new LoaderError('acpi', `Memory32Fixed range ${hex(base)}+${hex(length)} crosses 4 GiB`);
     }
     return Uint8Array.from([0x86, 0x09, 0x00, writeable ? 1 : 0, ...u32le(base), ...u32le(length)]);
   },
   /** `Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { irqs }` (extended interrupt descriptor). */
   interrupt(irqs: readonly number[], flags: InterruptFlags = {}): AmlBytes {
     if (irqs.length < 1 || irqs.length > 255)
-      throw new AcpiError('invalid-value', `Interrupt needs 1-255 IRQs, got ${irqs.length}`);
+      throw new LoaderError('acpi', `Interrupt needs 1-255 IRQs, got ${irqs.length}`);
     for (const i of irqs) checkInt('Interrupt number', i, 0xffffffff);
     const f =
       ((flags.consumer ?? true) ? 0x01 : 0) |

@@ -1,5 +1,5 @@
+import { LoaderError } from '../errors.js';
 import { hex } from '../hex.js';
-import { AcpiError } from './acpi-error.js';
 import { Aml, type AmlBytes } from './aml.js';
 import { type AcpiOem, sdt } from './sdt.js';
 
@@ -44,9 +44,9 @@ export interface DsdtOptions {
 export function buildDsdt(o: DsdtOptions): Uint8Array {
   const devices: AmlBytes[] = [];
   (o.serial ?? []).forEach((s, i) => {
-    if (i >= 9) throw new AcpiError('invalid-value', 'DSDT: at most 9 serial ports');
+    if (i >= 9) throw new LoaderError('acpi', 'DSDT: at most 9 serial ports');
     if (!Number.isInteger(s.port) || s.port < 0 || s.port > 0xfff8)
-      throw new AcpiError('invalid-value', `DSDT: serial port ${hex(s.port)} is invalid`);
+      throw new LoaderError('acpi', `DSDT: serial port ${hex(s.port)} is invalid`);
     devices.push(
       Aml.device(`COM${i + 1}`, [
         Aml.name('_HID', Aml.eisaId('PNP0501')),
@@ -57,11 +57,11 @@ export function buildDsdt(o: DsdtOptions): Uint8Array {
   });
   const virtio = o.virtioDevices ?? [];
   if (virtio.length > 256)
-    throw new AcpiError('invalid-value', `DSDT: ${virtio.length} virtio devices, at most 256 (VR00..VRFF)`);
+    throw new LoaderError('acpi', `DSDT: ${virtio.length} virtio devices, at most 256 (VR00..VRFF)`);
   virtio.forEach((d, i) => {
     if (!Number.isSafeInteger(d.base) || d.base + d.size > 2 ** 32) {
-      throw new AcpiError(
-        'invalid-value',
+      throw new LoaderError(
+        'acpi',
         `DSDT: virtio-mmio device ${i} at ${hex(d.base)} must lie below 4 GiB (Memory32Fixed)`,
       );
     }
@@ -83,7 +83,7 @@ export function buildDsdt(o: DsdtOptions): Uint8Array {
   });
   const typ = o.s5SleepType ?? 5;
   if (!Number.isInteger(typ) || typ < 0 || typ > 7)
-    throw new AcpiError('invalid-value', `DSDT: S5 sleep type ${typ} must be 0..7`);
+    throw new LoaderError('acpi', `DSDT: S5 sleep type ${typ} must be 0..7`);
   const body = [
     Aml.scope('\\_SB_', [...devices, ...(o.extra ?? [])]),
     Aml.name('\\_S5_', Aml.package([Aml.integer(typ), Aml.integer(0), Aml.integer(0), Aml.integer(0)])),

@@ -1,5 +1,5 @@
 import { fixChecksum } from '../checksum.js';
-import { AcpiError } from './acpi-error.js';
+import { LoaderError } from '../errors.js';
 
 /** Length of the common System Description Table header. */
 export const SDT_HEADER_SIZE = 36;
@@ -15,8 +15,8 @@ export interface AcpiOem {
 
 function ascii(buf: Uint8Array, at: number, s: string, len: number, what: string): void {
   if (s.length > len || !/^[\x20-\x7e]*$/.test(s)) {
-    throw new AcpiError(
-      'invalid-value',
+    throw new LoaderError(
+      'acpi',
       `ACPI ${what} ${JSON.stringify(s)} must be at most ${len} printable ASCII characters`,
     );
   }
@@ -35,7 +35,7 @@ function ascii(buf: Uint8Array, at: number, s: string, len: number, what: string
  */
 export function sdt(signature: string, revision: number, body: Uint8Array, oem: AcpiOem = {}): Uint8Array {
   if (!/^[A-Z0-9]{4}$/.test(signature))
-    throw new AcpiError('invalid-value', `ACPI signature ${JSON.stringify(signature)} is not 4 characters`);
+    throw new LoaderError('acpi', `ACPI signature ${JSON.stringify(signature)} is not 4 characters`);
   const t = new Uint8Array(SDT_HEADER_SIZE + body.length);
   const v = new DataView(t.buffer);
   ascii(t, 0, signature, 4, 'signature');

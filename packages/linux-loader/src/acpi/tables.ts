@@ -1,6 +1,6 @@
 import { fixChecksum } from '../checksum.js';
+import { LoaderError } from '../errors.js';
 import { hex } from '../hex.js';
-import { AcpiError } from './acpi-error.js';
 import { type AcpiOem, sdt } from './sdt.js';
 
 /** Size of an ACPI 2.0+ RSDP. */
@@ -48,10 +48,10 @@ function gas(v: DataView, at: number, r: AcpiRegister | undefined, what: string)
   if (!r) return;
   const width = r.bitWidth ?? 8;
   if (![8, 16, 32, 64].includes(width))
-    throw new AcpiError('invalid-value', `${what} bit width ${width} must be 8, 16, 32 or 64`);
+    throw new LoaderError('acpi', `${what} bit width ${width} must be 8, 16, 32 or 64`);
   const max = r.space === 'io' ? 0xffff : 2 ** 52;
   if (!Number.isSafeInteger(r.address) || r.address <= 0 || r.address > max) {
-    throw new AcpiError('invalid-value', `${what} ${r.space} address ${hex(r.address)} is out of range`);
+    throw new LoaderError('acpi', `${what} ${r.space} address ${hex(r.address)} is out of range`);
   }
   v.setUint8(at, r.space === 'io' ? 1 : 0);
   v.setUint8(at + 1, width);
@@ -125,7 +125,7 @@ export function buildFadt(o: FadtOptions): Uint8Array {
   v.setUint32(at(112), flags, true);
   v.setUint8(at(131), 5); // FADT minor version: ACPI 6.5
   if (!Number.isSafeInteger(o.dsdtAddress) || o.dsdtAddress <= 0) {
-    throw new AcpiError('invalid-value', `DSDT address ${o.dsdtAddress} is invalid`);
+    throw new LoaderError('acpi', `DSDT address ${o.dsdtAddress} is invalid`);
   }
   v.setBigUint64(at(140), BigInt(o.dsdtAddress), true); // X_DSDT
   gas(v, at(244), o.sleepControl, 'sleep control register');
@@ -156,13 +156,13 @@ export interface MadtOptions {
 export function buildMadt(o: MadtOptions): Uint8Array {
   const n = o.vcpus;
   if (!Number.isInteger(n) || n < 1 || n > 254)
-    throw new AcpiError('invalid-value', `MADT: vcpus ${n} must be 1..254`);
+    throw new LoaderError('acpi', `MADT: vcpus ${n} must be 1..254`);
   const overrides = o.interruptOverrides ?? [{ source: 0, gsi: 2 }];
   const io = { id: n, address: 0xfec00000, gsiBase: 0, ...o.ioapic };
   if (!Number.isInteger(io.id) || io.id < 0 || io.id > 255)
-    throw new AcpiError('invalid-value', `MADT: IOAPIC ID ${io.id} must be 0..255`);
+    throw new LoaderError('acpi', `MADT: IOAPIC ID ${io.id} must be 0..255`);
   if (!Number.isInteger(io.address) || io.address <= 0 || io.address > 0xffffffff) {
-    throw new AcpiError('invalid-value', `MADT: IOAPIC address ${hex(io.address)} must be a 32-bit address`);
+    throw new LoaderError('acpi', `MADT: IOAPIC address ${hex(io.address)} must be a 32-bit address`);
   }
   const size = 8 + n * 8 + 12 + overrides.length * 10 + 6;
   const body = new Uint8Array(size);
@@ -181,10 +181,10 @@ export function buildMadt(o: MadtOptions): Uint8Array {
   p += 12;
   for (const ov of overrides) {
     if (!Number.isInteger(ov.source) || ov.source < 0 || ov.source > 15) {
-      throw new AcpiError('invalid-value', `MADT: override source IRQ ${ov.source} must be an ISA IRQ 0..15`);
+      throw new LoaderError('acpi', `MADT: override source IRQ ${ov.source} must be an ISA IRQ 0..15`);
     }
     if (!Number.isInteger(ov.gsi) || ov.gsi < 0 || ov.gsi > 0xffffffff)
-      throw new AcpiError('invalid-value', `MADT: GSI ${ov.gsi} is invalid`);
+      throw new LoaderError('acpi', `MADT: GSI ${ov.gsi} is invalid`);
     body.set([2, 10, 0, ov.source], p);
     v.setUint32(p + 4, ov.gsi, true);
     v.setUint16(p + 8, ov.flags ?? 0, true);

@@ -1,11 +1,16 @@
-import { spawnSync } from 'node:child_process';
-
 /**
- * Builders of small synthetic kernel images for the tests (not exported from the package): a
- * bzImage, an ELF64 vmlinux with a PVH note, and multiboot kernels (ELF32 and a.out kludge).
+ * Builders of small synthetic kernel images for tests: a bzImage, an ELF64 (or ELF32) vmlinux with a
+ * PVH note, and multiboot headers, plus byte helpers. Plain TypeScript, no Node module.
+ *
+ * @module
  */
 
-/** A minimal bzImage: `setupSects` sectors of setup, a header for protocol `version`, `kernel` bytes after. */
+/**
+ * A minimal bzImage: `setupSects` sectors of setup, a header for protocol `version` (default 2.15,
+ * relocatable, 64-bit, `pref_address` 16 MiB), `kernel` bytes after; with `payload`, that payload at
+ * `payload_offset` 0x100.
+ * @example makeBzImage(pseudoRandom(0x1000), { version: 0x20c, prefAddress: 0x200000 })
+ */
 export function makeBzImage(
   kernel: Uint8Array,
   o: {
@@ -47,6 +52,7 @@ export function makeBzImage(
   return img;
 }
 
+/** A PT_LOAD segment for {@link makeElf}: file bytes `data` at `paddr` (`vaddr` defaults to it). */
 export interface TestSegment {
   paddr: number;
   vaddr?: bigint;
@@ -54,7 +60,10 @@ export interface TestSegment {
   memsz?: number;
 }
 
-/** An ELF64 (x86-64) or ELF32 (i386) executable with PT_LOAD segments and an optional Xen PVH note. */
+/**
+ * An ELF64 (x86-64) or ELF32 (i386) executable with PT_LOAD segments and an optional Xen PVH note.
+ * @example makeElf([{ paddr: 0x1000000, data: pseudoRandom(0x2000) }], { entry: 0x1000000, pvhEntry: 0x1000040 })
+ */
 export function makeElf(
   segments: TestSegment[],
   o: { entry: bigint | number; pvhEntry?: number; pvhDescSize?: 4 | 8; elf32?: boolean; prefix?: Uint8Array },
@@ -153,7 +162,10 @@ function pvhNote(entry: number, descSize: 4 | 8): Uint8Array {
   return n;
 }
 
-/** The 12-byte multiboot header (magic, flags, checksum) plus address fields when flag 16 is set. */
+/**
+ * The 12-byte multiboot header (magic, flags, checksum) plus address fields when flag 16 is set.
+ * @example concat(multibootHeader(0x10003, [0x100000, 0x100000, 0, 0, 0x100020]), code)
+ */
 export function multibootHeader(flags: number, address?: number[]): Uint8Array {
   const h = new Uint8Array(address ? 32 : 12);
   const v = new DataView(h.buffer);
@@ -166,6 +178,7 @@ export function multibootHeader(flags: number, address?: number[]): Uint8Array {
   return h;
 }
 
+/** Concatenates byte arrays. @example concat(Uint8Array.of(1), Uint8Array.of(2, 3)) // [1, 2, 3] */
 export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
@@ -176,7 +189,7 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Deterministic pseudo-random bytes. */
+/** Deterministic pseudo-random bytes (xorshift). @example pseudoRandom(16, 7).length // 16 */
 export function pseudoRandom(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
   let x = seed >>> 0 || 1;
@@ -189,26 +202,17 @@ export function pseudoRandom(n: number, seed = 1): Uint8Array {
   return out;
 }
 
-/** Byte equality without vitest's per-index diffing (which exhausts the heap on megabytes). */
+/**
+ * Byte equality without vitest's per-index diffing (which exhausts the heap on megabytes).
+ * @example same(Uint8Array.of(1, 2), Uint8Array.of(1, 2)) // true
+ */
 export function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-  );
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
-/** True when a command is on PATH. */
-export function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-/** Compresses with the lz4 CLI in the legacy frame format (`lz4 -l`), as the kernel build does. */
-export function lz4Legacy(data: Uint8Array): Uint8Array {
-  const r = spawnSync('lz4', ['-l', '-c', '-9'], { input: data, maxBuffer: 1 << 28 });
-  if (r.status !== 0) throw new Error(`lz4 failed: ${r.stderr}`);
-  return new Uint8Array(r.stdout);
-}
-
-/** Text-like data that compresses well, with long runs and overlapping matches. */
+/** Text-like data that compresses well, with long runs and overlapping matches. @example lz4Legacy(compressible(1 << 20)) */
 export function compressible(n: number): Uint8Array {
   const words = ['kernel ', 'virtio ', 'aaaaaaaaaaaaaaaaaaaa', '\0\0\0\0\0\0\0\0', 'ts-vmm '];
   const out = new Uint8Array(n);
