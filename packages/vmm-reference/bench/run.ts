@@ -9,13 +9,11 @@
 import { Worker } from 'node:worker_threads';
 import { Bus } from '@ts-vmm/devices';
 import { hasKvm } from '@ts-vmm/kvm-ioctls';
+import { bootRegs, bootSregs, writeGdt, writeIdentityPageTables } from '@ts-vmm/linux-loader';
 import { resolveConfig } from '../src/config/resolve.js';
 import { loadBackend } from '../src/vmm/backend.js';
-import { bootRegs, bootSregs } from '../src/vmm/cpu-setup.js';
 import { ExitChannel } from '../src/vmm/exit-channel.js';
-import { writeGdt } from '../src/vmm/gdt.js';
 import { createGuestMemory } from '../src/vmm/guest-memory.js';
-import { writeIdentityPageTables } from '../src/vmm/page-tables.js';
 import { Vmm } from '../src/vmm/vmm.js';
 
 const N = 20_000;

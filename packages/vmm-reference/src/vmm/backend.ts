@@ -7,15 +7,14 @@
  * @module
  */
 import type { BackendKind, Hypervisor } from '@ts-vmm/hypervisor';
+import { bootRegs, bootSregs, writeGdt, writeIdentityPageTables } from '@ts-vmm/linux-loader';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { BackendChoice } from '../config/types.js';
 import { RAW_IMAGE_ADDR } from './address-map.js';
-import { bootRegs, bootSregs } from './cpu-setup.js';
+import { ENTRY_LAYOUT } from './boot-linux.js';
 import { probeLoop } from './demo-guest.js';
 import { VmmError } from './errors.js';
-import { writeGdt } from './gdt.js';
 import { createGuestMemory } from './guest-memory.js';
-import { writeIdentityPageTables } from './page-tables.js';
 
 type EmulatorModule = Record<string, unknown>;
 
@@ -94,7 +93,9 @@ function timeRun(
   n: number,
 ): number {
   memory.writeBytes(RAW_IMAGE_ADDR, probeLoop(n));
-  vcpu.setSregs(bootSregs(vcpu.getSregs(), { kind: 'raw64', entry: RAW_IMAGE_ADDR, stack: 0x8000, cpl3 }));
+  vcpu.setSregs(
+    bootSregs(vcpu.getSregs(), { kind: 'raw64', entry: RAW_IMAGE_ADDR, stack: 0x8000, cpl3 }, ENTRY_LAYOUT),
+  );
   vcpu.setRegs(bootRegs({ kind: 'raw64', entry: RAW_IMAGE_ADDR, stack: 0x8000, cpl3 }));
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < 100; i++) {
@@ -115,8 +116,8 @@ export async function probeCpl0Speed(hv: Hypervisor): Promise<SpeedProbe> {
   const { memory, release } = await createGuestMemory('kvm', [{ start: 0, size: 2 << 20 }]);
   const vm = await hv.createVm({ memory });
   try {
-    writeGdt(memory);
-    writeIdentityPageTables(memory, { user: true });
+    writeGdt(memory, ENTRY_LAYOUT);
+    writeIdentityPageTables(memory, { ...ENTRY_LAYOUT, user: true });
     const vcpu = vm.createVcpu(0);
     try {
       const cpuid = hv.supportedCpuid();

@@ -9,6 +9,8 @@
 import {
   BootLayout,
   detectFormat,
+  type EntryLayout,
+  type EntryMode,
   e820ForMemory,
   extractVmlinux,
   type KernelLoad,
@@ -16,6 +18,8 @@ import {
   placeInitrd,
   type VirtioMmioDevice,
   writeAcpiTables,
+  writeGdt,
+  writeIdentityPageTables,
   writeMpTable,
   writePvhStartInfo,
   writeZeroPage,
@@ -26,16 +30,22 @@ import {
   ACPI_RESET_VALUE,
   ACPI_SLEEP_CONTROL_PORT,
   ACPI_SLEEP_STATUS_PORT,
+  BOOT_STACK_TOP,
   CMDLINE_ADDR,
   COM1_IRQ,
   COM1_PORT,
+  GDT_ADDR,
   IOAPIC_ADDR,
+  PML4_ADDR,
   ZERO_PAGE_ADDR,
 } from './address-map.js';
-import type { EntryMode } from './cpu-setup.js';
 import { VmmError } from './errors.js';
-import { writeGdt } from './gdt.js';
-import { writeIdentityPageTables } from './page-tables.js';
+
+/**
+ * Where this machine keeps the boot vCPU's GDT, page tables and stack (its address map), for
+ * linux-loader's `writeGdt`, `writeIdentityPageTables`, `bootSregs` and `bootRegs`.
+ */
+export const ENTRY_LAYOUT: EntryLayout = { gdt: GDT_ADDR, pageTables: PML4_ADDR, stack: BOOT_STACK_TOP };
 
 /** What to boot. */
 export interface LinuxBootSpec {
@@ -105,8 +115,8 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
   if (kernel.format === 'multiboot')
     throw new VmmError('multiboot kernels are not supported by the reference VMM');
 
-  writeGdt(memory);
-  writeIdentityPageTables(memory);
+  writeGdt(memory, ENTRY_LAYOUT);
+  writeIdentityPageTables(memory, ENTRY_LAYOUT);
 
   const acpi = writeAcpiTables(memory, {
     vcpus: spec.vcpus,

@@ -6,7 +6,8 @@
  */
 import type { CpuidEntry, MsrEntry, Vcpu } from '@ts-vmm/hypervisor';
 import { MpState } from '@ts-vmm/hypervisor';
-import { bootFpu, bootRegs, bootSregs, type EntryMode, wireLapicLints } from './cpu-setup.js';
+import { bootFpu, bootRegs, bootSregs, type EntryMode, wireLapicLints } from '@ts-vmm/linux-loader';
+import { ENTRY_LAYOUT } from './boot-linux.js';
 import { VmmError } from './errors.js';
 
 /** A structured-clonable vCPU setup. */
@@ -37,8 +38,8 @@ export function applyVcpuPlan(vcpu: Vcpu, plan: VcpuPlan): void {
   if (plan.entry) {
     const entry = plan.entry;
     step('setting FPU state', () => vcpu.setFpu(bootFpu(vcpu.getFpu())));
-    step('setting special registers', () => vcpu.setSregs(bootSregs(vcpu.getSregs(), entry)));
-    step('setting registers', () => vcpu.setRegs(bootRegs(entry)));
+    step('setting special registers', () => vcpu.setSregs(bootSregs(vcpu.getSregs(), entry, ENTRY_LAYOUT)));
+    step('setting registers', () => vcpu.setRegs(bootRegs(entry, ENTRY_LAYOUT)));
   } else if (plan.irqchip) {
     step('parking the AP in wait-for-SIPI', () => vcpu.setMpState(MpState.UNINITIALIZED));
   }

@@ -11,25 +11,22 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type SerialSink, virtioMmioCmdline } from '@ts-vmm/devices';
 import type { Hypervisor, Vcpu, VcpuKicker, Vm } from '@ts-vmm/hypervisor';
+import { bootMsrs, type EntryMode, writeGdt, writeIdentityPageTables } from '@ts-vmm/linux-loader';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { ramLayout } from '../config/memory-layout.js';
 import type { VmmConfig } from '../config/types.js';
 import { BOOT_TIMER_PARAM } from '../guest/init-script.js';
 import { BOOT_TIMER_ADDR, RAW_IMAGE_ADDR } from './address-map.js';
 import { chooseBackend, SLOW_CPL0_RATIO } from './backend.js';
-import { prepareLinuxBoot } from './boot-linux.js';
+import { ENTRY_LAYOUT, prepareLinuxBoot } from './boot-linux.js';
 import { ConsoleEscape } from './console-escape.js';
-import type { EntryMode } from './cpu-setup.js';
-import { bootMsrs } from './cpu-setup.js';
 import { vcpuCpuid } from './cpuid.js';
 import { VmmError } from './errors.js';
 import { ExitChannel } from './exit-channel.js';
 import { type RunResult, type StopReason, stopResult } from './exit-codes.js';
-import { writeGdt } from './gdt.js';
 import { createGuestMemory } from './guest-memory.js';
 import { serialAcceptsInput } from './legacy-devices.js';
 import { Machine } from './machine.js';
-import { writeIdentityPageTables } from './page-tables.js';
 import { SharedByteRing } from './shared-byte-ring.js';
 import { handleExit, type VcpuStats } from './vcpu-loop.js';
 import { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
@@ -243,8 +240,8 @@ export class Vmm {
       if (options.raw) {
         const at = options.raw.address ?? RAW_IMAGE_ADDR;
         memory.writeBytes(at, options.raw.image);
-        writeGdt(memory);
-        writeIdentityPageTables(memory, { user: options.raw.cpl3 });
+        writeGdt(memory, ENTRY_LAYOUT);
+        writeIdentityPageTables(memory, { ...ENTRY_LAYOUT, user: options.raw.cpl3 });
         entry = { kind: 'raw64', entry: at, stack: 0x8000, cpl3: options.raw.cpl3 };
         bootSummary = `raw 64-bit image: ${options.raw.image.length} bytes at 0x${at.toString(16)}`;
       } else {

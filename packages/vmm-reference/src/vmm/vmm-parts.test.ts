@@ -1,132 +1,27 @@
-import type { CpuidEntry, Sregs } from '@ts-vmm/hypervisor';
+/**
+ * CPUID, the console escape, the ACPI power device and the demo guest. (The boot GDT, page tables
+ * and entry registers are @ts-vmm/linux-loader's and tested there, in src/boot-state/.)
+ */
+import type { CpuidEntry } from '@ts-vmm/hypervisor';
+import { type EntryLayout, translate, writeGdt, writeIdentityPageTables } from '@ts-vmm/linux-loader';
 import { GuestMemory } from '@ts-vmm/vm-memory';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GDT_ADDR, PML4_ADDR } from './address-map.js';
+import { GDT_ADDR, PDPT_ADDR, PML4_ADDR } from './address-map.js';
+import { ENTRY_LAYOUT } from './boot-linux.js';
 import { ConsoleEscape } from './console-escape.js';
-import { bootMsrs, bootRegs, bootSregs, MSR, wireLapicLints } from './cpu-setup.js';
 import { vcpuCpuid } from './cpuid.js';
 import { DEMO_GREETING, demoGuest } from './demo-guest.js';
-import { BOOT_GDT, bootSegment, gdtEntry, writeGdt } from './gdt.js';
-import { translate, writeIdentityPageTables } from './page-tables.js';
 import { AcpiPowerDevice } from './power.js';
 
-const seg = {
-  base: 0n,
-  limit: 0,
-  selector: 0,
-  type: 0,
-  present: 0,
-  dpl: 0,
-  db: 0,
-  s: 0,
-  l: 0,
-  g: 0,
-  avl: 0,
-  unusable: 1,
-};
-const resetSregs: Sregs = {
-  cs: seg,
-  ds: seg,
-  es: seg,
-  fs: seg,
-  gs: seg,
-  ss: seg,
-  tr: seg,
-  ldt: seg,
-  gdt: { base: 0n, limit: 0xffff },
-  idt: { base: 0n, limit: 0xffff },
-  cr0: 0x60000010n,
-  cr2: 0n,
-  cr3: 0n,
-  cr4: 0n,
-  cr8: 0n,
-  efer: 0n,
-  apic_base: 0xfee00900n,
-  interrupt_bitmap: [0n, 0n, 0n, 0n],
-};
-
-describe('page tables', () => {
-  it('identity-map the first 4 GiB with 2 MiB pages', () => {
+describe('entry layout', () => {
+  it('puts the GDT and page tables where the address map says', () => {
+    const layout: EntryLayout = ENTRY_LAYOUT;
     const mem = GuestMemory.createShared([{ start: 0, size: 1 << 20 }]);
-    const cr3 = writeIdentityPageTables(mem);
+    expect(writeGdt(mem, layout).base).toBe(BigInt(GDT_ADDR));
+    const cr3 = writeIdentityPageTables(mem, layout);
     expect(cr3).toBe(PML4_ADDR);
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (a) => {
-        expect(translate(mem, cr3, a)).toBe(a);
-      }),
-    );
-    expect(translate(mem, cr3, 2 ** 32)).toBeUndefined();
-    expect(mem.read64(PML4_ADDR) & 4n).toBe(0n);
-    writeIdentityPageTables(mem, { user: true });
-    expect(mem.read64(PML4_ADDR) & 4n).toBe(4n);
-  });
-});
-
-describe('GDT and segments', () => {
-  it('encodes descriptors as Firecracker does', () => {
-    expect(gdtEntry(0xa09b, 0, 0xfffff)).toBe(0x00af9b000000ffffn);
-    expect(gdtEntry(0xc093, 0, 0xfffff)).toBe(0x00cf93000000ffffn);
-    expect(gdtEntry(0x808b, 0, 0xfffff)).toBe(0x008f8b000000ffffn);
-  });
-
-  it('decodes back into kvm_segment form', () => {
-    const cs = bootSegment(0x08);
-    expect(cs).toMatchObject({
-      selector: 8,
-      type: 0xb,
-      present: 1,
-      dpl: 0,
-      s: 1,
-      l: 1,
-      db: 0,
-      g: 1,
-      limit: 0xffffffff,
-    });
-    const ucs = bootSegment(0x2b);
-    expect(ucs.dpl).toBe(3);
-    const mem = GuestMemory.createShared([{ start: 0, size: 1 << 20 }]);
-    const gdtr = writeGdt(mem);
-    expect(gdtr.limit).toBe(BOOT_GDT.length * 8 - 1);
-    expect(mem.read64(GDT_ADDR + 8)).toBe(BOOT_GDT[1]);
-  });
-
-  it('long mode and PVH register states', () => {
-    const lm = bootSregs(resetSregs, { kind: 'linux64', entry: 0x100200, zeroPage: 0x7000 });
-    expect(lm.cr0 & 0x80000001n).toBe(0x80000001n);
-    expect(lm.efer & 0x500n).toBe(0x500n);
-    expect(lm.cr4 & 0x20n).toBe(0x20n);
-    expect(lm.cr3).toBe(BigInt(PML4_ADDR));
-    expect(lm.cs.l).toBe(1);
-    const pvh = bootSregs(resetSregs, { kind: 'pvh', entry: 0x1000000, startInfo: 0x7000 });
-    expect(pvh.cr0 & 0x80000001n).toBe(1n);
-    expect(pvh.efer).toBe(0n);
-    expect(pvh.cs).toMatchObject({ db: 1, l: 0, selector: 0x20 });
-    expect(bootRegs({ kind: 'linux64', entry: 0x100200, zeroPage: 0x7000 })).toMatchObject({
-      rip: 0x100200n,
-      rsi: 0x7000n,
-    });
-    expect(bootRegs({ kind: 'pvh', entry: 0x1000000, startInfo: 0x7000 })).toMatchObject({
-      rbx: 0x7000n,
-      rflags: 2n,
-    });
-  });
-
-  it('boot MSRs only include supported ones', () => {
-    const m = bootMsrs([MSR.IA32_TSC, MSR.MTRR_DEF_TYPE]);
-    expect(m).toEqual([
-      { index: MSR.IA32_TSC, data: 0n },
-      { index: MSR.MTRR_DEF_TYPE, data: 0x806n },
-    ]);
-  });
-
-  it('wires LINT0 ExtINT and LINT1 NMI', () => {
-    const l = new Uint8Array(1024);
-    new DataView(l.buffer).setUint32(0x350, 0x10700, true);
-    wireLapicLints(l);
-    const dv = new DataView(l.buffer);
-    expect(dv.getUint32(0x350, true)).toBe(0x10700);
-    expect((dv.getUint32(0x360, true) >> 8) & 7).toBe(4);
+    expect(mem.read64(PML4_ADDR) & ~0xfffn).toBe(BigInt(PDPT_ADDR));
+    expect(translate(mem, cr3, 0xfee0_0000)).toBe(0xfee0_0000);
   });
 });
 
