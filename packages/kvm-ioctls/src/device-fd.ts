@@ -21,8 +21,13 @@ export interface DeviceAttr {
  *
  * @example
  * ```ts
+ * import { KVM_DEV_TYPE_VFIO, loadAddon, O_RDWR } from '@ts-vmm/kvm-sys';
+ * const vm = kvm.createVm();
  * const dev = vm.createDevice(KVM_DEV_TYPE_VFIO)!;
- * if (dev.hasDeviceAttr({ group: 1, attr: 1n })) dev.setDeviceAttr({ group: 1, attr: 1n, addr });
+ * // KVM_DEV_VFIO_FILE (1) / KVM_DEV_VFIO_FILE_ADD (1): addr points at the fd of an open /dev/vfio/N
+ * const groupFd = Int32Array.of(loadAddon().open('/dev/vfio/0', O_RDWR));
+ * const add = { group: 1, attr: 1n, addr: loadAddon().addressOf(groupFd) };
+ * if (dev.hasDeviceAttr(add)) dev.setDeviceAttr(add);
  * ```
  */
 export class DeviceFd extends FdHandle {
@@ -45,8 +50,11 @@ export class DeviceFd extends FdHandle {
   }
 
   /**
-   * `KVM_SET_DEVICE_ATTR`.
-   * @example dev.setDeviceAttr({ group: 1, attr: 1n, addr })
+   * `KVM_SET_DEVICE_ATTR` (the value is read from `addr`).
+   * @example
+   * import { loadAddon } from '@ts-vmm/kvm-sys';
+   * const value = BigUint64Array.of(1n);
+   * dev.setDeviceAttr({ group: 1, attr: 1n, addr: loadAddon().addressOf(value) });
    */
   setDeviceAttr(a: DeviceAttr): void {
     this.ioctl(`KVM_SET_DEVICE_ATTR group ${a.group} attr ${a.attr}`, K.KVM_SET_DEVICE_ATTR, this.attrBuf(a));
@@ -54,7 +62,11 @@ export class DeviceFd extends FdHandle {
 
   /**
    * `KVM_GET_DEVICE_ATTR` (the value is written at `addr`).
-   * @example dev.getDeviceAttr({ group: 1, attr: 1n, addr })
+   * @example
+   * import { loadAddon } from '@ts-vmm/kvm-sys';
+   * const value = new BigUint64Array(1);
+   * dev.getDeviceAttr({ group: 1, attr: 1n, addr: loadAddon().addressOf(value) });
+   * console.log(value[0]);
    */
   getDeviceAttr(a: DeviceAttr): void {
     this.ioctl(`KVM_GET_DEVICE_ATTR group ${a.group} attr ${a.attr}`, K.KVM_GET_DEVICE_ATTR, this.attrBuf(a));

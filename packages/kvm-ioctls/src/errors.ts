@@ -21,8 +21,10 @@ export type KvmErrorKind =
  *
  * @example
  * ```ts
+ * declare const hostAddress: bigint; // of a page-aligned 4 KiB mapping
+ * const vm = kvm.createVm();
  * try {
- *   vm.setUserMemoryRegion({ slot: 1, guestPhysAddr: 0n, memorySize: 4096n, userspaceAddr: addr });
+ *   vm.setUserMemoryRegion({ slot: 1, guestPhysAddr: 0n, memorySize: 4096n, userspaceAddr: hostAddress });
  * } catch (e) {
  *   if (e instanceof KvmError && e.code === 'EEXIST') console.log('slot overlaps', e.operation);
  * }

@@ -119,7 +119,9 @@ export class Kvm extends FdHandle {
 
   /**
    * `KVM_GET_SUPPORTED_CPUID`: the CPUID leaves KVM can expose to guests.
-   * @example const leaves = kvm.supportedCpuid(); vcpu.setCpuid2(leaves);
+   * @example
+   * const vcpu = kvm.createVm().createVcpu(0); // a VcpuFd
+   * vcpu.setCpuid2(kvm.supportedCpuid());
    */
   supportedCpuid(): CpuidEntry[] {
     return this.cpuidList('KVM_GET_SUPPORTED_CPUID', K.KVM_GET_SUPPORTED_CPUID);

@@ -16,7 +16,10 @@ export function loadNativeAddon(): NativeAddon {
   return loadAddon();
 }
 
-/** True when the addon loads on this host. @example if (isNativeAddonAvailable()) ... */
+/**
+ * True when the addon loads on this host.
+ * @example const sys = isNativeAddonAvailable() ? loadNativeAddon() : undefined;
+ */
 export function isNativeAddonAvailable(): boolean {
   return isAddonAvailable();
 }

@@ -119,7 +119,7 @@ export async function openKvm(path = '/dev/kvm'): Promise<KvmHypervisor> {
 
 /**
  * True when the kvm-sys addon loads and `/dev/kvm` (or `path`) opens read-write.
- * @example describe.skipIf(!hasKvm())('on KVM', () => { ... });
+ * @example if (!hasKvm()) console.log('skipped: /dev/kvm not available');
  */
 export function hasKvm(path = '/dev/kvm'): boolean {
   if (!isNativeAddonAvailable()) return false;

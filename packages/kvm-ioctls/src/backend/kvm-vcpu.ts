@@ -46,7 +46,7 @@ export class KvmVcpu implements Vcpu {
   getRegs(): Regs {
     return this.raw.getRegs();
   }
-  /** See {@link Vcpu.setRegs}. @example vcpu.setRegs(...) */
+  /** See {@link Vcpu.setRegs}. @example vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n }) */
   setRegs(regs: Regs): void {
     this.raw.setRegs(regs);
   }
@@ -54,7 +54,7 @@ export class KvmVcpu implements Vcpu {
   getSregs(): Sregs {
     return this.raw.getSregs();
   }
-  /** See {@link Vcpu.setSregs}. @example vcpu.setSregs(...) */
+  /** See {@link Vcpu.setSregs}. @example vcpu.setSregs({ ...vcpu.getSregs(), efer: 0x500n }) */
   setSregs(sregs: Sregs): void {
     this.raw.setSregs(sregs);
   }
@@ -62,19 +62,19 @@ export class KvmVcpu implements Vcpu {
   getFpu(): Fpu {
     return this.raw.getFpu();
   }
-  /** See {@link Vcpu.setFpu}. @example vcpu.setFpu(...) */
+  /** See {@link Vcpu.setFpu}. @example vcpu.setFpu({ ...vcpu.getFpu(), mxcsr: 0x1f80 }) */
   setFpu(fpu: Fpu): void {
     this.raw.setFpu(fpu);
   }
-  /** See {@link Vcpu.getMsrs}. @example vcpu.getMsrs() */
+  /** See {@link Vcpu.getMsrs}. @example vcpu.getMsrs([0xc000_0080]) // [{ index: EFER, data }] */
   getMsrs(indices: number[]): MsrEntry[] {
     return this.raw.getMsrs(indices);
   }
-  /** See {@link Vcpu.setMsrs}. @example vcpu.setMsrs(...) */
+  /** See {@link Vcpu.setMsrs}. @example vcpu.setMsrs([{ index: 0x10, data: 0n }]) // IA32_TSC */
   setMsrs(entries: MsrEntry[]): void {
     this.raw.setMsrs(entries);
   }
-  /** See {@link Vcpu.setCpuid}. @example vcpu.setCpuid(...) */
+  /** See {@link Vcpu.setCpuid}. @example vcpu.setCpuid(vm.hypervisor.supportedCpuid()) */
   setCpuid(entries: CpuidEntry[]): void {
     this.raw.setCpuid2(entries);
   }
@@ -86,7 +86,7 @@ export class KvmVcpu implements Vcpu {
   getLapic(): Uint8Array {
     return this.raw.getLapic();
   }
-  /** See {@link Vcpu.setLapic}. @example vcpu.setLapic(...) */
+  /** See {@link Vcpu.setLapic}. @example vcpu.setLapic(vcpu.getLapic()) */
   setLapic(regs: Uint8Array): void {
     this.raw.setLapic(regs);
   }
@@ -94,7 +94,12 @@ export class KvmVcpu implements Vcpu {
   getMpState(): number {
     return this.raw.getMpState();
   }
-  /** See {@link Vcpu.setMpState}. @example vcpu.setMpState(...) */
+  /**
+   * See {@link Vcpu.setMpState}.
+   * @example
+   * import { MpState } from '@ts-vmm/hypervisor';
+   * vcpu.setMpState(MpState.RUNNABLE);
+   */
   setMpState(state: number): void {
     this.raw.setMpState(state);
   }
@@ -128,11 +133,11 @@ export class KvmVcpu implements Vcpu {
     });
   }
 
-  /** See {@link Vcpu.translate}. @example vcpu.translate(...) */
+  /** See {@link Vcpu.translate}. @example vcpu.translate(0xffff_8000_0000_1000n).physicalAddress */
   translate(linearAddress: bigint): Translation {
     return this.raw.translate(linearAddress);
   }
-  /** See {@link Vcpu.interrupt}. @example vcpu.interrupt(...) */
+  /** See {@link Vcpu.interrupt}. @example vcpu.interrupt(0x20) */
   interrupt(vector: number): void {
     this.raw.interrupt(vector);
   }
@@ -140,7 +145,7 @@ export class KvmVcpu implements Vcpu {
   nmi(): void {
     this.raw.nmi();
   }
-  /** See {@link Vcpu.setImmediateExit}. @example vcpu.setImmediateExit(...) */
+  /** See {@link Vcpu.setImmediateExit}. @example vcpu.setImmediateExit(true) */
   setImmediateExit(on: boolean): void {
     this.raw.setImmediateExit(on);
   }

@@ -29,7 +29,12 @@ export const kvmTestBackend: TestBackend = {
 
 /**
  * The backends to run shared guest tests on; prints a "skipped" line for each one unavailable here.
- * @example describe.each(testBackends())('$name', (b) => { ... });
+ * @example
+ * ```ts
+ * // src/guests.test.ts
+ * import { defineGuestSuite } from '@ts-vmm/hypervisor/testing';
+ * for (const backend of testBackends()) await defineGuestSuite(backend);
+ * ```
  */
 export function testBackends(extra: readonly TestBackend[] = []): TestBackend[] {
   const all = [kvmTestBackend, ...extra];
