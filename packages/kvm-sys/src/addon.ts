@@ -12,7 +12,12 @@ import { type AddonHost, addonCandidates, resolveAddon, unavailableMessage } fro
  * The addon throws plain `Error` objects carrying these properties; use {@link isSyscallError}
  * to narrow.
  * @example
- * try { addon.ioctl(fd, KVM_CREATE_VCPU, 0); } catch (e) { if (isSyscallError(e) && e.code === 'EEXIST') ... }
+ * try {
+ *   loadAddon().ioctl(vmFd, KVM_CREATE_VCPU, 0); // vmFd: a KVM_CREATE_VM result
+ * } catch (e) {
+ *   if (isSyscallError(e) && e.code === 'EEXIST') console.log('vCPU 0 exists already');
+ *   else throw e;
+ * }
  */
 export interface SyscallError extends Error {
   errno: number;
@@ -222,7 +227,7 @@ export function isAddonAvailable(): boolean {
 /**
  * True when the addon loads and `/dev/kvm` (or `path`) can be opened read-write.
  * @example
- * describe.skipIf(!hasKvm())('needs KVM', () => { ... });
+ * if (!hasKvm()) console.log('skipped: /dev/kvm not available');
  */
 export function hasKvm(path = '/dev/kvm'): boolean {
   if (!isAddonAvailable()) return false;

@@ -33,9 +33,12 @@ export interface FieldLayout {
 /**
  * A C struct layout with encode/decode.
  * @example
- * const regs = KvmRegs.decode(bytes);
+ * const addon = loadAddon();
+ * const buf = new Uint8Array(KvmRegs.size);
+ * addon.ioctl(vcpuFd, KVM_GET_REGS, buf); // vcpuFd: a KVM_CREATE_VCPU result
+ * const regs = KvmRegs.decode(buf);
  * regs.rip = 0x1000n;
- * KvmRegs.encode(regs, bytes);
+ * addon.ioctl(vcpuFd, KVM_SET_REGS, KvmRegs.encode(regs, buf));
  */
 export interface Struct<T> extends FieldType<T> {
   /** C name without `struct` (`'kvm_regs'`), or `''` for an anonymous member struct. */

@@ -16,8 +16,13 @@ export interface KvmUserspaceMemoryRegionValue {
 /**
  * Layout of `struct kvm_userspace_memory_region` (32 bytes).
  * @example
- * addon.ioctl(vm, KVM_SET_USER_MEMORY_REGION, KvmUserspaceMemoryRegion.encode({
- *   slot: 0, flags: 0, guest_phys_addr: 0n, memory_size: BigInt(mem.byteLength), userspace_addr: addon.addressOf(mem),
+ * const addon = loadAddon();
+ * const memfd = addon.memfdCreate('guest-ram', 0);
+ * addon.ftruncate(memfd, 1 << 20);
+ * const ram = addon.mmap(memfd, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+ * // vmFd: a KVM_CREATE_VM result
+ * addon.ioctl(vmFd, KVM_SET_USER_MEMORY_REGION, KvmUserspaceMemoryRegion.encode({
+ *   slot: 0, flags: 0, guest_phys_addr: 0n, memory_size: BigInt(ram.byteLength), userspace_addr: addon.addressOf(ram),
  * }));
  */
 export const KvmUserspaceMemoryRegion: Struct<KvmUserspaceMemoryRegionValue> = defineStruct(
