@@ -247,8 +247,8 @@ export class GuestMemory implements GuestMemoryAccess {
    * ```ts
    * // main thread
    * worker.postMessage(mem.toShareable());
-   * // worker
-   * const mem = await GuestMemory.fromShareable(msg);
+   * // worker, with the posted description as `msg`
+   * const shared = await GuestMemory.fromShareable(msg);
    * ```
    */
   static async fromShareable(desc: SharedGuestMemory): Promise<GuestMemory> {
