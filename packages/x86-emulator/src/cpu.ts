@@ -285,6 +285,8 @@ export class Cpu {
     const jit = first.wasmJit;
     if (jit !== null && !jit.adopt(this, this.memory.wasmMemory))
       throw new X86EmulatorError(
+        'out-of-memory',
+        'Cpu.shareDecodeCache',
         'this vCPU cannot share compiled code: its WebAssembly state area could not be allocated in the guest memory (grow room used up by the other vCPUs)',
       );
     self.blocks = first.blocks;
@@ -916,7 +918,11 @@ export class Cpu {
    */
   injectInterrupt(vector: number): void {
     if (!Number.isInteger(vector) || vector < 0 || vector > 255)
-      throw new X86EmulatorError(`interrupt vector ${vector} is not in 0..255`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'Cpu.injectInterrupt',
+        `interrupt vector ${vector} is not in 0..255`,
+      );
     this.pendingIrq = vector;
   }
   /** Queues an NMI. @example cpu.injectNmi() */

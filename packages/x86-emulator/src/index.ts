@@ -11,7 +11,7 @@ export { ARITH_FLAGS, CR0, CR4, EFER, MODE, PFERR, RFLAGS, SEG, VEC } from './co
 export { Cpu, type CpuExit, type CpuOptions } from './cpu.js';
 export { defaultCpuid, LEAF1_ECX, LEAF1_EDX, lookupCpuid } from './cpuid.js';
 export { decodeBlock, decodeOne, MAX_BLOCK } from './decoder.js';
-export { hex, X86EmulatorError } from './errors.js';
+export { hex, X86EmulatorError, type X86EmulatorErrorKind } from './errors.js';
 export { GuestFault, UndefinedOpcode } from './fault.js';
 export { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
 export { type Handler, Insn } from './insn.js';

@@ -1,11 +1,11 @@
 // The emulated backend's own behaviour: platform chips inside run(), timers and idle warps, TSC and
 // kvm-clock, INIT/SIPI bring-up, determinism, state accessors and misuse errors.
-import { MpState, type Vcpu, type VcpuExit } from '@ts-vmm/hypervisor';
+import { MpState, type Vcpu, type VcpuExit, zeroRegs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
-import { buildFlatImage, FLAT, flatSregs, zeroRegs } from '../flat-long-mode.js';
+import { X86EmulatorError } from '../errors.js';
+import { buildFlatImage, FLAT, flatSregs } from '../flat-long-mode.js';
 import { pvclockRead } from '../platform/pvclock.js';
-import { EmulatedBackendError } from './errors.js';
 import { EmulatedHypervisor } from './hypervisor.js';
 import type { EmulatedBackendOptions } from './options.js';
 import type { EmulatedVcpu } from './vcpu.js';
@@ -88,14 +88,14 @@ describe('EmulatedHypervisor', () => {
     const vm = await hv.createVm();
     expect(() => vm.createVcpu(0)).toThrow(/memory first/);
     vm.setMemory(GuestMemory.createShared([{ start: 0, size: 0x10000 }]));
-    expect(() => vm.setIrqLine(4, true)).toThrow(EmulatedBackendError);
+    expect(() => vm.setIrqLine(4, true)).toThrow(X86EmulatorError);
     expect(() => vm.getDirtyLog()).toThrow(/dirtyLog/);
     const v = vm.createVcpu(0);
     expect(() => vm.createVcpu(0)).toThrow(/already exists/);
     expect(() => vm.createVcpu(999)).toThrow(/999/);
     expect(() => v.getLapic()).toThrow(/no irqchip/);
     expect(() => v.getMsrs([0x12345678])).toThrow(/0x12345678/);
-    expect(() => hv.openKicker({ nope: 1 })).toThrow(EmulatedBackendError);
+    expect(() => hv.openKicker({ nope: 1 })).toThrow(X86EmulatorError);
     expect(() => vm.registerIoEvent({ space: 'pio', address: 0x10, length: 8 }, () => {})).toThrow(
       /length 8/,
     );

@@ -4,7 +4,6 @@
  *
  * @module
  */
-export * from './errors.js';
 export * from './hypervisor.js';
 export * from './kicker.js';
 export * from './options.js';

@@ -6,7 +6,7 @@
  * @module
  */
 import type { VcpuKicker } from '@ts-vmm/hypervisor';
-import { EmulatedBackendError } from './errors.js';
+import { X86EmulatorError } from '../errors.js';
 
 /** The structured-clonable description that {@link EmulatedVcpu.kicker} returns. */
 export interface EmulatedKickerDescription {
@@ -35,7 +35,11 @@ export function openEmulatedKicker(description: unknown): VcpuKicker {
     d.kind !== 'emulated-kicker' ||
     !(d.flag instanceof SharedArrayBuffer)
   ) {
-    throw new EmulatedBackendError(`not an emulated vCPU kicker description: ${JSON.stringify(description)}`);
+    throw new X86EmulatorError(
+      'invalid-argument',
+      'openEmulatedKicker',
+      `not an emulated vCPU kicker description: ${JSON.stringify(description)}`,
+    );
   }
   let flag: Int32Array | undefined = new Int32Array(d.flag);
   return {

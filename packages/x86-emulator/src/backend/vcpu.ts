@@ -19,13 +19,13 @@ import type {
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { RFLAGS, VEC } from '../constants.js';
 import { Cpu, type CpuExit } from '../cpu.js';
+import { X86EmulatorError } from '../errors.js';
 import { GuestFault } from '../fault.js';
 import { MSR } from '../msr.js';
 import { ApicMpState } from '../platform/apic-constants.js';
 import type { EmulatedIrqchip } from '../platform/irqchip.js';
 import type { Lapic } from '../platform/lapic.js';
 import { encodePvclockTimeInfo, encodePvclockWallClock, pvclockTimeInfo } from '../platform/pvclock.js';
-import { EmulatedBackendError } from './errors.js';
 import { type EmulatedKickerDescription, KICK_WORD } from './kicker.js';
 import { BUSY_WAIT_SKIP_NS, BUSY_WAIT_WINDOW } from './options.js';
 import { walkPageTables } from './translate.js';
@@ -225,7 +225,7 @@ export class EmulatedVcpu implements Vcpu {
    * @example const exit = vcpu.run();
    */
   run(): VcpuExit {
-    this.check();
+    this.check('run');
     if (this.immediateExit) return INTERRUPTED;
     if (Atomics.exchange(this.kick, KICK_WORD, 0) !== 0) return INTERRUPTED;
     const vm = this.vm;
@@ -467,7 +467,11 @@ export class EmulatedVcpu implements Vcpu {
     const lapic = this.lapic;
     if (lapic) {
       if (!lapic.setApicBase(sregs.apic_base, true)) {
-        throw new EmulatedBackendError(`setSregs: APIC base 0x${sregs.apic_base.toString(16)} rejected`);
+        throw new X86EmulatorError(
+          'invalid-argument',
+          'EmulatedVcpu.setSregs',
+          `APIC base 0x${sregs.apic_base.toString(16)} rejected`,
+        );
       }
       lapic.cr8 = Number(sregs.cr8 & 0xfn);
     }
@@ -494,7 +498,11 @@ export class EmulatedVcpu implements Vcpu {
         return { index, data: this.cpu.msrs.read(index) };
       } catch (e) {
         if (e instanceof GuestFault)
-          throw new EmulatedBackendError(`getMsrs: MSR 0x${index.toString(16)} is not supported`);
+          throw new X86EmulatorError(
+            'unsupported',
+            'EmulatedVcpu.getMsrs',
+            `MSR 0x${index.toString(16)} is not supported`,
+          );
         throw e;
       }
     });
@@ -510,8 +518,10 @@ export class EmulatedVcpu implements Vcpu {
         this.cpu.msrs.write(index, data);
       } catch (e) {
         if (e instanceof GuestFault) {
-          throw new EmulatedBackendError(
-            `setMsrs: MSR 0x${index.toString(16)} = 0x${data.toString(16)} rejected`,
+          throw new X86EmulatorError(
+            'invalid-argument',
+            'EmulatedVcpu.setMsrs',
+            `MSR 0x${index.toString(16)} = 0x${data.toString(16)} rejected (an MSR the vCPU does not have, or a value it refuses)`,
           );
         }
         throw e;
@@ -561,7 +571,7 @@ export class EmulatedVcpu implements Vcpu {
         this.cpu.halted = false;
         return;
       default:
-        throw new EmulatedBackendError(`setMpState: unknown state ${state}`);
+        throw new X86EmulatorError('invalid-argument', 'EmulatedVcpu.setMpState', `unknown state ${state}`);
     }
   }
 
@@ -573,7 +583,11 @@ export class EmulatedVcpu implements Vcpu {
   setGuestDebug(debug: GuestDebug): void {
     const bps = debug.enable ? (debug.hwBreakpoints ?? []) : [];
     if (bps.length > 4)
-      throw new EmulatedBackendError(`setGuestDebug: ${bps.length} breakpoints (at most 4)`);
+      throw new X86EmulatorError(
+        'unsupported',
+        'EmulatedVcpu.setGuestDebug',
+        `${bps.length} breakpoints (at most 4)`,
+      );
     this.breakpoints = bps.map((b) => Number(BigInt.asIntN(64, b)));
     this.userSingleStep = debug.enable && (debug.singleStep ?? false);
     this.cpu.singleStep = this.userSingleStep;
@@ -595,7 +609,11 @@ export class EmulatedVcpu implements Vcpu {
    */
   interrupt(vector: number): void {
     if (this.irqchip)
-      throw new EmulatedBackendError('interrupt: the VM has an irqchip; raise a GSI or MSI instead');
+      throw new X86EmulatorError(
+        'invalid-state',
+        'EmulatedVcpu.interrupt',
+        'the VM has an irqchip; raise a GSI or MSI instead',
+      );
     this.cpu.injectInterrupt(vector);
   }
 
@@ -627,12 +645,14 @@ export class EmulatedVcpu implements Vcpu {
   }
 
   private requireLapic(what: string): Lapic {
-    if (!this.lapic) throw new EmulatedBackendError(`${what}: the VM has no irqchip`);
+    if (!this.lapic)
+      throw new X86EmulatorError('invalid-state', `EmulatedVcpu.${what}`, 'the VM has no irqchip');
     return this.lapic;
   }
 
-  private check(): void {
-    if (this.closed) throw new EmulatedBackendError(`vCPU ${this.id} is closed`);
+  private check(what: string): void {
+    if (this.closed)
+      throw new X86EmulatorError('closed', `EmulatedVcpu.${what}`, `vCPU ${this.id} is closed`);
   }
 }
 

@@ -17,9 +17,9 @@ import type {
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { BlockCache } from '../block-cache.js';
 import type { Cpu } from '../cpu.js';
+import { X86EmulatorError } from '../errors.js';
 import { EmulatedIrqchip } from '../platform/irqchip.js';
 import { VirtualClock } from '../platform/virtual-clock.js';
-import { EmulatedBackendError } from './errors.js';
 import type { EmulatedBackendOptions } from './options.js';
 import { EmulatedVcpu } from './vcpu.js';
 
@@ -94,9 +94,11 @@ export class EmulatedVm implements Vm {
    * @example vm.setMemory(GuestMemory.createShared([{ start: 0, size: 1 << 20 }]))
    */
   setMemory(memory: GuestMemory): void {
-    this.check();
-    if (this.memoryValue) throw new EmulatedBackendError('setMemory: the VM already has its memory');
-    if (this.vcpus.size > 0) throw new EmulatedBackendError('setMemory: call it before creating vCPUs');
+    this.check('setMemory');
+    if (this.memoryValue)
+      throw new X86EmulatorError('invalid-state', 'EmulatedVm.setMemory', 'the VM already has its memory');
+    if (this.vcpus.size > 0)
+      throw new X86EmulatorError('invalid-state', 'EmulatedVm.setMemory', 'call it before creating vCPUs');
     this.memoryValue = memory;
     if (this.dirtyLogging) {
       const end = memory.regions.reduce((m, r) => Math.max(m, r.start + r.size), 0);
@@ -109,9 +111,19 @@ export class EmulatedVm implements Vm {
    * @example vm.createIrqchip()
    */
   createIrqchip(): void {
-    this.check();
-    if (this.irqchip) throw new EmulatedBackendError('createIrqchip: the VM already has an irqchip');
-    if (this.vcpus.size > 0) throw new EmulatedBackendError('createIrqchip: call it before creating vCPUs');
+    this.check('createIrqchip');
+    if (this.irqchip)
+      throw new X86EmulatorError(
+        'invalid-state',
+        'EmulatedVm.createIrqchip',
+        'the VM already has an irqchip',
+      );
+    if (this.vcpus.size > 0)
+      throw new X86EmulatorError(
+        'invalid-state',
+        'EmulatedVm.createIrqchip',
+        'call it before creating vCPUs',
+      );
     this.irqchip = new EmulatedIrqchip({ clock: this.clock });
   }
 
@@ -152,15 +164,23 @@ export class EmulatedVm implements Vm {
    * ```
    */
   registerIoEvent(spec: IoEventSpec, handler: (value: bigint) => void): IoEvent {
-    this.check();
+    this.check('registerIoEvent');
     if (spec.space !== 'pio' && spec.space !== 'mmio') {
-      throw new EmulatedBackendError(`registerIoEvent: unknown space ${String(spec.space)}`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'EmulatedVm.registerIoEvent',
+        `unknown space ${String(spec.space)}`,
+      );
     }
     if (
       ![0, 1, 2, 4, 8].includes(spec.length) ||
       (spec.space === 'pio' && (spec.length === 0 || spec.length === 8))
     ) {
-      throw new EmulatedBackendError(`registerIoEvent: bad length ${spec.length} for ${spec.space}`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'EmulatedVm.registerIoEvent',
+        `bad length ${spec.length} for ${spec.space}`,
+      );
     }
     const e: IoEventEntry = { spec: { ...spec }, handler, closed: false };
     this.ioEvents.push(e);
@@ -202,7 +222,12 @@ export class EmulatedVm implements Vm {
    */
   getDirtyLog(): number[] {
     const d = this.dirtyPages;
-    if (!d) throw new EmulatedBackendError('getDirtyLog: create the VM with { dirtyLog: true } and memory');
+    if (!d)
+      throw new X86EmulatorError(
+        'invalid-state',
+        'EmulatedVm.getDirtyLog',
+        'create the VM with { dirtyLog: true } and memory',
+      );
     const set = new Set<number>();
     for (let p = 0; p < d.length; p++) {
       if (d[p]) {
@@ -223,13 +248,19 @@ export class EmulatedVm implements Vm {
    * @example const vcpu = vm.createVcpu(0);
    */
   createVcpu(id: number): Vcpu {
-    this.check();
+    this.check('createVcpu');
     const max = this.hypervisor.capabilities.maxVcpus;
     if (!Number.isInteger(id) || id < 0 || id >= max) {
-      throw new EmulatedBackendError(`createVcpu: id ${id} is not in 0..${max - 1}`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'EmulatedVm.createVcpu',
+        `id ${id} is not in 0..${max - 1}`,
+      );
     }
-    if (this.vcpus.has(id)) throw new EmulatedBackendError(`createVcpu: vCPU ${id} already exists`);
-    if (!this.memoryValue) throw new EmulatedBackendError('createVcpu: give the VM its memory first');
+    if (this.vcpus.has(id))
+      throw new X86EmulatorError('invalid-state', 'EmulatedVm.createVcpu', `vCPU ${id} already exists`);
+    if (!this.memoryValue)
+      throw new X86EmulatorError('invalid-state', 'EmulatedVm.createVcpu', 'give the VM its memory first');
     const v = new EmulatedVcpu(this, id, this.memoryValue);
     this.vcpus.set(id, v);
     return v;
@@ -309,12 +340,17 @@ export class EmulatedVm implements Vm {
   }
 
   private requireIrqchip(what: string): EmulatedIrqchip {
-    this.check();
-    if (!this.irqchip) throw new EmulatedBackendError(`${what}: create the irqchip first (createIrqchip)`);
+    this.check(what);
+    if (!this.irqchip)
+      throw new X86EmulatorError(
+        'invalid-state',
+        `EmulatedVm.${what}`,
+        'create the irqchip first (createIrqchip)',
+      );
     return this.irqchip;
   }
 
-  private check(): void {
-    if (this.closed) throw new EmulatedBackendError('the VM is closed');
+  private check(what: string): void {
+    if (this.closed) throw new X86EmulatorError('closed', `EmulatedVm.${what}`, 'the VM is closed');
   }
 }

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { X86EmulatorError } from '../errors.js';
 import { ApicBus } from './apic-bus.js';
 import { DeliveryMode, LapicReg } from './apic-constants.js';
-import { Ioapic, IoapicError } from './ioapic.js';
+import { Ioapic } from './ioapic.js';
 import { Lapic } from './lapic.js';
-import { decodeMsi, encodeMsi, MsiError } from './msi.js';
+import { decodeMsi, encodeMsi } from './msi.js';
 import { VirtualClock } from './virtual-clock.js';
 
 function setup(n = 2) {
@@ -43,7 +44,7 @@ describe('Ioapic registers', () => {
     write(0x11 + 2 * 3, 0xffffffff);
     expect(read(0x11 + 2 * 3)).toBe(0xff000000);
     const { ioapic } = setup();
-    expect(() => ioapic.setIrq(24, true)).toThrow(IoapicError);
+    expect(() => ioapic.setIrq(24, true)).toThrow(X86EmulatorError);
   });
 });
 
@@ -141,13 +142,13 @@ describe('MSI decoding', () => {
 
   it('rejects addresses outside 0xfee00000 and reserved delivery modes', () => {
     expect(() => decodeMsi(0xfec00000n, 0x30)).toThrow(/0xfec00000/);
-    expect(() => decodeMsi(0x1fee00000n, 0x30)).toThrow(MsiError);
+    expect(() => decodeMsi(0x1fee00000n, 0x30)).toThrow(X86EmulatorError);
     expect(() => decodeMsi(0xfee00000n, 0x330)).toThrow(/reserved delivery mode 3/);
-    expect(() => decodeMsi(0.5, 0x30)).toThrow(MsiError);
+    expect(() => decodeMsi(0.5, 0x30)).toThrow(X86EmulatorError);
     expect(() => decodeMsi(0xfee00000, -1)).toThrow(/MSI data -1/);
   });
 
-  it('decodes every address/data pair to a message or an MsiError, and round-trips encodeMsi', () => {
+  it('decodes every address/data pair to a message or an X86EmulatorError, and round-trips encodeMsi', () => {
     fc.assert(
       fc.property(
         fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
@@ -158,7 +159,7 @@ describe('MSI decoding', () => {
             expect(m.vector).toBe(data & 0xff);
             expect(m.destination).toBeLessThanOrEqual(0xff);
           } catch (e) {
-            expect(e).toBeInstanceOf(MsiError);
+            expect(e).toBeInstanceOf(X86EmulatorError);
           }
         },
       ),

@@ -7,13 +7,9 @@
  *
  * @module
  */
+import { X86EmulatorError } from '../errors.js';
 import type { ApicBus } from './apic-bus.js';
 import { IOAPIC_NUM_PINS, IOAPIC_VERSION } from './apic-constants.js';
-
-/** Error for a bad IOAPIC argument (the message names the value). */
-export class IoapicError extends Error {
-  override name = 'IoapicError';
-}
 
 /** MMIO offsets in the IOAPIC window. */
 export const IoapicMmio = {
@@ -68,7 +64,11 @@ export class Ioapic {
    */
   setIrq(pin: number, level: boolean): void {
     if (!Number.isInteger(pin) || pin < 0 || pin >= IOAPIC_NUM_PINS) {
-      throw new IoapicError(`IOAPIC pin ${pin} is out of range 0..${IOAPIC_NUM_PINS - 1}`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'Ioapic.setIrq',
+        `pin ${pin} is out of range 0..${IOAPIC_NUM_PINS - 1}`,
+      );
     }
     const bit = 1 << pin;
     const old = this.irr & bit;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { X86EmulatorError } from '../errors.js';
 import { ApicMpState, LapicReg } from './apic-constants.js';
-import { EmulatedIrqchip, IrqchipError } from './irqchip.js';
+import { EmulatedIrqchip } from './irqchip.js';
 
 const LAPIC = 0xfee00000;
 const IOAPIC = 0xfec00000;
@@ -113,7 +114,7 @@ describe('EmulatedIrqchip routing', () => {
 
   it('rejects unknown vCPUs, GSIs and duplicates', () => {
     const { irqchip } = machine(1);
-    expect(() => irqchip.pendingInterrupt(5)).toThrow(IrqchipError);
+    expect(() => irqchip.pendingInterrupt(5)).toThrow(X86EmulatorError);
     expect(() => irqchip.setIrqLine(24, true)).toThrow(/GSI 24/);
     expect(() => irqchip.addVcpu(0)).toThrow(/already/);
     expect(() => new EmulatedIrqchip({ pitIoapicPin: 30 })).toThrow(/30/);

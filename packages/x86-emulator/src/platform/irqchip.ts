@@ -8,6 +8,7 @@
  * @module
  */
 import type { InterruptLine } from '@ts-vmm/hypervisor';
+import { X86EmulatorError } from '../errors.js';
 import { ApicBus } from './apic-bus.js';
 import { ApicMsr, IOAPIC_DEFAULT_BASE, IOAPIC_NUM_PINS } from './apic-constants.js';
 import { Ioapic } from './ioapic.js';
@@ -16,11 +17,6 @@ import { decodeMsi } from './msi.js';
 import { PicPair } from './pic.js';
 import { Pit } from './pit.js';
 import { VirtualClock } from './virtual-clock.js';
-
-/** Error for a bad irqchip argument: unknown vCPU, GSI out of range, duplicate vCPU (the message names the value). */
-export class IrqchipError extends Error {
-  override name = 'IrqchipError';
-}
 
 /** Options for {@link EmulatedIrqchip}. */
 export interface EmulatedIrqchipOptions {
@@ -82,7 +78,11 @@ export class EmulatedIrqchip {
     this.ioapicBase = options.ioapicBase ?? IOAPIC_DEFAULT_BASE;
     this.pitPin = options.pitIoapicPin ?? 2;
     if (!Number.isInteger(this.pitPin) || this.pitPin < 0 || this.pitPin >= IOAPIC_NUM_PINS) {
-      throw new IrqchipError(`pitIoapicPin ${this.pitPin} is out of range 0..${IOAPIC_NUM_PINS - 1}`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'new EmulatedIrqchip',
+        `pitIoapicPin ${this.pitPin} is out of range 0..${IOAPIC_NUM_PINS - 1}`,
+      );
     }
     this.msiExtDest = options.msiExtendedDestinationId ?? false;
     this.ioapic = new Ioapic(this.bus);
@@ -100,7 +100,12 @@ export class EmulatedIrqchip {
    * interrupt, NMI, INIT or SIPI arrives for it (wake it from HLT, end its batch early).
    */
   addVcpu(id: number, onEvent?: () => void): Lapic {
-    if (this.lapics.has(id)) throw new IrqchipError(`vCPU ${id} already has a LAPIC`);
+    if (this.lapics.has(id))
+      throw new X86EmulatorError(
+        'invalid-state',
+        'EmulatedIrqchip.addVcpu',
+        `vCPU ${id} already has a LAPIC`,
+      );
     const wake = onEvent ?? (() => {});
     const lapic = new Lapic({ apicId: id, bus: this.bus, clock: this.clock, onEvent: wake });
     this.lapics.set(id, lapic);
@@ -119,7 +124,12 @@ export class EmulatedIrqchip {
   /** The LAPIC of vCPU `id`. */
   lapic(id: number): Lapic {
     const lapic = this.lapics.get(id);
-    if (!lapic) throw new IrqchipError(`no vCPU ${id} on this irqchip`);
+    if (!lapic)
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'EmulatedIrqchip.lapic',
+        `no vCPU ${id} on this irqchip`,
+      );
     return lapic;
   }
 
@@ -145,6 +155,7 @@ export class EmulatedIrqchip {
    * for n < 16 except the cascade (2), PIC IRQ n. Lines shared with other sources are ORed.
    */
   setIrqLine(gsi: number, level: boolean): void {
+    this.checkGsi(gsi, 'setIrqLine');
     this.setSourceLevel(USER_SOURCE, gsi, level);
   }
 
@@ -175,11 +186,16 @@ export class EmulatedIrqchip {
    * ```
    */
   createInterruptLine(gsi: number): InterruptLine {
-    this.checkGsi(gsi);
+    this.checkGsi(gsi, 'createInterruptLine');
     const source = this.nextSource++;
     let closed = false;
     const set = (level: boolean) => {
-      if (closed) throw new IrqchipError(`interrupt line for GSI ${gsi} is closed`);
+      if (closed)
+        throw new X86EmulatorError(
+          'closed',
+          'InterruptLine.setLevel',
+          `the interrupt line for GSI ${gsi} is closed`,
+        );
       this.setSourceLevel(source, gsi, level);
     };
     return {
@@ -319,14 +335,17 @@ export class EmulatedIrqchip {
 
   // ---- internals --------------------------------------------------------------------------------
 
-  private checkGsi(gsi: number): void {
+  private checkGsi(gsi: number, what: string): void {
     if (!Number.isInteger(gsi) || gsi < 0 || gsi >= IOAPIC_NUM_PINS) {
-      throw new IrqchipError(`GSI ${gsi} is out of range 0..${IOAPIC_NUM_PINS - 1}`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        `EmulatedIrqchip.${what}`,
+        `GSI ${gsi} is out of range 0..${IOAPIC_NUM_PINS - 1}`,
+      );
     }
   }
 
   private setSourceLevel(source: number, gsi: number, level: boolean): void {
-    this.checkGsi(gsi);
     let sources = this.lineSources.get(gsi);
     if (!sources) {
       sources = new Set();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { X86EmulatorError } from '../errors.js';
 import { ApicBus } from './apic-bus.js';
 import { ApicMpState, DeliveryMode, LapicReg } from './apic-constants.js';
-import { Lapic, LapicError } from './lapic.js';
+import { Lapic } from './lapic.js';
 import { VirtualClock } from './virtual-clock.js';
 
 function machine(n = 1) {
@@ -84,7 +85,7 @@ describe('Lapic registers', () => {
 
   it('rejects a bad APIC ID and a short register page', () => {
     const clock = new VirtualClock();
-    expect(() => new Lapic({ apicId: 300, bus: new ApicBus(), clock })).toThrow(LapicError);
+    expect(() => new Lapic({ apicId: 300, bus: new ApicBus(), clock })).toThrow(X86EmulatorError);
     expect(() => machine().lapics[0].setRegisterPage(new Uint8Array(10))).toThrow(/10 bytes/);
   });
 });

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { X86EmulatorError } from '../errors.js';
 import type { ApicBus } from './apic-bus.js';
 import {
   ApicBaseBits,
@@ -22,11 +23,6 @@ import {
   TimerMode,
 } from './apic-constants.js';
 import { type ClockTimer, MIN_PERIODIC_TIMER_NS, type VirtualClock } from './virtual-clock.js';
-
-/** Error for a bad LAPIC argument (the message names the value). */
-export class LapicError extends Error {
-  override name = 'LapicError';
-}
 
 /** Options for {@link Lapic}. */
 export interface LapicOptions {
@@ -161,7 +157,7 @@ export class Lapic {
   constructor(options: LapicOptions) {
     const { apicId } = options;
     if (!Number.isInteger(apicId) || apicId < 0 || apicId > 0xfe) {
-      throw new LapicError(`APIC ID ${apicId} is out of range 0..254`);
+      throw new X86EmulatorError('invalid-argument', 'new Lapic', `APIC ID ${apicId} is out of range 0..254`);
     }
     this.initialApicId = apicId;
     this.bus = options.bus;
@@ -360,7 +356,11 @@ export class Lapic {
    */
   raiseLvt(lvtOffset: number): void {
     if (!(lvtOffset in LVT_WRITE_MASK))
-      throw new LapicError(`0x${lvtOffset.toString(16)} is not an LVT register`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'Lapic.raiseLvt',
+        `0x${lvtOffset.toString(16)} is not an LVT register`,
+      );
     const lvt = this.reg(lvtOffset);
     if (lvt & LVT_MASKED || !this.hwEnabled) return;
     const mode = lvtOffset === LapicReg.LVT_TIMER || lvtOffset === LapicReg.LVT_ERROR ? 0 : (lvt >>> 8) & 7;
@@ -552,7 +552,9 @@ export class Lapic {
   /** Loads a register page from {@link getRegisterPage} (or KVM's `KVM_GET_LAPIC`); restarts the timer from its current count. */
   setRegisterPage(page: Uint8Array): void {
     if (page.length < LAPIC_REGISTER_PAGE_SIZE) {
-      throw new LapicError(
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'Lapic.setRegisterPage',
         `LAPIC register page of ${page.length} bytes is shorter than ${LAPIC_REGISTER_PAGE_SIZE}`,
       );
     }

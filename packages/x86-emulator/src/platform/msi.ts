@@ -8,13 +8,9 @@
  *
  * @module
  */
+import { X86EmulatorError } from '../errors.js';
 import type { ApicMessage } from './apic-bus.js';
 import { DeliveryMode } from './apic-constants.js';
-
-/** Error for an MSI that is not an interrupt message (the message names the value). */
-export class MsiError extends Error {
-  override name = 'MsiError';
-}
 
 /** Options for {@link decodeMsi}. */
 export interface MsiDecodeOptions {
@@ -24,7 +20,7 @@ export interface MsiDecodeOptions {
 
 /**
  * Decodes an MSI into an {@link ApicMessage} (with the redirection hint folded in: RH=1 makes
- * fixed delivery lowest-priority, as KVM does). Throws {@link MsiError} when the address is not in
+ * fixed delivery lowest-priority, as KVM does). Throws an {@link X86EmulatorError} (`invalid-argument`) when the address is not in
  * the 0xFEExxxxx window or the delivery mode is reserved.
  *
  * @example
@@ -39,19 +35,31 @@ export function decodeMsi(
   options: MsiDecodeOptions = {},
 ): ApicMessage {
   if (typeof address === 'number' && (!Number.isSafeInteger(address) || address < 0)) {
-    throw new MsiError(`MSI address ${address} is not a non-negative integer`);
+    throw new X86EmulatorError(
+      'invalid-argument',
+      'decodeMsi',
+      `MSI address ${address} is not a non-negative integer`,
+    );
   }
   const a = typeof address === 'bigint' ? address : BigInt(address);
   if (a >> 20n !== 0xfeen) {
-    throw new MsiError(`MSI address 0x${a.toString(16)} is outside the 0xfee00000 interrupt window`);
+    throw new X86EmulatorError(
+      'invalid-argument',
+      'decodeMsi',
+      `MSI address 0x${a.toString(16)} is outside the 0xfee00000 interrupt window`,
+    );
   }
   if (!Number.isInteger(data) || data < 0 || data > 0xffff_ffff) {
-    throw new MsiError(`MSI data ${data} is not a 32-bit value`);
+    throw new X86EmulatorError('invalid-argument', 'decodeMsi', `MSI data ${data} is not a 32-bit value`);
   }
   const lo = Number(a & 0xfffffn);
   let deliveryMode = (data >>> 8) & 7;
   if (deliveryMode === 3 || deliveryMode === 6) {
-    throw new MsiError(`MSI data 0x${data.toString(16)} has reserved delivery mode ${deliveryMode}`);
+    throw new X86EmulatorError(
+      'invalid-argument',
+      'decodeMsi',
+      `MSI data 0x${data.toString(16)} has reserved delivery mode ${deliveryMode}`,
+    );
   }
   let destination = (lo >>> 12) & 0xff;
   if (options.extendedDestinationId) destination |= ((lo >>> 5) & 0x7f) << 8;
@@ -85,7 +93,11 @@ export function encodeMsi(fields: {
   levelTriggered?: boolean;
 }): { address: bigint; data: number } {
   if (fields.destination < 0 || fields.destination > 0xff) {
-    throw new MsiError(`MSI destination ${fields.destination} does not fit in 8 bits`);
+    throw new X86EmulatorError(
+      'invalid-argument',
+      'encodeMsi',
+      `MSI destination ${fields.destination} does not fit in 8 bits`,
+    );
   }
   const address = 0xfee0_0000n | (BigInt(fields.destination) << 12n) | (fields.logical ? 0x4n : 0n);
   const data =

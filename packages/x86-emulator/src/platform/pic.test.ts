@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PicError, PicPair } from './pic.js';
+import { X86EmulatorError } from '../errors.js';
+import { PicPair } from './pic.js';
 
 /** The sequence Linux's init_8259A() writes (arch/x86/kernel/i8259.c), with auto-EOI off. */
 function linuxInit(pic: PicPair): void {
@@ -143,6 +144,6 @@ describe('PicPair', () => {
     pic.setIrq(1, true);
     pic.setIrq(6, true);
     expect(pic.acknowledge()).toBe(0x36);
-    expect(() => pic.setIrq(16, true)).toThrow(PicError);
+    expect(() => pic.setIrq(16, true)).toThrow(X86EmulatorError);
   });
 });

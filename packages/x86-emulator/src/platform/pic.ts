@@ -6,11 +6,7 @@
  *
  * @module
  */
-
-/** Error for a bad PIC argument (the message names the value). */
-export class PicError extends Error {
-  override name = 'PicError';
-}
+import { X86EmulatorError } from '../errors.js';
 
 /** The I/O ports the pair decodes. */
 export const PicPorts = {
@@ -134,7 +130,7 @@ export class PicPair {
   /** Sets the level of ISA IRQ `irq` (0-15). Edge IRQs trigger on a rising edge unless ELCR says level. */
   setIrq(irq: number, level: boolean): void {
     if (!Number.isInteger(irq) || irq < 0 || irq > 15)
-      throw new PicError(`PIC IRQ ${irq} is out of range 0..15`);
+      throw new X86EmulatorError('invalid-argument', 'PicPair.setIrq', `IRQ ${irq} is out of range 0..15`);
     this.pics[irq >> 3].setIrq(irq & 7, level);
     this.update();
   }

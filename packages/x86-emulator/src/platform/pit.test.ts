@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PIT_HZ, Pit, PitError } from './pit.js';
+import { X86EmulatorError } from '../errors.js';
+import { PIT_HZ, Pit } from './pit.js';
 import { VirtualClock } from './virtual-clock.js';
 
 const TICK_NS = 1e9 / PIT_HZ;
@@ -231,7 +232,7 @@ describe('Pit registers', () => {
     expect(pit.channelState(2)).toMatchObject({ count: 1000, bcd: true });
     clock.advance(TICK_NS * 11 + 1);
     expect(latch(2)).toBe(0x0989);
-    expect(() => pit.setGate(3, true)).toThrow(PitError);
+    expect(() => pit.setGate(3, true)).toThrow(X86EmulatorError);
   });
 
   it('toggles the refresh bit of port 0x61', () => {

@@ -10,15 +10,11 @@
  *
  * @module
  */
+import { X86EmulatorError } from '../errors.js';
 import { type ClockTimer, MIN_PERIODIC_TIMER_NS, type VirtualClock } from './virtual-clock.js';
 
 /** The PIT input clock in Hz. */
 export const PIT_HZ = 1_193_182;
-
-/** Error for a bad PIT argument (the message names the value). */
-export class PitError extends Error {
-  override name = 'PitError';
-}
 
 /** Ports the PIT decodes. */
 export const PitPorts = {
@@ -266,7 +262,11 @@ export class Pit {
    */
   setGate(channel: number, level: boolean): void {
     if (!Number.isInteger(channel) || channel < 0 || channel > 2) {
-      throw new PitError(`PIT channel ${channel} is out of range 0..2`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'Pit.setGate',
+        `channel ${channel} is out of range 0..2`,
+      );
     }
     const s = this.channels[channel];
     const now = this.clock.now();

@@ -6,12 +6,8 @@
  *
  * @module
  */
+import { X86EmulatorError } from '../errors.js';
 import type { VirtualClock } from './virtual-clock.js';
-
-/** Error for a bad pvclock argument (the message names the value). */
-export class PvclockError extends Error {
-  override name = 'PvclockError';
-}
 
 /** kvm-clock MSRs. */
 export const PvclockMsr = {
@@ -45,7 +41,11 @@ export interface PvclockTimeInfo {
  */
 export function pvclockScale(tscHz: number): { mul: number; shift: number } {
   if (!Number.isSafeInteger(tscHz) || tscHz <= 0)
-    throw new PvclockError(`TSC frequency ${tscHz} is not a positive integer`);
+    throw new X86EmulatorError(
+      'invalid-argument',
+      'pvclockScale',
+      `TSC frequency ${tscHz} is not a positive integer`,
+    );
   const HIGH = 0xffff_ffff_0000_0000n;
   let shift = 0;
   let tps64 = BigInt(tscHz);
@@ -118,7 +118,11 @@ export function encodePvclockTimeInfo(info: PvclockTimeInfo): Uint8Array {
  */
 export function encodePvclockWallClock(version: number, bootEpochNs: bigint): Uint8Array {
   if (bootEpochNs < 0n || bootEpochNs >= (1n << 32n) * 1_000_000_000n) {
-    throw new PvclockError(`boot time ${bootEpochNs} ns is outside the 32-bit seconds range`);
+    throw new X86EmulatorError(
+      'invalid-argument',
+      'encodePvclockWallClock',
+      `boot time ${bootEpochNs} ns is outside the 32-bit seconds range`,
+    );
   }
   const bytes = new Uint8Array(PVCLOCK_WALL_CLOCK_SIZE);
   const v = new DataView(bytes.buffer);

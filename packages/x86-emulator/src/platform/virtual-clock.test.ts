@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClockError, VirtualClock } from './virtual-clock.js';
+import { X86EmulatorError } from '../errors.js';
+import { VirtualClock } from './virtual-clock.js';
 
 describe('VirtualClock (virtual mode)', () => {
   it('advances with instructions at the configured ratio', () => {
@@ -85,7 +86,7 @@ describe('VirtualClock (virtual mode)', () => {
 
   it('rejects bad arguments with the value in the message', () => {
     expect(() => new VirtualClock({ tscHz: 12.5 })).toThrow(/tscHz 12.5/);
-    expect(() => new VirtualClock({ instructionsPerNs: 0 })).toThrow(ClockError);
+    expect(() => new VirtualClock({ instructionsPerNs: 0 })).toThrow(X86EmulatorError);
     expect(() => new VirtualClock().advance(-1)).toThrow(/-1 ns/);
   });
 });

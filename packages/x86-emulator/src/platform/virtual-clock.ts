@@ -13,11 +13,7 @@
  *
  * @module
  */
-
-/** Error for a bad clock argument (the message names the value). */
-export class ClockError extends Error {
-  override name = 'ClockError';
-}
+import { X86EmulatorError } from '../errors.js';
 
 /** How guest time advances; see the module comment. */
 export type ClockMode = 'virtual' | 'realtime' | 'hybrid';
@@ -64,7 +60,12 @@ export class ClockTimer {
 
   /** Sets (or moves) the deadline. A deadline in the past fires at the next {@link VirtualClock.runDueTimers}. */
   arm(deadlineNs: number): void {
-    if (Number.isNaN(deadlineNs)) throw new ClockError(`timer deadline ${deadlineNs} is not a number`);
+    if (Number.isNaN(deadlineNs))
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'ClockTimer.arm',
+        `timer deadline ${deadlineNs} is not a number`,
+      );
     this.deadline = deadlineNs;
     this.clock.onTimerChanged(this, true);
   }
@@ -133,11 +134,19 @@ export class VirtualClock {
   constructor(options: VirtualClockOptions = {}) {
     const tscHz = options.tscHz ?? DEFAULT_TSC_HZ;
     if (!Number.isSafeInteger(tscHz) || tscHz < 1_000_000) {
-      throw new ClockError(`tscHz ${tscHz} must be an integer of at least 1 MHz`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'new VirtualClock',
+        `tscHz ${tscHz} must be an integer of at least 1 MHz`,
+      );
     }
     const apicBusHz = options.apicBusHz ?? DEFAULT_APIC_BUS_HZ;
     if (!Number.isSafeInteger(apicBusHz) || apicBusHz < 1_000_000) {
-      throw new ClockError(`apicBusHz ${apicBusHz} must be an integer of at least 1 MHz`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'new VirtualClock',
+        `apicBusHz ${apicBusHz} must be an integer of at least 1 MHz`,
+      );
     }
     this.tscHz = tscHz;
     this.apicBusHz = apicBusHz;
@@ -159,7 +168,11 @@ export class VirtualClock {
    */
   setMode(mode: ClockMode): void {
     if (mode !== 'virtual' && mode !== 'realtime' && mode !== 'hybrid') {
-      throw new ClockError(`unknown clock mode ${String(mode)}`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'VirtualClock.setMode',
+        `unknown clock mode ${String(mode)}`,
+      );
     }
     const now = this.now();
     this.modeValue = mode;
@@ -175,7 +188,11 @@ export class VirtualClock {
   /** Changes the instruction rate of `virtual` mode (e.g. after measuring the emulator's speed). */
   setInstructionsPerNs(ratio: number): void {
     if (!(ratio > 0) || !Number.isFinite(ratio)) {
-      throw new ClockError(`instructionsPerNs ${ratio} must be a positive finite number`);
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'VirtualClock.setInstructionsPerNs',
+        `instructionsPerNs ${ratio} must be a positive finite number`,
+      );
     }
     this.ipns = ratio;
   }
@@ -209,7 +226,12 @@ export class VirtualClock {
    * and fires due timers.
    */
   advance(ns: number): void {
-    if (!(ns >= 0)) throw new ClockError(`cannot advance the clock by ${ns} ns`);
+    if (!(ns >= 0))
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'VirtualClock.advance',
+        `cannot advance the clock by ${ns} ns`,
+      );
     if (this.modeValue === 'virtual') {
       this.stepTo(this.nowNs + ns);
       return;
@@ -236,7 +258,12 @@ export class VirtualClock {
    * when every vCPU is halted waiting for a timer.
    */
   warpTo(deadlineNs: number): void {
-    if (Number.isNaN(deadlineNs)) throw new ClockError(`warp target ${deadlineNs} is not a number`);
+    if (Number.isNaN(deadlineNs))
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'VirtualClock.warpTo',
+        `warp target ${deadlineNs} is not a number`,
+      );
     const now = this.now();
     if (deadlineNs > now && deadlineNs !== Number.POSITIVE_INFINITY) {
       if (this.modeValue === 'virtual') {
