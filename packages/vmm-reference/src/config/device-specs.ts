@@ -44,8 +44,9 @@ export function parseDiskSpec(raw: string, field = '--disk'): DiskConfig {
 }
 
 /**
- * `tap=NAME[,mac=MAC]`.
- * @example parseNetSpec('tap=tap0,mac=06:00:ac:10:00:02') // { tap: 'tap0', mac: '06:00:ac:10:00:02' }
+ * `tap=NAME[,mac=MAC]`; without `mac=`, the interface gets `defaultMac`.
+ * @example
+ * parseNetSpec('tap=tap0', defaultMacFor(0)); // { tap: 'tap0', mac: '06:00:ac:10:00:02' }
  */
 export function parseNetSpec(raw: string, defaultMac: string, field = '--net'): NetConfig {
   if (typeof raw !== 'string') throw new ConfigError(field, `${quote(raw)} is not a net spec`);

@@ -31,7 +31,8 @@ export interface VsockConfig {
  *
  * @example
  * ```ts
- * const cfg: VmmConfig = resolveConfig({ flags: parseRunFlags(['--kernel', 'bzImage', '--memory', '256']) });
+ * const flags = parseRunFlags(['--kernel', 'bzImage', '--memory', '256']);
+ * const cfg: VmmConfig = resolveConfig({ flags: flags.config });
  * cfg.memoryMib; // 256
  * ```
  */

@@ -53,13 +53,14 @@ export interface ExitRequest {
  *
  * @example
  * ```ts
+ * declare const machine: Machine; // owns the device models and their buses
  * // device thread
- * const ch = ExitChannel.create();
- * void ch.serve((req) => bus.dispatch(req));
- * worker.postMessage({ channel: ch.sab });
- * // vCPU thread
+ * const served = ExitChannel.create();
+ * void served.serve((req) => machine.dispatch(req));
+ * worker.postMessage({ channel: served.sab });
+ * // vCPU thread, given that message
  * const ch = new ExitChannel(msg.channel);
- * ch.call(ExitKind.PIO_WRITE, 0x3f8, 1, 1, exit.data);
+ * ch.call(ExitKind.PIO_WRITE, 0x3f8, 1, 1, Uint8Array.of(0x41)); // an OUT of 'A' to COM1
  * ```
  */
 export class ExitChannel {
