@@ -7,8 +7,8 @@ import { hex } from './hex.js';
  *
  * @example
  * ```ts
- * const r = new ImageReader(bytes, 'ELF image');
- * r.u32(0, 'e_ident'); // throws LoaderError('bad-image') if bytes.length < 4
+ * const r = new ImageReader(new Uint8Array(2), 'ELF image');
+ * r.u32(0, 'e_ident'); // throws LoaderError('bad-image'): the image is shorter than 4 bytes
  * ```
  */
 export class ImageReader {

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * writeZeroPage(mem, { address: BootLayout.ZERO_PAGE, ... });
+ * writeZeroPage(mem, { address: BootLayout.ZERO_PAGE, e820: e820ForMemory(mem) });
  * ```
  */
 export const BootLayout = {

@@ -52,7 +52,7 @@ export interface LoadOptions extends BzImageOptions, ElfOptions {
  * ```ts
  * import { load } from '@ts-vmm/linux-loader';
  * const k = load(image, mem);
- * if (k.format === 'bzimage') writeZeroPage(mem, { setupHeader: k.setupHeaderBytes, ... });
+ * if (k.format === 'bzimage') writeZeroPage(mem, { setupHeader: k.setupHeaderBytes, e820: e820ForMemory(mem) });
  * ```
  */
 export function load(image: Uint8Array, memory: GuestMemoryAccess, options: LoadOptions = {}): KernelLoad {

@@ -15,7 +15,7 @@ import { setupLinuxBoot } from './boot-setup.js';
 import { loadBzImage } from './bzimage.js';
 import { loadElf } from './elf.js';
 import { detectFormat } from './load.js';
-import { bzImagePayload, detectCompression, extractVmlinux } from './payload.js';
+import { bzImagePayload, decompressPayload, detectCompression, extractVmlinux } from './payload.js';
 import { kernelVersionString, parseSetupHeader } from './setup-header.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -121,6 +121,15 @@ describe.skipIf(!kernelPath)('Debian cloud kernel (vmlinux extracted from the pa
     // lz4 exits 1 on the kernel's appended size field after the last frame; the output is complete.
     const r = spawnSync('lz4', ['-dc', payloadPath], { maxBuffer: 1 << 30 });
     expect(sha(r.stdout)).toBe(sha(vmlinux));
+  });
+
+  it.skipIf(!have('gzip'))('inflates the same vmlinux gzipped as the kernel build does (gzip -n -9)', () => {
+    const z = spawnSync('gzip', ['-n', '-9', '-c'], { input: vmlinux, maxBuffer: 1 << 30 });
+    expect(z.status).toBe(0);
+    const payload = new Uint8Array(z.stdout.buffer, z.stdout.byteOffset, z.stdout.byteLength);
+    expect(detectCompression(payload)).toBe('gzip');
+    expect(sha(decompressPayload(payload))).toBe(sha(vmlinux));
+    expect(() => decompressPayload(payload, { maxOutput: vmlinux.length - 1 })).toThrow(/exceeds maxOutput/);
   });
 
   it.skipIf(!have('readelf'))('loads PT_LOAD segments, entry and PVH entry as readelf reports them', () => {

@@ -128,7 +128,7 @@ export function buildAcpiTables(
  * @example
  * ```ts
  * const { rsdpAddress } = writeAcpiTables(mem, description);
- * writeZeroPage(mem, { ..., rsdpAddress });
+ * writeZeroPage(mem, { e820: e820ForMemory(mem), rsdpAddress });
  * ```
  */
 export function writeAcpiTables(
