@@ -29,7 +29,10 @@ import { writeZeroPage, ZERO_PAGE_SIZE } from './zero-page.js';
  */
 export type BootEntry = Extract<EntryMode, { kind: 'linux64' | 'pvh' }>;
 
-/** Options for {@link setupLinuxBoot}. */
+/**
+ * Options for {@link setupLinuxBoot}.
+ * @example const o: LinuxBootOptions = { kernel: image, cmdline: 'console=ttyS0', mode: 'pvh', extractPayload: true };
+ */
 export interface LinuxBootOptions {
   /** A bzImage or an ELF64 vmlinux. */
   kernel: Uint8Array;
@@ -51,7 +54,10 @@ export interface LinuxBootOptions {
   e820?: readonly E820Entry[];
 }
 
-/** What {@link setupLinuxBoot} wrote and how to start the guest. */
+/**
+ * What {@link setupLinuxBoot} wrote and how to start the guest.
+ * @example const b: LinuxBoot = setupLinuxBoot(mem, o); // b.entry, b.initrd?.address, b.acpi?.rsdpAddress
+ */
 export interface LinuxBoot {
   entry: BootEntry;
   kernel: BzImageLoad | ElfLoad;

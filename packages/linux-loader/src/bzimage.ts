@@ -13,10 +13,16 @@ import {
   XLoadFlags,
 } from './setup-header.js';
 
-/** Offset of `startup_64` from the protected-mode kernel's load address (64-bit boot protocol). */
+/**
+ * Offset of `startup_64` from the protected-mode kernel's load address (64-bit boot protocol).
+ * @example k.entry - k.kernelLoad; // BZIMAGE_ENTRY64_OFFSET (0x200) for a loadBzImage() result
+ */
 export const BZIMAGE_ENTRY64_OFFSET = 0x200;
 
-/** Options for {@link loadBzImage}. */
+/**
+ * Options for {@link loadBzImage}.
+ * @example loadBzImage(image, mem, { loadAddress: 0x200000 } satisfies BzImageOptions);
+ */
 export interface BzImageOptions {
   /**
    * Where to put the protected-mode kernel. Default: `pref_address` for a relocatable kernel (or the

@@ -1,7 +1,10 @@
 import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
 
-/** Keys that the kernel accepts more than once (each occurrence adds something). */
+/**
+ * Keys that the kernel accepts more than once (each occurrence adds something).
+ * @example REPEATABLE_KEYS.has('console'); // true: 'console=ttyS0 console=hvc0' is allowed
+ */
 export const REPEATABLE_KEYS: ReadonlySet<string> = new Set([
   'console',
   'virtio_mmio.device',

@@ -2,7 +2,10 @@ import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
 
-/** E820 / PVH memory map entry types. */
+/**
+ * E820 / PVH memory map entry types.
+ * @example e820ForMemory(mem).filter((e) => e.type === E820Type.RAM);
+ */
 export const E820Type = {
   RAM: 1,
   RESERVED: 2,
@@ -11,21 +14,36 @@ export const E820Type = {
   UNUSABLE: 5,
 } as const;
 
-/** One memory map entry. */
+/**
+ * One memory map entry.
+ * @example const hole: E820Entry = { addr: 0x9fc00, size: 0x60400, type: E820Type.RESERVED };
+ */
 export interface E820Entry {
   addr: number;
   size: number;
   type: number;
 }
 
-/** Start of the Extended BIOS Data Area: RAM below it is the guest's "low memory". */
+/**
+ * Start of the Extended BIOS Data Area: RAM below it is the guest's "low memory".
+ * @example e820ForMemory(mem)[0].size; // EBDA_START (0x9fc00) for memory from 0
+ */
 export const EBDA_START = 0x9fc00;
-/** 1 MiB: end of the BIOS hole, start of "high" memory. */
+/**
+ * 1 MiB: end of the BIOS hole, start of "high" memory.
+ * @example placeInitrd(mem, { size: 4096, minAddress: HIGH_MEMORY_START });
+ */
 export const HIGH_MEMORY_START = 0x100000;
-/** How many entries the zero page's e820_table holds. */
+/**
+ * How many entries the zero page's e820_table holds.
+ * @example validateE820(e820ForMemory(mem), E820_MAX_ENTRIES_ZEROPAGE);
+ */
 export const E820_MAX_ENTRIES_ZEROPAGE = 128;
 
-/** Options for {@link e820ForMemory}. */
+/**
+ * Options for {@link e820ForMemory}.
+ * @example e820ForMemory(mem, { reserved: [{ addr: 0xc000_0000, size: 0x1000 }] } satisfies E820Options);
+ */
 export interface E820Options {
   /** Extra ranges to mark (reserved by default), carved out of RAM where they overlap it. */
   reserved?: readonly { addr: number; size: number; type?: number }[];

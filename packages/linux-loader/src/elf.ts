@@ -5,18 +5,36 @@ import { hex } from './hex.js';
 import { ImageReader } from './image-reader.js';
 import type { ElfLoad, LoadedSegment } from './kernel-load.js';
 
-/** ELF program header types used here. */
+/**
+ * ELF program header types used here.
+ * @example parseElf(vmlinux).programHeaders.filter((p) => p.type === PT_LOAD);
+ */
 export const PT_LOAD = 1;
-/** ELF program header type of a note segment. */
+/**
+ * ELF program header type of a note segment.
+ * @example parseElf(vmlinux).programHeaders.filter((p) => p.type === PT_NOTE);
+ */
 export const PT_NOTE = 4;
-/** `EM_X86_64` and `EM_386`. */
+/**
+ * `EM_X86_64` and `EM_386`.
+ * @example parseElf(vmlinux).machine === EM_X86_64; // true for a 64-bit vmlinux
+ */
 export const EM_X86_64 = 0x3e;
-/** `EM_386`: i386, the machine of multiboot ELF32 kernels. */
+/**
+ * `EM_386`: i386, the machine of multiboot ELF32 kernels.
+ * @example loadElf(image, mem, { machines: [EM_386], classes: [32] });
+ */
 export const EM_386 = 0x03;
-/** The Xen note that gives a kernel's 32-bit PVH entry point. */
+/**
+ * The Xen note that gives a kernel's 32-bit PVH entry point.
+ * @example findPvhEntry(vmlinux); // the value of the kernel's XEN_ELFNOTE_PHYS32_ENTRY note
+ */
 export const XEN_ELFNOTE_PHYS32_ENTRY = 18;
 
-/** One program header. */
+/**
+ * One program header.
+ * @example const loads: ElfProgramHeader[] = parseElf(vmlinux).programHeaders.filter((p) => p.type === PT_LOAD);
+ */
 export interface ElfProgramHeader {
   type: number;
   flags: number;
@@ -29,7 +47,10 @@ export interface ElfProgramHeader {
   align: number;
 }
 
-/** A parsed ELF header and program headers, every range checked against the image. */
+/**
+ * A parsed ELF header and program headers, every range checked against the image.
+ * @example const elf: ElfImage = parseElf(vmlinux); // elf.elfClass === 64
+ */
 export interface ElfImage {
   elfClass: 32 | 64;
   machine: number;
@@ -175,7 +196,10 @@ function align4(n: number): number {
   return Math.ceil(n / 4) * 4;
 }
 
-/** Options for {@link loadElf}. */
+/**
+ * Options for {@link loadElf}.
+ * @example loadElf(vmlinux, mem, { loadOffset: 0x200000 } satisfies ElfOptions);
+ */
 export interface ElfOptions {
   /** Added to every physical address (segments, entry, PVH entry). Default 0. */
   loadOffset?: number;

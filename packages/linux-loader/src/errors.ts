@@ -21,6 +21,7 @@
  * - `'mptable'`: an MP table description is invalid (vCPU count, IOAPIC ID or address, IRQ, alignment).
  * - `'invalid-argument'`: any other argument that makes no sense (an E820 map with overlapping or
  *   too many entries, an unaligned address, a non-positive size).
+ * @example const isUserInput = (k: LoaderErrorKind) => k === 'bad-image' || k === 'bad-cmdline';
  */
 export type LoaderErrorKind =
   | 'bad-image'

@@ -4,7 +4,10 @@ import { LoaderError } from './errors.js';
 import { type GuestRange, rangesOverlap } from './guest-range.js';
 import { hex } from './hex.js';
 
-/** Options for {@link placeInitrd}. */
+/**
+ * Options for {@link placeInitrd}.
+ * @example const p: InitrdPlacement = { size: 1 << 20, addrMax: 0x37ffffff, avoid: [{ start: 0x1000000, end: 0x3000000 }] };
+ */
 export interface InitrdPlacement {
   /** Bytes to place. */
   size: number;

@@ -38,7 +38,10 @@ export function detectFormat(image: Uint8Array): KernelFormat {
   );
 }
 
-/** Options for {@link load}: those of each format's loader. */
+/**
+ * Options for {@link load}: those of each format's loader.
+ * @example load(image, mem, { loadAddress: 0x200000, multiboot: { cmdlineAddress: 0x20000 } } satisfies LoadOptions);
+ */
 export interface LoadOptions extends BzImageOptions, ElfOptions {
   /** Multiboot only; `e820` defaults to {@link e820ForMemory} of the memory. */
   multiboot?: Partial<MultibootOptions>;

@@ -5,12 +5,21 @@ import { guestRangeProblem } from './guest-range.js';
 import { hex } from './hex.js';
 import { BootLayout } from './layout.js';
 
-/** Default local APIC and IOAPIC addresses. */
+/**
+ * Default local APIC and IOAPIC addresses.
+ * @example new DataView(buildMpTable({ vcpus: 1 }).buffer).getUint32(16 + 36, true) === APIC_DEFAULT_PHYS_BASE; // true
+ */
 export const APIC_DEFAULT_PHYS_BASE = 0xfee00000;
-/** Default IOAPIC MMIO address. */
+/**
+ * Default IOAPIC MMIO address.
+ * @example buildMpTable({ vcpus: 1, ioapicAddress: IO_APIC_DEFAULT_PHYS_BASE });
+ */
 export const IO_APIC_DEFAULT_PHYS_BASE = 0xfec00000;
 
-/** Options for {@link buildMpTable}. */
+/**
+ * Options for {@link buildMpTable}.
+ * @example writeMpTable(mem, { vcpus: 2, extraIrqs: [16, 17] } satisfies MpTableOptions);
+ */
 export interface MpTableOptions {
   /** Number of vCPUs (APIC IDs 0..vcpus-1; vCPU 0 is the BSP). 1..254. */
   vcpus: number;

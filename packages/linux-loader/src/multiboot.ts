@@ -7,14 +7,23 @@ import { hex } from './hex.js';
 import { ImageReader } from './image-reader.js';
 import type { MultibootLoad } from './kernel-load.js';
 
-/** Multiboot v1 header magic (in the image). */
+/**
+ * Multiboot v1 header magic (in the image).
+ * @example findMultibootHeader(image)?.offset; // where MULTIBOOT_HEADER_MAGIC was found
+ */
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
-/** EAX at entry (to the kernel). */
+/**
+ * EAX at entry (to the kernel).
+ * @example const eax = BigInt(MULTIBOOT_BOOTLOADER_MAGIC); // RAX at the multiboot entry
+ */
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
 /** The header must lie, 4-byte aligned, in the first 8 KiB. */
 export const MULTIBOOT_SEARCH = 8192;
 
-/** Multiboot header flag bits. */
+/**
+ * Multiboot header flag bits.
+ * @example (findMultibootHeader(image)?.flags ?? 0) & MultibootHeaderFlags.AOUT_KLUDGE;
+ */
 export const MultibootHeaderFlags = {
   PAGE_ALIGN: 1 << 0,
   MEMORY_INFO: 1 << 1,
@@ -22,7 +31,10 @@ export const MultibootHeaderFlags = {
   AOUT_KLUDGE: 1 << 16,
 } as const;
 
-/** A parsed multiboot v1 header. */
+/**
+ * A parsed multiboot v1 header.
+ * @example const h: MultibootHeader | undefined = findMultibootHeader(image); // h?.address?.entryAddr
+ */
 export interface MultibootHeader {
   /** Offset of the header in the image. */
   offset: number;
@@ -82,7 +94,10 @@ export function findMultibootHeader(image: Uint8Array): MultibootHeader | undefi
   return undefined;
 }
 
-/** A boot module (such as an initrd) already placed in guest memory. */
+/**
+ * A boot module (such as an initrd) already placed in guest memory.
+ * @example const initrdModule: MultibootModule = { start: 0x4000000, end: 0x4100000 };
+ */
 export interface MultibootModule {
   start: number;
   end: number;
@@ -90,7 +105,10 @@ export interface MultibootModule {
   cmdline?: number;
 }
 
-/** Options for {@link loadMultiboot}. */
+/**
+ * Options for {@link loadMultiboot}.
+ * @example loadMultiboot(image, mem, { e820: e820ForMemory(mem), cmdlineAddress: 0x20000 } satisfies MultibootOptions);
+ */
 export interface MultibootOptions {
   /** Memory map for the info structure (its first RAM entries also give mem_lower / mem_upper). */
   e820: readonly E820Entry[];
@@ -102,7 +120,10 @@ export interface MultibootOptions {
   modules?: readonly MultibootModule[];
 }
 
-/** Size of the multiboot info structure this loader writes (up to `boot_loader_name`). */
+/**
+ * Size of the multiboot info structure this loader writes (up to `boot_loader_name`).
+ * @example loadMultiboot(image, mem, o).ebx + MULTIBOOT_INFO_SIZE; // where the memory map starts
+ */
 export const MULTIBOOT_INFO_SIZE = 0x58;
 
 /**

@@ -5,7 +5,10 @@ import { hex } from './hex.js';
 import { decompressLz4Legacy } from './lz4.js';
 import { parseSetupHeader } from './setup-header.js';
 
-/** Compression formats a kernel payload can use, identified by magic. */
+/**
+ * Compression formats a kernel payload can use, identified by magic.
+ * @example const c: PayloadCompression = detectCompression(bzImagePayload(image)); // 'lz4' for Debian's kernel
+ */
 export type PayloadCompression =
   | 'gzip'
   | 'bzip2'
@@ -49,7 +52,10 @@ export function bzImagePayload(bzImage: Uint8Array): Uint8Array {
   return bzImage.subarray(start, start + hdr.payloadLength);
 }
 
-/** Options for {@link extractVmlinux}. */
+/**
+ * Options for {@link extractVmlinux}.
+ * @example extractVmlinux(image, { maxOutput: 256 << 20 } satisfies ExtractOptions);
+ */
 export interface ExtractOptions {
   /** Refuse output larger than this. Default 1 GiB. */
   maxOutput?: number;

@@ -5,16 +5,31 @@ import { guestRangeProblem } from './guest-range.js';
 import { hex } from './hex.js';
 import { BootLayout } from './layout.js';
 
-/** `hvm_start_info.magic`. */
+/**
+ * `hvm_start_info.magic`.
+ * @example mem.read32(pvh.address) === XEN_HVM_START_MAGIC_VALUE; // after writePvhStartInfo
+ */
 export const XEN_HVM_START_MAGIC_VALUE = 0x336ec578;
-/** Sizes of the PVH structures (xen/include/public/arch-x86/hvm/start_info.h). */
+/**
+ * Sizes of the PVH structures (xen/include/public/arch-x86/hvm/start_info.h).
+ * @example pvh.modlistAddress - pvh.address; // HVM_START_INFO_SIZE (56)
+ */
 export const HVM_START_INFO_SIZE = 56;
-/** Size of one `hvm_modlist_entry`. */
+/**
+ * Size of one `hvm_modlist_entry`.
+ * @example pvh.memmapAddress - pvh.modlistAddress; // modules x HVM_MODLIST_ENTRY_SIZE
+ */
 export const HVM_MODLIST_ENTRY_SIZE = 32;
-/** Size of one `hvm_memmap_table_entry`. */
+/**
+ * Size of one `hvm_memmap_table_entry`.
+ * @example pvh.end - pvh.memmapAddress; // memory map entries x HVM_MEMMAP_ENTRY_SIZE
+ */
 export const HVM_MEMMAP_ENTRY_SIZE = 24;
 
-/** A module (the initrd) for the PVH module list. */
+/**
+ * A module (the initrd) for the PVH module list.
+ * @example const initrdModule: PvhModule = { address: 0x4000000, size: 1 << 20 };
+ */
 export interface PvhModule {
   address: number;
   size: number;
@@ -22,7 +37,10 @@ export interface PvhModule {
   cmdlineAddress?: number;
 }
 
-/** What to put in the PVH start info. */
+/**
+ * What to put in the PVH start info.
+ * @example writePvhStartInfo(mem, { memmap: e820ForMemory(mem), cmdlineAddress: 0x20000 } satisfies PvhStartInfoOptions);
+ */
 export interface PvhStartInfoOptions {
   /** Where `hvm_start_info` goes (EBX at the PVH entry). Default 0x6000. */
   address?: number;
@@ -36,7 +54,10 @@ export interface PvhStartInfoOptions {
   modules?: readonly PvhModule[];
 }
 
-/** Where {@link writePvhStartInfo} put things. */
+/**
+ * Where {@link writePvhStartInfo} put things.
+ * @example const l: PvhStartInfoLayout = writePvhStartInfo(mem, { memmap: e820ForMemory(mem) }); // EBX = l.address
+ */
 export interface PvhStartInfoLayout {
   /** `hvm_start_info`: put this in EBX. */
   address: number;

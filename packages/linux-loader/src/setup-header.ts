@@ -2,14 +2,26 @@ import { LoaderError } from './errors.js';
 import { hex } from './hex.js';
 import { ImageReader } from './image-reader.js';
 
-/** `HdrS`, the setup header signature at offset 0x202. */
+/**
+ * `HdrS`, the setup header signature at offset 0x202.
+ * @example new DataView(image.buffer).getUint32(0x202, true) === SETUP_HEADER_MAGIC; // "HdrS"
+ */
 export const SETUP_HEADER_MAGIC = 0x53726448;
-/** Offset of the setup header inside a bzImage and inside the zero page. */
+/**
+ * Offset of the setup header inside a bzImage and inside the zero page.
+ * @example zeroPage.set(k.setupHeaderBytes, SETUP_HEADER_OFFSET);
+ */
 export const SETUP_HEADER_OFFSET = 0x1f1;
-/** End of the setup header as of boot protocol 2.15 (`kernel_info_offset` ends at 0x26c). */
+/**
+ * End of the setup header as of boot protocol 2.15 (`kernel_info_offset` ends at 0x26c).
+ * @example parseSetupHeader(image).headerEnd <= SETUP_HEADER_END; // true
+ */
 export const SETUP_HEADER_END = 0x26c;
 
-/** `loadflags` bits. */
+/**
+ * `loadflags` bits.
+ * @example parseSetupHeader(image).loadflags & LoadFlags.LOADED_HIGH; // 1 for a bzImage
+ */
 export const LoadFlags = {
   LOADED_HIGH: 0x01,
   KASLR_FLAG: 0x02,
@@ -18,7 +30,10 @@ export const LoadFlags = {
   CAN_USE_HEAP: 0x80,
 } as const;
 
-/** `xloadflags` bits. */
+/**
+ * `xloadflags` bits.
+ * @example parseSetupHeader(image).xloadflags & XLoadFlags.KERNEL_64; // 1 with a 64-bit entry
+ */
 export const XLoadFlags = {
   KERNEL_64: 0x01,
   CAN_BE_LOADED_ABOVE_4G: 0x02,

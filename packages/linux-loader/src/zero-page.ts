@@ -6,7 +6,10 @@ import { hex } from './hex.js';
 import { BootLayout } from './layout.js';
 import { LoadFlags, SETUP_HEADER_END, SETUP_HEADER_MAGIC, SETUP_HEADER_OFFSET } from './setup-header.js';
 
-/** Byte offsets in `struct boot_params` (arch/x86/include/uapi/asm/bootparam.h). */
+/**
+ * Byte offsets in `struct boot_params` (arch/x86/include/uapi/asm/bootparam.h).
+ * @example mem.read32(0x7000 + BootParamsOffset.CMD_LINE_PTR); // 0x20000 after setupLinuxBoot
+ */
 export const BootParamsOffset = {
   ACPI_RSDP_ADDR: 0x070,
   EXT_RAMDISK_IMAGE: 0x0c0,
@@ -30,10 +33,16 @@ export const BootParamsOffset = {
   E820_TABLE: 0x2d0,
 } as const;
 
-/** Size of the zero page. */
+/**
+ * Size of the zero page.
+ * @example buildZeroPage({ e820: [] }).length; // ZERO_PAGE_SIZE (4096)
+ */
 export const ZERO_PAGE_SIZE = 0x1000;
 
-/** What to put in the zero page. */
+/**
+ * What to put in the zero page.
+ * @example const zp: ZeroPageOptions = { e820: e820ForMemory(mem), cmdline: { address: 0x20000, size: 30 }, rsdpAddress: 0xe0000 };
+ */
 export interface ZeroPageOptions {
   /**
    * The kernel's setup header bytes (0x1f1 onwards, from {@link loadBzImage}). Without it (an ELF

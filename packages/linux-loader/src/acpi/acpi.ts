@@ -7,7 +7,10 @@ import { buildDsdt, type SerialPort, type VirtioMmioDevice } from './dsdt.js';
 import type { AcpiOem } from './sdt.js';
 import { type AcpiRegister, buildFadt, buildMadt, buildRsdp, buildXsdt, RSDP_SIZE } from './tables.js';
 
-/** A plain description of the machine, from which the ACPI tables are made. */
+/**
+ * A plain description of the machine, from which the ACPI tables are made.
+ * @example const d: AcpiDescription = { vcpus: 1, sleepControl: { space: 'io', address: 0x3c0 }, sleepStatus: { space: 'io', address: 0x3c1 } };
+ */
 export interface AcpiDescription {
   /** Number of vCPUs (1..254). */
   vcpus: number;
@@ -32,14 +35,20 @@ export interface AcpiDescription {
   oem?: AcpiOem;
 }
 
-/** One table placed in guest memory. */
+/**
+ * One table placed in guest memory.
+ * @example buildAcpiTables(d).tables.map((t: PlacedTable) => t.signature); // ['RSDP', 'DSDT', 'FACP', 'APIC', 'XSDT']
+ */
 export interface PlacedTable {
   signature: string;
   address: number;
   bytes: Uint8Array;
 }
 
-/** The tables and where they go. */
+/**
+ * The tables and where they go.
+ * @example const t: AcpiTables = writeAcpiTables(mem, d); // t.rsdpAddress === 0xe0000
+ */
 export interface AcpiTables {
   /** Put this in the zero page's `acpi_rsdp_addr` or the PVH start info's `rsdp_paddr`. */
   rsdpAddress: number;

@@ -1,7 +1,10 @@
 import { LoaderError } from '../errors.js';
 import { hex } from '../hex.js';
 
-/** Encoded AML bytes (a term, a data object, or a resource descriptor). */
+/**
+ * Encoded AML bytes (a term, a data object, or a resource descriptor).
+ * @example const hid: AmlBytes = Aml.name('_HID', Aml.string('ACPI0013'));
+ */
 export type AmlBytes = Uint8Array;
 
 function cat(parts: readonly (Uint8Array | readonly number[])[]): Uint8Array {
@@ -79,7 +82,10 @@ function checkInt(what: string, n: number, max: number): void {
   }
 }
 
-/** Flags of an extended interrupt descriptor. */
+/**
+ * Flags of an extended interrupt descriptor.
+ * @example Aml.interrupt([9], { edge: false, activeLow: true } satisfies InterruptFlags);
+ */
 export interface InterruptFlags {
   /** ResourceConsumer (default) or ResourceProducer. */
   consumer?: boolean;

@@ -3,7 +3,10 @@ import { hex } from '../hex.js';
 import { Aml, type AmlBytes } from './aml.js';
 import { type AcpiOem, sdt } from './sdt.js';
 
-/** A virtio-mmio device window and its interrupt (GSI). */
+/**
+ * A virtio-mmio device window and its interrupt (GSI).
+ * @example const dev: VirtioMmioDevice = { base: 0xd000_0000, size: 0x1000, irq: 5 };
+ */
 export interface VirtioMmioDevice {
   base: number;
   size: number;
@@ -12,7 +15,10 @@ export interface VirtioMmioDevice {
   trigger?: 'edge' | 'level';
 }
 
-/** A 16550 serial port. */
+/**
+ * A 16550 serial port.
+ * @example const com1: SerialPort = { port: 0x3f8, irq: 4 };
+ */
 export interface SerialPort {
   /** I/O port base, e.g. 0x3f8. */
   port: number;
@@ -20,7 +26,10 @@ export interface SerialPort {
   irq: number;
 }
 
-/** Options for {@link buildDsdt}. */
+/**
+ * Options for {@link buildDsdt}.
+ * @example buildDsdt({ serial: [{ port: 0x3f8, irq: 4 }], s5SleepType: 5 } satisfies DsdtOptions);
+ */
 export interface DsdtOptions {
   virtioDevices?: readonly VirtioMmioDevice[];
   serial?: readonly SerialPort[];

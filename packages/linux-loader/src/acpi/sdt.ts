@@ -1,10 +1,16 @@
 import { fixChecksum } from '../checksum.js';
 import { LoaderError } from '../errors.js';
 
-/** Length of the common System Description Table header. */
+/**
+ * Length of the common System Description Table header.
+ * @example sdt('SSDT', 2, new Uint8Array(4)).length; // SDT_HEADER_SIZE + 4
+ */
 export const SDT_HEADER_SIZE = 36;
 
-/** OEM fields shared by every table. */
+/**
+ * OEM fields shared by every table.
+ * @example sdt('SSDT', 2, new Uint8Array(0), { oemId: 'ACME', oemTableId: 'ACMESSDT' } satisfies AcpiOem);
+ */
 export interface AcpiOem {
   /** 6 characters. Default "TSVMM ". */
   oemId?: string;

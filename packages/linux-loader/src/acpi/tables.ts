@@ -3,7 +3,10 @@ import { LoaderError } from '../errors.js';
 import { hex } from '../hex.js';
 import { type AcpiOem, sdt } from './sdt.js';
 
-/** Size of an ACPI 2.0+ RSDP. */
+/**
+ * Size of an ACPI 2.0+ RSDP.
+ * @example buildRsdp(0xe0040).length; // RSDP_SIZE (36)
+ */
 export const RSDP_SIZE = 36;
 
 /**
@@ -36,7 +39,10 @@ export function buildXsdt(entries: readonly number[], oem: AcpiOem = {}): Uint8A
   return sdt('XSDT', 1, body, oem);
 }
 
-/** A register for the FADT (Generic Address Structure): an I/O port or an MMIO address. */
+/**
+ * A register for the FADT (Generic Address Structure): an I/O port or an MMIO address.
+ * @example const slp: AcpiRegister = { space: 'io', address: 0x3c0, bitWidth: 8 };
+ */
 export interface AcpiRegister {
   space: 'io' | 'memory';
   address: number;
@@ -60,7 +66,10 @@ function gas(v: DataView, at: number, r: AcpiRegister | undefined, what: string)
   v.setBigUint64(at + 4, BigInt(r.address), true);
 }
 
-/** FADT `Flags` bits used here. */
+/**
+ * FADT `Flags` bits used here.
+ * @example new DataView(fadt.buffer).getUint32(112, true) & FadtFlags.HW_REDUCED_ACPI; // set by buildFadt
+ */
 export const FadtFlags = {
   WBINVD: 1 << 0,
   PWR_BUTTON: 1 << 4,
@@ -69,7 +78,10 @@ export const FadtFlags = {
   HW_REDUCED_ACPI: 1 << 20,
 } as const;
 
-/** FADT `IAPC_BOOT_ARCH` bits. */
+/**
+ * FADT `IAPC_BOOT_ARCH` bits.
+ * @example new DataView(fadt.buffer).getUint16(109, true) & IapcBootArch.VGA_NOT_PRESENT; // set without legacy.vga
+ */
 export const IapcBootArch = {
   LEGACY_DEVICES: 1 << 0,
   I8042: 1 << 1,
@@ -79,7 +91,10 @@ export const IapcBootArch = {
   CMOS_RTC_NOT_PRESENT: 1 << 5,
 } as const;
 
-/** Options for {@link buildFadt}. */
+/**
+ * Options for {@link buildFadt}.
+ * @example buildFadt({ dsdtAddress: 0xe0030, sleepControl: { space: 'io', address: 0x3c0 }, sleepStatus: { space: 'io', address: 0x3c1 } } satisfies FadtOptions);
+ */
 export interface FadtOptions {
   dsdtAddress: number;
   /** The register the guest writes SLP_TYP | SLP_EN to for S5 (poweroff). */
@@ -93,7 +108,10 @@ export interface FadtOptions {
   oem?: AcpiOem;
 }
 
-/** Size of a revision-6 FADT. */
+/**
+ * Size of a revision-6 FADT.
+ * @example buildFadt(o).length; // FADT_SIZE (276)
+ */
 export const FADT_SIZE = 276;
 
 /**
@@ -135,7 +153,10 @@ export function buildFadt(o: FadtOptions): Uint8Array {
   return sdt('FACP', 6, body, o.oem);
 }
 
-/** Options for {@link buildMadt}. */
+/**
+ * Options for {@link buildMadt}.
+ * @example buildMadt({ vcpus: 4, ioapic: { address: 0xfec00000 } } satisfies MadtOptions);
+ */
 export interface MadtOptions {
   vcpus: number;
   ioapic?: { id?: number; address?: number; gsiBase?: number };

@@ -52,7 +52,10 @@ export function makeBzImage(
   return img;
 }
 
-/** A PT_LOAD segment for {@link makeElf}: file bytes `data` at `paddr` (`vaddr` defaults to it). */
+/**
+ * A PT_LOAD segment for {@link makeElf}: file bytes `data` at `paddr` (`vaddr` defaults to it).
+ * @example makeElf([{ paddr: 0x1000000, data: new Uint8Array(16), memsz: 0x1000 } satisfies TestSegment], { entry: 0x1000000 });
+ */
 export interface TestSegment {
   paddr: number;
   vaddr?: bigint;
