@@ -9,7 +9,8 @@ import { isAddonAvailable, loadAddon, type NativeAddon } from '@ts-vmm/kvm-sys';
 export type { NativeAddon };
 
 /**
- * The kvm-sys addon (throws kvm-sys's `AddonUnavailableError` with the reason when it cannot load).
+ * The kvm-sys addon (throws kvm-sys's `KvmSysError`, kind `'addon-unavailable'`, with the reason when it
+ * cannot load).
  * @example loadNativeAddon().eventfd(0, 0)
  */
 export function loadNativeAddon(): NativeAddon {

@@ -1,7 +1,7 @@
 // The install script. Uses the prebuilt addon shipped in the package when it loads on this host;
 // otherwise builds the addon from source with node-gyp. On hosts where neither works (not Linux
 // x86-64, no compiler, no Node headers), installation still succeeds: the pure-TypeScript parts of
-// kvm-sys keep working and `loadAddon()` throws AddonUnavailableError saying why and what to do.
+// kvm-sys keep working and `loadAddon()` throws KvmSysError ('addon-unavailable') saying why and what to do.
 // Set TS_VMM_REQUIRE_ADDON=1 (CI does) to make a missing addon fail the install instead.
 import { buildFile, NAPI_VERSION, prebuildFile, REBUILD_STEP, runNodeGyp, tryLoad } from './node-gyp.mjs';
 
@@ -11,7 +11,7 @@ function fail(msg) {
   console.warn(
     `@ts-vmm/kvm-sys: native addon not built: ${msg}.\n` +
       '@ts-vmm/kvm-sys: the package is installed and its pure-TypeScript parts work; loadAddon() will throw ' +
-      `AddonUnavailableError. To get the addon, ${REBUILD_STEP}.`,
+      `a KvmSysError (addon-unavailable). To get the addon, ${REBUILD_STEP}.`,
   );
   process.exit(required ? 1 : 0);
 }

@@ -1,4 +1,4 @@
-// loadAddon's failure path: a clear AddonUnavailableError, cached, and isAddonAvailable/hasKvm false.
+// loadAddon's failure path: a clear KvmSysError ('addon-unavailable'), cached, and isAddonAvailable/hasKvm false.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 describe('loadAddon when the addon is missing', () => {
@@ -7,10 +7,11 @@ describe('loadAddon when the addon is missing', () => {
     vi.resetModules();
   });
 
-  it('throws AddonUnavailableError naming the path tried and the fix', async () => {
+  it("throws KvmSysError of kind 'addon-unavailable' naming the path tried and the fix", async () => {
     vi.resetModules();
     process.env.TS_VMM_KVM_SYS_ADDON = '/nonexistent/kvm_sys.node';
     const m = await import('./addon.js');
+    const { KvmSysError } = await import('./errors.js');
     expect(m.addonPath()).toBe('/nonexistent/kvm_sys.node');
     let err: unknown;
     try {
@@ -18,10 +19,12 @@ describe('loadAddon when the addon is missing', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(m.AddonUnavailableError);
+    expect(err).toBeInstanceOf(KvmSysError);
+    expect(err).toMatchObject({ name: 'KvmSysError', kind: 'addon-unavailable' });
+    expect((err as Error).cause).toBeUndefined(); // missing: nothing was loaded
     expect((err as Error).message).toContain('/nonexistent/kvm_sys.node (TS_VMM_KVM_SYS_ADDON): missing');
     expect((err as Error).message).toContain('unset it to use the one in @ts-vmm/kvm-sys');
-    expect(() => m.loadAddon()).toThrow(m.AddonUnavailableError); // cached, same answer
+    expect(() => m.loadAddon()).toThrow(KvmSysError); // cached, same answer
     expect(m.isAddonAvailable()).toBe(false);
     expect(m.hasKvm()).toBe(false);
   });
@@ -31,6 +34,14 @@ describe('loadAddon when the addon is missing', () => {
     process.env.TS_VMM_KVM_SYS_ADDON = new URL(import.meta.url).pathname; // exists, not an addon
     const m = await import('./addon.js');
     expect(() => m.loadAddon()).toThrow(/addon-load\.test\.ts \(TS_VMM_KVM_SYS_ADDON\): failed to load: /);
+    let err: unknown;
+    try {
+      m.loadAddon();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ kind: 'addon-unavailable' });
+    expect((err as Error).cause).toBeInstanceOf(Error); // what require() threw
   });
 
   it('without the override, loads the first candidate present or names each one and the rebuild step', async () => {

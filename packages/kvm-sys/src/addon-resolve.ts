@@ -127,7 +127,10 @@ const KIND_LABEL: Record<AddonCandidate['kind'], string> = {
   source: 'built from source',
 };
 
-/** The `AddonUnavailableError` message for attempts that all failed: each path and why, then the fix. */
+/**
+ * The message of the `KvmSysError` (kind `'addon-unavailable'`) for attempts that all failed: each
+ * path and why, then the fix.
+ */
 export function unavailableMessage(attempts: readonly AddonAttempt[]): string {
   const tried = attempts.map((a) => `  - ${a.candidate.path} (${KIND_LABEL[a.candidate.kind]}): ${a.reason}`);
   const override = attempts.find((a) => a.candidate.kind === 'override');

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AddonHost, addonCandidates, resolveAddon, unavailableMessage } from './addon-resolve.js';
+import { KvmSysError } from './errors.js';
 
 /**
  * An error thrown by a native call. `errno` is the Linux errno, `code` its name (`'EBADF'`,
@@ -115,23 +116,6 @@ export interface NativeAddon {
 }
 
 /**
- * Thrown when the native addon cannot be loaded. The message says why (not Linux x86-64, or each
- * path tried and why it did not load) and what to do (install a toolchain and rebuild the package).
- * @example
- * try { loadAddon(); } catch (e) { if (e instanceof AddonUnavailableError) useEmulator(); }
- */
-export class AddonUnavailableError extends Error {
-  override readonly name = 'AddonUnavailableError';
-  constructor(
-    message: string,
-    /** The underlying load error, when there was one (the first candidate's that threw). */
-    override readonly cause?: unknown,
-  ) {
-    super(message);
-  }
-}
-
-/**
  * Roots of this package to look in: the one this module sits in (src/ and dist/ are both one level
  * below it), and the one `@ts-vmm/kvm-sys/package.json` resolves to (when a bundler has inlined this
  * module into another package).
@@ -156,7 +140,7 @@ function host(): AddonHost {
 
 let cached: NativeAddon | undefined;
 let cachedPath: string | undefined;
-let cachedError: AddonUnavailableError | undefined;
+let cachedError: KvmSysError | undefined;
 
 /**
  * Path of the addon: `$TS_VMM_KVM_SYS_ADDON` when set; else the file {@link loadAddon} loaded; before
@@ -177,7 +161,8 @@ export function addonPath(): string {
  * Loads the native addon (once; later calls return the same object): `$TS_VMM_KVM_SYS_ADDON` alone
  * when that is set; otherwise the prebuilt binary shipped in the package when it matches this host
  * (platform, arch, Node-API version) and loads, else the one built from source at install.
- * @throws {AddonUnavailableError} naming each path tried, why it failed, and the rebuild step.
+ * @throws {KvmSysError} of kind `'addon-unavailable'` when it cannot load: not Linux x86-64, or
+ * naming each path tried, why it failed, and the rebuild step (`cause`: the first load error).
  * @example
  * const addon = loadAddon();
  * const efd = addon.eventfd(0, EFD_NONBLOCK);
@@ -186,7 +171,8 @@ export function loadAddon(): NativeAddon {
   if (cached) return cached;
   if (cachedError) throw cachedError;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    cachedError = new AddonUnavailableError(
+    cachedError = new KvmSysError(
+      'addon-unavailable',
       `@ts-vmm/kvm-sys: the native addon supports linux/x64 only (this is ${process.platform}/${process.arch}); use a pure-TypeScript backend instead`,
     );
     throw cachedError;
@@ -199,10 +185,9 @@ export function loadAddon(): NativeAddon {
     load: (path) => require(path),
   });
   if (!result.ok) {
-    cachedError = new AddonUnavailableError(
-      unavailableMessage(result.attempts),
-      result.attempts.find((a) => a.error !== undefined)?.error,
-    );
+    cachedError = new KvmSysError('addon-unavailable', unavailableMessage(result.attempts), {
+      cause: result.attempts.find((a) => a.error !== undefined)?.error,
+    });
     throw cachedError;
   }
   cachedPath = result.candidate.path;

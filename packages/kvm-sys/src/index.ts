@@ -11,6 +11,7 @@
  * console.log(addon.ioctl(kvm, KVM_GET_API_VERSION)); // 12
  */
 export * from './addon.js';
+export * from './errors.js';
 export * from './ioctl-numbers.js';
 export * from './kvm-constants-newer.js';
 export * from './structs/index.js';

@@ -164,7 +164,7 @@ describe.skipIf(!built)('npm pack', () => {
         ],
         { encoding: 'utf8', env, cwd: tmp },
       );
-      expect(unavailable.stdout).toContain('AddonUnavailableError');
+      expect(unavailable.stdout).toContain('KvmSysError');
       expect(unavailable.stdout).toContain(`${join(root, PREBUILT)} (prebuilt): missing`);
       expect(unavailable.stdout).toContain(
         `${join(root, 'build', 'Release', 'kvm_sys.node')} (built from source): missing`,

@@ -54,7 +54,7 @@ const SAMPLE_EXPORTS: Record<string, string> = {
   '@ts-vmm/devices': 'Block',
   '@ts-vmm/hypervisor': 'MpState',
   '@ts-vmm/kvm-ioctls': 'DeviceFd',
-  '@ts-vmm/kvm-sys': 'AddonUnavailableError',
+  '@ts-vmm/kvm-sys': 'KvmSysError',
   '@ts-vmm/linux-loader': 'LoaderError',
   '@ts-vmm/vm-memory': 'GuestMemory',
   '@ts-vmm/vmm-reference': 'Vmm',

@@ -1,6 +1,7 @@
 // Variable-length structs: a fixed header whose count field says how many entries follow
 // (kvm_cpuid2, kvm_msrs, kvm_msr_list, kvm_irq_routing).
-import { type FieldType, type Struct, StructLayoutError } from './layout.js';
+import { KvmSysError } from '../errors.js';
+import type { FieldType, Struct } from './layout.js';
 
 /**
  * A header struct followed by a flexible array of entries.
@@ -49,13 +50,14 @@ export function defineFlexStruct<H, E, K extends string>(
   entry: FieldType<E>,
 ): FlexStruct<H, E, K> {
   const base = header.size;
-  if (base % entry.align !== 0) throw new StructLayoutError(`${cName}: entries at ${base} are misaligned`);
+  if (base % entry.align !== 0)
+    throw new KvmSysError('layout', `${cName}: entries at ${base} are misaligned`);
   const offsets: Record<string, number> = { ...header.offsets, [entriesField]: base };
   if (entry.fields) for (const f of entry.fields) offsets[`${entriesField}[0].${f.name}`] = base + f.offset;
   const countOffset = header.offsets[countField];
-  if (countOffset === undefined) throw new StructLayoutError(`${cName}: no count field ${countField}`);
+  if (countOffset === undefined) throw new KvmSysError('layout', `${cName}: no count field ${countField}`);
   const sizeFor = (n: number) => {
-    if (!Number.isInteger(n) || n < 0) throw new StructLayoutError(`${cName}: bad entry count ${n}`);
+    if (!Number.isInteger(n) || n < 0) throw new KvmSysError('bounds', `${cName}: bad entry count ${n}`);
     return base + n * entry.size;
   };
   return {
@@ -77,7 +79,8 @@ export function defineFlexStruct<H, E, K extends string>(
       const h = header.decode(bytes, offset) as Record<string, unknown>;
       const count = h[countField] as number;
       if (offset + sizeFor(count) > bytes.length) {
-        throw new StructLayoutError(
+        throw new KvmSysError(
+          'bounds',
           `${cName}: ${countField}=${count} needs ${sizeFor(count)} bytes, buffer has ${bytes.length - offset}`,
         );
       }
@@ -92,7 +95,8 @@ export function defineFlexStruct<H, E, K extends string>(
       const total = sizeFor(entries.length);
       const buf = into ?? new Uint8Array(total);
       if (offset + total > buf.length) {
-        throw new StructLayoutError(
+        throw new KvmSysError(
+          'bounds',
           `${cName}: ${entries.length} entries need ${total} bytes, buffer has ${buf.length - offset}`,
         );
       }

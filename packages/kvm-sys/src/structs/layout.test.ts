@@ -8,12 +8,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KvmSysError } from '../errors.js';
 import * as AbiBase from '../ioctl-numbers.js';
 import * as Newer from '../kvm-constants-newer.js';
 import * as S from './index.js';
 import type { FieldLayout, Struct } from './layout.js';
 
 const Abi = { ...AbiBase, ...Newer };
+
+/** What `f` throws (fails the test when it returns). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
+}
 type AnyStruct = Struct<unknown>;
 type AnyFlex = S.FlexStruct<unknown, unknown, string>;
 
@@ -294,14 +305,33 @@ describe('encode/decode round trips', () => {
     });
   }
 
-  it('decode rejects short buffers with StructLayoutError', () => {
+  it("decode rejects short buffers with KvmSysError of kind 'bounds' naming the sizes", () => {
     fc.assert(
       fc.property(fc.constantFrom(...structs), fc.nat(64), ([, st], short) => {
         const len = Math.max(0, st.size - 1 - short);
-        expect(() => st.decode(new Uint8Array(len))).toThrow(S.StructLayoutError);
-        expect(() => st.encode({} as never, new Uint8Array(len))).toThrow(S.StructLayoutError);
+        expect(() => st.decode(new Uint8Array(len))).toThrow(KvmSysError);
+        expect(() => st.encode({} as never, new Uint8Array(len))).toThrow(KvmSysError);
+        expect(thrown(() => st.decode(new Uint8Array(len)))).toMatchObject({
+          name: 'KvmSysError',
+          kind: 'bounds',
+          message: expect.stringContaining(`needs ${st.size} bytes at offset 0, buffer has ${len}`),
+        });
       }),
     );
+  });
+
+  it("bad layout definitions throw KvmSysError of kind 'layout' naming the field", () => {
+    expect(thrown(() => S.defineStruct('s', [['a', S.u64, { at: 4 }]]))).toMatchObject({
+      kind: 'layout',
+      message: 's.a: offset 4 is not aligned to 8',
+    });
+    expect(thrown(() => S.defineStruct('s', [['a', S.u64]], { size: 4 }))).toMatchObject({
+      kind: 'layout',
+      message: 's: size 4 is smaller than its fields (8)',
+    });
+    expect(
+      thrown(() => S.bytes(2).write(new DataView(new ArrayBuffer(4)), 0, new Uint8Array(3))),
+    ).toMatchObject({ kind: 'bounds', message: 'byte array of length 3 exceeds field size 2' });
   });
 
   it('encode zero-fills and leaves bytes outside the struct alone', () => {
@@ -405,7 +435,7 @@ describe('variable-length structs', () => {
       fc.property(fc.nat(100), fc.integer({ min: 1, max: 1000 }), (have, extra) => {
         const buf = S.KvmCpuid2.alloc(have);
         new DataView(buf.buffer).setUint32(0, have + extra, true);
-        expect(() => S.KvmCpuid2.decode(buf)).toThrow(S.StructLayoutError);
+        expect(() => S.KvmCpuid2.decode(buf)).toThrow(KvmSysError);
       }),
     );
   });
@@ -499,6 +529,9 @@ describe('kvm_run', () => {
       ),
       { numRuns: 200 },
     );
-    expect(() => S.decodeKvmRunExit(new Uint8Array(100))).toThrow(RangeError);
+    expect(thrown(() => S.decodeKvmRunExit(new Uint8Array(100)))).toMatchObject({
+      kind: 'bounds',
+      message: `decodeKvmRunExit: kvm_run needs ${S.KvmRun.size} bytes, got 100`,
+    });
   });
 });

@@ -6,10 +6,7 @@
 // value defines (a missing field stays zero, so overlapping union members do not clobber each
 // other). u64/s64 are bigint, smaller integers are number, byte arrays are Uint8Array.
 
-/** Thrown on a bad layout definition or a buffer too small for a struct. */
-export class StructLayoutError extends Error {
-  override readonly name = 'StructLayoutError';
-}
+import { KvmSysError } from '../errors.js';
 
 /** A field type: how many bytes, which alignment, how to read and write it. */
 export interface FieldType<T> {
@@ -120,7 +117,7 @@ export function bytes(n: number): FieldType<Uint8Array> {
     read: (v, o) => new Uint8Array(v.buffer.slice(v.byteOffset + o, v.byteOffset + o + n)),
     write: (v, o, x) => {
       if (x.length > n)
-        throw new StructLayoutError(`byte array of length ${x.length} exceeds field size ${n}`);
+        throw new KvmSysError('bounds', `byte array of length ${x.length} exceeds field size ${n}`);
       new Uint8Array(v.buffer, v.byteOffset + o, n).set(x);
     },
   };
@@ -143,7 +140,7 @@ export function array<T>(type: FieldType<T>, count: number): FieldType<T[]> {
     },
     write: (v, o, x) => {
       if (x.length > count)
-        throw new StructLayoutError(`array of length ${x.length} exceeds field count ${count}`);
+        throw new KvmSysError('bounds', `array of length ${x.length} exceeds field count ${count}`);
       for (let i = 0; i < x.length; i++) type.write(v, o + i * type.size, x[i]);
     },
   };
@@ -197,7 +194,7 @@ export function defineStruct<T>(
     const at = spec.length === 3 ? spec[2].at : undefined;
     const offset = at ?? align(cursor, type.align);
     if (at !== undefined && at % type.align !== 0) {
-      throw new StructLayoutError(`${cName}.${name}: offset ${at} is not aligned to ${type.align}`);
+      throw new KvmSysError('layout', `${cName}.${name}: offset ${at} is not aligned to ${type.align}`);
     }
     fields.push({ name, offset, type });
     cursor = offset + type.size;
@@ -207,7 +204,7 @@ export function defineStruct<T>(
   const natural = align(end, maxAlign);
   const size = options.size ?? natural;
   if (size < natural)
-    throw new StructLayoutError(`${cName}: size ${size} is smaller than its fields (${natural})`);
+    throw new KvmSysError('layout', `${cName}: size ${size} is smaller than its fields (${natural})`);
   const offsets: Record<string, number> = {};
   collectOffsets(fields, '', 0, offsets);
 
@@ -225,7 +222,8 @@ export function defineStruct<T>(
   };
   const check = (bytes: Uint8Array, offset: number) => {
     if (!Number.isInteger(offset) || offset < 0 || offset + size > bytes.length) {
-      throw new StructLayoutError(
+      throw new KvmSysError(
+        'bounds',
         `${cName || 'struct'}: needs ${size} bytes at offset ${offset}, buffer has ${bytes.length}`,
       );
     }

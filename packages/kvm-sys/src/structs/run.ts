@@ -1,6 +1,8 @@
 // struct kvm_run: the page shared between KVM and the VMM for each vCPU (mmap of the vCPU fd),
 // with the x86 exit payloads. Hot-path code reads single fields through KVM_RUN_OFFSETS and a
 // DataView over the mapping; decodeKvmRunExit() decodes a whole exit for the cold path.
+
+import { KvmSysError } from '../errors.js';
 import {
   KVM_EXIT_DEBUG,
   KVM_EXIT_EXCEPTION,
@@ -475,7 +477,10 @@ export type KvmRunExit = KvmRunHeader &
  */
 export function decodeKvmRunExit(run: Uint8Array): KvmRunExit {
   if (run.length < KvmRun.size) {
-    throw new RangeError(`decodeKvmRunExit: kvm_run needs ${KvmRun.size} bytes, got ${run.length}`);
+    throw new KvmSysError(
+      'bounds',
+      `decodeKvmRunExit: kvm_run needs ${KvmRun.size} bytes, got ${run.length}`,
+    );
   }
   const v = new DataView(run.buffer, run.byteOffset, run.byteLength);
   const header: KvmRunHeader = {
