@@ -8,8 +8,8 @@
  * count, BENCH_JIT_THRESHOLD the compile threshold).
  */
 import { GuestMemory } from '@ts-vmm/vm-memory';
-import type { Cpu } from '../src/cpu.js';
-import { buildFlatImage, FLAT } from '../src/flat-long-mode.js';
+import type { Cpu } from '../src/index.js';
+import { buildFlatImage, FLAT } from '../src/testing.js';
 import { assemble, hasAssembler } from '../test/assemble.js';
 import type { GenCase } from '../test/difftest/generator.js';
 import { hasKvm, runKvm } from '../test/difftest/runner.js';

@@ -1,8 +1,9 @@
+import { zeroRegs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { assemble, hasAssembler } from '../test/assemble.js';
 import { Cpu } from './cpu.js';
-import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
+import { buildFlatImage, DONE_BYTES, FLAT, flatSregs } from './flat-long-mode.js';
 
 function longModeCpu(code: Uint8Array) {
   const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);

@@ -7,6 +7,7 @@
  *
  * @example
  * ```ts
+ * import { zeroRegs } from '@ts-vmm/hypervisor';
  * const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
  * buildFlatImage(mem);
  * mem.writeBytes(FLAT.CODE, code);
@@ -173,6 +174,3 @@ export function flatSregs(compat = false): Sregs {
     interrupt_bitmap: [0n, 0n, 0n, 0n],
   };
 }
-
-/** All-zero general registers (@ts-vmm/hypervisor's `zeroRegs`, re-exported). @example { ...zeroRegs(), rip: 0x100000n } */
-export { zeroRegs } from '@ts-vmm/hypervisor';

@@ -1,7 +1,8 @@
+import { zeroRegs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { Cpu } from './cpu.js';
-import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
+import { buildFlatImage, DONE_BYTES, FLAT, flatSregs } from './flat-long-mode.js';
 
 function realMode(code: number[], at = 0x7c00) {
   const mem = GuestMemory.createShared([{ start: 0, size: 0x100000 }]);

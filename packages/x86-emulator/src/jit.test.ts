@@ -5,13 +5,14 @@
  * the running code cuts a compiled loop short.
  */
 
+import { zeroRegs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { assemble, hasAssembler } from '../test/assemble.js';
 import { flatCpu, patternPage } from '../test/flat-cpu.js';
 import { bignumProgram } from '../test/kernel-bignum.js';
 import { Cpu, type CpuExit } from './cpu.js';
-import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from './flat-long-mode.js';
+import { buildFlatImage, DONE_BYTES, FLAT, flatSregs } from './flat-long-mode.js';
 import { STATE_PAGES } from './wasm-jit.js';
 
 interface Outcome {

@@ -1,7 +1,9 @@
 /** Test and bench helper: a CPU ready to run code at CPL3 in the flat long-mode image. */
+
+import { zeroRegs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Cpu, type CpuOptions } from '../src/cpu.js';
-import { buildFlatImage, FLAT, flatSregs, zeroRegs } from '../src/flat-long-mode.js';
+import { buildFlatImage, FLAT, flatSregs } from '../src/testing.js';
 
 /** A 4 KiB page of pseudo-random bytes (xorshift32 from `seed`): the same bytes for the same seed. */
 export function patternPage(seed: number): Uint8Array {

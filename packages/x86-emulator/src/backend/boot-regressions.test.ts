@@ -1,9 +1,11 @@
 // Regression tests for CPU bugs found while booting Linux on the emulated backend (hand-encoded
 // instructions in flat long mode). Each names the kernel code that hit it.
+
+import { zeroRegs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
 import { Cpu } from '../cpu.js';
-import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, zeroRegs } from '../flat-long-mode.js';
+import { buildFlatImage, DONE_BYTES, FLAT, flatSregs } from '../flat-long-mode.js';
 
 function run(code: number[], regs: Partial<Record<'rax' | 'rcx' | 'rdx' | 'rsi' | 'r11', bigint>> = {}) {
   const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);

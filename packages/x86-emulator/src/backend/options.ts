@@ -35,7 +35,7 @@ export interface EmulatedBackendOptions {
   paceIdle?: boolean;
   /**
    * `virtual` clock: a guest polling the TSC from one RDTSC in a tight loop (Linux's `udelay`/
-   * `mdelay`, timeouts of polling loops) moves guest time {@link BUSY_WAIT_SKIP_NS} further per poll,
+   * `mdelay`, timeouts of polling loops) moves guest time 1 µs further per poll,
    * so busy-wait delays cost few instructions instead of one per nanosecond. Deterministic (it
    * depends only on the instruction stream). Default true.
    */

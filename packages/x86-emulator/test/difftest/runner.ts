@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestMemory } from '@ts-vmm/vm-memory';
-import { Cpu } from '../../src/cpu.js';
-import { hasErrorCode } from '../../src/exceptions.js';
-import { buildFlatImage, DONE_BYTES, FLAT, flatSregs } from '../../src/flat-long-mode.js';
+import { Cpu } from '../../src/index.js';
+import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, hasErrorCode } from '../../src/testing.js';
 import { type GenCase, generateCase, generateCompatCase, Rng } from './generator.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
