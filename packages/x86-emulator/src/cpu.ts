@@ -1056,7 +1056,13 @@ export class Cpu {
   /** Instructions retired by the interpreter (not by compiled blocks) so far. */
   interpretedInstructions = 0;
 
-  /** When true, an unimplemented opcode stops the CPU with an `internal-error` exit instead of raising #UD in the guest. */
+  /**
+   * When true, an unimplemented opcode stops the CPU with an `internal-error` exit instead of raising
+   * #UD in the guest: `suberror` 1, a `message` starting with `#UD` that gives RIP and the bytes,
+   * `data[0]` = RIP and `bytes` = the instruction's bytes. Default false (Linux uses UD2 for BUG/WARN,
+   * so the guest must see #UD); the emulated backend sets it from `reportUnimplemented`.
+   * @example cpu.reportUd = true;
+   */
   reportUd = false;
 
   private checkInterrupts(): void {

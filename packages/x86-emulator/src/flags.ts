@@ -53,7 +53,7 @@ function ult64(ah: number, al: number, bh: number, bl: number): boolean {
   return ahu < bhu || (ahu === bhu && al >>> 0 < bl >>> 0);
 }
 
-/** Carry flag (0 or 1). @example if (flagCF(cpu)) { ... } */
+/** Carry flag (0 or 1). @example const carry = flagCF(cpu); */
 export function flagCF(c: Cpu): number {
   switch (c.fOp) {
     case F_ADD:

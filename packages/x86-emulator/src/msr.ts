@@ -72,14 +72,26 @@ export const ARCH_CAPABILITIES_NOT_AFFECTED =
 
 /**
  * MSRs served outside the CPU (a platform's LAPIC, paravirtual clocks), consulted before the CPU's
- * own set ({@link CpuOptions.msrHandler}). Throw a `GuestFault` (#GP) to refuse an access.
+ * own set ({@link CpuOptions.msrHandler}). An index left to the CPU that its set does not have
+ * raises #GP in the guest; to refuse an index the handler serves, throw a {@link GuestFault} (#GP).
  *
  * @example
  * ```ts
+ * import { GuestMemory } from '@ts-vmm/vm-memory';
+ * import { Cpu, GuestFault, type MsrHandler, VEC } from '@ts-vmm/x86-emulator';
+ *
+ * let systemTime = 0n;
  * const handler: MsrHandler = {
  *   read: (i) => (i === 0x4b564d01 ? systemTime : undefined),
- *   write: (i, v) => (i === 0x4b564d01 ? ((systemTime = v), true) : false),
+ *   write: (i, v) => {
+ *     if (i !== 0x4b564d01) return false; // not ours: the CPU's own set
+ *     if ((v & 0xffen) !== 0n) throw new GuestFault(VEC.GP, 0); // reserved bits: #GP in the guest
+ *     systemTime = v;
+ *     return true;
+ *   },
  * };
+ * const cpu = new Cpu(GuestMemory.createShared([{ start: 0, size: 0x10000 }]), { msrHandler: handler });
+ * cpu.msrs.write(0x4b564d01, 0x1001n);
  * ```
  */
 export interface MsrHandler {

@@ -7,7 +7,14 @@
  * ```ts
  * const c = new Code();
  * c.get(0).i32(1).op(Op.I32_ADD); // (param i32) (result i32): x + 1
- * const bytes = moduleBytes({ types: [[[I32], [I32]]], funcs: [{ type: 0, locals: [], code: c }], ... });
+ * const bytes = moduleBytes({
+ *   types: [[[I32], [I32]]],
+ *   imports: [],
+ *   funcs: [{ type: 0, locals: [], code: c }],
+ *   exports: [{ name: 'inc', func: 0 }],
+ * });
+ * const inc = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.inc as (x: number) => number;
+ * inc(41); // 42
  * ```
  */
 
@@ -308,7 +315,7 @@ function section(out: number[], id: number, body: number[]): void {
 }
 
 /** Encodes a module. @example new WebAssembly.Module(moduleBytes(def)) */
-export function moduleBytes(d: ModuleDef): Uint8Array {
+export function moduleBytes(d: ModuleDef): Uint8Array<ArrayBuffer> {
   const out = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
   const types: number[] = [];
   uleb(types, d.types.length);

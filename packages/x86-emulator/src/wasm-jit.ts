@@ -1318,7 +1318,7 @@ export const STATE_PAGES = Math.ceil(STATE_BYTES / 65536);
  * @example
  * ```ts
  * const jit = WasmJit.create(cpu, wm);
- * jit.enqueue(block); jit.flush(); // block.fn now runs the WebAssembly function
+ * jit.enqueue(block, cpu); jit.flush(); // block.fn now runs the WebAssembly function
  * ```
  */
 export class WasmJit {
@@ -1440,7 +1440,7 @@ export class WasmJit {
   /**
    * Lets another CPU run this compiler's code (it shares the decode cache of the first); false when
    * it cannot (its state area is not in this compiler's memory).
-   * @example if (!jit.adopt(cpu2)) throw new Error('...');
+   * @example if (!jit.adopt(cpu1, cpu1.memory.wasmMemory)) console.log('cpu1 cannot run this compiler\'s code');
    */
   adopt(c: Cpu, wm: WebAssembly.Memory | undefined): boolean {
     const st = c.wasmState;

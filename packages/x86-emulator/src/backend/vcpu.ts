@@ -630,7 +630,7 @@ export class EmulatedVcpu implements Vcpu {
   /**
    * A description for {@link openEmulatedKicker} (or `hypervisor.openKicker`) in any thread: the
    * kick sets a shared flag that `run()` polls between slices, and wakes an idle wait.
-   * @example const k = hv.openKicker(vcpu.kicker()); k.kick();
+   * @example const k = openEmulatedKicker(vcpu.kicker()); k.kick();
    */
   kicker(): EmulatedKickerDescription {
     return { kind: 'emulated-kicker', flag: this.kickSab };

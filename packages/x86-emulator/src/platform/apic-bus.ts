@@ -12,9 +12,10 @@ import type { Lapic } from './lapic.js';
  *
  * @example
  * ```ts
+ * const apicBus = new ApicBus();
  * const msg: ApicMessage = { destination: 1, logical: false, deliveryMode: DeliveryMode.FIXED,
  *   vector: 0x40, levelTriggered: false, assert: true, shorthand: Shorthand.NONE, wideDestination: false };
- * bus.deliver(msg);
+ * apicBus.deliver(msg); // the number of LAPICs that took it (0: no APIC 1 on this bus)
  * ```
  */
 export interface ApicMessage {

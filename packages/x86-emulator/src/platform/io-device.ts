@@ -10,7 +10,8 @@
  *
  * @example
  * ```ts
- * if (dev.handlesPort(port)) value = dev.pioRead(port, 1);
+ * const dev: PortIoDevice = new PicPair();
+ * const imr = dev.handlesPort(0x21) ? dev.pioRead(0x21, 1) : 0xff; // the master's interrupt mask
  * ```
  */
 export interface PortIoDevice {

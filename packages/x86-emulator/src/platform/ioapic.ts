@@ -30,7 +30,7 @@ const ENTRY_LOW_WRITABLE = 0x0001_afff;
  *
  * @example
  * ```ts
- * const ioapic = new Ioapic(bus);
+ * const ioapic = new Ioapic(new ApicBus());
  * ioapic.mmioWrite(0x00, 4, 0x10 + 2 * 4);  // select redirection entry 4 (low)
  * ioapic.mmioWrite(0x10, 4, 0x24);          // vector 0x24, fixed, edge, unmasked
  * ioapic.setIrq(4, true);                   // delivered to APIC 0

@@ -240,7 +240,7 @@ export class EmulatedIrqchip {
    *
    * @example
    * ```ts
-   * if (halted && !irqchip.shouldWake(0, cpu.if)) irqchip.clock.idle();
+   * if (cpu.halted && !irqchip.shouldWake(0, (cpu.getRegs().rflags & 0x200n) !== 0n)) irqchip.clock.idle();
    * ```
    */
   shouldWake(id: number, interruptsEnabled: boolean): boolean {

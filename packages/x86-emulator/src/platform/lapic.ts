@@ -432,9 +432,10 @@ export class Lapic {
    *
    * @example
    * ```ts
+   * let mpState: number = ApicMpState.RUNNABLE;
    * const r = lapic.acceptEvents(mpState);
-   * if (r.init) cpu.initReset();
-   * if (r.startupVector >= 0) cpu.startAt(r.startupVector << 12);
+   * if (r.init) cpu.resetRealMode(0xf000, 0xfff0); // INIT: the reset vector
+   * if (r.startupVector >= 0) cpu.resetRealMode(r.startupVector << 8, 0); // SIPI: CS = vector << 8, IP = 0
    * mpState = r.mpState;
    * ```
    */

@@ -81,7 +81,7 @@ export function pvclockRead(info: PvclockTimeInfo, tsc: bigint): bigint {
  * @example
  * ```ts
  * const info = pvclockTimeInfo(clock, cpu.tscOffset, 2);
- * guestMemory.write(address, encodePvclockTimeInfo(info));
+ * guestMemory.writeBytes(address, encodePvclockTimeInfo(info));
  * ```
  */
 export function pvclockTimeInfo(clock: VirtualClock, tscOffset: number, version: number): PvclockTimeInfo {
