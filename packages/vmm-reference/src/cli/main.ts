@@ -4,13 +4,12 @@
  *
  * @module
  */
-import { ConfigError } from '../config/errors.js';
 import { parseRunFlags } from '../config/flags.js';
 import { loadConfigFile, resolveConfig } from '../config/resolve.js';
 import type { BackendChoice, VmmConfig } from '../config/types.js';
 import { parseBackend } from '../config/values.js';
 import type { GuestManifest } from '../guest/cache.js';
-import { GuestBuildError } from '../guest/errors.js';
+import { VmmError } from '../vmm/errors.js';
 import { EXIT_CODES, type RunResult } from '../vmm/exit-codes.js';
 import { MAIN_HELP, RUN_HELP } from './help.js';
 
@@ -67,11 +66,11 @@ export async function runCli(argv: readonly string[], deps: CliDeps, io: CliIo):
         return EXIT_CODES.usage;
     }
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (e instanceof VmmError && e.kind === 'config') {
       io.err(`ts-vmm: ${e.message}`);
       return EXIT_CODES.usage;
     }
-    if (e instanceof GuestBuildError) {
+    if (e instanceof VmmError && e.kind === 'guest-build') {
       io.err(`ts-vmm: default guest: ${e.message}`);
       return EXIT_CODES.error;
     }
@@ -119,7 +118,7 @@ async function demoCommand(argv: readonly string[], deps: CliDeps, io: CliIo): P
     }
     if (a === '--backend') backend = parseBackend(argv[++i]);
     else if (a.startsWith('--backend=')) backend = parseBackend(a.slice(10));
-    else throw new ConfigError(a.startsWith('-') ? a : 'demo', `unknown argument ${JSON.stringify(a)}`);
+    else throw VmmError.config(a.startsWith('-') ? a : 'demo', `unknown argument ${JSON.stringify(a)}`);
   }
   const result = await deps.runDemo(backend, io);
   report(result, io);
@@ -133,7 +132,7 @@ async function guestCommand(argv: readonly string[], deps: CliDeps, io: CliIo): 
     for (const a of rest) {
       if (a === '--force') force = true;
       else
-        throw new ConfigError(a.startsWith('-') ? a : 'guest fetch', `unknown argument ${JSON.stringify(a)}`);
+        throw VmmError.config(a.startsWith('-') ? a : 'guest fetch', `unknown argument ${JSON.stringify(a)}`);
     }
     const g = await deps.buildGuest({ force, log: (l) => io.err(l) });
     io.out(`kernel ${g.kernel}`);

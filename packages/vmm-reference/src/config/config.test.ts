@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from './errors.js';
+import { VmmError } from '../vmm/errors.js';
 import { parseRunFlags } from './flags.js';
 import { parseConfigJson, parseConfigObject } from './json.js';
 import { MAX_RAM_RANGE, MMIO_HOLE_END, ramLayout } from './memory-layout.js';
@@ -8,14 +8,15 @@ import { resolveConfig } from './resolve.js';
 import { DEFAULT_CMDLINE } from './types.js';
 import { parseCmdline, parseMac, parseMemoryMib, parseTapName } from './values.js';
 
-/** Runs `f`; passes when it returns or throws a ConfigError, fails on any other exception. */
+/** Runs `f`; passes when it returns or throws a 'config' VmmError naming a field, fails on any other exception. */
 function onlyConfigErrors(f: () => unknown): boolean {
   try {
     f();
     return true;
   } catch (e) {
-    if (e instanceof ConfigError) {
-      expect(e.message.length).toBeGreaterThan(0);
+    if (e instanceof VmmError && e.kind === 'config') {
+      expect(e.field).toBeTruthy();
+      expect(e.message.startsWith(`${e.field}: `)).toBe(true);
       return true;
     }
     throw e;
@@ -93,13 +94,13 @@ describe('run flags', () => {
       parseRunFlags(argv);
       expect.unreachable();
     } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError);
-      expect((e as ConfigError).field).toBe(field);
-      expect((e as ConfigError).message).toContain(text);
+      expect(e).toBeInstanceOf(VmmError);
+      expect(e).toMatchObject({ name: 'VmmError', kind: 'config', field });
+      expect((e as VmmError).message).toContain(text);
     }
   });
 
-  it('never throws anything but ConfigError on arbitrary argv', () => {
+  it("never throws anything but a 'config' VmmError on arbitrary argv", () => {
     const flag = fc.constantFrom(
       '--kernel',
       '--initrd',
@@ -160,12 +161,12 @@ describe('JSON config', () => {
       parseConfigJson(text, 'config');
       expect.unreachable();
     } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError);
-      expect((e as ConfigError).field).toBe(field);
+      expect(e).toBeInstanceOf(VmmError);
+      expect(e).toMatchObject({ kind: 'config', field });
     }
   });
 
-  it('never throws anything but ConfigError on arbitrary JSON', () => {
+  it("never throws anything but a 'config' VmmError on arbitrary JSON", () => {
     const keys = fc.constantFrom(
       'kernel',
       'initrd',
@@ -209,7 +210,7 @@ describe('values', () => {
       fc.property(fc.integer({ min: -10, max: 2 ** 21 }), (n) => {
         const ok = n >= 2 && n <= 1024 * 1024;
         if (ok) expect(parseMemoryMib(String(n))).toBe(n);
-        else expect(() => parseMemoryMib(String(n))).toThrow(ConfigError);
+        else expect(() => parseMemoryMib(String(n))).toThrow(VmmError);
       }),
     );
   });
@@ -217,7 +218,7 @@ describe('values', () => {
   it('command lines with control characters are refused', () => {
     fc.assert(
       fc.property(fc.string(), fc.integer({ min: 0, max: 31 }), (s, c) => {
-        expect(() => parseCmdline(`${s}${String.fromCharCode(c)}`)).toThrow(ConfigError);
+        expect(() => parseCmdline(`${s}${String.fromCharCode(c)}`)).toThrow(VmmError);
       }),
     );
   });

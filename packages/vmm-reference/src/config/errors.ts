@@ -1,21 +1,9 @@
 /**
- * The error every configuration check throws: it names the setting (`field`) and the bad value.
+ * Helpers for configuration error messages. The error itself is `VmmError` of kind `'config'`
+ * (`VmmError.config(field, detail)`, in `../vmm/errors.ts`), whose `field` names the setting.
  *
- * @example
- * ```ts
- * try { parseMemoryMib('lots'); } catch (e) { if (e instanceof ConfigError) console.error(e.field, e.message); }
- * ```
+ * @module
  */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  /** The setting at fault, as the user spells it (`--memory`, `disks[1].path`, ...). */
-  readonly field: string;
-
-  constructor(field: string, message: string) {
-    super(`${field}: ${message}`);
-    this.field = field;
-  }
-}
 
 /** Quotes a user-supplied value for an error message (truncated, control characters escaped). */
 export function quote(value: unknown): string {

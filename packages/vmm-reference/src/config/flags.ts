@@ -3,8 +3,10 @@
  *
  * @module
  */
+
+import { VmmError } from '../vmm/errors.js';
 import { parseDiskSpec, parseNetSpec, parseVsockSpec } from './device-specs.js';
-import { ConfigError, quote } from './errors.js';
+import { quote } from './errors.js';
 import { DEFAULT_MAC, type NetConfig, type PartialVmmConfig } from './types.js';
 import {
   parseBackend,
@@ -62,7 +64,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (typeof arg !== 'string') throw new ConfigError('arguments', `${quote(arg)} is not a string`);
+    if (typeof arg !== 'string') throw VmmError.config('arguments', `${quote(arg)} is not a string`);
     if (arg === '--help' || arg === '-h') {
       help = true;
       continue;
@@ -75,14 +77,14 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
       value = arg.slice(eq + 1);
     }
     if (!RUN_VALUE_FLAGS.has(name)) {
-      throw new ConfigError(name.startsWith('-') ? name : 'arguments', `unknown argument ${quote(arg)}`);
+      throw VmmError.config(name.startsWith('-') ? name : 'arguments', `unknown argument ${quote(arg)}`);
     }
     if (value === undefined) {
-      if (i + 1 >= argv.length) throw new ConfigError(name, 'needs a value');
+      if (i + 1 >= argv.length) throw VmmError.config(name, 'needs a value');
       value = argv[++i];
     }
     const repeatable = name === '--disk' || name === '--net' || name === '--append';
-    if (!repeatable && seen.has(name)) throw new ConfigError(name, 'given more than once');
+    if (!repeatable && seen.has(name)) throw VmmError.config(name, 'given more than once');
     seen.add(name);
     switch (name) {
       case '--kernel':

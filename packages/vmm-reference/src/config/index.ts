@@ -1,5 +1,4 @@
 export { parseDiskSpec, parseNetSpec, parseVsockSpec } from './device-specs.js';
-export { ConfigError } from './errors.js';
 export { defaultMacFor, parseRunFlags, type RunFlags } from './flags.js';
 export { parseConfigJson, parseConfigObject } from './json.js';
 export { MAX_RAM_RANGE, MMIO_HOLE_END, MMIO_HOLE_START, type RamRange, ramLayout } from './memory-layout.js';

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { ConfigError, quote } from './errors.js';
+import { VmmError } from '../vmm/errors.js';
+import { quote } from './errors.js';
 import { defaultMacFor } from './flags.js';
 import type { DiskConfig, NetConfig, PartialVmmConfig } from './types.js';
 import {
@@ -50,7 +51,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function checkKeys(field: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) {
-      throw new ConfigError(
+      throw VmmError.config(
         field ? `${field}.${k}` : k,
         `unknown setting (expected one of ${allowed.join(', ')})`,
       );
@@ -59,7 +60,7 @@ function checkKeys(field: string, obj: Record<string, unknown>, allowed: readonl
 }
 
 function list(field: string, v: unknown): unknown[] {
-  if (!Array.isArray(v)) throw new ConfigError(field, `${quote(v)} is not a list`);
+  if (!Array.isArray(v)) throw VmmError.config(field, `${quote(v)} is not a list`);
   return v;
 }
 
@@ -68,7 +69,7 @@ function list(field: string, v: unknown): unknown[] {
  * @example parseConfigObject({ memoryMib: 128, vcpus: 1 }) // { memoryMib: 128, vcpus: 1 }
  */
 export function parseConfigObject(value: unknown): PartialVmmConfig {
-  if (!isObject(value)) throw new ConfigError('config', `${quote(value)} is not a JSON object`);
+  if (!isObject(value)) throw VmmError.config('config', `${quote(value)} is not a JSON object`);
   checkKeys('', value, KEYS);
   const out: PartialVmmConfig = {};
   const v = value;
@@ -81,7 +82,7 @@ export function parseConfigObject(value: unknown): PartialVmmConfig {
   if (v.disks !== undefined) {
     out.disks = list('disks', v.disks).map((d, i): DiskConfig => {
       const f = `disks[${i}]`;
-      if (!isObject(d)) throw new ConfigError(f, `${quote(d)} is not an object`);
+      if (!isObject(d)) throw VmmError.config(f, `${quote(d)} is not an object`);
       checkKeys(f, d, ['path', 'readOnly']);
       return {
         path: parsePath(d.path, `${f}.path`),
@@ -92,7 +93,7 @@ export function parseConfigObject(value: unknown): PartialVmmConfig {
   if (v.net !== undefined) {
     out.net = list('net', v.net).map((n, i): NetConfig => {
       const f = `net[${i}]`;
-      if (!isObject(n)) throw new ConfigError(f, `${quote(n)} is not an object`);
+      if (!isObject(n)) throw VmmError.config(f, `${quote(n)} is not an object`);
       checkKeys(f, n, ['tap', 'mac']);
       return {
         tap: parseTapName(n.tap, `${f}.tap`),
@@ -101,7 +102,7 @@ export function parseConfigObject(value: unknown): PartialVmmConfig {
     });
   }
   if (v.vsock !== undefined && v.vsock !== null) {
-    if (!isObject(v.vsock)) throw new ConfigError('vsock', `${quote(v.vsock)} is not an object`);
+    if (!isObject(v.vsock)) throw VmmError.config('vsock', `${quote(v.vsock)} is not an object`);
     checkKeys('vsock', v.vsock, ['cid', 'uds']);
     out.vsock = { cid: parseCid(v.vsock.cid, 'vsock.cid'), uds: parseUdsPath(v.vsock.uds, 'vsock.uds') };
   }
@@ -120,7 +121,7 @@ export function parseConfigJson(text: string, source = 'config file'): PartialVm
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(source, `is not valid JSON: ${(e as Error).message}`);
+    throw VmmError.config(source, `is not valid JSON: ${(e as Error).message}`);
   }
   return parseConfigObject(value);
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ConfigError } from './errors.js';
+import { VmmError } from '../vmm/errors.js';
 
 /** Start of the 32-bit MMIO hole (3 GiB): virtio-mmio windows, IOAPIC, LAPIC live here. */
 export const MMIO_HOLE_START = 0xc000_0000;
@@ -35,7 +35,7 @@ export interface RamRange {
  */
 export function ramLayout(memoryMib: number): RamRange[] {
   if (!Number.isSafeInteger(memoryMib) || memoryMib <= 0) {
-    throw new ConfigError('memoryMib', `${memoryMib} is not a positive whole number of MiB`);
+    throw VmmError.config('memoryMib', `${memoryMib} is not a positive whole number of MiB`);
   }
   const total = memoryMib * 0x10_0000;
   const out: RamRange[] = [];

@@ -4,7 +4,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, quote } from './errors.js';
+import { VmmError } from '../vmm/errors.js';
+import { quote } from './errors.js';
 import { parseConfigJson } from './json.js';
 import { DEFAULT_CMDLINE, DEFAULT_MEMORY_MIB, type PartialVmmConfig, type VmmConfig } from './types.js';
 import { MAX_CMDLINE_LENGTH } from './values.js';
@@ -51,20 +52,20 @@ export function resolveConfig(sources: ConfigSources): VmmConfig {
   };
   const paths = new Set<string>();
   cfg.disks.forEach((d, i) => {
-    if (paths.has(d.path)) throw new ConfigError(`disks[${i}].path`, `${quote(d.path)} is attached twice`);
+    if (paths.has(d.path)) throw VmmError.config(`disks[${i}].path`, `${quote(d.path)} is attached twice`);
     paths.add(d.path);
   });
   const taps = new Set<string>();
   const macs = new Set<string>();
   cfg.net.forEach((n, i) => {
-    if (taps.has(n.tap)) throw new ConfigError(`net[${i}].tap`, `${quote(n.tap)} is used twice`);
-    if (macs.has(n.mac)) throw new ConfigError(`net[${i}].mac`, `${quote(n.mac)} is used twice`);
+    if (taps.has(n.tap)) throw VmmError.config(`net[${i}].tap`, `${quote(n.tap)} is used twice`);
+    if (macs.has(n.mac)) throw VmmError.config(`net[${i}].mac`, `${quote(n.mac)} is used twice`);
     taps.add(n.tap);
     macs.add(n.mac);
   });
   const total = `${cfg.cmdline} ${cfg.cmdlineAppend}`.trim().length;
   if (total > MAX_CMDLINE_LENGTH) {
-    throw new ConfigError(
+    throw VmmError.config(
       'cmdline',
       `command line and appended parameters are ${total} characters; limit ${MAX_CMDLINE_LENGTH}`,
     );
@@ -81,7 +82,7 @@ export function loadConfigFile(path: string): PartialVmmConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError(
+    throw VmmError.config(
       '--config',
       `cannot read ${quote(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );

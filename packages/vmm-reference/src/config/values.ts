@@ -1,10 +1,11 @@
 /**
  * Parsers for single configuration values. Each takes the raw value (a flag's string or a JSON value)
- * and either returns it in canonical form or throws a {@link ConfigError} naming the field and value.
+ * and either returns it in canonical form or throws a {@link VmmError} of kind `'config'` naming the field and value.
  *
  * @module
  */
-import { ConfigError, quote } from './errors.js';
+import { VmmError } from '../vmm/errors.js';
+import { quote } from './errors.js';
 import {
   type BackendChoice,
   type ConsoleChoice,
@@ -24,9 +25,9 @@ function intFrom(field: string, raw: unknown, what: string): number {
   } else if (typeof raw === 'string' && /^\s*(0x[0-9a-fA-F]+|[0-9]+)\s*$/.test(raw)) {
     n = Number(raw.trim());
   } else {
-    throw new ConfigError(field, `${quote(raw)} is not ${what}`);
+    throw VmmError.config(field, `${quote(raw)} is not ${what}`);
   }
-  if (!Number.isSafeInteger(n)) throw new ConfigError(field, `${quote(raw)} is not ${what}`);
+  if (!Number.isSafeInteger(n)) throw VmmError.config(field, `${quote(raw)} is not ${what}`);
   return n;
 }
 
@@ -37,7 +38,7 @@ function intFrom(field: string, raw: unknown, what: string): number {
 export function parseMemoryMib(raw: unknown, field = '--memory'): number {
   const n = intFrom(field, raw, 'a whole number of MiB');
   if (n < MIN_MEMORY_MIB || n > MAX_MEMORY_MIB) {
-    throw new ConfigError(field, `${n} MiB is out of range (${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})`);
+    throw VmmError.config(field, `${n} MiB is out of range (${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})`);
   }
   return n;
 }
@@ -48,7 +49,7 @@ export function parseMemoryMib(raw: unknown, field = '--memory'): number {
  */
 export function parseVcpus(raw: unknown, field = '--vcpus'): number {
   const n = intFrom(field, raw, 'a whole number of vCPUs');
-  if (n < 1 || n > MAX_VCPUS) throw new ConfigError(field, `${n} vCPUs is out of range (1..${MAX_VCPUS})`);
+  if (n < 1 || n > MAX_VCPUS) throw VmmError.config(field, `${n} vCPUs is out of range (1..${MAX_VCPUS})`);
   return n;
 }
 
@@ -57,10 +58,10 @@ export function parseVcpus(raw: unknown, field = '--vcpus'): number {
  * @example parsePath('./bzImage', '--kernel') // './bzImage'
  */
 export function parsePath(raw: unknown, field: string): string {
-  if (typeof raw !== 'string') throw new ConfigError(field, `${quote(raw)} is not a path string`);
-  if (raw.length === 0) throw new ConfigError(field, 'the path is empty');
-  if (raw.includes('\0')) throw new ConfigError(field, `${quote(raw)} contains a NUL byte`);
-  if (raw.length > 4095) throw new ConfigError(field, `${quote(raw)} is longer than PATH_MAX`);
+  if (typeof raw !== 'string') throw VmmError.config(field, `${quote(raw)} is not a path string`);
+  if (raw.length === 0) throw VmmError.config(field, 'the path is empty');
+  if (raw.includes('\0')) throw VmmError.config(field, `${quote(raw)} contains a NUL byte`);
+  if (raw.length > 4095) throw VmmError.config(field, `${quote(raw)} is longer than PATH_MAX`);
   return raw;
 }
 
@@ -69,11 +70,11 @@ export function parsePath(raw: unknown, field: string): string {
  * @example parseCmdline('console=ttyS0 quiet') // 'console=ttyS0 quiet'
  */
 export function parseCmdline(raw: unknown, field = '--cmdline'): string {
-  if (typeof raw !== 'string') throw new ConfigError(field, `${quote(raw)} is not a string`);
+  if (typeof raw !== 'string') throw VmmError.config(field, `${quote(raw)} is not a string`);
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c < 0x20 || c > 0x7e) {
-      throw new ConfigError(
+      throw VmmError.config(
         field,
         `${quote(raw)} has a character the kernel command line cannot hold (code ${c} at offset ${i})`,
       );
@@ -81,14 +82,14 @@ export function parseCmdline(raw: unknown, field = '--cmdline'): string {
   }
   const s = raw.trim().replace(/ {2,}/g, ' ');
   if (s.length > MAX_CMDLINE_LENGTH) {
-    throw new ConfigError(
+    throw VmmError.config(
       field,
       `command line is ${s.length} characters; the limit is ${MAX_CMDLINE_LENGTH}`,
     );
   }
   let quotes = 0;
   for (const ch of s) if (ch === '"') quotes++;
-  if (quotes % 2 !== 0) throw new ConfigError(field, `${quote(raw)} has an unbalanced double quote`);
+  if (quotes % 2 !== 0) throw VmmError.config(field, `${quote(raw)} has an unbalanced double quote`);
   return s;
 }
 
@@ -98,11 +99,11 @@ export function parseCmdline(raw: unknown, field = '--cmdline'): string {
  */
 export function parseMac(raw: unknown, field = 'mac'): string {
   if (typeof raw !== 'string' || !/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(raw)) {
-    throw new ConfigError(field, `${quote(raw)} is not a MAC address (want aa:bb:cc:dd:ee:ff)`);
+    throw VmmError.config(field, `${quote(raw)} is not a MAC address (want aa:bb:cc:dd:ee:ff)`);
   }
   const mac = raw.toLowerCase().replace(/-/g, ':');
   if (Number.parseInt(mac.slice(0, 2), 16) & 1) {
-    throw new ConfigError(field, `${quote(raw)} is a multicast address; a NIC needs a unicast MAC`);
+    throw VmmError.config(field, `${quote(raw)} is a multicast address; a NIC needs a unicast MAC`);
   }
   return mac;
 }
@@ -113,11 +114,11 @@ export function parseMac(raw: unknown, field = 'mac'): string {
  */
 export function parseTapName(raw: unknown, field = 'tap'): string {
   if (typeof raw !== 'string' || raw.length === 0) {
-    throw new ConfigError(field, `${quote(raw)} is not an interface name`);
+    throw VmmError.config(field, `${quote(raw)} is not an interface name`);
   }
-  if (raw.length > 15) throw new ConfigError(field, `${quote(raw)} is longer than 15 characters (IFNAMSIZ)`);
+  if (raw.length > 15) throw VmmError.config(field, `${quote(raw)} is longer than 15 characters (IFNAMSIZ)`);
   if (raw === '.' || raw === '..' || /[/:\s\0]/.test(raw) || !/^[\x21-\x7e]+$/.test(raw)) {
-    throw new ConfigError(field, `${quote(raw)} is not a valid interface name`);
+    throw VmmError.config(field, `${quote(raw)} is not a valid interface name`);
   }
   return raw;
 }
@@ -128,7 +129,7 @@ export function parseTapName(raw: unknown, field = 'tap'): string {
  */
 export function parseCid(raw: unknown, field = 'cid'): number {
   const n = intFrom(field, raw, 'a context ID');
-  if (n < 3 || n > 0xfffffffe) throw new ConfigError(field, `${n} is not a guest CID (3..4294967294)`);
+  if (n < 3 || n > 0xfffffffe) throw VmmError.config(field, `${n} is not a guest CID (3..4294967294)`);
   return n;
 }
 
@@ -139,13 +140,13 @@ export function parseCid(raw: unknown, field = 'cid'): number {
 export function parseUdsPath(raw: unknown, field = 'uds'): string {
   const p = parsePath(raw, field);
   if (Buffer.byteLength(p) > 107)
-    throw new ConfigError(field, `${quote(p)} is longer than 107 bytes (sun_path)`);
+    throw VmmError.config(field, `${quote(p)} is longer than 107 bytes (sun_path)`);
   return p;
 }
 
 function oneOf<T extends string>(raw: unknown, field: string, choices: readonly T[]): T {
   if (typeof raw === 'string' && (choices as readonly string[]).includes(raw)) return raw as T;
-  throw new ConfigError(field, `${quote(raw)} is not one of ${choices.join(', ')}`);
+  throw VmmError.config(field, `${quote(raw)} is not one of ${choices.join(', ')}`);
 }
 
 /** @example parseBackend('kvm') // 'kvm' */
@@ -168,5 +169,5 @@ export function parseBool(raw: unknown, field: string): boolean {
   if (typeof raw === 'boolean') return raw;
   if (raw === 'true' || raw === 'yes' || raw === '1') return true;
   if (raw === 'false' || raw === 'no' || raw === '0') return false;
-  throw new ConfigError(field, `${quote(raw)} is not true or false`);
+  throw VmmError.config(field, `${quote(raw)} is not true or false`);
 }

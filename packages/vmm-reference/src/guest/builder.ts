@@ -21,9 +21,9 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { VmmError } from '../vmm/errors.js';
 import { cacheDir, cachedGuest, GUEST_FORMAT, type GuestManifest, manifestPath } from './cache.js';
 import { type CpioEntry, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, writeCpio } from './cpio.js';
-import { GuestBuildError } from './errors.js';
 import { initScript } from './init-script.js';
 import { moduleDepends } from './modinfo.js';
 import { moduleName, orderModules, parseModulesDep } from './modules-dep.js';
@@ -93,7 +93,7 @@ const FALLBACK_APPLETS = [
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.error) throw new GuestBuildError(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  if (r.error) throw new VmmError('guest-build', `${cmd} ${args.join(' ')}: ${r.error.message}`);
   return r;
 }
 
@@ -103,10 +103,10 @@ function isRoot(): boolean {
 
 function aptUpdate(log: (l: string) => void): void {
   if (!isRoot())
-    throw new GuestBuildError('apt-get update is needed but this is not root; run it as root first');
+    throw new VmmError('guest-build', 'apt-get update is needed but this is not root; run it as root first');
   log('guest: running apt-get update');
   const r = run('apt-get', ['update', '-qq']);
-  if (r.status !== 0) throw new GuestBuildError(`apt-get update failed: ${r.stderr.trim()}`);
+  if (r.status !== 0) throw new VmmError('guest-build', `apt-get update failed: ${r.stderr.trim()}`);
 }
 
 /** Resolves `linux-image-cloud-amd64` to the versioned package it depends on. */
@@ -120,7 +120,8 @@ function resolveKernelPackage(log: (l: string) => void): string {
     aptUpdate(log);
     pkg = look();
   }
-  if (!pkg) throw new GuestBuildError(`apt cannot resolve ${KERNEL_META} to a versioned linux-image package`);
+  if (!pkg)
+    throw new VmmError('guest-build', `apt cannot resolve ${KERNEL_META} to a versioned linux-image package`);
   return pkg;
 }
 
@@ -136,15 +137,16 @@ function fetchDeb(pkg: string, dir: string, log: (l: string) => void): string {
     if (r.status !== 0) {
       aptUpdate(log);
       r = run('apt-get', ['download', '-q', pkg], { cwd: dir });
-      if (r.status !== 0) throw new GuestBuildError(`apt-get download ${pkg} failed: ${r.stderr.trim()}`);
+      if (r.status !== 0)
+        throw new VmmError('guest-build', `apt-get download ${pkg} failed: ${r.stderr.trim()}`);
     }
     deb = readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
-    if (!deb) throw new GuestBuildError(`apt-get download ${pkg} left no .deb in ${dir}`);
+    if (!deb) throw new VmmError('guest-build', `apt-get download ${pkg} left no .deb in ${dir}`);
   }
   log(`guest: extracting ${deb} (dpkg-deb -x)`);
   rmSync(`${root}.tmp`, { recursive: true, force: true });
   const r = run('dpkg-deb', ['-x', join(dir, deb), `${root}.tmp`]);
-  if (r.status !== 0) throw new GuestBuildError(`dpkg-deb -x ${deb} failed: ${r.stderr.trim()}`);
+  if (r.status !== 0) throw new VmmError('guest-build', `dpkg-deb -x ${deb} failed: ${r.stderr.trim()}`);
   rmSync(root, { recursive: true, force: true });
   renameSync(`${root}.tmp`, root);
   writeFileSync(join(dir, '.extracted'), deb);
@@ -186,7 +188,7 @@ export function fetchKernel(root: string, log: (l: string) => void): string {
   const pkg = resolveKernelPackage(log);
   const kroot = fetchDeb(pkg, join(root, 'kernel', pkg), log);
   const vmlinuz = readdirSync(join(kroot, 'boot')).find((f) => f.startsWith('vmlinuz-'));
-  if (!vmlinuz) throw new GuestBuildError(`${pkg} has no boot/vmlinuz-*`);
+  if (!vmlinuz) throw new VmmError('guest-build', `${pkg} has no boot/vmlinuz-*`);
   return join(kroot, 'boot', vmlinuz);
 }
 
@@ -218,7 +220,8 @@ export function modulesDepFor(modDir: string, wanted: readonly string[]): string
     if (!path) continue;
     const deps = moduleDepends(readModule(join(modDir, path)), path);
     for (const d of deps)
-      if (!byName.has(d)) throw new GuestBuildError(`${path} depends on ${d}, which is not in ${modDir}`);
+      if (!byName.has(d))
+        throw new VmmError('guest-build', `${path} depends on ${d}, which is not in ${modDir}`);
     lines.push(`${path}: ${deps.map((d) => byName.get(d)).join(' ')}`.trimEnd());
     queue.push(...deps);
   }
@@ -233,7 +236,7 @@ function readModule(path: string): Uint8Array {
   try {
     return execFileSync(tool, ['-dc', path], { maxBuffer: 256 << 20 });
   } catch (e) {
-    throw new GuestBuildError(`cannot decompress ${path} with ${tool}: ${(e as Error).message}`);
+    throw new VmmError('guest-build', `cannot decompress ${path} with ${tool}: ${(e as Error).message}`);
   }
 }
 
@@ -325,7 +328,7 @@ export async function buildDefaultGuest(options: GuestBuildOptions = {}): Promis
   }
   for (const tool of ['apt-get', 'apt-cache', 'dpkg-deb']) {
     if (run('sh', ['-c', `command -v ${tool}`]).status !== 0) {
-      throw new GuestBuildError(`${tool} not found: the default guest is built from Debian packages`);
+      throw new VmmError('guest-build', `${tool} not found: the default guest is built from Debian packages`);
     }
   }
   mkdirSync(root, { recursive: true });
@@ -335,9 +338,9 @@ export async function buildDefaultGuest(options: GuestBuildOptions = {}): Promis
   const kernelPackage = basename(dirname(kroot));
   const bbRoot = fetchDeb(BUSYBOX, join(root, 'busybox'), log);
   const busyboxPath = join(bbRoot, 'bin', 'busybox');
-  if (!existsSync(busyboxPath)) throw new GuestBuildError(`${BUSYBOX} has no bin/busybox`);
+  if (!existsSync(busyboxPath)) throw new VmmError('guest-build', `${BUSYBOX} has no bin/busybox`);
   const modDir = join(kroot, 'lib', 'modules', kernelVersion);
-  if (!existsSync(modDir)) throw new GuestBuildError(`the kernel package has no ${modDir}`);
+  if (!existsSync(modDir)) throw new VmmError('guest-build', `the kernel package has no ${modDir}`);
   const wanted = options.modules ?? DEFAULT_GUEST_MODULES;
   log(`guest: ordering ${wanted.length} modules and their dependencies`);
   const depText = modulesDepFor(modDir, wanted);
@@ -349,7 +352,10 @@ export async function buildDefaultGuest(options: GuestBuildOptions = {}): Promis
   const builtin = missing.filter((m) => builtinNames.has(m.replace(/-/g, '_')));
   const absent = missing.filter((m) => !builtinNames.has(m.replace(/-/g, '_')));
   if (absent.length)
-    throw new GuestBuildError(`the kernel has neither modules nor built-ins for: ${absent.join(', ')}`);
+    throw new VmmError(
+      'guest-build',
+      `the kernel has neither modules nor built-ins for: ${absent.join(', ')}`,
+    );
   log(`guest: modules in load order: ${order.map(moduleName).join(' ')}`);
   const entries = initramfsEntries({
     busybox: readFileSync(busyboxPath),

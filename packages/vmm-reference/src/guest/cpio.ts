@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { GuestBuildError } from './errors.js';
+import { VmmError } from '../vmm/errors.js';
 
 /** File type bits of `mode`. */
 export const S_IFREG = 0o100000;
@@ -62,12 +62,13 @@ export function writeCpio(entries: readonly CpioEntry[]): Uint8Array {
   };
   const emit = (e: CpioEntry, inode: number) => {
     const name = e.name.replace(/^\/+/, '');
-    if (name.length === 0 && e.name !== TRAILER) throw new GuestBuildError('cpio: empty member name');
-    if (name.includes('\0')) throw new GuestBuildError(`cpio: member name ${JSON.stringify(name)} has a NUL`);
+    if (name.length === 0 && e.name !== TRAILER) throw new VmmError('guest-build', 'cpio: empty member name');
+    if (name.includes('\0'))
+      throw new VmmError('guest-build', `cpio: member name ${JSON.stringify(name)} has a NUL`);
     const nameBytes = enc.encode(name);
     const data = e.data ?? new Uint8Array(0);
     const isDir = (e.mode & 0o170000) === S_IFDIR;
-    if (data.length > 0xffffffff) throw new GuestBuildError(`cpio: ${name} is larger than 4 GiB`);
+    if (data.length > 0xffffffff) throw new VmmError('guest-build', `cpio: ${name} is larger than 4 GiB`);
     const header =
       MAGIC +
       hex8(inode) +
@@ -92,7 +93,7 @@ export function writeCpio(entries: readonly CpioEntry[]): Uint8Array {
   const names = new Set<string>();
   for (const e of entries) {
     const n = e.name.replace(/^\/+/, '');
-    if (names.has(n)) throw new GuestBuildError(`cpio: member ${JSON.stringify(n)} appears twice`);
+    if (names.has(n)) throw new VmmError('guest-build', `cpio: member ${JSON.stringify(n)} appears twice`);
     names.add(n);
     emit(e, ino++);
   }
@@ -109,7 +110,7 @@ export function writeCpio(entries: readonly CpioEntry[]): Uint8Array {
 }
 
 /**
- * Reads a newc archive (stops at `TRAILER!!!`). Throws {@link GuestBuildError} on malformed input.
+ * Reads a newc archive (stops at `TRAILER!!!`). Throws {@link VmmError} (kind `'guest-build'`) on malformed input.
  *
  * @example
  * ```ts
@@ -122,14 +123,16 @@ export function readCpio(bytes: Uint8Array): CpioEntry[] {
   const out: CpioEntry[] = [];
   let off = 0;
   for (;;) {
-    if (off + 110 > bytes.length) throw new GuestBuildError(`cpio: truncated header at offset ${off}`);
+    if (off + 110 > bytes.length)
+      throw new VmmError('guest-build', `cpio: truncated header at offset ${off}`);
     const h = dec.decode(bytes.subarray(off, off + 110));
     if (h.slice(0, 6) !== MAGIC && h.slice(0, 6) !== '070702') {
-      throw new GuestBuildError(`cpio: bad magic ${JSON.stringify(h.slice(0, 6))} at offset ${off}`);
+      throw new VmmError('guest-build', `cpio: bad magic ${JSON.stringify(h.slice(0, 6))} at offset ${off}`);
     }
     const field = (i: number) => {
       const s = h.slice(6 + i * 8, 14 + i * 8);
-      if (!/^[0-9a-fA-F]{8}$/.test(s)) throw new GuestBuildError(`cpio: bad header field at offset ${off}`);
+      if (!/^[0-9a-fA-F]{8}$/.test(s))
+        throw new VmmError('guest-build', `cpio: bad header field at offset ${off}`);
       return Number.parseInt(s, 16);
     };
     const mode = field(1);
@@ -140,11 +143,12 @@ export function readCpio(bytes: Uint8Array): CpioEntry[] {
     const rdevMajor = field(9);
     const rdevMinor = field(10);
     const nameSize = field(11);
-    if (nameSize < 1) throw new GuestBuildError(`cpio: empty name at offset ${off}`);
+    if (nameSize < 1) throw new VmmError('guest-build', `cpio: empty name at offset ${off}`);
     const nameStart = off + 110;
     const dataStart = nameStart + nameSize + pad4(110 + nameSize);
     const end = dataStart + size;
-    if (end > bytes.length) throw new GuestBuildError(`cpio: member at offset ${off} runs past the end`);
+    if (end > bytes.length)
+      throw new VmmError('guest-build', `cpio: member at offset ${off} runs past the end`);
     const name = dec.decode(bytes.subarray(nameStart, nameStart + nameSize - 1));
     if (name === TRAILER) return out;
     out.push({ name, mode, uid, gid, mtime, rdevMajor, rdevMinor, data: bytes.slice(dataStart, end) });

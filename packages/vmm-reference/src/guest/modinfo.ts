@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { GuestBuildError } from './errors.js';
+import { VmmError } from '../vmm/errors.js';
 
 /**
  * The `key=value` strings of a module's `.modinfo` section.
@@ -14,7 +14,7 @@ import { GuestBuildError } from './errors.js';
 export function readModinfo(ko: Uint8Array, what = 'module'): Map<string, string> {
   const dv = new DataView(ko.buffer, ko.byteOffset, ko.byteLength);
   const bad = (why: string): never => {
-    throw new GuestBuildError(`${what}: ${why}`);
+    throw new VmmError('guest-build', `${what}: ${why}`);
   };
   if (ko.length < 64 || dv.getUint32(0, false) !== 0x7f454c46) bad('not an ELF file');
   if (ko[4] !== 2 || ko[5] !== 1) bad('not a little-endian ELF64 file');

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { GuestBuildError } from './errors.js';
+import { VmmError } from '../vmm/errors.js';
 
 /** module path (as written in modules.dep, e.g. `kernel/drivers/virtio/virtio_mmio.ko.xz`) -> its dependencies. */
 export type ModuleDeps = Map<string, string[]>;
@@ -19,7 +19,7 @@ export function parseModulesDep(text: string): ModuleDeps {
     if (line.trim() === '' || line.startsWith('#')) return;
     const colon = line.indexOf(':');
     if (colon <= 0)
-      throw new GuestBuildError(`modules.dep line ${i + 1}: ${JSON.stringify(line)} lacks "path:"`);
+      throw new VmmError('guest-build', `modules.dep line ${i + 1}: ${JSON.stringify(line)} lacks "path:"`);
     const mod = line.slice(0, colon).trim();
     const rest = line.slice(colon + 1).trim();
     deps.set(mod, rest === '' ? [] : rest.split(/\s+/));
@@ -56,13 +56,15 @@ export function orderModules(
     const s = state.get(path);
     if (s === 'done') return;
     if (s === 'visiting') {
-      throw new GuestBuildError(
+      throw new VmmError(
+        'guest-build',
         `modules.dep has a dependency cycle: ${[...chain, path].map(moduleName).join(' -> ')}`,
       );
     }
     state.set(path, 'visiting');
     for (const d of deps.get(path) ?? []) {
-      if (!deps.has(d)) throw new GuestBuildError(`modules.dep: ${path} depends on ${d}, which has no entry`);
+      if (!deps.has(d))
+        throw new VmmError('guest-build', `modules.dep: ${path} depends on ${d}, which has no entry`);
       visit(d, [...chain, path]);
     }
     state.set(path, 'done');

@@ -29,13 +29,16 @@ export async function loadBackend(kind: BackendKind): Promise<Hypervisor> {
       m = await import('@ts-vmm/kvm-ioctls');
     } catch (e) {
       throw new VmmError(
+        'backend',
         `the KVM backend is not installed: @ts-vmm/kvm-ioctls, an optional dependency, could not be loaded (${(e as Error).message.split('\n')[0]}); it needs Linux and the @ts-vmm/kvm-sys native addon`,
       );
     }
     try {
       return await m.openKvm();
     } catch (e) {
-      throw new VmmError(`the KVM backend is not available: ${(e as Error).message}`);
+      throw new VmmError('backend', `the KVM backend is not available: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
   return openEmulator();
@@ -47,7 +50,9 @@ async function openEmulator(): Promise<Hypervisor> {
   try {
     m = (await import('@ts-vmm/x86-emulator' as string)) as EmulatorModule;
   } catch (e) {
-    throw new VmmError(`the emulated backend is not available: ${(e as Error).message}`);
+    throw new VmmError('backend', `the emulated backend is not available: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   for (const name of ['openEmulator', 'openEmulatedHypervisor', 'createEmulatedHypervisor']) {
     const f = m[name];
@@ -58,6 +63,7 @@ async function openEmulator(): Promise<Hypervisor> {
     if (typeof C === 'function') return new (C as new () => Hypervisor)();
   }
   throw new VmmError(
+    'backend',
     'the emulated backend is not available yet: @ts-vmm/x86-emulator does not export an EmulatedHypervisor',
   );
 }
@@ -102,10 +108,13 @@ function timeRun(
     const exit = vcpu.run();
     if (exit.kind === 'io-out' && exit.port === 0x80) return Number(process.hrtime.bigint() - t0);
     if (exit.kind !== 'interrupted') {
-      throw new VmmError(`speed probe (${cpl3 ? 'CPL3' : 'CPL0'}) stopped with a ${exit.kind} exit`);
+      throw new VmmError(
+        'backend',
+        `speed probe (${cpl3 ? 'CPL3' : 'CPL0'}) stopped with a ${exit.kind} exit`,
+      );
     }
   }
-  throw new VmmError('speed probe did not finish');
+  throw new VmmError('backend', 'speed probe did not finish');
 }
 
 /**
@@ -216,7 +225,9 @@ export async function chooseBackend(choice: BackendChoice): Promise<BackendSelec
         reason: `backend: kvm, although ${kvmWhy}, because ${(e as Error).message}`,
       };
     }
-    throw new VmmError(`no backend can run here: ${kvmWhy}; ${(e as Error).message}`);
+    throw new VmmError('backend', `no backend can run here: ${kvmWhy}; ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 

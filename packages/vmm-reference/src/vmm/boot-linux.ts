@@ -96,7 +96,7 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
   try {
     format = detectFormat(image);
   } catch (e) {
-    throw new VmmError(`cannot load the kernel: ${(e as Error).message}`);
+    throw new VmmError('boot', `cannot load the kernel: ${(e as Error).message}`, { cause: e });
   }
   if (spec.preferPvh !== false && format === 'bzimage') {
     try {
@@ -110,10 +110,10 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
   try {
     kernel = load(image, memory);
   } catch (e) {
-    throw new VmmError(`cannot load the kernel: ${(e as Error).message}`);
+    throw new VmmError('boot', `cannot load the kernel: ${(e as Error).message}`, { cause: e });
   }
   if (kernel.format === 'multiboot')
-    throw new VmmError('multiboot kernels are not supported by the reference VMM');
+    throw new VmmError('boot', 'multiboot kernels are not supported by the reference VMM');
 
   writeGdt(memory, ENTRY_LAYOUT);
   writeIdentityPageTables(memory, ENTRY_LAYOUT);
@@ -150,7 +150,13 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
         avoid: [{ start: kernel.kernelLoad, end: kernel.kernelEnd }],
       });
     } catch (e) {
-      throw new VmmError(`cannot place the initrd (${spec.initrd.length} bytes): ${(e as Error).message}`);
+      throw new VmmError(
+        'boot',
+        `cannot place the initrd (${spec.initrd.length} bytes): ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
     memory.writeBytes(at, spec.initrd);
     initrd = { address: at, size: spec.initrd.length };

@@ -48,7 +48,7 @@ export async function createGuestMemory(
     const memory = await GuestMemory.createMemfd(ranges, { name: 'ts-vmm-guest' });
     return { memory, release: () => memory.close() };
   } catch (e) {
-    throw new VmmError(`cannot create memfd guest memory: ${(e as Error).message}`);
+    throw new VmmError('memory', `cannot create memfd guest memory: ${(e as Error).message}`, { cause: e });
   }
 }
 

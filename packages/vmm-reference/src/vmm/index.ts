@@ -12,7 +12,7 @@ export { ENTRY_LAYOUT, type LinuxBoot, type LinuxBootSpec, prepareLinuxBoot } fr
 export { ConsoleEscape } from './console-escape.js';
 export { type CpuidOptions, vcpuCpuid } from './cpuid.js';
 export { DEMO_GREETING, demoGuest, probeLoop } from './demo-guest.js';
-export { VmmError } from './errors.js';
+export { VmmError, type VmmErrorKind } from './errors.js';
 export { EXIT_DATA_MAX, ExitChannel, ExitKind, type ExitRequest } from './exit-channel.js';
 export { EXIT_CODES, type RunResult, type StopReason, stopResult } from './exit-codes.js';
 export { createGuestMemory, EMULATOR_WASM_GROW_ROOM, type VmmMemory } from './guest-memory.js';

@@ -144,7 +144,7 @@ export class Machine {
       try {
         blk = new devices.Block({ path: d.path, readOnly: d.readOnly, id: `disk${i}` });
       } catch (e) {
-        throw new VmmError(`disk ${d.path}: ${(e as Error).message}`);
+        throw new VmmError('device', `disk ${d.path}: ${(e as Error).message}`, { cause: e });
       }
       add(`virtio-blk${i}`, blk, () => blk.close());
     });
@@ -153,7 +153,7 @@ export class Machine {
       try {
         tap = await devices.TapBackend.open(n.tap);
       } catch (e) {
-        throw new VmmError(`net tap ${n.tap}: ${(e as Error).message}`);
+        throw new VmmError('device', `net tap ${n.tap}: ${(e as Error).message}`, { cause: e });
       }
       add(`virtio-net${i}`, new devices.Net({ backend: tap, mac: n.mac }), () => tap.close());
     }
@@ -177,7 +177,9 @@ export class Machine {
         v = new devices.Vsock({ guestCid: config.vsock.cid, udsPath: config.vsock.uds });
         await v.ready;
       } catch (e) {
-        throw new VmmError(`vsock uds ${config.vsock.uds}: ${(e as Error).message}`);
+        throw new VmmError('device', `vsock uds ${config.vsock.uds}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
       add('virtio-vsock', v, () => void v.close());
     }

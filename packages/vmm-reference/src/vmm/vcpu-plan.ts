@@ -29,7 +29,7 @@ export function applyVcpuPlan(vcpu: Vcpu, plan: VcpuPlan): void {
     try {
       f();
     } catch (e) {
-      throw new VmmError(`vCPU ${plan.id}: ${what} failed: ${(e as Error).message}`);
+      throw new VmmError('vcpu', `vCPU ${plan.id}: ${what} failed: ${(e as Error).message}`, { cause: e });
     }
   };
   step('setting CPUID', () => vcpu.setCpuid(plan.cpuid));

@@ -13,6 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendKind } from '@ts-vmm/hypervisor';
 import { BOOT_TIMER_ADDR } from './address-map.js';
 import { loadBackend } from './backend.js';
+import { VmmError } from './errors.js';
 import { ExitChannel, ExitKind, type ExitKindValue } from './exit-channel.js';
 import type { StopReason } from './exit-codes.js';
 import {
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   const control = new Int32Array(data.control);
   const channel = new ExitChannel(data.channel);
   const hv = await loadBackend(data.backend);
-  if (!hv.openVm) throw new Error(`the ${data.backend} backend cannot open a VM in a worker`);
+  if (!hv.openVm) throw new VmmError('backend', `the ${data.backend} backend cannot open a VM in a worker`);
   const vm = await hv.openVm(data.vm);
   const id = data.plan.id;
   const stop = (reason: StopReason, detail?: string, code?: number) => {

@@ -189,6 +189,7 @@ export class Vmm {
       );
     if (config.vcpus > hv.capabilities.maxVcpus) {
       throw new VmmError(
+        'backend',
         `--vcpus ${config.vcpus}: the ${hv.kind} backend allows at most ${hv.capabilities.maxVcpus}`,
       );
     }
@@ -245,7 +246,7 @@ export class Vmm {
         entry = { kind: 'raw64', entry: at, stack: 0x8000, cpl3: options.raw.cpl3 };
         bootSummary = `raw 64-bit image: ${options.raw.image.length} bytes at 0x${at.toString(16)}`;
       } else {
-        if (!config.kernel) throw new VmmError('no kernel given');
+        if (!config.kernel) throw new VmmError('boot', 'no kernel given');
         const kernel = readInput(config.kernel, '--kernel');
         const initrd = config.initrd ? readInput(config.initrd, '--initrd') : undefined;
         cmdline = buildCmdline(config, machine);
@@ -308,7 +309,7 @@ export class Vmm {
       vm?.close();
       release();
       if (!options.hypervisor) (hv as { close?: () => void }).close?.();
-      throw e instanceof VmmError ? e : new VmmError((e as Error).message);
+      throw e instanceof VmmError ? e : new VmmError('backend', (e as Error).message, { cause: e });
     }
   }
 
@@ -365,7 +366,7 @@ export class Vmm {
    * @example const { exitCode } = await vmm.run();
    */
   async run(): Promise<RunResult> {
-    if (this.running) throw new VmmError('run() was already called');
+    if (this.running) throw new VmmError('state', 'run() was already called');
     this.running = true;
     const detachConsole = this.attachConsole();
     const detachSignals = this.options.handleSignals === false ? () => {} : this.attachSignals();
@@ -619,7 +620,13 @@ function readInput(path: string, flag: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new VmmError(`${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new VmmError(
+      'boot',
+      `${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
