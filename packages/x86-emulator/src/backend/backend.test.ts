@@ -2,7 +2,7 @@
 // kvm-clock, INIT/SIPI bring-up, determinism, state accessors and misuse errors.
 import { MpState, type Vcpu, type VcpuExit, zeroRegs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { X86EmulatorError } from '../errors.js';
 import { buildFlatImage, FLAT, flatSregs } from '../flat-long-mode.js';
 import { pvclockRead } from '../platform/pvclock.js';
@@ -81,6 +81,22 @@ describe('EmulatedHypervisor', () => {
       new EmulatedHypervisor({ kvmclock: false }).supportedCpuid().find((e) => e.function === 0x4000_0001)!
         .eax,
     ).toBe(2);
+  });
+
+  it('idles without blocking where Atomics.wait may not be called (a browser main thread)', async () => {
+    const { vcpu } = await machine([0xfa, 0xf4]); // cli; hlt: idle with no timer armed
+    const wait = vi.spyOn(Atomics, 'wait').mockImplementation(() => {
+      throw new TypeError('Atomics.wait cannot be called in this context');
+    });
+    try {
+      const t0 = performance.now();
+      expect(vcpu.run().kind).toBe('interrupted');
+      expect(vcpu.run().kind).toBe('interrupted');
+      expect(wait).toHaveBeenCalledTimes(1); // found out once, then not tried again
+      expect(performance.now() - t0).toBeLessThan(1000);
+    } finally {
+      wait.mockRestore();
+    }
   });
 
   it('rejects misuse with clear errors', async () => {

@@ -78,6 +78,8 @@ export class EmulatedVcpu implements Vcpu {
   private readonly kickSab = new SharedArrayBuffer(4);
   private readonly kick = new Int32Array(this.kickSab);
   private immediateExit = false;
+  /** Whether this thread may block in `Atomics.wait` (false on a browser's main thread, found on first try). */
+  private canBlock = true;
   /** Run state besides HALTED (which is `cpu.halted`): RUNNABLE, UNINITIALIZED or INIT_RECEIVED. */
   private mpState: number = ApicMpState.RUNNABLE;
   /** Instructions retired up to which the clock has been advanced. */
@@ -382,12 +384,23 @@ export class EmulatedVcpu implements Vcpu {
     return null;
   }
 
-  /** Sleeps up to `ms` (bounded by what is left of this run() slice) unless kicked. */
+  /**
+   * Sleeps up to `ms` (bounded by what is left of this run() slice) unless kicked. On a thread that
+   * may not block (a browser's main thread, where `Atomics.wait` throws) it returns `interrupted`
+   * at once instead, and the VMM's event loop does the waiting.
+   */
   private hostWait(t0: number, ms: number): VcpuExit | null {
     const left = this.vm.options.runSliceMs - (performance.now() - t0);
     const wait = Math.min(ms, left);
-    if (wait <= 0) return INTERRUPTED;
-    if (Atomics.wait(this.kick, KICK_WORD, 0, wait) !== 'timed-out') {
+    if (wait <= 0 || !this.canBlock) return INTERRUPTED;
+    let woke: string;
+    try {
+      woke = Atomics.wait(this.kick, KICK_WORD, 0, wait);
+    } catch {
+      this.canBlock = false;
+      return INTERRUPTED;
+    }
+    if (woke !== 'timed-out') {
       Atomics.store(this.kick, KICK_WORD, 0);
       return INTERRUPTED;
     }
