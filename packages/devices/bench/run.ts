@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Block, Bus, VIRTIO_BLK_T, VirtioMmioTransport } from '../src/index.js';
+import { FileDiskBackend } from '../src/node/index.js';
 import { SimulatedDriver } from '../src/testing/index.js';
 
 const FILE_SIZE = 64 << 20;
@@ -79,7 +80,7 @@ function baseline(size: number, pattern: Pattern, into: 'buffer' | 'guest'): num
 async function device(size: number, pattern: Pattern, mode: 'sync' | 'async'): Promise<number> {
   const offs = offsets(size, pattern);
   const mem = GuestMemory.createShared([{ start: 0, size: 16 << 20 }]);
-  const blk = new Block({ path: file, mode, queueSize: 256, readOnly: true });
+  const blk = new Block({ backend: FileDiskBackend.open(file, { readOnly: true }), mode, queueSize: 256 });
   const t = new VirtioMmioTransport(blk, { mem });
   const bus = new Bus('mmio');
   bus.register(BASE, 0x1000, t, 'virtio-blk');

@@ -9,11 +9,23 @@ export const BOOT_TIMER_MAGIC = 123;
  */
 export const BOOT_TIMER_MMIO_BASE = 0xc000_0000;
 
+/**
+ * `performance.now()` in integer nanoseconds: a monotonic clock that browsers and Node both have
+ * (its resolution is a microsecond or coarser).
+ * @example performanceClockNs() // 123456789000n
+ */
+export function performanceClockNs(): bigint {
+  return BigInt(Math.round(performance.now() * 1e6));
+}
+
 /** Options for a {@link BootTimer}. */
 export interface BootTimerOptions {
-  /** Host time (ns, `process.hrtime.bigint()` scale) the boot started. Default: construction time. */
+  /** Host time (ns, on the `clock`'s scale) the boot started. Default: construction time. */
   start?: bigint;
-  /** Host clock in ns. Default `process.hrtime.bigint`. */
+  /**
+   * Host clock in ns. Default {@link performanceClockNs} (`performance.now()`, which browsers and
+   * Node both have); inject another (`process.hrtime.bigint`, a test's fake) as needed.
+   */
   clock?: () => bigint;
   /** Value that marks boot completion; `null` accepts any write. Default {@link BOOT_TIMER_MAGIC}. */
   magic?: number | null;
@@ -41,7 +53,7 @@ export class BootTimer implements BusDevice {
   private readonly magic: number | null;
 
   constructor(private readonly options: BootTimerOptions = {}) {
-    this.clock = options.clock ?? process.hrtime.bigint;
+    this.clock = options.clock ?? performanceClockNs;
     this.start = options.start ?? this.clock();
     this.magic = options.magic === undefined ? BOOT_TIMER_MAGIC : options.magic;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BOOT_TIMER_MMIO_BASE, BootTimer } from './boot-timer.js';
+import { BOOT_TIMER_MMIO_BASE, BootTimer, performanceClockNs } from './boot-timer.js';
 import { Bus } from './bus.js';
 import { DebugExit } from './debug-exit.js';
 
@@ -30,6 +30,16 @@ describe('BootTimer', () => {
     bus.writeValue(BOOT_TIMER_MMIO_BASE, 1, 123);
     expect(seen).toEqual([4000n]);
     expect(timer.elapsedNs).toBe(4000n);
+  });
+  it('defaults to performance.now() in nanoseconds', async () => {
+    const t0 = performanceClockNs();
+    const timer = new BootTimer();
+    await new Promise((r) => setTimeout(r, 5));
+    timer.write(0, Uint8Array.of(123));
+    const ns = timer.elapsedNs!;
+    expect(ns).toBeGreaterThanOrEqual(4_000_000n);
+    expect(ns).toBeLessThan(10_000_000_000n);
+    expect(timer.bootedAt! - t0).toBeGreaterThanOrEqual(ns);
   });
   it('accepts any value with magic null', () => {
     const timer = new BootTimer({ magic: null, clock: () => 5n, start: 1n });

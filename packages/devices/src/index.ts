@@ -6,7 +6,13 @@
  * @packageDocumentation
  */
 
-export { BOOT_TIMER_MAGIC, BOOT_TIMER_MMIO_BASE, BootTimer, type BootTimerOptions } from './boot-timer.js';
+export {
+  BOOT_TIMER_MAGIC,
+  BOOT_TIMER_MMIO_BASE,
+  BootTimer,
+  type BootTimerOptions,
+  performanceClockNs,
+} from './boot-timer.js';
 export {
   type AddressSpace,
   Bus,
@@ -51,6 +57,12 @@ export {
 } from './virtio/constants.js';
 export { readConfigBytes, type VirtioContext, type VirtioDevice } from './virtio/device.js';
 export {
+  type DiskBackend,
+  type DiskTransferCallback,
+  MemoryDiskBackend,
+  type MemoryDiskBackendOptions,
+} from './virtio/disk.js';
+export {
   VIRTIO_MMIO,
   VIRTIO_MMIO_MAGIC,
   VIRTIO_MMIO_SIZE,
@@ -80,8 +92,8 @@ export {
   Queue,
 } from './virtio/queue.js';
 export { RNG_MAX_BYTES_PER_REQUEST, Rng, type RngOptions } from './virtio/rng.js';
-export { IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TapBackend, TUNSETIFF } from './virtio/tap.js';
 export { Vsock, type VsockOptions, type VsockStats } from './virtio/vsock.js';
+export type { VsockBackend, VsockHostStream, VsockStreamEvents } from './virtio/vsock-backend.js';
 export {
   decodeVsockHeader,
   encodeVsockHeader,

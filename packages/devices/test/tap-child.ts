@@ -1,14 +1,14 @@
-// Runs inside a network namespace (spawned by src/virtio/tap.test.ts through `ip netns exec`):
+// Runs inside a network namespace (spawned by src/node/tap.test.ts through `ip netns exec`):
 // opens a tap, gives the host side an address, and drives a virtio-net device through the tap
 // with a simulated guest driver: an ARP request goes out (guest -> host), the kernel's ARP reply
 // comes back (host -> guest). Prints one JSON line with what it saw.
 import { execFileSync } from 'node:child_process';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Bus } from '../src/bus.js';
+import { TapBackend } from '../src/node/tap.js';
 import { SimulatedDriver } from '../src/testing/driver-sim.js';
 import { VirtioMmioTransport } from '../src/virtio/mmio.js';
 import { Net, VIRTIO_NET_HDR_SIZE } from '../src/virtio/net.js';
-import { TapBackend } from '../src/virtio/tap.js';
 
 const GUEST_MAC = [0x52, 0x54, 0x00, 0x00, 0x00, 0x02];
 const GUEST_IP = [10, 77, 0, 2];

@@ -5,11 +5,14 @@ import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bus } from '../bus.js';
+import { FileDiskBackend } from '../node/file-disk.js';
+import { UnixSocketVsockBackend } from '../node/unix-socket-vsock.js';
 import { NO_RING_FEATURES, SimulatedDriver } from '../testing/driver-sim.js';
 import { Block } from './block.js';
 import { Console } from './console.js';
 import { VIRTIO_STATUS, VIRTQ_DESC_F } from './constants.js';
 import type { VirtioDevice } from './device.js';
+import { MemoryDiskBackend } from './disk.js';
 import { VirtioMmioTransport } from './mmio.js';
 import { Net } from './net.js';
 import { MemoryNetBackend } from './net-backend.js';
@@ -22,8 +25,11 @@ import { Vsock } from './vsock.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-vmm-prop-'));
 const disk = path.join(tmp, 'disk.img');
-fs.writeFileSync(disk, Buffer.alloc(64 * 512, 7));
-const vsock = new Vsock({ guestCid: 3, udsPath: path.join(tmp, 'v.sock') });
+fs.writeFileSync(disk, new Uint8Array(64 * 512).fill(7));
+const vsock = new Vsock({
+  guestCid: 3,
+  backend: new UnixSocketVsockBackend({ path: path.join(tmp, 'v.sock') }),
+});
 afterAll(async () => {
   await vsock.close();
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -34,7 +40,16 @@ const SLOT = 0x1000;
 const SLOT_BASE = 0x4_0000;
 
 const factories: [string, () => VirtioDevice][] = [
-  ['block', () => new Block({ path: disk, mode: 'sync', queueSize: 16 })],
+  ['block', () => new Block({ backend: FileDiskBackend.open(disk), mode: 'sync', queueSize: 16 })],
+  [
+    'block (memory)',
+    () =>
+      new Block({
+        backend: new MemoryDiskBackend(new Uint8Array(64 * 512).fill(7)),
+        queueSize: 16,
+        mode: 'sync',
+      }),
+  ],
   ['net', () => new Net({ backend: new MemoryNetBackend(), queueSize: 16 })],
   ['console', () => new Console({ queueSize: 16 })],
   ['rng', () => new Rng({ queueSize: 16 })],

@@ -5,6 +5,7 @@ import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bus } from '../bus.js';
+import { FileDiskBackend } from '../node/file-disk.js';
 import { NO_RING_FEATURES, SimulatedDriver } from '../testing/driver-sim.js';
 import { RecordingIrqLine } from '../testing/recording-irq.js';
 import { Block, type BlockOptions, SECTOR_SIZE, VIRTIO_BLK_S, VIRTIO_BLK_T } from './block.js';
@@ -33,10 +34,19 @@ interface Req {
   fill?: number;
 }
 
-function setup(opts: Partial<BlockOptions> & { sectors?: number; features?: bigint } = {}) {
+function setup(
+  opts: Partial<Omit<BlockOptions, 'backend'>> & {
+    /** An image to open instead of a fresh one. */
+    path?: string;
+    sizeBytes?: number;
+    sectors?: number;
+    features?: bigint;
+  } = {},
+) {
   const file = opts.path ?? image(opts.sectors ?? 64);
+  const backend = FileDiskBackend.open(file, { readOnly: opts.readOnly, sizeBytes: opts.sizeBytes });
   const mem = GuestMemory.createShared([{ start: 0, size: 0x10_0000 }]);
-  const blk = new Block({ mode: 'sync', queueSize: 128, id: 'disk', ...opts, path: file });
+  const blk = new Block({ mode: 'sync', queueSize: 128, id: 'disk', ...opts, backend });
   const irq = new RecordingIrqLine();
   const t = new VirtioMmioTransport(blk, { mem, irq });
   const bus = new Bus('mmio');

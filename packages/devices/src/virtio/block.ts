@@ -1,8 +1,8 @@
-import * as fs from 'node:fs';
 import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { DeviceError } from '../errors.js';
 import { featureBit, VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
+import type { DiskBackend } from './disk.js';
 import { ChainBuffer, type ChainReader, type Descriptor, type DescriptorChain, type Queue } from './queue.js';
 
 /** virtio-blk feature bits. */
@@ -52,27 +52,30 @@ const MAX_ASYNC_MERGE_BYTES = 64 << 10;
 
 /** Options for a {@link Block} device. */
 export interface BlockOptions {
-  /** Disk image path (raw). */
-  path: string;
-  /** Open read-only and offer VIRTIO_BLK_F_RO; writes fail with IOERR. */
+  /**
+   * Where the sectors live: a `MemoryDiskBackend`, a `FileDiskBackend` (`@ts-vmm/devices/node`)
+   * or one of your own. The device owns it from then on: {@link Block.close} closes it. (If the
+   * constructor throws, it is still the caller's.)
+   */
+  backend: DiskBackend;
+  /**
+   * Offer VIRTIO_BLK_F_RO; writes fail with IOERR. Default: the backend's `readOnly`; `false` with a
+   * read-only backend is refused.
+   */
   readOnly?: boolean;
-  /** GET_ID answer (at most 20 bytes). Default: the file name, truncated. */
+  /** GET_ID answer (at most 20 bytes). Default: the backend's `name` (a file name), truncated. */
   id?: string;
   /**
-   * `'async'` (default): requests are parsed on notification and their file I/O runs on libuv's
-   * thread pool; completion fills the used ring and interrupts. `'sync'`: requests are served to
-   * completion inside the notification (simple, deterministic; for tests and fast local files).
+   * `'async'` (default): requests are parsed on notification and their I/O goes through the
+   * backend's asynchronous calls (a file: libuv's thread pool); completion fills the used ring and
+   * interrupts. `'sync'`: requests are served to completion inside the notification through the
+   * backend's synchronous calls (simple, deterministic; for tests, memory disks and fast local files).
    */
   mode?: 'sync' | 'async';
   /** Queue size offered. Default 256. */
   queueSize?: number;
   /** Offer DISCARD and WRITE_ZEROES. Default true (for writable disks). */
   discard?: boolean;
-  /**
-   * Disk size in bytes. Default: the file's size. Needed for block devices (`/dev/loop0`), whose
-   * `fstat` size is 0; a size larger than a regular file is refused.
-   */
-  sizeBytes?: number;
   /**
    * Merge requests, as QEMU does: when one notification drains several reads (or writes) whose
    * sector ranges follow each other, serve them with one `preadv` (`pwritev`) over all their guest
@@ -121,21 +124,23 @@ export interface BlockStats {
 }
 
 /**
- * A virtio-blk device over a raw image file (node:fs): read, write, flush, get-id, discard and
- * write-zeroes, read-only mode, sector bounds, IOERR / UNSUPP statuses.
+ * A virtio-blk device over a {@link DiskBackend} (memory, a raw image file, or one of your own):
+ * read, write, flush, get-id, discard and write-zeroes, read-only mode, sector bounds, IOERR /
+ * UNSUPP statuses. Guest buffers go to the backend as views of guest memory, so a file backend
+ * reads and writes straight between the file and the guest.
  *
  * **Keeping vCPUs running.** The device never does file I/O on a vCPU's exit path when the VMM
  * follows the ts-vmm design: the queue's notify address is an ioeventfd, the VMM watches it on the
  * main thread and calls `transport.notifyQueue(0)`. In `'async'` mode the device then only parses
- * the chains (microseconds) and hands the reads and writes to libuv's thread pool, which writes
- * straight into guest memory; completions add used entries and raise one interrupt per batch. In
- * `'sync'` mode the I/O happens inside `queueNotify`, which is fine for tests, benchmarks, and images
- * in the page cache.
+ * the chains (microseconds) and hands the reads and writes to the backend's asynchronous calls
+ * (a file: libuv's thread pool), which write straight into guest memory; completions add used
+ * entries and raise one interrupt per batch. In `'sync'` mode the I/O happens inside `queueNotify`,
+ * which is fine for tests, benchmarks, memory disks and images in the page cache.
  *
  * @example
  * ```ts
- * import { Block, VirtioMmioTransport } from '@ts-vmm/devices';
- * const disk = new Block({ path: '/var/lib/vm/rootfs.ext4', id: 'rootfs' });
+ * import { Block, MemoryDiskBackend, VirtioMmioTransport } from '@ts-vmm/devices';
+ * const disk = new Block({ backend: new MemoryDiskBackend(64 << 20), id: 'scratch' });
  * const t = new VirtioMmioTransport(disk, { mem, irq });
  * mmio.register(0xd000_1000, 0x1000, t, 'virtio-blk0');
  * ```
@@ -156,7 +161,7 @@ export class Block implements VirtioDevice {
     unsupported: 0,
     merged: 0,
   };
-  private readonly fd: number;
+  private readonly disk: DiskBackend;
   private readonly id: Uint8Array;
   private readonly config = new Uint8Array(CONFIG_SIZE);
   private readonly discard: boolean;
@@ -171,51 +176,38 @@ export class Block implements VirtioDevice {
   private readonly batch: BlockRequest[] = [];
   private readonly pool: BlockRequest[] = [];
   private readonly iov: Uint8Array[] = [];
+  /** A one-buffer iovec, reused for single-buffer transfers (sync mode). */
+  private readonly one: Uint8Array[] = [EMPTY_VIEW];
+  /** {@link Block.drain} callers waiting for the in-flight count to reach 0. */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(options: BlockOptions) {
-    this.readOnly = options.readOnly ?? false;
-    this.mode = options.mode ?? 'async';
-    this.merge = options.merge ?? true;
-    const qs = options.queueSize ?? 256;
-    this.queueMaxSizes = [qs];
-    try {
-      this.fd = fs.openSync(options.path, this.readOnly ? 'r' : 'r+');
-    } catch (e) {
-      throw new DeviceError(
-        'io',
-        'virtio-blk',
-        `cannot open disk image ${options.path}: ${(e as Error).message}`,
-        e,
-      );
-    }
-    const st = fs.fstatSync(this.fd);
-    let size = st.size;
-    if (options.sizeBytes !== undefined) {
-      if (
-        !Number.isSafeInteger(options.sizeBytes) ||
-        options.sizeBytes < 0 ||
-        (st.isFile() && options.sizeBytes > st.size)
-      ) {
-        fs.closeSync(this.fd);
-        throw new DeviceError(
-          'invalid-config',
-          'virtio-blk',
-          `sizeBytes ${options.sizeBytes} is invalid for ${options.path} (file size ${st.size})`,
-        );
-      }
-      size = options.sizeBytes;
-    } else if (!st.isFile()) {
-      fs.closeSync(this.fd);
+    const disk = options.backend;
+    if (!disk || typeof disk.readSync !== 'function')
+      throw new DeviceError('invalid-config', 'virtio-blk', 'backend is not a DiskBackend');
+    if (!Number.isSafeInteger(disk.size) || disk.size < 0)
+      throw new DeviceError('invalid-config', 'virtio-blk', `backend size ${disk.size} is not a byte count`);
+    if (disk.readOnly && options.readOnly === false)
       throw new DeviceError(
         'invalid-config',
         'virtio-blk',
-        `${options.path} is not a regular file: give its size with sizeBytes`,
+        `readOnly false for the read-only backend ${disk.name ?? ''}`.trimEnd(),
       );
-    }
-    this.capacity = Math.floor(size / SECTOR_SIZE);
-    const id = new TextEncoder().encode(options.id ?? options.path.split('/').pop() ?? '');
+    this.disk = disk;
+    this.readOnly = options.readOnly ?? disk.readOnly ?? false;
+    this.mode = options.mode ?? 'async';
+    if (this.mode !== 'sync' && this.mode !== 'async')
+      throw new DeviceError(
+        'invalid-config',
+        'virtio-blk',
+        `mode ${String(this.mode)} is not 'sync' or 'async'`,
+      );
+    this.merge = options.merge ?? true;
+    const qs = options.queueSize ?? 256;
+    this.queueMaxSizes = [qs];
+    this.capacity = Math.floor(disk.size / SECTOR_SIZE);
+    const id = new TextEncoder().encode(options.id ?? disk.name ?? '');
     if (options.id !== undefined && id.length > VIRTIO_BLK_ID_BYTES) {
-      fs.closeSync(this.fd);
       throw new DeviceError(
         'invalid-config',
         'virtio-blk',
@@ -242,7 +234,7 @@ export class Block implements VirtioDevice {
     v.setUint8(56, 0);
   }
 
-  /** Requests submitted to the file and not yet completed (async mode). */
+  /** Requests submitted to the backend and not yet completed (async mode). */
   get pendingRequests(): number {
     return this.inFlight;
   }
@@ -263,12 +255,12 @@ export class Block implements VirtioDevice {
     this.generation++;
   }
 
-  /** Closes the image file. */
+  /** Closes the backend (the image file). Completions still in flight are dropped. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.reset();
-    fs.closeSync(this.fd);
+    this.disk.close();
   }
 
   queueNotify(_index: number): void {
@@ -393,9 +385,9 @@ export class Block implements VirtioDevice {
     const pos = batch[i].sector * SECTOR_SIZE;
     let ok = true;
     if (j === i + 1 && batch[i].nviews === 1) {
-      // One request, one buffer (random I/O): a plain pread/pwrite, no iovec.
+      // One request, one buffer (random I/O): a plain pread/pwrite, no iovec to build.
       try {
-        transferOne(this.fd, batch[i].views[0], pos, isRead);
+        transferOne(this.disk, this.one, batch[i].views[0], pos, isRead);
       } catch {
         ok = false;
       }
@@ -408,7 +400,7 @@ export class Block implements VirtioDevice {
       }
       if (iov.length !== c) iov.length = c;
       try {
-        transferSync(this.fd, iov, pos, isRead);
+        transferSync(this.disk, iov, pos, isRead);
       } catch {
         ok = false;
       }
@@ -421,7 +413,7 @@ export class Block implements VirtioDevice {
         status = VIRTIO_BLK_S.IOERR;
         if (j - i > 1) {
           try {
-            transferSync(this.fd, r.views.slice(0, r.nviews), r.sector * SECTOR_SIZE, isRead);
+            transferSync(this.disk, r.views.slice(0, r.nviews), r.sector * SECTOR_SIZE, isRead);
             status = VIRTIO_BLK_S.OK;
           } catch {
             // stays IOERR
@@ -442,26 +434,28 @@ export class Block implements VirtioDevice {
     const finish = (rs: BlockRequest[], status: number): void => {
       this.inFlight -= rs.length;
       const ctx = this.ctx;
-      if (generation !== this.generation || !ctx) return; // reset meanwhile: drop
-      try {
-        const q = ctx.queues[0];
-        for (const r of rs) {
-          if (status === VIRTIO_BLK_S.OK) this.account(mem, r, isRead);
-          this.complete(mem, q, r, status);
+      if (generation === this.generation && ctx) {
+        try {
+          const q = ctx.queues[0];
+          for (const r of rs) {
+            if (status === VIRTIO_BLK_S.OK) this.account(mem, r, isRead);
+            this.complete(mem, q, r, status);
+          }
+          q.publishUsed(mem);
+          this.scheduleNotify();
+        } catch (e) {
+          ctx.fail(e);
         }
-        q.publishUsed(mem);
-        this.scheduleNotify();
-      } catch (e) {
-        ctx.fail(e);
-      }
+      } // else: reset meanwhile, dropped
+      this.settled();
     };
-    transferAsync(this.fd, iov, reqs[0].sector * SECTOR_SIZE, isRead, (failed) => {
+    transferAsync(this.disk, iov, reqs[0].sector * SECTOR_SIZE, isRead, (failed) => {
       if (!failed) finish(reqs, VIRTIO_BLK_S.OK);
       else if (reqs.length === 1) finish(reqs, VIRTIO_BLK_S.IOERR);
       else {
         // The merged transfer failed: retry each request alone, so each gets its own status.
         for (const r of reqs) {
-          transferAsync(this.fd, r.views.slice(0, r.nviews), r.sector * SECTOR_SIZE, isRead, (f) =>
+          transferAsync(this.disk, r.views.slice(0, r.nviews), r.sector * SECTOR_SIZE, isRead, (f) =>
             finish([r], f ? VIRTIO_BLK_S.IOERR : VIRTIO_BLK_S.OK),
           );
         }
@@ -656,8 +650,7 @@ export class Block implements VirtioDevice {
           for (const d of req.data) {
             const direct = directView(mem, d);
             const buf = direct ?? new Uint8Array(d.len);
-            const n = readFull(this.fd, buf, pos);
-            if (n < d.len) buf.fill(0, n);
+            transferOne(this.disk, this.one, buf, pos, true);
             if (!direct) mem.writeBytes(d.addr, buf);
             else mem.markDirty(d.addr, d.len);
             pos += d.len;
@@ -668,19 +661,18 @@ export class Block implements VirtioDevice {
         case VIRTIO_BLK_T.OUT: {
           let pos = req.sector * SECTOR_SIZE;
           for (const d of req.data) {
-            const buf = guestBytes(mem, d);
-            let off = 0;
-            while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off, pos + off);
+            transferOne(this.disk, this.one, guestBytes(mem, d), pos, false);
             pos += d.len;
           }
           this.stats.writtenBytes += req.dataLength;
           return VIRTIO_BLK_S.OK;
         }
         case VIRTIO_BLK_T.FLUSH:
-          fs.fsyncSync(this.fd);
+          this.disk.flushSync();
           return VIRTIO_BLK_S.OK;
         case VIRTIO_BLK_T.WRITE_ZEROES: {
-          for (const r of req.ranges) writeZeroes(this.fd, r.sector * SECTOR_SIZE, r.count * SECTOR_SIZE);
+          for (const r of req.ranges)
+            writeZeroes(this.disk, this.one, r.sector * SECTOR_SIZE, r.count * SECTOR_SIZE);
           return VIRTIO_BLK_S.OK;
         }
         default:
@@ -695,15 +687,18 @@ export class Block implements VirtioDevice {
     this.inFlight++;
     const done = (status: number) => {
       this.inFlight--;
-      if (generation !== this.generation || !this.ctx) return; // reset meanwhile: drop
-      try {
-        const q = this.ctx.queues[0];
-        this.complete(mem, q, req, status);
-        q.publishUsed(mem);
-        this.scheduleNotify();
-      } catch (e) {
-        this.ctx.fail(e);
-      }
+      const ctx = this.ctx;
+      if (generation === this.generation && ctx) {
+        try {
+          const q = ctx.queues[0];
+          this.complete(mem, q, req, status);
+          q.publishUsed(mem);
+          this.scheduleNotify();
+        } catch (e) {
+          ctx.fail(e);
+        }
+      } // else: reset meanwhile, dropped
+      this.settled();
     };
     if (req.type === VIRTIO_BLK_T.IN || req.type === VIRTIO_BLK_T.OUT) {
       const views: Uint8Array[] = [];
@@ -720,7 +715,7 @@ export class Block implements VirtioDevice {
     this.runAsync(mem, req).then(done, () => done(VIRTIO_BLK_S.IOERR));
   }
 
-  /** Reads or writes straight between the file and guest memory with plain callbacks (the common case). */
+  /** Reads or writes straight between the backend and guest memory with plain callbacks (the common case). */
   private rwDirect(
     mem: GuestMemoryAccess,
     req: BlockRequest,
@@ -728,60 +723,27 @@ export class Block implements VirtioDevice {
     done: (status: number) => void,
   ): void {
     const isRead = req.type === VIRTIO_BLK_T.IN;
-    let i = 0;
-    let off = 0;
-    let pos = req.sector * SECTOR_SIZE;
-    const step = (): void => {
-      while (i < views.length && views[i].length === 0) i++;
-      if (i === views.length) {
-        if (isRead) {
-          this.stats.readBytes += req.dataLength;
-          for (const d of req.data) mem.markDirty(d.addr, d.len);
-        } else this.stats.writtenBytes += req.dataLength;
-        done(VIRTIO_BLK_S.OK);
+    transferAsync(this.disk, views, req.sector * SECTOR_SIZE, isRead, (failed) => {
+      if (failed) {
+        done(VIRTIO_BLK_S.IOERR);
         return;
       }
-      const v = views[i];
-      const cb = (err: NodeJS.ErrnoException | null, n: number): void => {
-        if (err) {
-          done(VIRTIO_BLK_S.IOERR);
-          return;
-        }
-        if (n === 0) {
-          if (!isRead) {
-            done(VIRTIO_BLK_S.IOERR);
-            return;
-          }
-          v.fill(0, off); // past the end of the file: zeroes
-          n = v.length - off;
-        }
-        off += n;
-        pos += n;
-        if (off >= v.length) {
-          i++;
-          off = 0;
-        }
-        step();
-      };
-      if (isRead) fs.read(this.fd, v, off, v.length - off, pos, cb);
-      else fs.write(this.fd, v, off, v.length - off, pos, cb);
-    };
-    step();
+      if (isRead) {
+        this.stats.readBytes += req.dataLength;
+        for (const d of req.data) mem.markDirty(d.addr, d.len);
+      } else this.stats.writtenBytes += req.dataLength;
+      done(VIRTIO_BLK_S.OK);
+    });
   }
 
+  /** The general asynchronous path: buffers across memory regions (bounce buffers), flush, write-zeroes. */
   private async runAsync(mem: GuestMemoryAccess, req: BlockRequest): Promise<number> {
     switch (req.type) {
       case VIRTIO_BLK_T.IN: {
         let pos = req.sector * SECTOR_SIZE;
         for (const d of req.data) {
           const view = guestView(mem, d);
-          let off = 0;
-          while (off < d.len) {
-            const n = await fsRead(this.fd, view.buf, off, d.len - off, pos + off);
-            if (n === 0) break;
-            off += n;
-          }
-          if (off < d.len) view.buf.fill(0, off);
+          await transferPromise(this.disk, [view.buf], pos, true);
           view.commit();
           mem.markDirty(d.addr, d.len);
           pos += d.len;
@@ -792,16 +754,14 @@ export class Block implements VirtioDevice {
       case VIRTIO_BLK_T.OUT: {
         let pos = req.sector * SECTOR_SIZE;
         for (const d of req.data) {
-          const buf = guestBytes(mem, d);
-          let off = 0;
-          while (off < buf.length) off += await fsWrite(this.fd, buf, off, buf.length - off, pos + off);
+          await transferPromise(this.disk, [guestBytes(mem, d)], pos, false);
           pos += d.len;
         }
         this.stats.writtenBytes += req.dataLength;
         return VIRTIO_BLK_S.OK;
       }
       case VIRTIO_BLK_T.FLUSH:
-        await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
+        await new Promise<void>((res, rej) => this.disk.flush((e) => (e ? rej(e) : res())));
         return VIRTIO_BLK_S.OK;
       case VIRTIO_BLK_T.WRITE_ZEROES: {
         const zero = new Uint8Array(Math.min(1 << 20, MAX_WRITE_ZEROES_SECTORS * SECTOR_SIZE));
@@ -809,7 +769,8 @@ export class Block implements VirtioDevice {
           let pos = r.sector * SECTOR_SIZE;
           let left = r.count * SECTOR_SIZE;
           while (left > 0) {
-            const n = await fsWrite(this.fd, zero, 0, Math.min(left, zero.length), pos);
+            const n = Math.min(left, zero.length);
+            await transferPromise(this.disk, [zero.subarray(0, n)], pos, false);
             pos += n;
             left -= n;
           }
@@ -836,9 +797,22 @@ export class Block implements VirtioDevice {
     });
   }
 
-  /** Resolves when every submitted request has completed (async mode). */
+  /** After a completion: wakes {@link Block.drain} callers once nothing is in flight. */
+  private settled(): void {
+    if (this.inFlight !== 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Resolves when every submitted request has completed (async mode), after the completions'
+   * interrupt has been raised.
+   * @example disk.queueNotify(0); await disk.drain(); // every request's status is written
+   */
   async drain(): Promise<void> {
-    while (this.inFlight > 0) await new Promise((r) => setImmediate(r));
+    if (this.inFlight === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 }
 
@@ -871,9 +845,26 @@ function bareRequest(head: number): BlockRequest {
 /** Placeholder left in batch slots after execution, so that no guest view stays referenced. */
 const EMPTY_REQUEST: BlockRequest = newRequest();
 
-/** Consumes `n` transferred bytes from `iov` starting at `seg`; returns the first unfinished segment. */
-function advance(iov: Uint8Array[], seg: number, n: number): number {
+/** An empty view, left in reused iovec slots so that no guest view stays referenced. */
+const EMPTY_VIEW = new Uint8Array(0);
+
+/** The error for a backend that reports an impossible byte count. */
+function badCount(n: number, pos: number): DeviceError {
+  return new DeviceError(
+    'io',
+    'virtio-blk',
+    `backend transferred ${n} bytes at byte ${pos}, more than asked or not a count`,
+  );
+}
+
+/**
+ * Consumes `n` transferred bytes from `iov` starting at `seg`; returns the first unfinished
+ * segment. Throws when `n` is more than `iov` holds from `seg`.
+ */
+function advance(iov: Uint8Array[], seg: number, n: number, pos: number): number {
+  if (!(n > 0) || !Number.isSafeInteger(n)) throw badCount(n, pos);
   while (n > 0) {
+    if (seg === iov.length) throw badCount(n, pos);
     const len = iov[seg].length;
     if (n >= len) {
       n -= len;
@@ -887,94 +878,116 @@ function advance(iov: Uint8Array[], seg: number, n: number): number {
 }
 
 /**
- * Reads (`preadv`) or writes (`pwritev`) the buffers `iov` at byte `pos` of `fd` to completion:
- * short transfers continue, at most {@link IOV_MAX} buffers per call, one buffer by plain
- * `pread`/`pwrite`. Reading past the end of the file gives zeroes. Mutates `iov` (partly done
- * buffers become their rest). Throws on an error or a write of nothing.
+ * Reads or writes the buffers `iov` at byte `pos` of the disk to completion: short transfers
+ * continue, at most {@link IOV_MAX} buffers per call. Reading past the end of the disk gives
+ * zeroes. Mutates `iov` (partly done buffers become their rest). Throws on an error or a write of
+ * nothing.
  */
-function transferSync(fd: number, iov: Uint8Array[], pos: number, isRead: boolean): void {
+function transferSync(disk: DiskBackend, iov: Uint8Array[], pos: number, isRead: boolean): void {
   let seg = 0;
   for (;;) {
     while (seg < iov.length && iov[seg].length === 0) seg++;
     if (seg === iov.length) return;
-    let n: number;
-    if (iov.length - seg === 1) {
-      const v = iov[seg];
-      n = isRead ? fs.readSync(fd, v, 0, v.length, pos) : fs.writeSync(fd, v, 0, v.length, pos);
-    } else {
-      const part = seg === 0 && iov.length <= IOV_MAX ? iov : iov.slice(seg, seg + IOV_MAX);
-      n = isRead ? fs.readvSync(fd, part, pos) : fs.writevSync(fd, part, pos);
-    }
+    const part = seg === 0 && iov.length <= IOV_MAX ? iov : iov.slice(seg, seg + IOV_MAX);
+    const n = isRead ? disk.readSync(part, pos) : disk.writeSync(part, pos);
     if (n === 0) {
       if (!isRead) throw new DeviceError('io', 'virtio-blk', `write of nothing at byte ${pos}`);
-      for (let k = seg; k < iov.length; k++) iov[k].fill(0); // past the end of the file
+      for (let k = seg; k < iov.length; k++) iov[k].fill(0); // past the end of the disk
       return;
     }
+    seg = advance(iov, seg, n, pos);
     pos += n;
-    seg = advance(iov, seg, n);
   }
 }
 
-/** {@link transferSync} of one buffer: `pread`/`pwrite` until done (zeroes past the end of the file). */
-function transferOne(fd: number, v: Uint8Array, pos: number, isRead: boolean): void {
+/**
+ * {@link transferSync} of one buffer through the reused one-slot iovec `one` (no allocation unless
+ * a transfer comes back short); zeroes past the end of the disk.
+ */
+function transferOne(
+  disk: DiskBackend,
+  one: Uint8Array[],
+  v: Uint8Array,
+  pos: number,
+  isRead: boolean,
+): void {
   let off = 0;
   while (off < v.length) {
-    const n = isRead
-      ? fs.readSync(fd, v, off, v.length - off, pos + off)
-      : fs.writeSync(fd, v, off, v.length - off, pos + off);
+    one[0] = off === 0 ? v : v.subarray(off);
+    const n = isRead ? disk.readSync(one, pos + off) : disk.writeSync(one, pos + off);
     if (n === 0) {
       if (!isRead) throw new DeviceError('io', 'virtio-blk', `write of nothing at byte ${pos + off}`);
-      v.fill(0, off);
+      v.fill(0, off); // past the end of the disk
       return;
     }
+    if (!(n > 0 && n <= v.length - off) || !Number.isSafeInteger(n)) throw badCount(n, pos + off);
     off += n;
   }
 }
 
-/** {@link transferSync} on libuv's thread pool; `done(true)` on failure. */
+/** {@link transferSync} through the backend's asynchronous calls; `done(true)` on failure, once. */
 function transferAsync(
-  fd: number,
+  disk: DiskBackend,
   iov: Uint8Array[],
   pos: number,
   isRead: boolean,
   done: (failed: boolean) => void,
 ): void {
   let seg = 0;
-  const cb = (err: NodeJS.ErrnoException | null, n: number): void => {
+  let over = false;
+  const end = (failed: boolean): void => {
+    if (over) return;
+    over = true;
+    done(failed);
+  };
+  const cb = (err: Error | null, n: number): void => {
+    if (over) return;
     if (err) {
-      done(true);
+      end(true);
       return;
     }
     if (n === 0) {
       if (!isRead) {
-        done(true);
+        end(true);
         return;
       }
-      for (let k = seg; k < iov.length; k++) iov[k].fill(0); // past the end of the file
-      done(false);
+      for (let k = seg; k < iov.length; k++) iov[k].fill(0); // past the end of the disk
+      end(false);
+      return;
+    }
+    try {
+      seg = advance(iov, seg, n, pos);
+    } catch {
+      end(true);
       return;
     }
     pos += n;
-    seg = advance(iov, seg, n);
     step();
   };
   const step = (): void => {
     while (seg < iov.length && iov[seg].length === 0) seg++;
     if (seg === iov.length) {
-      done(false);
+      end(false);
       return;
     }
-    if (iov.length - seg === 1) {
-      const v = iov[seg];
-      if (isRead) fs.read(fd, v, 0, v.length, pos, cb);
-      else fs.write(fd, v, 0, v.length, pos, cb);
-    } else {
-      const part = seg === 0 && iov.length <= IOV_MAX ? iov : iov.slice(seg, seg + IOV_MAX);
-      if (isRead) fs.readv(fd, part, pos, cb);
-      else fs.writev(fd, part, pos, cb);
+    const part = seg === 0 && iov.length <= IOV_MAX ? iov : iov.slice(seg, seg + IOV_MAX);
+    try {
+      if (isRead) disk.read(part, pos, cb);
+      else disk.write(part, pos, cb);
+    } catch {
+      end(true); // a backend that throws instead of calling back
     }
   };
   step();
+}
+
+/** {@link transferAsync} as a promise that rejects on failure. */
+function transferPromise(disk: DiskBackend, iov: Uint8Array[], pos: number, isRead: boolean): Promise<void> {
+  return new Promise((resolve, reject) =>
+    transferAsync(disk, iov, pos, isRead, (failed) =>
+      failed ? reject(new DeviceError('io', 'virtio-blk', `transfer at byte ${pos} failed`)) : resolve(),
+    ),
+  );
 }
 
 /** The writable descriptors up to `lastW`, without the final status byte. */
@@ -1011,31 +1024,13 @@ function guestBytes(mem: GuestMemoryAccess, d: Descriptor): Uint8Array {
   }
 }
 
-function readFull(fd: number, buf: Uint8Array, pos: number): number {
-  const first = fs.readSync(fd, buf, 0, buf.length, pos);
-  if (first === buf.length || first === 0) return first;
-  let off = first;
-  while (off < buf.length) {
-    const n = fs.readSync(fd, buf, off, buf.length - off, pos + off);
-    if (n === 0) break;
-    off += n;
-  }
-  return off;
-}
-
-function writeZeroes(fd: number, pos: number, len: number): void {
+/** Writes `len` zero bytes at byte `pos` of the disk, at most 1 MiB per call. */
+function writeZeroes(disk: DiskBackend, one: Uint8Array[], pos: number, len: number): void {
   const zero = new Uint8Array(Math.min(len, 1 << 20));
   while (len > 0) {
-    const n = fs.writeSync(fd, zero, 0, Math.min(len, zero.length), pos);
+    const n = Math.min(len, zero.length);
+    transferOne(disk, one, zero.subarray(0, n), pos, false);
     pos += n;
     len -= n;
   }
-}
-
-function fsRead(fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
-  return new Promise((res, rej) => fs.read(fd, buf, off, len, pos, (e, n) => (e ? rej(e) : res(n))));
-}
-
-function fsWrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
-  return new Promise((res, rej) => fs.write(fd, buf, off, len, pos, (e, n) => (e ? rej(e) : res(n))));
 }

@@ -59,7 +59,8 @@ export function parseMac(mac: string): Uint8Array {
  *
  * @example
  * ```ts
- * import { Net, TapBackend, VirtioMmioTransport } from '@ts-vmm/devices';
+ * import { Net, VirtioMmioTransport } from '@ts-vmm/devices';
+ * import { TapBackend } from '@ts-vmm/devices/node';
  * const tap = await TapBackend.open('tap0');
  * const net = new Net({ backend: tap, mac: '52:54:00:12:34:56' });
  * mmio.register(0xd000_4000, 0x1000, new VirtioMmioTransport(net, { mem, irq }), 'virtio-net');

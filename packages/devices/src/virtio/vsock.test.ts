@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Bus } from '../bus.js';
 import { DeviceError } from '../errors.js';
+import { UnixSocketVsockBackend } from '../node/unix-socket-vsock.js';
 import { SimulatedDriver } from '../testing/driver-sim.js';
 import { VIRTIO_STATUS } from './constants.js';
 import { VirtioMmioTransport } from './mmio.js';
@@ -43,7 +44,8 @@ let n = 0;
 /** A simulated guest: a driver with posted rx buffers, and helpers to send and receive packets. */
 async function setup(opts: { bufAlloc?: number } = {}) {
   const udsPath = path.join(tmp, `v${n++}.sock`);
-  const vsock = new Vsock({ guestCid: GUEST_CID, udsPath, bufAlloc: opts.bufAlloc, timeoutMs: 1000 });
+  const backend = new UnixSocketVsockBackend({ path: udsPath });
+  const vsock = new Vsock({ guestCid: GUEST_CID, backend, bufAlloc: opts.bufAlloc, timeoutMs: 1000 });
   await vsock.ready;
   cleanups.push(() => vsock.close());
   const mem = GuestMemory.createShared([{ start: 0, size: 0x40_0000 }]);
@@ -123,12 +125,27 @@ function collect(s: net.Socket) {
 }
 
 describe('Vsock (virtio-vsock over Unix sockets)', () => {
+  it('refuses a socket path in use, and leaves the other socket file alone', async () => {
+    const g = await setup();
+    const second = new Vsock({ guestCid: 4, backend: new UnixSocketVsockBackend({ path: g.udsPath }) });
+    const err = await second.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ kind: 'io', device: 'virtio-vsock' });
+    expect(String(err)).toMatch(/cannot listen on/);
+    await second.close();
+    expect(fs.existsSync(g.udsPath)).toBe(true); // still the first device's
+  });
+
   it('exposes the guest CID in config space and refuses reserved CIDs', async () => {
     const { t } = await setup();
     const cfg = new Uint8Array(8);
     t.read(0x100, cfg);
     expect(new DataView(cfg.buffer).getBigUint64(0, true)).toBe(3n);
-    expect(() => new Vsock({ guestCid: 2, udsPath: path.join(tmp, 'x') })).toThrow(DeviceError);
+    const backend = new UnixSocketVsockBackend({ path: path.join(tmp, 'x') });
+    expect(() => new Vsock({ guestCid: 2, backend })).toThrow(DeviceError);
+    expect(() => new Vsock({ guestCid: 2 ** 32, backend })).toThrow(/guest CID 4294967296/);
   });
 
   it('connects host-initiated streams: CONNECT <port> -> REQUEST, RESPONSE -> OK <hostport>, data both ways', async () => {

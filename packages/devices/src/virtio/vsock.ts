@@ -1,8 +1,7 @@
-import * as fs from 'node:fs';
-import * as net from 'node:net';
 import { DeviceError } from '../errors.js';
 import { VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
+import type { VsockBackend, VsockHostStream } from './vsock-backend.js';
 import {
   decodeVsockHeader,
   encodeVsockHeader,
@@ -20,17 +19,22 @@ export interface VsockOptions {
   /** The guest's context ID (3 or more). */
   guestCid: number | bigint;
   /**
-   * Host side, as Firecracker: host programs connect to this Unix socket and send `CONNECT <port>\n`;
-   * guest connections to port P go to the Unix socket `<udsPath>_<P>`.
+   * The host side: how host programs reach guest ports and where guest connections to the host go.
+   * `UnixSocketVsockBackend` from `@ts-vmm/devices/node` is Firecracker's: host programs connect to
+   * a Unix socket and send `CONNECT <port>\n`; guest connections to port P go to `<path>_<P>`.
+   * The device owns it: {@link Vsock.close} closes it.
    */
-  udsPath: string;
+  backend: VsockBackend;
   /** Queue size offered for the three queues. Default 256. */
   queueSize?: number;
   /** Receive buffer advertised to the guest per connection (`buf_alloc`). Default 256 KiB. */
   bufAlloc?: number;
   /** Most connections at once; more are refused with RST. Default 1024. */
   maxConnections?: number;
-  /** How long a connection may wait for the other side to accept or to finish closing. Default 2000 ms. */
+  /**
+   * How long a connection may wait for the other side to accept (the guest a host program's
+   * REQUEST, the host program a guest's) or to finish closing. Default 2000 ms.
+   */
   timeoutMs?: number;
 }
 
@@ -40,7 +44,7 @@ interface Connection {
   state: ConnState;
   hostPort: number;
   guestPort: number;
-  socket: net.Socket;
+  stream: VsockHostStream;
   /** Guest's receive buffer size and bytes it has consumed (its credit to us). */
   peerBufAlloc: number;
   peerFwdCnt: number;
@@ -55,7 +59,7 @@ interface Connection {
   paused: boolean;
   creditRequested: boolean;
   shutdownPending: boolean;
-  timer?: NodeJS.Timeout;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 interface ControlPacket {
@@ -79,28 +83,31 @@ export interface VsockStats {
 const HIGH_WATER = 64 * 1024;
 const MAX_CONTROL = 4096;
 const FIRST_LOCAL_PORT = 1 << 30;
-const MAX_CONNECT_LINE = 64;
 
 /**
- * virtio-vsock with Firecracker's host-side protocol over Unix sockets.
+ * virtio-vsock (stream sockets) with a pluggable host side, a {@link VsockBackend}.
  *
- * - Host-initiated: a host program connects to `udsPath` and writes `CONNECT <port>\n`; the device
- *   sends the guest a REQUEST from a fresh host port and, once the guest accepts, answers
- *   `OK <hostport>\n`; the socket then carries the stream.
- * - Guest-initiated: a guest connection to (CID 2, port P) connects to the Unix socket
- *   `<udsPath>_<P>`; RESPONSE on success, RST when nobody listens.
+ * - Host-initiated: the backend hands the device a stream for guest port P (with
+ *   `UnixSocketVsockBackend`: a host program connected to its socket and wrote `CONNECT <P>\n`);
+ *   the device sends the guest a REQUEST from a fresh host port and, once the guest accepts, tells
+ *   the stream (`OK <hostport>\n`); the stream then carries the data.
+ * - Guest-initiated: a guest connection to (CID 2, port P) asks the backend for host port P
+ *   (`UnixSocketVsockBackend`: the Unix socket `<path>_<P>`); RESPONSE once connected, RST when
+ *   nobody listens.
  *
  * Credit accounting follows the virtio-vsock spec both ways: data goes to the guest only within
  * `buf_alloc - (tx_cnt - fwd_cnt)` of its last advertisement (a CREDIT_REQUEST is sent when it runs
  * out), and the device advertises `bufAlloc` per connection, counting as forwarded only bytes the
  * host socket has taken; a guest overrunning that credit gets RST. Host sockets are paused while a
- * connection holds more than 64 KiB for the guest, so no buffer grows without bound.
+ * connection holds more than 64 KiB for the guest, so no buffer grows without bound. The device
+ * imports no Node module: it works in a browser with a backend of its own.
  * Queues: 0 rx, 1 tx, 2 event (the event queue is never used: no transport resets).
  *
  * @example
  * ```ts
  * import { Vsock, VirtioMmioTransport } from '@ts-vmm/devices';
- * const vsock = new Vsock({ guestCid: 3, udsPath: '/tmp/vm.vsock' });
+ * import { UnixSocketVsockBackend } from '@ts-vmm/devices/node';
+ * const vsock = new Vsock({ guestCid: 3, backend: new UnixSocketVsockBackend({ path: '/tmp/vm.vsock' }) });
  * await vsock.ready;
  * mmio.register(0xd000_5000, 0x1000, new VirtioMmioTransport(vsock, { mem, irq }), 'virtio-vsock');
  * // host: socat - UNIX-CONNECT:/tmp/vm.vsock, then type "CONNECT 52\n"
@@ -111,8 +118,7 @@ export class Vsock implements VirtioDevice {
   readonly queueMaxSizes: readonly number[];
   readonly deviceFeatures = 0n;
   readonly guestCid: bigint;
-  readonly udsPath: string;
-  /** Resolves once the host-side listener is up. */
+  /** Resolves once the backend takes host connections (rejects with its error, e.g. an `'io'` DeviceError). */
   readonly ready: Promise<void>;
   readonly stats: VsockStats = {
     rxPackets: 0,
@@ -126,7 +132,7 @@ export class Vsock implements VirtioDevice {
   private readonly bufAlloc: number;
   private readonly maxConnections: number;
   private readonly timeoutMs: number;
-  private readonly server: net.Server;
+  private readonly backend: VsockBackend;
   private readonly conns = new Map<string, Connection>();
   private control: ControlPacket[] = [];
   private nextLocalPort = FIRST_LOCAL_PORT;
@@ -144,20 +150,16 @@ export class Vsock implements VirtioDevice {
         `guest CID ${cid} is reserved or out of range (use 3..0xfffffffe)`,
       );
     this.guestCid = cid;
-    this.udsPath = options.udsPath;
+    if (!options.backend || typeof options.backend.listen !== 'function')
+      throw new DeviceError('invalid-config', 'virtio-vsock', 'backend is not a VsockBackend');
+    this.backend = options.backend;
     const qs = options.queueSize ?? 256;
     this.queueMaxSizes = [qs, qs, qs];
     this.bufAlloc = options.bufAlloc ?? 256 * 1024;
     this.maxConnections = options.maxConnections ?? 1024;
     this.timeoutMs = options.timeoutMs ?? 2000;
     new DataView(this.config.buffer).setBigUint64(0, cid, true);
-    this.server = net.createServer((s) => this.onHostConnection(s));
-    this.ready = new Promise((resolve, reject) => {
-      this.server.once('error', (e) =>
-        reject(new DeviceError('io', 'virtio-vsock', `cannot listen on ${this.udsPath}: ${e.message}`, e)),
-      );
-      this.server.listen(this.udsPath, () => resolve());
-    });
+    this.ready = this.backend.listen((port, stream) => this.onHostConnect(port, stream));
     this.ready.catch(() => {});
   }
 
@@ -182,15 +184,12 @@ export class Vsock implements VirtioDevice {
     this.control = [];
   }
 
-  /** Closes every connection and the listener, and removes the socket file. */
+  /** Closes every connection, then the backend (`UnixSocketVsockBackend`: the listener and its socket file). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.reset();
-    await new Promise<void>((r) => this.server.close(() => r()));
-    try {
-      fs.unlinkSync(this.udsPath);
-    } catch {}
+    await this.backend.close();
   }
 
   queueNotify(index: number): void {
@@ -211,17 +210,22 @@ export class Vsock implements VirtioDevice {
     return `${hostPort}/${guestPort}`;
   }
 
+  /** Whether `c` is still the live connection of its key (a closed one's late events are ignored). */
+  private live(c: Connection): boolean {
+    return this.conns.get(this.key(c.hostPort, c.guestPort)) === c;
+  }
+
   private newConnection(
     state: ConnState,
     hostPort: number,
     guestPort: number,
-    socket: net.Socket,
+    stream: VsockHostStream,
   ): Connection {
     const c: Connection = {
       state,
       hostPort,
       guestPort,
-      socket,
+      stream,
       peerBufAlloc: 0,
       peerFwdCnt: 0,
       txCnt: 0,
@@ -235,24 +239,25 @@ export class Vsock implements VirtioDevice {
       shutdownPending: false,
     };
     this.conns.set(this.key(hostPort, guestPort), c);
-    socket.on('data', (d: Buffer) => this.onHostData(c, d));
-    socket.on('end', () => this.onHostEnd(c));
-    socket.on('error', () => this.onHostError(c));
-    socket.on('close', () => this.onHostEnd(c));
+    stream.start({
+      connected: () => this.onHostConnected(c),
+      data: (d) => this.onHostData(c, d),
+      end: () => this.onHostEnd(c),
+      error: () => this.onHostError(c),
+    });
     return c;
   }
 
   private armTimer(c: Connection, what: () => void): void {
     if (c.timer) clearTimeout(c.timer);
     c.timer = setTimeout(what, this.timeoutMs);
-    c.timer.unref?.();
+    (c.timer as { unref?: () => void }).unref?.(); // Node: a pending timeout keeps no process alive
   }
 
   private drop(c: Connection): void {
     if (c.timer) clearTimeout(c.timer);
     this.conns.delete(this.key(c.hostPort, c.guestPort));
-    c.socket.removeAllListeners('data');
-    c.socket.destroy();
+    c.stream.destroy();
   }
 
   private queueControl(p: ControlPacket): void {
@@ -268,38 +273,28 @@ export class Vsock implements VirtioDevice {
 
   // ---- host side ----
 
-  private onHostConnection(socket: net.Socket): void {
-    let line = '';
-    const onData = (d: Buffer) => {
-      line += d.toString('latin1');
-      const nl = line.indexOf('\n');
-      if (nl < 0) {
-        if (line.length > MAX_CONNECT_LINE) socket.destroy();
-        return;
-      }
-      socket.off('data', onData);
-      clearTimeout(timer);
-      const m = /^CONNECT (\d{1,10})$/.exec(line.slice(0, nl).trimEnd());
-      const port = m ? Number(m[1]) : Number.NaN;
-      if (!m || port > 0xffff_ffff || this.conns.size >= this.maxConnections || this.closed) {
-        socket.destroy();
-        return;
-      }
-      const hostPort = this.allocatePort(port);
-      const c = this.newConnection('host-connecting', hostPort, port, socket);
-      const rest = Buffer.from(line.slice(nl + 1), 'latin1');
-      if (rest.length) this.onHostData(c, rest);
-      this.queueControl({ hostPort, guestPort: port, op: VSOCK_OP.REQUEST, flags: 0, conn: c });
-      this.armTimer(c, () => {
-        if (c.state === 'host-connecting') this.reset1(c);
-        this.safely(() => this.processRx());
-      });
+  /** A host-initiated connection to guest port `port`, from the backend. */
+  private onHostConnect(port: number, stream: VsockHostStream): void {
+    if (
+      !Number.isInteger(port) ||
+      port < 0 ||
+      port > 0xffff_ffff ||
+      this.conns.size >= this.maxConnections ||
+      this.closed
+    ) {
+      stream.destroy();
+      return;
+    }
+    const hostPort = this.allocatePort(port);
+    this.newConnection('host-connecting', hostPort, port, stream); // early data may arrive in here
+    const c = this.conns.get(this.key(hostPort, port));
+    if (!c) return; // the stream failed at once
+    this.queueControl({ hostPort, guestPort: port, op: VSOCK_OP.REQUEST, flags: 0, conn: c });
+    this.armTimer(c, () => {
+      if (c.state === 'host-connecting') this.reset1(c);
       this.safely(() => this.processRx());
-    };
-    const timer = setTimeout(() => socket.destroy(), this.timeoutMs);
-    timer.unref?.();
-    socket.on('data', onData);
-    socket.on('error', () => socket.destroy());
+    });
+    this.safely(() => this.processRx());
   }
 
   private allocatePort(guestPort: number): number {
@@ -310,25 +305,40 @@ export class Vsock implements VirtioDevice {
     }
   }
 
-  private onHostData(c: Connection, d: Buffer): void {
-    if (!this.conns.has(this.key(c.hostPort, c.guestPort)) || c.state === 'closing') return;
-    c.toGuest.push(new Uint8Array(d.buffer, d.byteOffset, d.length));
+  /** A guest-initiated connection reached the host program. */
+  private onHostConnected(c: Connection): void {
+    if (c.state !== 'guest-connecting' || !this.live(c)) return;
+    c.state = 'established';
+    if (c.timer) clearTimeout(c.timer);
+    this.queueControl({
+      hostPort: c.hostPort,
+      guestPort: c.guestPort,
+      op: VSOCK_OP.RESPONSE,
+      flags: 0,
+      conn: c,
+    });
+    this.safely(() => this.processRx());
+  }
+
+  private onHostData(c: Connection, d: Uint8Array): void {
+    if (!this.live(c) || c.state === 'closing' || d.length === 0) return;
+    c.toGuest.push(d);
     c.toGuestBytes += d.length;
     if (c.toGuestBytes >= HIGH_WATER && !c.paused) {
       c.paused = true;
-      c.socket.pause();
+      c.stream.pause();
     }
     this.safely(() => this.processRx());
   }
 
   private onHostEnd(c: Connection): void {
-    if (!this.conns.has(this.key(c.hostPort, c.guestPort)) || c.shutdownPending) return;
+    if (!this.live(c) || c.shutdownPending) return;
     if (c.state !== 'established') {
       this.reset1(c);
     } else {
       c.shutdownPending = true; // SHUTDOWN goes out after the data already queued
       this.armTimer(c, () => {
-        if (this.conns.has(this.key(c.hostPort, c.guestPort))) this.reset1(c);
+        if (this.live(c)) this.reset1(c);
         this.safely(() => this.processRx());
       });
     }
@@ -336,7 +346,7 @@ export class Vsock implements VirtioDevice {
   }
 
   private onHostError(c: Connection): void {
-    if (this.conns.has(this.key(c.hostPort, c.guestPort))) this.reset1(c);
+    if (this.live(c)) this.reset1(c);
     this.safely(() => this.processRx());
   }
 
@@ -445,7 +455,7 @@ export class Vsock implements VirtioDevice {
         this.stats.rxBytes += n;
         if (conn.paused && conn.toGuestBytes < HIGH_WATER / 2) {
           conn.paused = false;
-          conn.socket.resume();
+          conn.stream.resume();
         }
       }
       this.stats.rxPackets++;
@@ -512,24 +522,17 @@ export class Vsock implements VirtioDevice {
           else rstBack();
           return;
         }
-        const socket = net.createConnection(`${this.udsPath}_${h.dstPort}`);
-        const conn = this.newConnection('guest-connecting', h.dstPort, h.srcPort, socket);
+        let stream: VsockHostStream;
+        try {
+          stream = this.backend.connect(h.dstPort);
+        } catch {
+          rstBack(); // nothing to connect to
+          return;
+        }
+        const conn = this.newConnection('guest-connecting', h.dstPort, h.srcPort, stream);
         conn.peerBufAlloc = h.bufAlloc;
         conn.peerFwdCnt = h.fwdCnt;
-        socket.once('connect', () => {
-          if (conn.state !== 'guest-connecting' || !this.conns.has(this.key(conn.hostPort, conn.guestPort)))
-            return;
-          conn.state = 'established';
-          if (conn.timer) clearTimeout(conn.timer);
-          this.queueControl({
-            hostPort: conn.hostPort,
-            guestPort: conn.guestPort,
-            op: VSOCK_OP.RESPONSE,
-            flags: 0,
-            conn,
-          });
-          this.safely(() => this.processRx());
-        });
+        if (!this.live(conn)) return; // the stream failed at once (RST queued)
         this.armTimer(conn, () => {
           if (conn.state === 'guest-connecting') this.reset1(conn);
           this.safely(() => this.processRx());
@@ -540,7 +543,7 @@ export class Vsock implements VirtioDevice {
         if (c?.state === 'host-connecting') {
           c.state = 'established';
           if (c.timer) clearTimeout(c.timer);
-          c.socket.write(`OK ${c.hostPort}\n`);
+          c.stream.accepted?.(c.hostPort);
         } else if (c) this.reset1(c);
         else rstBack();
         return;
@@ -558,8 +561,8 @@ export class Vsock implements VirtioDevice {
         c.rxCnt = (c.rxCnt + payload.length) >>> 0;
         this.stats.txBytes += payload.length;
         const n = payload.length;
-        c.socket.write(payload, (err) => {
-          if (err || !this.conns.has(this.key(c.hostPort, c.guestPort))) return;
+        c.stream.write(payload, (err) => {
+          if (err || !this.live(c)) return;
           c.fwdCnt = (c.fwdCnt + n) >>> 0;
           // Tell the guest about freed space once a quarter of the buffer has drained.
           if ((c.fwdCnt - c.lastFwdSent) >>> 0 >= this.bufAlloc / 4) {
@@ -598,14 +601,13 @@ export class Vsock implements VirtioDevice {
         }
         if ((h.flags & 3) === 3) {
           // Full shutdown: finish writing what we have, then close and confirm with RST.
-          c.socket.end();
+          c.stream.end();
           this.stats.resets++;
           this.queueControl({ hostPort: c.hostPort, guestPort: c.guestPort, op: VSOCK_OP.RST, flags: 0 });
           if (c.timer) clearTimeout(c.timer);
-          this.conns.delete(this.key(c.hostPort, c.guestPort));
-          c.socket.removeAllListeners('data');
+          this.conns.delete(this.key(c.hostPort, c.guestPort)); // later host data is ignored
         } else {
-          if (h.flags & VSOCK_SHUTDOWN.SEND) c.socket.end();
+          if (h.flags & VSOCK_SHUTDOWN.SEND) c.stream.end();
           if (h.flags & VSOCK_SHUTDOWN.RCV) {
             c.toGuest = [];
             c.toGuestBytes = 0;

@@ -15,6 +15,7 @@ import {
   type VirtioDevice,
   VirtioMmioTransport,
 } from '@ts-vmm/devices';
+import { FileDiskBackend, TapBackend, UnixSocketVsockBackend } from '@ts-vmm/devices/node';
 import type { IoEvent, Vm } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { VmmConfig } from '../config/types.js';
@@ -142,16 +143,17 @@ export class Machine {
     config.disks.forEach((d, i) => {
       let blk: devices.Block;
       try {
-        blk = new devices.Block({ path: d.path, readOnly: d.readOnly, id: `disk${i}` });
+        const backend = FileDiskBackend.open(d.path, { readOnly: d.readOnly });
+        blk = new devices.Block({ backend, readOnly: d.readOnly, id: `disk${i}` });
       } catch (e) {
         throw new VmmError('device', `disk ${d.path}: ${(e as Error).message}`, { cause: e });
       }
       add(`virtio-blk${i}`, blk, () => blk.close());
     });
     for (const [i, n] of config.net.entries()) {
-      let tap: devices.TapBackend;
+      let tap: TapBackend;
       try {
-        tap = await devices.TapBackend.open(n.tap);
+        tap = await TapBackend.open(n.tap);
       } catch (e) {
         throw new VmmError('device', `net tap ${n.tap}: ${(e as Error).message}`, { cause: e });
       }
@@ -174,7 +176,8 @@ export class Machine {
     if (config.vsock) {
       let v: devices.Vsock;
       try {
-        v = new devices.Vsock({ guestCid: config.vsock.cid, udsPath: config.vsock.uds });
+        const backend = new UnixSocketVsockBackend({ path: config.vsock.uds });
+        v = new devices.Vsock({ guestCid: config.vsock.cid, backend });
         await v.ready;
       } catch (e) {
         throw new VmmError('device', `vsock uds ${config.vsock.uds}: ${(e as Error).message}`, {

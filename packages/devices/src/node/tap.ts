@@ -1,5 +1,5 @@
 import { DeviceError } from '../errors.js';
-import type { NetBackend } from './net-backend.js';
+import type { NetBackend } from '../virtio/net-backend.js';
 
 /** `TUNSETIFF` = _IOW('T', 202, int). */
 export const TUNSETIFF = 0x400454ca;
@@ -42,11 +42,13 @@ async function loadTapAddon(): Promise<TapAddon> {
 /**
  * A {@link NetBackend} over a Linux tap device (`/dev/net/tun`, IFF_TAP | IFF_NO_PI), opened with the
  * kvm-sys addon's generic `open`/`ioctl`. The fd is non-blocking and watched on the calling thread's
- * event loop, so host traffic never waits on a vCPU.
+ * event loop, so host traffic never waits on a vCPU. Node only, and needs the optional
+ * `@ts-vmm/kvm-sys` peer (`@ts-vmm/devices/node`).
  *
  * @example
  * ```ts
- * import { Net, TapBackend } from '@ts-vmm/devices';
+ * import { Net } from '@ts-vmm/devices';
+ * import { TapBackend } from '@ts-vmm/devices/node';
  * const tap = await TapBackend.open('vmtap0'); // needs CAP_NET_ADMIN (or a persistent tap owned by you)
  * const net = new Net({ backend: tap });
  * ```
