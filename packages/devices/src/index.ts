@@ -7,6 +7,16 @@
  */
 
 export {
+  ACPI_POWER_RESET_VALUE,
+  ACPI_POWER_SIZE,
+  AcpiPowerDevice,
+  type AcpiPowerOptions,
+  type PowerEvent,
+  SLP_EN,
+  SLP_TYP_MASK,
+  WAK_STS,
+} from './acpi-power.js';
+export {
   BOOT_TIMER_MAGIC,
   BOOT_TIMER_MMIO_BASE,
   BootTimer,

@@ -4,8 +4,9 @@
  *
  * @module
  */
+
+import { SLP_EN } from '@ts-vmm/devices';
 import { ACPI_SLEEP_CONTROL_PORT, COM1_PORT } from './address-map.js';
-import { SLP_EN } from './power.js';
 
 /** The line the demo guest prints. */
 export const DEMO_GREETING = 'Hello from a ts-vmm guest: 64-bit long mode, COM1 at 0x3f8.';

@@ -17,7 +17,6 @@ export { EXIT_DATA_MAX, ExitChannel, ExitKind, type ExitRequest } from './exit-c
 export { EXIT_CODES, type RunResult, type StopReason, stopResult } from './exit-codes.js';
 export { createGuestMemory, EMULATOR_WASM_GROW_ROOM, type VmmMemory } from './guest-memory.js';
 export { Machine, type MachineHooks, type MachineOptions, type WiredVirtio } from './machine.js';
-export { AcpiPowerDevice, type PowerEvent, SLP_EN } from './power.js';
 export { handleExit, runVcpu, type VcpuLoopHooks, type VcpuStats } from './vcpu-loop.js';
 export { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
 export { buildCmdline, type ConsoleInput, type RawPayload, Vmm, type VmmOptions } from './vmm.js';

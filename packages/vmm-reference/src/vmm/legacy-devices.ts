@@ -5,6 +5,8 @@
  * @module
  */
 import {
+  ACPI_POWER_SIZE,
+  AcpiPowerDevice,
   BootTimer,
   Bus,
   type BusDevice,
@@ -17,6 +19,7 @@ import {
   UART_REG,
 } from '@ts-vmm/devices';
 import {
+  ACPI_RESET_VALUE,
   ACPI_SLEEP_CONTROL_PORT,
   BOOT_TIMER_ADDR,
   COM1_PORT,
@@ -26,7 +29,6 @@ import {
   RTC_PORT,
 } from './address-map.js';
 import type { StopReason } from './exit-codes.js';
-import { AcpiPowerDevice } from './power.js';
 
 /**
  * Whether the guest's driver is ready for serial input: receive-data interrupts enabled (Linux's
@@ -100,8 +102,11 @@ export function createLegacyDevices(o: {
   );
   pio.register(
     ACPI_SLEEP_CONTROL_PORT,
-    3,
-    new AcpiPowerDevice((ev) => hooks.stop(ev === 'poweroff' ? 'poweroff' : 'reboot', `ACPI ${ev}`)),
+    ACPI_POWER_SIZE,
+    new AcpiPowerDevice({
+      onEvent: (ev) => hooks.stop(ev === 'poweroff' ? 'poweroff' : 'reboot', `ACPI ${ev}`),
+      resetValue: ACPI_RESET_VALUE, // what the FADT tells the guest to write
+    }),
     'acpi-power',
   );
   pio.register(0x80, 1, postCode, 'post-code');

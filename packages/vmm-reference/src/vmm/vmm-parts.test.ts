@@ -2,16 +2,16 @@
  * CPUID, the console escape, the ACPI power device and the demo guest. (The boot GDT, page tables
  * and entry registers are @ts-vmm/linux-loader's and tested there, in src/boot-state/.)
  */
+import { AcpiPowerDevice } from '@ts-vmm/devices';
 import type { CpuidEntry } from '@ts-vmm/hypervisor';
 import { type EntryLayout, translate, writeGdt, writeIdentityPageTables } from '@ts-vmm/linux-loader';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { describe, expect, it } from 'vitest';
-import { GDT_ADDR, PDPT_ADDR, PML4_ADDR } from './address-map.js';
+import { ACPI_RESET_VALUE, GDT_ADDR, PDPT_ADDR, PML4_ADDR } from './address-map.js';
 import { ENTRY_LAYOUT } from './boot-linux.js';
 import { ConsoleEscape } from './console-escape.js';
 import { vcpuCpuid } from './cpuid.js';
 import { DEMO_GREETING, demoGuest } from './demo-guest.js';
-import { AcpiPowerDevice } from './power.js';
 
 describe('entry layout', () => {
   it('puts the GDT and page tables where the address map says', () => {
@@ -81,7 +81,7 @@ describe('console escape, power device, demo guest', () => {
 
   it('power device reports poweroff and reset', () => {
     const events: string[] = [];
-    const d = new AcpiPowerDevice((ev) => events.push(ev));
+    const d = new AcpiPowerDevice({ onEvent: (ev) => events.push(ev), resetValue: ACPI_RESET_VALUE });
     d.write(0, Uint8Array.of(0x14)); // SLP_TYP without SLP_EN: nothing
     d.write(0, Uint8Array.of(0x34));
     d.write(2, Uint8Array.of(1));
