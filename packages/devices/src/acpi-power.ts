@@ -19,10 +19,16 @@ export const ACPI_POWER_RESET_VALUE = 0x01;
 /** Bytes of an {@link AcpiPowerDevice}: +0 sleep control, +1 sleep status, +2 reset. */
 export const ACPI_POWER_SIZE = 3;
 
-/** What the guest asked for. */
+/**
+ * What the guest asked for.
+ * @example const onEvent = (ev: PowerEvent) => console.log(ev === 'poweroff' ? 'halting' : 'rebooting');
+ */
 export type PowerEvent = 'poweroff' | 'reset';
 
-/** Options for an {@link AcpiPowerDevice}. */
+/**
+ * Options for an {@link AcpiPowerDevice}.
+ * @example const options: AcpiPowerOptions = { onEvent: (ev) => console.log(ev), resetValue: 0x06 };
+ */
 export interface AcpiPowerOptions {
   /** Called for each poweroff or reset the guest requests. */
   onEvent: (event: PowerEvent) => void;

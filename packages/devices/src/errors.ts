@@ -4,7 +4,17 @@
  * @module
  */
 
-/** What went wrong, for code that branches on it. */
+/**
+ * What went wrong, for code that branches on it.
+ * @example
+ * ```ts
+ * import { DeviceError, type DeviceErrorKind } from '@ts-vmm/devices';
+ * function exitCode(e: unknown): number {
+ *   const kind: DeviceErrorKind | undefined = e instanceof DeviceError ? e.kind : undefined;
+ *   return kind === 'invalid-config' ? 2 : kind === 'io' || kind === 'unsupported' ? 3 : 1;
+ * }
+ * ```
+ */
 export type DeviceErrorKind =
   /**
    * The VMM configured or called a device wrongly: a bad option (size, MAC, CID, interface name,

@@ -1,7 +1,24 @@
 /**
  * Hypervisor-agnostic device models for ts-vmm: a PIO/MMIO {@link Bus}, legacy devices (16550A
- * {@link Serial}, {@link I8042}, CMOS {@link Rtc}, {@link DebugExit}, {@link BootTimer}), the virtio
- * split {@link Queue}, the virtio-mmio transport and virtio block, net, console, rng and vsock.
+ * {@link Serial}, {@link I8042}, CMOS {@link Rtc}, {@link DebugExit}, {@link BootTimer},
+ * {@link AcpiPowerDevice}), the virtio split {@link Queue}, the virtio-mmio transport and virtio
+ * block, net, console, rng and vsock, with one error class, {@link DeviceError}.
+ *
+ * This entry is portable: it imports no Node module and uses no Node global, so it bundles for a
+ * browser. Host resources are reached through interfaces ({@link DiskBackend}, {@link NetBackend},
+ * {@link VsockBackend}); the Node implementations (`FileDiskBackend`, `UnixSocketVsockBackend`,
+ * `TapBackend`) are in `@ts-vmm/devices/node`, the test helpers (`SimulatedDriver`,
+ * `RecordingIrqLine`) in `@ts-vmm/devices/testing`.
+ *
+ * @example
+ * ```ts
+ * import { Bus, Rtc, Serial } from '@ts-vmm/devices';
+ *
+ * const pio = new Bus('pio');
+ * pio.register(0x3f8, 8, new Serial({ sink: { write: (b) => (console.log(b), true) } }), 'com1');
+ * pio.register(0x70, 2, new Rtc(), 'rtc');
+ * pio.writeValue(0x3f8, 1, 0x41); // the guest's `out 0x3f8, al`: [65] reaches the sink
+ * ```
  *
  * @packageDocumentation
  */

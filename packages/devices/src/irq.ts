@@ -9,8 +9,12 @@
  * @example
  * ```ts
  * import { type IrqLine, Serial } from '@ts-vmm/devices';
- * const irq4: IrqLine = { trigger: () => vm.irqLine(4, true), setLevel: (l) => vm.irqLine(4, l) };
+ * // A backend's interrupt line (@ts-vmm/hypervisor's Vm.createInterruptLine) already has this shape;
+ * const irq4: IrqLine = vm.createInterruptLine(4);
+ * // so does any { trigger, setLevel } pair, e.g. one that logs:
+ * const logged: IrqLine = { trigger: () => console.log('edge'), setLevel: (l) => console.log('level', l) };
  * const com1 = new Serial({ irq: irq4 });
+ * const com2 = new Serial({ irq: logged });
  * ```
  */
 export interface IrqLine {

@@ -2,7 +2,10 @@ import * as fs from 'node:fs';
 import { DeviceError } from '../errors.js';
 import type { DiskBackend, DiskTransferCallback } from '../virtio/disk.js';
 
-/** Options for {@link FileDiskBackend.open}. */
+/**
+ * Options for {@link FileDiskBackend.open}.
+ * @example const backend = FileDiskBackend.open('/dev/loop0', { readOnly: true, sizeBytes: 64 << 20 });
+ */
 export interface FileDiskOptions {
   /** Open the image read-only (the device then offers VIRTIO_BLK_F_RO). Default false. */
   readOnly?: boolean;

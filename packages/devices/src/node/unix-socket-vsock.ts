@@ -6,7 +6,10 @@ import type { VsockBackend, VsockHostStream, VsockStreamEvents } from '../virtio
 /** Longest CONNECT line accepted from a host program. */
 const MAX_CONNECT_LINE = 64;
 
-/** Options for a {@link UnixSocketVsockBackend}. */
+/**
+ * Options for a {@link UnixSocketVsockBackend}.
+ * @example const backend = new UnixSocketVsockBackend({ path: '/run/vm/vsock', connectTimeoutMs: 500 });
+ */
 export interface UnixSocketVsockOptions {
   /** The listener's socket path; guest connections to host port P go to `<path>_<P>`. */
   path: string;

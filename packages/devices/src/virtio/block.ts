@@ -50,7 +50,14 @@ const MAX_MERGE_BYTES = 8 << 20;
  */
 const MAX_ASYNC_MERGE_BYTES = 64 << 10;
 
-/** Options for a {@link Block} device. */
+/**
+ * Options for a {@link Block} device.
+ * @example
+ * ```ts
+ * import { type BlockOptions, MemoryDiskBackend } from '@ts-vmm/devices';
+ * const options: BlockOptions = { backend: new MemoryDiskBackend(1 << 20), id: 'scratch', mode: 'sync' };
+ * ```
+ */
 export interface BlockOptions {
   /**
    * Where the sectors live: a `MemoryDiskBackend`, a `FileDiskBackend` (`@ts-vmm/devices/node`)

@@ -6,13 +6,31 @@ import type { Queue } from './queue.js';
  *
  * @example
  * ```ts
- * activate(ctx: VirtioContext) {
- *   this.ctx = ctx;
- * }
- * queueNotify(i: number) {
- *   const q = this.ctx!.queues[i];
- *   // ... pop, fill, addUsed ...
- *   if (q.needsNotification(this.ctx!.mem)) this.ctx!.signalUsed(i);
+ * import type { VirtioContext, VirtioDevice } from '@ts-vmm/devices';
+ *
+ * // A device that returns every buffer it gets, unread (a sink).
+ * class Sink implements VirtioDevice {
+ *   readonly deviceType = 99;
+ *   readonly queueMaxSizes = [16];
+ *   readonly deviceFeatures = 0n;
+ *   private ctx?: VirtioContext;
+ *   readConfig(_offset: number, data: Uint8Array) {
+ *     data.fill(0);
+ *   }
+ *   writeConfig() {}
+ *   activate(ctx: VirtioContext) {
+ *     this.ctx = ctx;
+ *   }
+ *   queueNotify(i: number) {
+ *     const ctx = this.ctx;
+ *     if (!ctx) return;
+ *     const q = ctx.queues[i];
+ *     for (let chain = q.pop(ctx.mem); chain; chain = q.pop(ctx.mem)) q.addUsed(ctx.mem, chain.head, 0);
+ *     if (q.needsNotification(ctx.mem)) ctx.signalUsed(i);
+ *   }
+ *   reset() {
+ *     this.ctx = undefined;
+ *   }
  * }
  * ```
  */
@@ -70,7 +88,12 @@ export interface VirtioDevice {
 
 /**
  * Copies `data.length` bytes of `config` at `offset` into `data`, padding with zeros past the end.
- * @example readConfig(offset: number, data: Uint8Array) { readConfigBytes(this.config, offset, data); }
+ * @example
+ * ```ts
+ * const config = Uint8Array.of(1, 2, 3);
+ * const out = new Uint8Array(4);
+ * readConfigBytes(config, 1, out); // out: [2, 3, 0, 0] (a device's readConfig does this with its config bytes)
+ * ```
  */
 export function readConfigBytes(config: Uint8Array, offset: number, data: Uint8Array): void {
   for (let i = 0; i < data.length; i++) {

@@ -1,6 +1,9 @@
 import { DeviceError } from '../errors.js';
 
-/** Completion of an asynchronous {@link DiskBackend} transfer: an error, or the bytes moved. */
+/**
+ * Completion of an asynchronous {@link DiskBackend} transfer: an error, or the bytes moved.
+ * @example const done: DiskTransferCallback = (error, bytes) => console.log(error ?? `${bytes} bytes`);
+ */
 export type DiskTransferCallback = (error: Error | null, bytes: number) => void;
 
 /**
@@ -76,7 +79,10 @@ export interface DiskBackend {
   close(): void;
 }
 
-/** Options for a {@link MemoryDiskBackend}. */
+/**
+ * Options for a {@link MemoryDiskBackend}.
+ * @example const disk = new MemoryDiskBackend(4 << 20, { readOnly: true, name: 'seed' });
+ */
 export interface MemoryDiskBackendOptions {
   /** Refuse writes (the device offers VIRTIO_BLK_F_RO). Default false. */
   readOnly?: boolean;

@@ -55,7 +55,7 @@ export interface VirtioMmioDeviceInfo {
 
 /**
  * The `virtio_mmio.device=` argument for a device (needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
- * @example virtioMmioCmdline({ base: 0xd0000000, size: 0x1000, irq: 5, deviceId: 2 }) // 'virtio_mmio.device=4K@0xd0000000:5'
+ * @example virtioMmioCmdline({ base: 0xd0000000, size: 0x1000, irq: 5 }) // 'virtio_mmio.device=4K@0xd0000000:5'
  */
 export function virtioMmioCmdline(info: Pick<VirtioMmioDeviceInfo, 'base' | 'size' | 'irq'>): string {
   const size = info.size % 1024 === 0 ? `${info.size / 1024}K` : `${info.size}`;
@@ -93,8 +93,8 @@ export interface VirtioMmioOptions {
  *
  * @example
  * ```ts
- * import { Block, VirtioMmioTransport, virtioMmioCmdline } from '@ts-vmm/devices';
- * const blk = new Block({ path: 'disk.img' });
+ * import { Block, MemoryDiskBackend, VirtioMmioTransport, virtioMmioCmdline } from '@ts-vmm/devices';
+ * const blk = new Block({ backend: new MemoryDiskBackend(16 << 20) });
  * const t = new VirtioMmioTransport(blk, { mem, irq: irq5 });
  * mmio.register(0xd000_0000, 0x1000, t, 'virtio-blk');
  * cmdline.push(virtioMmioCmdline(t.describe(0xd000_0000, 5)));

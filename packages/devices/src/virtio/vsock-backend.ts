@@ -1,6 +1,18 @@
 /**
  * What a {@link VsockHostStream} reports to the vsock device (the device passes these to
  * {@link VsockHostStream.start}).
+ * @example
+ * ```ts
+ * import type { VsockStreamEvents } from '@ts-vmm/devices';
+ * // How a stream over a WebSocket might report (ws: the host program's end).
+ * function relay(ws: WebSocket, events: VsockStreamEvents): void {
+ *   ws.binaryType = 'arraybuffer';
+ *   ws.onopen = () => events.connected();
+ *   ws.onmessage = (m) => events.data(new Uint8Array(m.data as ArrayBuffer));
+ *   ws.onclose = () => events.end();
+ *   ws.onerror = (e) => events.error(e);
+ * }
+ * ```
  */
 export interface VsockStreamEvents {
   /** A stream from {@link VsockBackend.connect} reached the host program. */

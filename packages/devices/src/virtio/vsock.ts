@@ -14,7 +14,15 @@ import {
   type VsockHeader,
 } from './vsock-packet.js';
 
-/** Options for a {@link Vsock} device. */
+/**
+ * Options for a {@link Vsock} device.
+ * @example
+ * ```ts
+ * import type { VsockBackend, VsockOptions } from '@ts-vmm/devices';
+ * declare const backend: VsockBackend;
+ * const options: VsockOptions = { guestCid: 3, backend, bufAlloc: 64 * 1024, maxConnections: 64 };
+ * ```
+ */
 export interface VsockOptions {
   /** The guest's context ID (3 or more). */
   guestCid: number | bigint;
