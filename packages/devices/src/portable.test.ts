@@ -6,21 +6,9 @@
  * async), virtio-rng, the boot timer's default clock and the ACPI power device, driven by the
  * simulated driver.
  */
-import { createContext, runInContext } from 'node:vm';
+import { NODE_ONLY_GLOBALS, runInBrowserWorker } from '@ts-vmm/hypervisor/testing';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-
-/** Globals a Node program has and a browser worker does not. */
-const NODE_ONLY = [
-  'process',
-  'Buffer',
-  'require',
-  'module',
-  'setImmediate',
-  'global',
-  '__dirname',
-  '__filename',
-];
 
 const PROGRAM = `
 import { GuestMemory } from '@ts-vmm/vm-memory';
@@ -96,27 +84,15 @@ describe('portable root entry', () => {
     expect(inputs.filter((p) => p.startsWith('node:') || p.includes('/src/node/'))).toEqual([]);
     const code = result.outputFiles[0].text;
     // Node's globals, as identifiers (not inside longer names such as processQueue)
-    for (const g of ['process', 'Buffer', 'setImmediate', 'require', '__dirname']) {
+    for (const g of NODE_ONLY_GLOBALS.filter((n) => n !== 'module' && n !== 'global')) {
       expect(code, g).not.toMatch(new RegExp(`(?<![\\w$.])${g}(?![\\w$])(?!:)`));
     }
 
-    const sandbox: Record<string, unknown> = {
-      console,
-      SharedArrayBuffer,
-      Atomics,
-      TextEncoder,
-      TextDecoder,
-      performance,
-      queueMicrotask,
-      crypto,
-      setTimeout,
-      clearTimeout,
-      WebAssembly,
-    };
-    const context = createContext(sandbox);
-    for (const name of NODE_ONLY) expect(runInContext(`typeof ${name}`, context), name).toBe('undefined');
-    runInContext(code, context, { filename: 'devices-portable.js' });
-    const main = runInContext('portable.main', context) as () => Promise<unknown[]>;
+    const { main } = runInBrowserWorker<{ main(): Promise<unknown[]> }>(
+      code,
+      'portable',
+      'devices-portable.js',
+    );
     const out = await main();
     expect(out).toEqual([
       'ok',

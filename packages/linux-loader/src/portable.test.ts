@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createContext, runInContext } from 'node:vm';
+import { runInBrowserWorker } from '@ts-vmm/hypervisor/testing';
 import { describe, expect, it } from 'vitest';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -109,8 +109,7 @@ describe('the root entry is portable', () => {
       logLevel: 'silent',
       conditions: ['browser', 'import'],
     });
-    const context = createContext({ TextDecoder, console });
-    runInContext(result.outputFiles[0].text, context);
-    expect(runInContext('bundle.main()', context)).toEqual({ zp: 4096, ok: 'ok' });
+    const bundle = runInBrowserWorker<{ main(): unknown }>(result.outputFiles[0].text, 'bundle');
+    expect(bundle.main()).toEqual({ zp: 4096, ok: 'ok' });
   });
 });

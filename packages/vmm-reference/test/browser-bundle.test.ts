@@ -6,7 +6,7 @@
  * small real-mode guest on the emulator that prints through the 16550A serial model, and lays out a
  * zero page with the loader. Needs the packages built (`turbo run test` builds first).
  */
-import { createContext, runInContext } from 'node:vm';
+import { runInBrowserWorker } from '@ts-vmm/hypervisor/testing';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
@@ -16,18 +16,6 @@ const PORTABLE = [
   '@ts-vmm/devices',
   '@ts-vmm/linux-loader',
   '@ts-vmm/x86-emulator',
-];
-
-/** Globals a Node program has and a browser worker does not. */
-const NODE_ONLY = [
-  'process',
-  'Buffer',
-  'require',
-  'module',
-  'setImmediate',
-  'global',
-  '__dirname',
-  '__filename',
 ];
 
 // The program run inside the browser-like context: a real-mode guest writes "ok\n" to COM1 through
@@ -89,31 +77,10 @@ describe('browser bundle of the portable core', () => {
     const code = result.outputFiles[0].text;
     expect(code).not.toMatch(/\brequire\(\s*["']node:/);
 
-    // A browser worker's globals, and nothing of Node's.
-    const sandbox: Record<string, unknown> = {
-      console,
-      WebAssembly,
-      SharedArrayBuffer,
-      Atomics,
-      TextEncoder,
-      TextDecoder,
-      performance,
-      queueMicrotask,
-      structuredClone,
-      setTimeout,
-      clearTimeout,
-      setInterval,
-      clearInterval,
-      URL,
-    };
-    const context = createContext(sandbox);
-    runInContext('globalThis.self = globalThis;', context);
-    for (const name of NODE_ONLY) expect(runInContext(`typeof ${name}`, context), name).toBe('undefined');
-    runInContext(code, context, { filename: 'portable-bundle.js' });
-    const main = runInContext('portable.main', context) as () => Promise<{
-      out: string;
-      loaderExports: number;
-    }>;
+    const { main } = runInBrowserWorker<{ main(): Promise<{ out: string; loaderExports: number }> }>(
+      code,
+      'portable',
+    );
     const { out, loaderExports } = await main();
     expect(out).toBe('ok\n');
     expect(loaderExports).toBeGreaterThan(0);

@@ -7,20 +7,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
+import { NODE_ONLY_GLOBALS } from '@ts-vmm/hypervisor/testing';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const src = import.meta.dirname;
-const NODE_GLOBALS = new Set([
-  'process',
-  'Buffer',
-  'require',
-  'module',
-  'setImmediate',
-  'global',
-  '__dirname',
-  '__filename',
-]);
+const NODE_GLOBALS = new Set<string>(NODE_ONLY_GLOBALS);
 
 /** Source files reachable from `entry` through relative imports and re-exports. */
 function reachable(entry: string): Map<string, ts.SourceFile> {

@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+export * from './browser-context.js';
 export * from './guest-suite.js';
 export * from './guests.js';
 export * from './programs.js';
