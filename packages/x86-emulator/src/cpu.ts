@@ -18,6 +18,7 @@ import type { Insn } from './insn.js';
 import { compileBlock } from './jit.js';
 import { MsrFile, type MsrHandler } from './msr.js';
 import { translate } from './paging.js';
+import { hostRandom, RandomPool, type RandomSource } from './random.js';
 import { attrToSegment, recomputeMode, segmentToAttr } from './segments.js';
 import { TLB_KINDS, TLB_SIZE, Tlb } from './tlb.js';
 import { ST, STATE_PAGES, WASM_JIT_THRESHOLD, WasmJit, WasmState } from './wasm-jit.js';
@@ -65,6 +66,13 @@ export interface CpuOptions {
    * code runs compiled does not depend on host timing.
    */
   jitAsync?: boolean;
+  /**
+   * Where RDRAND and RDSEED get their values (default `crypto.getRandomValues`, the host's secure
+   * generator); a source that throws makes them report failure (CF = 0). A deterministic platform
+   * gives a seeded one ({@link seededRandom}).
+   * @example new Cpu(mem, { random: seededRandom(42) })
+   */
+  random?: RandomSource;
 }
 
 const TWO32 = 4294967296;
@@ -181,8 +189,18 @@ export class Cpu {
   tscPerInstruction: number;
   tscOffset = 0;
   halted = false;
-  /** Interrupt shadow after STI / MOV SS / POP SS. */
+  /**
+   * Interrupt shadow after STI / MOV SS / POP SS: the next instruction runs alone, and interrupts
+   * are recognised after it.
+   */
   shadow = false;
+  /** The shadow comes from MOV SS / POP SS, which also holds debug traps back for one instruction. */
+  ssShadow = false;
+  /**
+   * Set by instructions that may open the interrupt window (STI, POPF, IRET, MOV CR8, WRMSR): at the
+   * next boundary where IF = 1 and no shadow is active the CPU asks {@link CpuOptions.acceptInterrupt}.
+   */
+  irqPoll = false;
   pendingIrq = -1;
   pendingNmi = false;
   nmiBlocked = false;
@@ -208,6 +226,32 @@ export class Cpu {
   delivering = -1;
   /** Single-step: report a debug exit after each instruction. */
   singleStep = false;
+  /**
+   * DR7 breakpoints in effect (bit n: execute breakpoint n, bit 4 + n: data breakpoint n); see
+   * {@link Cpu.setDebugControl}. While any is armed the CPU runs one instruction at a time.
+   */
+  dbgArmed = 0;
+  /** DR6 bits (B0-B3) of data breakpoints hit by the instruction executing, raised as #DB after it. */
+  dbgTrap = 0;
+  /** DR6 bits held back by a MOV SS / POP SS shadow, raised after the next instruction. */
+  private dbgHeld = 0;
+  /** An instruction run by {@link Cpu.stepDebug} started (and may be restarted after an exit). */
+  private stepping = false;
+  /** RFLAGS.TF when the stepped instruction started. */
+  private stepTf = false;
+  /** {@link Cpu.deliveries} when the stepped instruction started. */
+  private stepDeliveries = 0;
+  /** Interrupts and exceptions delivered so far (no single-step trap after an instruction that delivered one). */
+  deliveries = 0;
+  /**
+   * The local APIC's task priority as CR8 (MOV CR8 reads and writes it), or null (CR8 is a plain
+   * register); see {@link CpuOptions.apic}.
+   */
+  apic: { cr8: number } | null = null;
+  /** See {@link CpuOptions.acceptInterrupt}. */
+  acceptInterrupt: (() => number) | null = null;
+  /** See {@link CpuOptions.hypercall}. */
+  hypercall: ((cpu: Cpu) => void) | null = null;
   /** Statistics. */
   tlbHits = 0;
   tlbMisses = 0;
@@ -270,6 +314,7 @@ export class Cpu {
     this.cpuid = options.cpuid ?? defaultCpuid();
     this.tscPerInstruction = options.tscPerInstruction ?? 1;
     this.tscSource = options.tsc ?? null;
+    this.random = new RandomPool(options.random ?? hostRandom);
     this.msrs.handler = options.msrHandler ?? null;
     this.resetRealMode(0xf000, 0xfff0);
   }
@@ -1253,6 +1298,8 @@ export class Cpu {
 
   /** See {@link CpuOptions.tsc}. */
   private readonly tscSource: (() => number) | null;
+  /** @internal What RDRAND/RDSEED draw from ({@link CpuOptions.random}). */
+  readonly random: RandomPool;
 
   /** Reads TSC: {@link CpuOptions.tsc} or instructions retired times `tscPerInstruction`, plus the offset. */
   readTsc(): number {

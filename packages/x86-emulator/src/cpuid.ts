@@ -4,8 +4,8 @@
  * entries a VMM builds for KVM_SET_CPUID2.
  *
  * Advertised: FPU, PSE, TSC, MSR, PAE, CX8, APIC, MTRR, PGE, CMOV, PAT, CLFLUSH, FXSR, SSE, SSE2,
- * CX16, POPCNT, ERMS, SYSCALL, NX, 1 GiB pages, RDTSCP, LM, LAHF/SAHF in 64-bit mode. Not
- * advertised: MMX, SSE3 and later, XSAVE/AVX, RDRAND, SMEP/SMAP, SEP (SYSENTER), VME, DE, MCE/MCA.
+ * CX16, POPCNT, RDRAND, RDSEED, ERMS, SYSCALL, NX, 1 GiB pages, RDTSCP, LM, LAHF/SAHF in 64-bit
+ * mode. Not advertised: MMX, SSE3 and later, XSAVE/AVX, SMEP/SMAP, SEP (SYSENTER), VME, DE, MCE/MCA.
  *
  * @example
  * ```ts
@@ -38,8 +38,10 @@ export const LEAF1_EDX =
   (1 << 24) | // FXSR
   (1 << 25) | // SSE
   (1 << 26); // SSE2
-/** Leaf-1 ECX bits advertised: CX16, POPCNT. */
-export const LEAF1_ECX = (1 << 13) | (1 << 23);
+/** Leaf-1 ECX bits advertised: CX16, POPCNT, RDRAND. */
+export const LEAF1_ECX = (1 << 13) | (1 << 23) | (1 << 30);
+/** Leaf-7 EBX bits advertised: ERMS, RDSEED. */
+export const LEAF7_EBX = (1 << 9) | (1 << 18);
 
 /** The default CPUID table. @example new Cpu(mem, { cpuid: defaultCpuid() }) */
 export function defaultCpuid(): CpuidEntry[] {
@@ -65,9 +67,9 @@ export function defaultCpuid(): CpuidEntry[] {
   const out: CpuidEntry[] = [
     e(0, 7, str4(vendor, 0), str4(vendor, 8), str4(vendor, 4)),
     e(1, 0x000106a5, 0x00010800, LEAF1_ECX, LEAF1_EDX),
-    // EBX: ERMS. EDX: IA32_SPEC_CTRL/PRED_CMD (bit 26) and IA32_ARCH_CAPABILITIES (bit 29): this CPU
-    // does not speculate, and says so (see ARCH_CAPABILITIES_NOT_AFFECTED in msr.ts)
-    e(7, 0, 1 << 9, 0, (1 << 26) | (1 << 29), 0, 1),
+    // EBX: ERMS, RDSEED. EDX: IA32_SPEC_CTRL/PRED_CMD (bit 26) and IA32_ARCH_CAPABILITIES (bit 29):
+    // this CPU does not speculate, and says so (see ARCH_CAPABILITIES_NOT_AFFECTED in msr.ts)
+    e(7, 0, LEAF7_EBX, 0, (1 << 26) | (1 << 29), 0, 1),
     e(0x80000000, 0x80000008, 0, 0, 0),
     e(0x80000001, 0, 0, 1 /* LAHF-LM */, (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29)),
     e(0x80000008, 0x3028, 0, 0, 0),

@@ -76,6 +76,7 @@ import type { Cpu } from './cpu.js';
 import { GuestFault, UndefinedOpcode } from './fault.js';
 import { type Handler, Insn } from './insn.js';
 import { divE, imul1, imul2, mulE } from './muldiv.js';
+import { rdrand } from './random.js';
 import { shiftE, shxd } from './shift.js';
 import { sse, sseState } from './sse.js';
 import { cmps, ins, lods, movs, outs, scas, stos } from './string.js';
@@ -1098,6 +1099,12 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
       if (reg3() === 1 && i.mem) {
         i.sz = W ? 8 : 4;
         return cmpxchg8b;
+      }
+      // RDRAND (/6) and RDSEED (/7) take a register and no F2/F3 prefix (F3 /7 is RDPID)
+      if ((reg3() === 6 || reg3() === 7) && !i.mem && i.rep === 0) {
+        i.sz = osz;
+        i.op = reg3() - 6;
+        return rdrand;
       }
       return null;
   }

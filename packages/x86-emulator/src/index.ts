@@ -33,7 +33,6 @@ export { defaultCpuid, lookupCpuid } from './cpuid.js';
 export { X86EmulatorError, type X86EmulatorErrorKind } from './errors.js';
 export { GuestFault } from './fault.js';
 export { MSR, type MsrFile, type MsrHandler, type MsrWriteHook } from './msr.js';
-
 // the platform chips and the clock
 export { ApicBus, type ApicMessage } from './platform/apic-bus.js';
 export {
@@ -80,3 +79,4 @@ export {
   VirtualClock,
   type VirtualClockOptions,
 } from './platform/virtual-clock.js';
+export { hostRandom, type RandomSource, seededRandom } from './random.js';

@@ -26,6 +26,7 @@ import { ApicMpState } from '../platform/apic-constants.js';
 import type { EmulatedIrqchip } from '../platform/irqchip.js';
 import type { Lapic } from '../platform/lapic.js';
 import { encodePvclockTimeInfo, encodePvclockWallClock, pvclockTimeInfo } from '../platform/pvclock.js';
+import { seededRandom } from '../random.js';
 import { type EmulatedKickerDescription, KICK_WORD } from './kicker.js';
 import { BUSY_WAIT_SKIP_NS, BUSY_WAIT_WINDOW } from './options.js';
 import { walkPageTables } from './translate.js';
@@ -107,6 +108,8 @@ export class EmulatedVcpu implements Vcpu {
       msrHandler: { read: (i) => this.readMsr(i), write: (i, v) => this.writeMsr(i, v) },
       // deterministic runs compile on the spot: which code runs compiled must not depend on timing
       jitAsync: !vm.options.deterministic,
+      // and take RDRAND/RDSEED values from a seeded generator, so the trace repeats
+      random: vm.options.deterministic ? seededRandom(0x7473766d + id) : undefined,
     });
     this.cpu.reportUd = vm.options.reportUnimplemented;
     this.irqchip = vm.irqchip;
