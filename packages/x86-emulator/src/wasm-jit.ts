@@ -1576,6 +1576,27 @@ export class WasmJit {
     return job !== undefined && now - job.at >= COMPILE_DUE_MS;
   }
 
+  /** Whether a batch is compiling in the background. @example const busy = cpu.wasmJit?.compiling; */
+  get compiling(): boolean {
+    return this.inflight.length > 0;
+  }
+
+  /**
+   * Compiles every batch still compiling in the background on the spot and installs it (its
+   * background result is then ignored): for a caller that will not yield to the event loop, where
+   * that result would arrive.
+   * @example if (cpu.wasmJit?.compileDue(performance.now())) cpu.wasmJit.settle();
+   */
+  settle(): void {
+    for (;;) {
+      const job = this.inflight.shift();
+      if (job === undefined) return;
+      if (job.done) continue;
+      job.done = true;
+      this.install(job.blocks, job.ids, job.loops, new WebAssembly.Module(job.bytes as BufferSource));
+    }
+  }
+
   /** Installs a background compile's result (unless poll() already compiled it on the spot; null: it failed). */
   private finish(job: Inflight, mod: WebAssembly.Module | null): void {
     const k = this.inflight.indexOf(job);

@@ -33,9 +33,10 @@ const X2APIC_ON = [
 const VEC = 0x40;
 
 /** A CPL0 long-mode machine over the flat image, with an irqchip. */
-async function machine(code: number[], options: EmulatedBackendOptions = {}, vcpus = 1) {
+async function machine(code: number[], options: EmulatedBackendOptions = {}, vcpus = 1, wasm = false) {
   const hv = new EmulatedHypervisor({ paceIdle: false, ...options });
-  const mem = GuestMemory.createShared([{ start: 0, size: FLAT.RAM_SIZE }]);
+  const spec = [{ start: 0, size: FLAT.RAM_SIZE }];
+  const mem = wasm ? GuestMemory.createWasm(spec) : GuestMemory.createShared(spec);
   buildFlatImage(mem);
   mem.writeBytes(FLAT.CODE, new Uint8Array(code));
   const vm = (await hv.createVm({ memory: mem })) as EmulatedVm;
@@ -380,6 +381,34 @@ describe('EmulatedVcpu', () => {
     expect(v.getRegs().rip).toBe(0x1001n);
     expect(runToExit(v)).toMatchObject({ kind: 'io-out', port: 0x99 });
     expect(() => v.interrupt(0x20)).not.toThrow();
+  });
+
+  it('a synchronous loop of run() calls on WebAssembly memory makes progress while a background compile is pending', async () => {
+    // mov ecx, 30M ; l: dec ecx ; jnz l ; out 0x99, al ; hlt: the loop's block is queued for the
+    // WebAssembly compiler and compiled in the background, whose result only the event loop delivers
+    const { vcpu } = await machine(
+      [...movEcx(30_000_000), 0xff, 0xc9, 0x75, 0xfc, 0xe6, 0x99, 0xf4],
+      { runSliceMs: 1000 },
+      1,
+      true,
+    );
+    const cpu = (vcpu as EmulatedVcpu).cpu;
+    expect(cpu.wasmJit).toBeDefined();
+    let exit: VcpuExit = { kind: 'interrupted' };
+    let calls = 0;
+    let idleCalls = 0;
+    let sawCompiling = false;
+    for (; calls < 2000 && exit.kind === 'interrupted'; calls++) {
+      const before = cpu.icount;
+      exit = vcpu.run();
+      if (cpu.wasmJit?.compiling) sawCompiling = true;
+      if (cpu.icount === before) idleCalls++;
+    }
+    expect(exit).toMatchObject({ kind: 'io-out', port: 0x99 });
+    expect(sawCompiling).toBe(true); // a background compile was in flight between calls
+    expect(idleCalls).toBe(0); // every call ran guest instructions
+    expect(cpu.compiledBlocks).toBeGreaterThan(0); // and the loop ran compiled (compiled on the spot)
+    expect(cpu.icount).toBeGreaterThanOrEqual(60_000_000);
   });
 
   it('HLT with interrupts off and no timer returns interrupted without spinning', async () => {

@@ -96,6 +96,9 @@ export class EmulatedVcpu implements Vcpu {
   /** Address and instruction count of the last RDTSC (busy-wait detection). */
   private pollIp = -1;
   private pollIcount = 0;
+  /** A microtask ran since run() last returned with a background compile in flight (see run()). */
+  private yielded = true;
+  private yieldArmed = false;
   private closed = false;
 
   constructor(vm: EmulatedVm, id: number, memory: GuestMemory) {
@@ -233,6 +236,25 @@ export class EmulatedVcpu implements Vcpu {
     this.check('run');
     if (this.immediateExit) return INTERRUPTED;
     if (Atomics.exchange(this.kick, KICK_WORD, 0) !== 0) return INTERRUPTED;
+    const exit = this.runLoop();
+    // while a background compile is in flight, notice whether the caller lets microtasks (and so
+    // maybe the event loop) run before it calls again
+    if (this.cpu.wasmJit?.compiling) {
+      this.yielded = false;
+      if (!this.yieldArmed) {
+        this.yieldArmed = true;
+        queueMicrotask(this.onYield);
+      }
+    }
+    return exit;
+  }
+
+  private readonly onYield = (): void => {
+    this.yielded = true;
+    this.yieldArmed = false;
+  };
+
+  private runLoop(): VcpuExit {
     const vm = this.vm;
     const cpu = this.cpu;
     const ic = this.irqchip;
@@ -240,6 +262,8 @@ export class EmulatedVcpu implements Vcpu {
     const opts = vm.options;
     const det = opts.deterministic;
     const t0 = performance.now();
+    /** Whether this call has run a slice of guest instructions yet. */
+    let ran = false;
     for (;;) {
       if (det) {
         if (cpu.icount >= this.detLimit) {
@@ -249,8 +273,15 @@ export class EmulatedVcpu implements Vcpu {
       } else {
         const now = performance.now();
         if (now - t0 >= opts.runSliceMs) return INTERRUPTED;
-        // a background compile has probably finished: its result comes through the event loop
-        if (cpu.wasmJit?.compileDue(now)) return INTERRUPTED;
+        // a background compile has probably finished: its result comes through the event loop, so
+        // return (once this call made progress) to let the caller serve it; a caller that did not
+        // yield since the last return (a synchronous loop of run() calls) would never get it, and
+        // gets it compiled here instead
+        const jit = cpu.wasmJit;
+        if (jit?.compileDue(now)) {
+          if (!this.yielded) jit.settle();
+          else if (ran) return INTERRUPTED;
+        }
       }
       if (Atomics.load(this.kick, KICK_WORD) !== 0) {
         Atomics.store(this.kick, KICK_WORD, 0);
@@ -288,6 +319,7 @@ export class EmulatedVcpu implements Vcpu {
       let exit: CpuExit;
       try {
         exit = cpu.run(budget);
+        ran = true;
       } catch (e) {
         this.account();
         return this.internalError(e);
