@@ -168,7 +168,8 @@ export class VcpuFd extends FdHandle {
   /**
    * Runs the guest until it needs the VMM (`KVM_RUN`) and decodes the exit. The returned object is
    * reused by later exits of the same kind; for `io-in` and `mmio-read` fill `data` before the next
-   * `run()`.
+   * `run()`. A `KVM_RUN` that fails with EAGAIN (an application processor woken by INIT/SIPI) is
+   * entered again; EINTR (a kick or signal) returns `interrupted`.
    * @example
    * ```ts
    * const exit = vcpu.run();
@@ -181,7 +182,10 @@ export class VcpuFd extends FdHandle {
     if (this.#pendingReply !== undefined) this.#writeReply();
     let r: number;
     try {
-      r = this.sys.ioctlFast(fd, K.KVM_RUN);
+      // EAGAIN: an application processor that waited in KVM_RUN for INIT/SIPI has received them
+      // and is runnable now; KVM wants KVM_RUN again (as QEMU and Firecracker do).
+      do r = this.sys.ioctlFast(fd, K.KVM_RUN);
+      while (r === K.EAGAIN_RESULT);
     } catch (e) {
       throw KvmError.fromSyscall(`KVM_RUN vCPU ${this.id}`, e);
     }

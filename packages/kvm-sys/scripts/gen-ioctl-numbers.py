@@ -255,6 +255,11 @@ export const WATCH_ERROR = 4;
 
 /** The addon's `ioctlFast` returns this (-EINTR) when a kick signal interrupted the ioctl. */
 export const EINTR_RESULT = -4;
+/**
+ * The addon's `ioctlFast` returns this (-EAGAIN) when the ioctl asks to be called again: KVM_RUN of
+ * an application processor that was waiting for INIT/SIPI and has just received them.
+ */
+export const EAGAIN_RESULT = -11;
 
 /** TUN/TAP ioctls (<linux/if_tun.h>), for opening a tap device through the generic `ioctl`. */
 export const TUNSETIFF = _IOW(0x54, 202, 4 /* int */);

@@ -66,8 +66,9 @@ export interface NativeAddon {
    */
   ioctl(fd: number, request: number, arg?: number | bigint | ArrayBufferView | ArrayBuffer): number;
   /**
-   * `ioctl(fd, request, 0)` for the hot path (KVM_RUN). Returns the result, or -EINTR (-4) when a
-   * signal (a kick) interrupted it; other errors throw.
+   * `ioctl(fd, request, 0)` for the hot path (KVM_RUN). Returns the result, -EINTR (-4) when a
+   * signal (a kick) interrupted it, or -EAGAIN (-11) when it asks to be called again; other errors
+   * throw.
    */
   ioctlFast(fd: number, request: number): number;
   /** `mmap(NULL, length, prot, flags, fd, offset)` as an external ArrayBuffer (unmapped only by `munmap`). */

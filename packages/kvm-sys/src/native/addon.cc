@@ -240,7 +240,8 @@ Napi::Value Ioctl(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
-// Hot path (KVM_RUN): integer argument 0, no type dispatch. EINTR is returned as -EINTR.
+// Hot path (KVM_RUN): integer argument 0, no type dispatch. EINTR and EAGAIN (the two errnos that
+// mean "call again") are returned as -EINTR / -EAGAIN; every other error throws.
 Napi::Value IoctlFast(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
     ThrowType(info.Env(), "ioctlFast(fd, request): both must be numbers");
@@ -252,7 +253,7 @@ Napi::Value IoctlFast(const Napi::CallbackInfo& info) {
   int r = ::ioctl(fd, request, 0UL);
   if (r < 0) {
     int err = errno;
-    if (err == EINTR) return Napi::Number::New(info.Env(), -EINTR);
+    if (err == EINTR || err == EAGAIN) return Napi::Number::New(info.Env(), -err);
     ThrowErrno(info.Env(), err, "ioctl", FdStr(fd) + ", " + Hex(request));
     return info.Env().Undefined();
   }

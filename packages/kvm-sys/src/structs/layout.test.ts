@@ -59,7 +59,7 @@ const constantExpr: Record<string, string> = {
   IOC_READ: '_IOC_READ',
   IFREQ_SIZE: 'sizeof(struct ifreq)',
 };
-const notInC = new Set(['WATCH_READABLE', 'WATCH_WRITABLE', 'WATCH_ERROR', 'EINTR_RESULT']);
+const notInC = new Set(['WATCH_READABLE', 'WATCH_WRITABLE', 'WATCH_ERROR', 'EINTR_RESULT', 'EAGAIN_RESULT']);
 const constants = Object.entries(Abi).filter(
   (e): e is [string, number] => typeof e[1] === 'number' && !notInC.has(e[0]),
 );
