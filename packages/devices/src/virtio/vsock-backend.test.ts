@@ -134,6 +134,7 @@ describe('Vsock over a backend of the test', () => {
     g.send({ op: VSOCK_OP.RW, srcPort: 52, dstPort: hostPort }, 'hi host');
     expect(new TextDecoder().decode(host.written[0])).toBe('hi host');
     g.send({ op: VSOCK_OP.SHUTDOWN, srcPort: 52, dstPort: hostPort, flags: 3 });
+    await new Promise((r) => setTimeout(r, 0)); // the stream ends once it has taken 'hi host'
     expect(host.ended).toBe(true);
     expect(g.received().map((p) => p.h.op)).toEqual([VSOCK_OP.RST]);
     host.push('late'); // ignored: the connection is gone

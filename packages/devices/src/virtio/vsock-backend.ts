@@ -63,7 +63,12 @@ export interface VsockHostStream {
    * that arrived before (bytes after a CONNECT line, say) is delivered from here on.
    */
   start(events: VsockStreamEvents): void;
-  /** Sends guest bytes to the host program; `done` once it has taken them (with an error if not). */
+  /**
+   * Sends guest bytes to the host program; `done` once it has taken them (with an error if not).
+   * The device has one write under way per stream (the next waits for `done`: that is its
+   * back-pressure) and leaves `bytes` untouched until `done`; after `done` it reuses their memory,
+   * so a stream that needs them longer copies them.
+   */
   write(bytes: Uint8Array, done: (error?: unknown) => void): void;
   /** Half-close: the guest sends nothing more. */
   end(): void;

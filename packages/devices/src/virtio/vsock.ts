@@ -1,6 +1,8 @@
 import { DeviceError } from '../errors.js';
+import { ChunkQueue } from './chunk-queue.js';
 import { VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
+import type { ChainReader } from './queue.js';
 import type { VsockBackend, VsockHostStream } from './vsock-backend.js';
 import {
   decodeVsockHeader,
@@ -41,10 +43,28 @@ export interface VsockOptions {
   maxConnections?: number;
   /**
    * How long a connection may wait for the other side to accept (the guest a host program's
-   * REQUEST, the host program a guest's) or to finish closing. Default 2000 ms.
+   * REQUEST, the host program a guest's) or to finish closing (a guest that shut a connection down
+   * while its host program had not taken everything). Default 2000 ms.
    */
   timeoutMs?: number;
+  /**
+   * Most bytes of memory the device holds for all connections together, half for each direction:
+   * guest bytes not yet taken by host sockets (past that, the device stops taking the guest's
+   * transmit queue until a host socket drains) and host bytes not yet read by the guest (past
+   * that, every host socket is paused). Counted in chunks of {@link VSOCK_BUFFER_CHUNK} bytes, the
+   * memory they really take. Default 32 MiB.
+   */
+  maxBufferedBytes?: number;
 }
+
+/**
+ * Size of the chunks the device buffers connection bytes in. A connection holds at most
+ * `bufAlloc + 2 * VSOCK_BUFFER_CHUNK` bytes of memory for its host socket (the guest's credit,
+ * coalesced, plus the partly used first and last chunks) and at most
+ * `64 KiB + 64 KiB + 2 * VSOCK_BUFFER_CHUNK` for the guest (the host socket is paused at 64 KiB;
+ * one more read of at most 64 KiB may be under way).
+ */
+export const VSOCK_BUFFER_CHUNK = 16 * 1024;
 
 type ConnState = 'host-connecting' | 'guest-connecting' | 'established' | 'closing';
 
@@ -62,11 +82,23 @@ interface Connection {
   rxCnt: number;
   fwdCnt: number;
   lastFwdSent: number;
-  toGuest: Uint8Array[];
-  toGuestBytes: number;
+  /** Host bytes the guest has not read yet. */
+  toGuest: ChunkQueue;
+  /** Guest bytes the host socket has not taken yet (the first `writing` of them are being written). */
+  toHost: ChunkQueue;
+  /** Bytes of `toHost` in the stream's write under way (one write at a time). */
+  writing: number;
+  /** Memory of `toGuest` / `toHost` as last counted in the device's totals. */
+  rxHeld: number;
+  txHeld: number;
   paused: boolean;
   creditRequested: boolean;
   shutdownPending: boolean;
+  /** End the host stream once `toHost` is written (the guest shut down its sending side). */
+  endAfterFlush: boolean;
+  ended: boolean;
+  /** Gone: late events and write completions are ignored. */
+  dead: boolean;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -86,9 +118,13 @@ export interface VsockStats {
   txBytes: number;
   resets: number;
   malformed: number;
+  /** Times the device stopped taking the transmit queue because host sockets did not drain. */
+  txStalls: number;
 }
 
 const HIGH_WATER = 64 * 1024;
+/** Most memory one transmitted packet can add: the largest payload across chunk boundaries. */
+const MAX_PACKET_COST = VSOCK_MAX_PAYLOAD + 2 * VSOCK_BUFFER_CHUNK;
 const MAX_CONTROL = 4096;
 const FIRST_LOCAL_PORT = 1 << 30;
 
@@ -106,9 +142,13 @@ const FIRST_LOCAL_PORT = 1 << 30;
  * Credit accounting follows the virtio-vsock spec both ways: data goes to the guest only within
  * `buf_alloc - (tx_cnt - fwd_cnt)` of its last advertisement (a CREDIT_REQUEST is sent when it runs
  * out), and the device advertises `bufAlloc` per connection, counting as forwarded only bytes the
- * host socket has taken; a guest overrunning that credit gets RST. Host sockets are paused while a
- * connection holds more than 64 KiB for the guest, so no buffer grows without bound. The device
- * imports no Node module: it works in a browser with a backend of its own.
+ * host socket has taken; a guest overrunning that credit gets RST. Guest bytes are copied into one
+ * chunked buffer per connection and written to the host socket one write at a time, so a flood of
+ * tiny packets costs its bytes, not an object per packet. Host sockets are paused while a
+ * connection holds more than 64 KiB for the guest. Both directions are also bounded in total
+ * (`maxBufferedBytes`): past it, the device leaves the guest's transmit queue alone until a host
+ * socket drains, and pauses host sockets until the guest reads. The device imports no Node
+ * module: it works in a browser with a backend of its own.
  * Queues: 0 rx, 1 tx, 2 event (the event queue is never used: no transport resets).
  *
  * @example
@@ -135,13 +175,23 @@ export class Vsock implements VirtioDevice {
     txBytes: 0,
     resets: 0,
     malformed: 0,
+    txStalls: 0,
   };
   private readonly config = new Uint8Array(8);
   private readonly bufAlloc: number;
   private readonly maxConnections: number;
   private readonly timeoutMs: number;
+  private readonly txBudget: number;
+  private readonly rxBudget: number;
   private readonly backend: VsockBackend;
   private readonly conns = new Map<string, Connection>();
+  /** Connections the guest shut down whose host socket still has bytes to take. */
+  private readonly flushing = new Set<Connection>();
+  private txHeld = 0;
+  private rxHeld = 0;
+  private txStalled = false;
+  private rxPausedAll = false;
+  private readonly txHdr = new Uint8Array(VSOCK_HDR_SIZE);
   private control: ControlPacket[] = [];
   private nextLocalPort = FIRST_LOCAL_PORT;
   private ctx?: VirtioContext;
@@ -166,6 +216,15 @@ export class Vsock implements VirtioDevice {
     this.bufAlloc = options.bufAlloc ?? 256 * 1024;
     this.maxConnections = options.maxConnections ?? 1024;
     this.timeoutMs = options.timeoutMs ?? 2000;
+    const max = options.maxBufferedBytes ?? 32 * 1024 * 1024;
+    if (!Number.isSafeInteger(max) || max < 2 * (MAX_PACKET_COST + HIGH_WATER))
+      throw new DeviceError(
+        'invalid-config',
+        'virtio-vsock',
+        `maxBufferedBytes ${max} must be an integer of at least ${2 * (MAX_PACKET_COST + HIGH_WATER)}`,
+      );
+    this.txBudget = max / 2;
+    this.rxBudget = max / 2;
     new DataView(this.config.buffer).setBigUint64(0, cid, true);
     this.ready = this.backend.listen((port, stream) => this.onHostConnect(port, stream));
     this.ready.catch(() => {});
@@ -174,6 +233,14 @@ export class Vsock implements VirtioDevice {
   /** Number of open connections. */
   get connectionCount(): number {
     return this.conns.size;
+  }
+
+  /**
+   * Bytes of memory the device holds for connections now, both directions (at most
+   * `maxBufferedBytes`).
+   */
+  get bufferedBytes(): number {
+    return this.txHeld + this.rxHeld;
   }
 
   readConfig(offset: number, data: Uint8Array): void {
@@ -189,7 +256,10 @@ export class Vsock implements VirtioDevice {
   reset(): void {
     this.ctx = undefined;
     for (const c of [...this.conns.values()]) this.drop(c);
+    for (const c of [...this.flushing]) this.drop(c);
     this.control = [];
+    this.txStalled = false;
+    this.rxPausedAll = false;
   }
 
   /** Closes every connection, then the backend (`UnixSocketVsockBackend`: the listener and its socket file). */
@@ -240,11 +310,17 @@ export class Vsock implements VirtioDevice {
       rxCnt: 0,
       fwdCnt: 0,
       lastFwdSent: 0,
-      toGuest: [],
-      toGuestBytes: 0,
+      toGuest: new ChunkQueue(VSOCK_BUFFER_CHUNK),
+      toHost: new ChunkQueue(VSOCK_BUFFER_CHUNK),
+      writing: 0,
+      rxHeld: 0,
+      txHeld: 0,
       paused: false,
       creditRequested: false,
       shutdownPending: false,
+      endAfterFlush: false,
+      ended: false,
+      dead: false,
     };
     this.conns.set(this.key(hostPort, guestPort), c);
     stream.start({
@@ -264,8 +340,84 @@ export class Vsock implements VirtioDevice {
 
   private drop(c: Connection): void {
     if (c.timer) clearTimeout(c.timer);
-    this.conns.delete(this.key(c.hostPort, c.guestPort));
+    const key = this.key(c.hostPort, c.guestPort);
+    if (this.conns.get(key) === c) this.conns.delete(key);
+    this.flushing.delete(c);
+    c.dead = true;
+    c.toGuest.clear();
+    c.toHost.clear();
+    c.writing = 0;
+    this.recount(c);
     c.stream.destroy();
+  }
+
+  /** Brings the device's memory totals up to date with `c`'s buffers, resuming what waited for memory. */
+  private recount(c: Connection): void {
+    const tx = c.toHost.capacity;
+    const rx = c.toGuest.capacity;
+    this.txHeld += tx - c.txHeld;
+    this.rxHeld += rx - c.rxHeld;
+    c.txHeld = tx;
+    c.rxHeld = rx;
+    if (this.rxPausedAll && this.rxHeld <= this.rxBudget / 2) {
+      this.rxPausedAll = false;
+      for (const k of this.conns.values()) this.updatePause(k);
+    }
+    if (this.txStalled && this.txHeld + MAX_PACKET_COST <= this.txBudget) {
+      this.txStalled = false;
+      queueMicrotask(() => this.safely(() => this.processTx()));
+    }
+  }
+
+  /** Pauses or resumes `c`'s host stream for its own backlog and the device's total. */
+  private updatePause(c: Connection): void {
+    if (c.dead) return;
+    const want = this.rxPausedAll || c.toGuest.length >= (c.paused ? HIGH_WATER / 2 : HIGH_WATER);
+    if (want === c.paused) return;
+    c.paused = want;
+    if (want) c.stream.pause();
+    else c.stream.resume();
+  }
+
+  /** Starts the next write of guest bytes to the host stream (one at a time), or ends it when asked. */
+  private flushToHost(c: Connection): void {
+    if (c.dead || c.writing > 0) return;
+    if (c.toHost.length === 0) {
+      if (c.endAfterFlush && !c.ended) {
+        c.ended = true;
+        c.stream.end();
+        if (this.flushing.delete(c) && c.timer) clearTimeout(c.timer);
+      }
+      return;
+    }
+    const chunk = c.toHost.front();
+    const n = chunk.length;
+    c.writing = n;
+    c.stream.write(chunk, (err) => {
+      if (c.dead) return;
+      if (err) {
+        if (this.live(c)) this.reset1(c);
+        else this.drop(c);
+        this.safely(() => this.processRx());
+        return;
+      }
+      c.writing = 0;
+      c.toHost.consume(n);
+      this.recount(c);
+      c.fwdCnt = (c.fwdCnt + n) >>> 0;
+      // Tell the guest about freed space once a quarter of the buffer has drained.
+      if (this.live(c) && (c.fwdCnt - c.lastFwdSent) >>> 0 >= this.bufAlloc / 4) {
+        this.queueControl({
+          hostPort: c.hostPort,
+          guestPort: c.guestPort,
+          op: VSOCK_OP.CREDIT_UPDATE,
+          flags: 0,
+          conn: c,
+        });
+        this.safely(() => this.processRx());
+      }
+      this.flushToHost(c);
+    });
   }
 
   private queueControl(p: ControlPacket): void {
@@ -330,12 +482,12 @@ export class Vsock implements VirtioDevice {
 
   private onHostData(c: Connection, d: Uint8Array): void {
     if (!this.live(c) || c.state === 'closing' || d.length === 0) return;
-    c.toGuest.push(d);
-    c.toGuestBytes += d.length;
-    if (c.toGuestBytes >= HIGH_WATER && !c.paused) {
-      c.paused = true;
-      c.stream.pause();
-    }
+    c.toGuest.push(d); // a copy: a flood of small reads costs its bytes, not an array each
+    this.recount(c);
+    if (this.rxHeld >= this.rxBudget && !this.rxPausedAll) {
+      this.rxPausedAll = true;
+      for (const k of this.conns.values()) this.updatePause(k);
+    } else this.updatePause(c);
     this.safely(() => this.processRx());
   }
 
@@ -394,7 +546,7 @@ export class Vsock implements VirtioDevice {
     for (let i = 0; i < all.length; i++) {
       const c = all[(this.rrCursor + i) % all.length];
       if (c.state !== 'established') continue;
-      if (c.toGuestBytes > 0) {
+      if (c.toGuest.length > 0) {
         if (this.credit(c) > 0) {
           this.rrCursor = (this.rrCursor + i + 1) % all.length;
           return c;
@@ -447,24 +599,19 @@ export class Vsock implements VirtioDevice {
         const p = this.control.shift()!;
         w.write(this.headerFor(p.hostPort, p.guestPort, p.op, p.flags, 0, p.conn));
       } else if (conn) {
-        const n = Math.min(chain.writableLength - VSOCK_HDR_SIZE, conn.toGuestBytes, this.credit(conn));
+        const n = Math.min(chain.writableLength - VSOCK_HDR_SIZE, conn.toGuest.length, this.credit(conn));
         w.write(this.headerFor(conn.hostPort, conn.guestPort, VSOCK_OP.RW, 0, n, conn));
         let left = n;
         while (left > 0) {
-          const head = conn.toGuest[0];
-          const k = Math.min(left, head.length);
-          w.write(head.subarray(0, k));
-          if (k === head.length) conn.toGuest.shift();
-          else conn.toGuest[0] = head.subarray(k);
-          left -= k;
+          const head = conn.toGuest.front(left);
+          w.write(head);
+          conn.toGuest.consume(head.length);
+          left -= head.length;
         }
-        conn.toGuestBytes -= n;
         conn.txCnt = (conn.txCnt + n) >>> 0;
         this.stats.rxBytes += n;
-        if (conn.paused && conn.toGuestBytes < HIGH_WATER / 2) {
-          conn.paused = false;
-          conn.stream.resume();
-        }
+        this.recount(conn);
+        this.updatePause(conn);
       }
       this.stats.rxPackets++;
       q.addUsed(mem, chain.head, w.written);
@@ -478,31 +625,44 @@ export class Vsock implements VirtioDevice {
     const ctx = this.ctx;
     if (!ctx) return;
     const q = ctx.queues[1];
+    if (!q.ready) return;
     const mem = ctx.mem;
     let used = 0;
-    for (let chain = q.pop(mem); chain; chain = q.pop(mem)) {
+    for (;;) {
+      // Host sockets are not draining: leave the guest's packets in its ring until one does
+      // (recount() calls back here), so that memory stays within the budget.
+      if (this.txHeld + MAX_PACKET_COST > this.txBudget) {
+        if (!this.txStalled) {
+          this.txStalled = true;
+          this.stats.txStalls++;
+        }
+        break;
+      }
+      const chain = q.pop(mem);
+      if (!chain) break;
       const r = chain.reader(mem);
       let h: VsockHeader | undefined;
-      let payload: Uint8Array | undefined;
-      if (r.remaining >= VSOCK_HDR_SIZE) {
-        h = decodeVsockHeader(r.read(VSOCK_HDR_SIZE));
+      if (r.readInto(this.txHdr) === VSOCK_HDR_SIZE) {
+        h = decodeVsockHeader(this.txHdr);
         if (h.len > VSOCK_MAX_PAYLOAD || h.len > r.remaining) h = undefined;
-        else if (h.op === VSOCK_OP.RW) payload = r.read(h.len);
       }
-      q.addUsed(mem, chain.head, 0);
-      used++;
       if (!h) {
+        q.addUsed(mem, chain.head, 0);
+        used++;
         this.stats.malformed++;
         continue;
       }
       this.stats.txPackets++;
-      this.handleGuestPacket(h, payload ?? new Uint8Array(0));
+      // The payload is copied out of the chain (into the connection's buffer) before it is returned.
+      this.handleGuestPacket(h, r);
+      q.addUsed(mem, chain.head, 0);
+      used++;
     }
     if (used && q.needsNotification(mem)) ctx.signalUsed(1);
     this.processRx();
   }
 
-  private handleGuestPacket(h: VsockHeader, payload: Uint8Array): void {
+  private handleGuestPacket(h: VsockHeader, payload: ChainReader): void {
     if (h.srcCid !== this.guestCid || h.dstCid !== BigInt(VSOCK_HOST_CID)) {
       this.stats.malformed++;
       return; // not from our guest, or not for the host: drop
@@ -561,29 +721,22 @@ export class Vsock implements VirtioDevice {
           else rstBack();
           return;
         }
-        const inFlight = (c.rxCnt + payload.length - c.fwdCnt) >>> 0;
+        const len = h.len;
+        const inFlight = (c.rxCnt + len - c.fwdCnt) >>> 0;
         if (inFlight > this.bufAlloc) {
           this.reset1(c); // the guest ignored our credit
           return;
         }
-        c.rxCnt = (c.rxCnt + payload.length) >>> 0;
-        this.stats.txBytes += payload.length;
-        const n = payload.length;
-        c.stream.write(payload, (err) => {
-          if (err || !this.live(c)) return;
-          c.fwdCnt = (c.fwdCnt + n) >>> 0;
-          // Tell the guest about freed space once a quarter of the buffer has drained.
-          if ((c.fwdCnt - c.lastFwdSent) >>> 0 >= this.bufAlloc / 4) {
-            this.queueControl({
-              hostPort: c.hostPort,
-              guestPort: c.guestPort,
-              op: VSOCK_OP.CREDIT_UPDATE,
-              flags: 0,
-              conn: c,
-            });
-            this.safely(() => this.processRx());
-          }
-        });
+        if (len === 0) return;
+        if (c.endAfterFlush) {
+          this.reset1(c); // data after the guest's own SHUTDOWN of its sending side
+          return;
+        }
+        const n = c.toHost.append(len, (dst) => payload.readInto(dst));
+        c.rxCnt = (c.rxCnt + n) >>> 0;
+        this.stats.txBytes += n;
+        this.recount(c);
+        this.flushToHost(c);
         return;
       }
       case VSOCK_OP.CREDIT_UPDATE:
@@ -609,16 +762,28 @@ export class Vsock implements VirtioDevice {
         }
         if ((h.flags & 3) === 3) {
           // Full shutdown: finish writing what we have, then close and confirm with RST.
-          c.stream.end();
           this.stats.resets++;
           this.queueControl({ hostPort: c.hostPort, guestPort: c.guestPort, op: VSOCK_OP.RST, flags: 0 });
           if (c.timer) clearTimeout(c.timer);
           this.conns.delete(this.key(c.hostPort, c.guestPort)); // later host data is ignored
+          c.toGuest.clear();
+          this.recount(c);
+          c.endAfterFlush = true;
+          if (c.toHost.length > 0) {
+            // The host program has not taken everything yet: give it timeoutMs to.
+            this.flushing.add(c);
+            this.armTimer(c, () => this.drop(c));
+          }
+          this.flushToHost(c);
         } else {
-          if (h.flags & VSOCK_SHUTDOWN.SEND) c.stream.end();
+          if (h.flags & VSOCK_SHUTDOWN.SEND) {
+            c.endAfterFlush = true;
+            this.flushToHost(c);
+          }
           if (h.flags & VSOCK_SHUTDOWN.RCV) {
-            c.toGuest = [];
-            c.toGuestBytes = 0;
+            c.toGuest.clear();
+            this.recount(c);
+            this.updatePause(c);
           }
         }
         return;
