@@ -77,7 +77,26 @@ export interface SerialOptions {
   inputBufferSize?: number;
   /** Called when input space becomes available after {@link Serial.enqueueInput} filled it. */
   onInputSpace?: () => void;
+  /**
+   * Characters per second at which host input reaches the receive FIFO. Default: the line's own
+   * speed, from the divisor latch and LCR (115200 / divisor baud, 10 bits a character at 8N1:
+   * 11520/s at divisor 1, 960/s at the reset divisor 12). After a quiet spell a FIFO's worth
+   * (64 characters) arrives at once.
+   */
+  inputRate?: number;
+  /** Monotonic clock in milliseconds that paces input. Default `performance.now()`. */
+  clock?: () => number;
+  /**
+   * Whether the device sets its own timer (`setTimeout`) to move paced input into the FIFO and
+   * raise the interrupt while the guest is not touching the port. Default true. A thread whose event
+   * loop does not run while the guest does (a vCPU worker that owns the port) calls
+   * {@link Serial.tick} from its run loop instead.
+   */
+  inputTimer?: boolean;
 }
+
+/** The 16550's reference clock divided by 16: the baud rate at divisor 1. */
+const BAUD_BASE = 115200;
 
 /** A bounded byte FIFO (ring buffer). */
 class ByteRing {
@@ -125,6 +144,13 @@ class ByteRing {
  * {@link Serial.droppedOutputBytes}. Input is accepted only as far as there is room
  * ({@link Serial.enqueueInput} returns the count taken), so a flood cannot grow memory.
  *
+ * Input reaches the receive FIFO as a real line delivers it: at the line's speed (the divisor
+ * latch, or `inputRate`), measured on `clock`, a FIFO's worth at once after a quiet spell. The
+ * guest's receive interrupt handler, which reads RBR while LSR.DR is set, therefore empties the
+ * FIFO and returns however much the host has buffered: a flood of input slows down to the line
+ * rate instead of keeping the guest in its handler. Input that arrives while the guest does not
+ * touch the port is moved in by the device's timer (or {@link Serial.tick}), with an interrupt.
+ *
  * @example
  * ```ts
  * import { Bus, Serial } from '@ts-vmm/devices';
@@ -150,6 +176,15 @@ export class Serial implements BusDevice {
   private readonly out: ByteRing;
   private stalled = false;
   private inputWasFull = false;
+  private readonly inputSize: number;
+  private readonly inputRate?: number;
+  private readonly clock: () => number;
+  private readonly inputTimer: boolean;
+  /** Characters the line may deliver now (at most the FIFO's free room), as of `creditAt`. */
+  private credit = SERIAL_FIFO_SIZE;
+  private creditAt: number;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
   /** Output bytes dropped because the sink was stalled and the buffer was full. */
   droppedOutputBytes = 0;
   /** Interrupts raised so far. */
@@ -173,11 +208,20 @@ export class Serial implements BusDevice {
         'serial',
         `inputBufferSize ${inSize} must be a non-negative integer`,
       );
+    const rate = options.inputRate;
+    if (rate !== undefined && !(Number.isFinite(rate) && rate > 0))
+      throw new DeviceError('invalid-config', 'serial', `inputRate ${rate} must be a positive number`);
     this.irq = options.irq;
     this.sink = options.sink;
     this.out = new ByteRing(outSize);
-    this.input = new ByteRing(inSize);
+    // Room for the host's bytes that are still "on the line" when the FIFO is free.
+    this.input = new ByteRing(inSize + SERIAL_FIFO_SIZE);
+    this.inputSize = inSize;
     this.onInputSpace = options.onInputSpace;
+    this.inputRate = rate;
+    this.clock = options.clock ?? (() => performance.now());
+    this.inputTimer = options.inputTimer ?? true;
+    this.creditAt = this.clock();
   }
 
   private get fifoEnabled(): boolean {
@@ -192,7 +236,13 @@ export class Serial implements BusDevice {
 
   /** Free room for host input: receive FIFO plus the input buffer. */
   get inputSpace(): number {
-    return Math.max(0, this.rxCapacity - this.rx.length) + this.input.free;
+    const room = this.rxCapacity + this.inputSize - this.rx.length - this.input.length;
+    return Math.max(0, Math.min(room, this.input.free));
+  }
+
+  /** Host input accepted but not yet in the receive FIFO (on its way at the line's speed). */
+  get pendingInput(): number {
+    return this.input.length;
   }
 
   /**
@@ -201,15 +251,88 @@ export class Serial implements BusDevice {
    * @example const n = com1.enqueueInput(new TextEncoder().encode('root\n'));
    */
   enqueueInput(bytes: Uint8Array): number {
-    if (this.loopback) return 0;
-    let n = 0;
-    for (; n < bytes.length; n++) {
-      if (this.rx.length < this.rxCapacity && this.input.length === 0) this.rx.push(bytes[n]);
-      else if (!this.input.push(bytes[n])) break;
-    }
+    if (this.loopback || this.closed) return 0;
+    const n = Math.min(bytes.length, this.inputSpace);
+    for (let i = 0; i < n; i++) this.input.push(bytes[i]);
     if (n < bytes.length || this.inputSpace === 0) this.inputWasFull = true;
-    if (n > 0) this.receivedData();
+    if (n > 0) this.deliver();
     return n;
+  }
+
+  /**
+   * Moves the host input that has arrived by now (at the line's speed) into the receive FIFO,
+   * raising the receive interrupt as the FIFO gets data. The device's own timer calls it; a VMM
+   * that created the device with `inputTimer: false` calls it from its run loop.
+   * @example runLoop.onIteration(() => com1.tick());
+   */
+  tick(): void {
+    if (this.input.length > 0) this.deliver();
+  }
+
+  /**
+   * Stops the input timer and drops the input not yet delivered; the device takes no more input
+   * and raises no interrupt for it. Call it before closing the interrupt line.
+   * @example com1.close(); irqLine.close();
+   */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.input.clear();
+  }
+
+  /** Characters per millisecond the line delivers. */
+  private charsPerMs(): number {
+    if (this.inputRate !== undefined) return this.inputRate / 1000;
+    const divisor = (this.dlm << 8) | this.dll || 1;
+    const word = 5 + (this.lcr & 3);
+    const stop = this.lcr & 4 ? (word === 5 ? 1.5 : 2) : 1;
+    const bits = 1 + word + (this.lcr & 8 ? 1 : 0) + stop;
+    return BAUD_BASE / divisor / bits / 1000;
+  }
+
+  /** Moves arrived input into the FIFO (an interrupt when the FIFO gets data); arms the timer for the rest. */
+  private deliver(): void {
+    if (this.loopback) return;
+    const now = this.clock();
+    const rate = this.charsPerMs();
+    const free = this.rxCapacity - this.rx.length;
+    // What the line carries at most: the room in the FIFO (a sender does not run ahead of a full
+    // FIFO; past it a real UART would overrun and lose bytes, this one holds them).
+    if (now > this.creditAt) this.credit = Math.min(free, this.credit + (now - this.creditAt) * rate);
+    else this.credit = Math.min(free, this.credit);
+    this.creditAt = now;
+    const wasEmpty = this.rx.length === 0;
+    // Into an empty FIFO, characters come a trigger level's worth at a time (as the 16550 raises
+    // its interrupt), so a steady flood costs one interrupt per batch, not one per character.
+    const need = wasEmpty ? this.batch() : 1;
+    let n = Math.min(Math.floor(this.credit), this.input.length, free);
+    if (n < need) n = 0;
+    for (let i = 0; i < n; i++) this.rx.push(this.input.shift());
+    this.credit -= n;
+    if (n > 0) this.receivedData(wasEmpty);
+    this.armTimer();
+  }
+
+  /** Characters that go into an empty FIFO together: the trigger level (or what is left). */
+  private batch(): number {
+    const level = this.fifoEnabled ? TRIGGER_LEVELS[this.fcr >> 6] : 1;
+    return Math.max(1, Math.min(level, this.input.length, this.rxCapacity));
+  }
+
+  private armTimer(): void {
+    if (!this.inputTimer || this.timer !== undefined || this.input.length === 0 || this.rx.length > 0) return;
+    // The guest has read everything it was given: wake when the next batch has arrived.
+    const ms = Math.max(1, Math.ceil((this.batch() - this.credit) / this.charsPerMs()));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      try {
+        this.tick();
+      } catch {
+        // the interrupt line went away with the VM (a VMM that did not call close())
+      }
+    }, ms);
+    (this.timer as { unref?: () => void }).unref?.(); // Node: a pending timer keeps no process alive
   }
 
   /** Bytes transmitted but not yet handed to the sink (or, without a sink, not yet taken). */
@@ -258,6 +381,7 @@ export class Serial implements BusDevice {
   }
 
   private transmit(b: number): void {
+    if (this.input.length > 0) this.deliver(); // time passes for the line whenever the guest looks
     if (this.loopback) {
       if (this.rx.length < this.rxCapacity) this.rx.push(b);
       else this.lsrErrors |= LSR_OE;
@@ -307,8 +431,8 @@ export class Serial implements BusDevice {
     return MSR_DCD | MSR_DSR | MSR_CTS | this.msrDelta;
   }
 
-  private refill(): void {
-    while (this.input.length > 0 && this.rx.length < this.rxCapacity) this.rx.push(this.input.shift());
+  /** Tells the host side there is room again, once the guest has read from a full input path. */
+  private spaceFreed(): void {
     if (this.inputWasFull && this.inputSpace > 0) {
       this.inputWasFull = false;
       this.onInputSpace?.();
@@ -322,15 +446,18 @@ export class Serial implements BusDevice {
         if (this.lcr & LCR_DLAB) return this.dll;
         if (this.rx.length === 0) return 0;
         const b = this.rx.shift();
-        this.refill();
-        // No new edge here: the guest is already servicing the receive interrupt and reads until
-        // LSR.DR clears (an edge per byte read would be one irqfd write per byte).
+        // No refill from the host buffer here: a real UART's FIFO does not refill as it is read,
+        // and refilling at once kept LSR.DR set for as long as the host had input (the guest
+        // never left its interrupt handler). Input arrives at the line's speed (deliver()).
         this.receivedData(false);
+        this.spaceFreed();
+        if (this.rx.length === 0) this.armTimer();
         return b;
       }
       case UART_REG.IER:
         return this.lcr & LCR_DLAB ? this.dlm : this.ier;
       case UART_REG.IIR_FCR: {
+        if (this.input.length > 0) this.deliver();
         const v = this.iir();
         // Reading IIR while it reports THRE clears that source.
         if ((v & 0x0f) === IIR_THRE) this.threPending = false;
@@ -341,6 +468,7 @@ export class Serial implements BusDevice {
       case UART_REG.MCR:
         return this.mcr;
       case UART_REG.LSR: {
+        if (this.input.length > 0) this.deliver();
         let v = LSR_THRE | LSR_TEMT | this.lsrErrors;
         if (this.rx.length > 0) v |= LSR_DR;
         this.lsrErrors = 0;
@@ -381,13 +509,17 @@ export class Serial implements BusDevice {
         }
         break;
       case UART_REG.IIR_FCR: {
-        if (value & FCR_CLEAR_RX || (value & FCR_ENABLE) !== (this.fcr & FCR_ENABLE)) {
+        const clear = value & FCR_CLEAR_RX || (value & FCR_ENABLE) !== (this.fcr & FCR_ENABLE);
+        if (clear) {
           this.rx.clear();
           this.timeoutPending = false;
-          this.refill();
         }
         this.fcr = value & 0xc1;
         this.receivedData(false);
+        if (clear) {
+          this.spaceFreed();
+          if (this.input.length > 0) this.deliver();
+        }
         break;
       }
       case UART_REG.LCR:
