@@ -52,6 +52,7 @@ export { DebugExit, type DebugExitOptions } from './debug-exit.js';
 export { DeviceError, type DeviceErrorKind } from './errors.js';
 export { I8042, I8042_CMD, type I8042Options } from './i8042.js';
 export type { IrqLine } from './irq.js';
+export { LogLimiter, type LogLimiterOptions } from './log-limiter.js';
 export { CMOS_REG, RTC_UIP_WINDOW_MS, Rtc, type RtcOptions } from './rtc.js';
 export {
   SERIAL_FIFO_SIZE,
@@ -119,7 +120,7 @@ export {
   Queue,
 } from './virtio/queue.js';
 export { RNG_MAX_BYTES_PER_REQUEST, Rng, type RngOptions } from './virtio/rng.js';
-export { Vsock, type VsockOptions, type VsockStats } from './virtio/vsock.js';
+export { VSOCK_BUFFER_CHUNK, Vsock, type VsockOptions, type VsockStats } from './virtio/vsock.js';
 export type { VsockBackend, VsockHostStream, VsockStreamEvents } from './virtio/vsock-backend.js';
 export {
   decodeVsockHeader,
