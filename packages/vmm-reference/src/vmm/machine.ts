@@ -10,6 +10,7 @@ import {
   type BootTimer,
   Bus,
   type I8042,
+  LogLimiter,
   type Serial,
   type SerialSink,
   type VirtioDevice,
@@ -87,12 +88,15 @@ export class Machine {
   virtioConsoleSpoke = false;
   private readonly lines: { close(): void }[] = [];
   private readonly ioEvents: IoEvent[] = [];
+  /** Device errors are guest-triggered: a burst, then about one line a second per device and kind. */
+  private deviceLog: LogLimiter | undefined;
 
   private constructor() {}
 
   static async create(o: MachineOptions): Promise<Machine> {
     const { vm, hooks, config } = o;
     const m = new Machine();
+    m.deviceLog = new LogLimiter({ write: (line) => hooks.log(line) });
     try {
       if (o.legacyHere !== false) {
         const serialIrq = vm.createInterruptLine(COM1_IRQ);
@@ -125,7 +129,13 @@ export class Machine {
       const transport = new VirtioMmioTransport(device, {
         mem: o.memory,
         irq,
-        onError: (e) => o.hooks.log(`${name}: device error: ${(e as Error).message ?? e}`),
+        onError: (e) => {
+          const line = `${name}: device error: ${(e as Error).message ?? e}`;
+          const kind = (e as { kind?: unknown }).kind;
+          const key = `${name}: device error (${typeof kind === 'string' ? kind : 'error'})`;
+          if (this.deviceLog) this.deviceLog.log(key, line);
+          else o.hooks.log(line);
+        },
       });
       this.mmio.register(slot.base, slot.size, transport, name);
       if (o.ioEvents) {
@@ -217,10 +227,12 @@ export class Machine {
     }
   }
 
-  /** Releases interrupt lines, I/O events and device backends. */
+  /** Releases interrupt lines, I/O events and device backends; reports suppressed device errors. */
   close(): void {
     for (const e of this.ioEvents.splice(0)) e.close();
     for (const v of this.virtio) v.close?.();
+    this.serial?.close(); // its input timer, before its interrupt line goes
     for (const l of this.lines.splice(0)) l.close();
+    this.deviceLog?.close();
   }
 }
