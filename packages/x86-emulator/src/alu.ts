@@ -557,15 +557,17 @@ export function bcdAdjust(c: Cpu, i: Insn): void {
       } else cf = 0;
       c.R8[0] = al;
       break;
-    case 1: // DAS
+    case 1: // DAS: CF is the borrow of the low adjustment, or set by the high one (SDM)
+      cf = 0;
       if ((al & 0xf) > 9 || af) {
+        cf = oldCf | (al < 6 ? 1 : 0);
         al = (al - 6) & 0xff;
         af = 1;
       } else af = 0;
       if (oldAl > 0x99 || oldCf) {
         al = (al - 0x60) & 0xff;
         cf = 1;
-      } else cf = 0;
+      }
       c.R8[0] = al;
       break;
     case 2: // AAA
