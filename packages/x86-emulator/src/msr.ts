@@ -108,6 +108,8 @@ export type MsrWriteHook = (value: bigint) => boolean;
 export class MsrFile {
   private readonly values = new Map<number, bigint>();
   private readonly hooks = new Map<number, MsrWriteHook>();
+  /** Indices that exist for WRMSR only (RDMSR raises #GP). */
+  private readonly writeOnly = new Set<number>();
   /** IA32_APIC_BASE (BSP, enabled, 0xfee00000). */
   apicBase = 0xfee00900n;
   /** See {@link MsrHandler}. */
@@ -136,10 +138,12 @@ export class MsrFile {
       [MSR.TSC_DEADLINE, 0n],
     ];
     for (const [k, v] of plain) this.values.set(k, v);
-    // speculation controls: accepted and without effect (nothing speculates); ARCH_CAPABILITIES is read-only
+    // speculation controls: accepted and without effect (nothing speculates); ARCH_CAPABILITIES is
+    // read-only, PRED_CMD write-only (a command register: RDMSR raises #GP, as on hardware)
     this.values.set(MSR.SPEC_CTRL, 0n);
     this.values.set(MSR.PRED_CMD, 0n);
-    this.hooks.set(MSR.PRED_CMD, () => true);
+    this.hooks.set(MSR.PRED_CMD, (v) => (v & ~1n) === 0n);
+    this.writeOnly.add(MSR.PRED_CMD);
     this.values.set(MSR.ARCH_CAPABILITIES, ARCH_CAPABILITIES_NOT_AFFECTED);
     this.hooks.set(MSR.ARCH_CAPABILITIES, () => false);
     for (let k = 0x200; k < 0x210; k++) this.values.set(k, 0n);
@@ -223,7 +227,7 @@ export class MsrFile {
         return BigInt(this.tscAux >>> 0);
     }
     const v = this.values.get(index >>> 0);
-    if (v === undefined) throw new GuestFault(VEC.GP, 0);
+    if (v === undefined || this.writeOnly.has(index >>> 0)) throw new GuestFault(VEC.GP, 0);
     return v;
   }
 
@@ -241,9 +245,16 @@ export class MsrFile {
       case MSR.TSC:
         c.tscOffset = Number(value) - c.icount * c.tscPerInstruction;
         return;
-      case MSR.APIC_BASE:
+      case MSR.APIC_BASE: {
+        // no LAPIC behind it: reserved bits (0-7, 9, the address above MAXPHYADDR) and the
+        // x2APIC enable without CPUID.1:ECX.x2APIC raise #GP, as KVM's kvm_set_apic_base
+        const x2 = (c.cpuidLookup(1, 0)[2] & (1 << 21)) !== 0;
+        const phys = c.cpuidLookup(0x80000008, 0)[0] & 0xff || 36;
+        const reserved = 0x2ffn | (x2 ? 0n : 0x400n) | ~((1n << BigInt(phys)) - 1n);
+        if ((value & reserved) !== 0n || (value & 0xc00n) === 0x400n) throw new GuestFault(VEC.GP, 0);
         this.apicBase = value;
         return;
+      }
       case MSR.EFER: {
         const v = Number(value & 0xffffn);
         if ((v & ~(EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE)) !== 0) throw new GuestFault(VEC.GP, 0);
