@@ -162,12 +162,16 @@ export function pushSeg(c: Cpu, i: Insn): void {
   push(c, i.sz, c.segSel[i.reg], 0);
 }
 
-/** POP segment register. */
+/** POP segment register (POP SS holds interrupts and debug traps off for one instruction). */
 export function popSeg(c: Cpu, i: Insn): void {
   const v = peek(c, i.sz, 0) & 0xffff;
   loadSegment(c, i.reg, v);
   addSp(c, i.sz);
-  if (i.reg === SEG.SS) c.shadow = true;
+  if (i.reg === SEG.SS) {
+    c.shadow = true;
+    c.ssShadow = true;
+    c.brk = true;
+  }
 }
 
 /** PUSHA/PUSHAD. */
@@ -225,16 +229,22 @@ export function leave(c: Cpu, i: Insn): void {
 
 const POPF_ALL = 0x3f7fd5 & ~(RFLAGS.VM | RFLAGS.VIP | RFLAGS.VIF | RFLAGS.RF);
 
-/** Applies a popped RFLAGS image with the privilege rules of POPF/IRET. */
+/**
+ * Applies a popped RFLAGS image with the privilege rules of POPF/IRET (IRET also loads RF, which a
+ * debug handler sets to step over an instruction breakpoint). With IF set afterwards the interrupt
+ * controller is asked at the next boundary.
+ */
 export function writeFlagsPriv(c: Cpu, v: number, sz: number, iret: boolean): void {
   let m = POPF_ALL;
   if (c.cpl > 0 && c.mode !== 0) m &= ~RFLAGS.IOPL;
   const iopl = (c.flagsRest >> 12) & 3;
   if (c.mode !== 0 && c.cpl > iopl) m &= ~RFLAGS.IF;
   if (iret && c.cpl === 0) m |= RFLAGS.VIF | RFLAGS.VIP;
+  if (iret && c.mode !== 0) m |= RFLAGS.RF;
   if (sz === 2) m &= 0xffff;
   const cur = c.getRflags();
   c.setRflags((cur & ~m) | (v & m));
+  if ((c.flagsRest & RFLAGS.IF) !== 0) c.irqPoll = true;
 }
 
 /** PUSHF/PUSHFD/PUSHFQ. */

@@ -20,6 +20,7 @@ import { MsrFile, type MsrHandler } from './msr.js';
 import { translate } from './paging.js';
 import { hostRandom, RandomPool, type RandomSource } from './random.js';
 import { attrToSegment, recomputeMode, segmentToAttr } from './segments.js';
+import { syscall, sysret } from './system.js';
 import { TLB_KINDS, TLB_SIZE, Tlb } from './tlb.js';
 import { ST, STATE_PAGES, WASM_JIT_THRESHOLD, WasmJit, WasmState } from './wasm-jit.js';
 import { X87 } from './x87.js';
@@ -73,9 +74,35 @@ export interface CpuOptions {
    * @example new Cpu(mem, { random: seededRandom(42) })
    */
   random?: RandomSource;
+  /**
+   * The local APIC whose task priority CR8 is (TPR bits 7:4; a platform `Lapic` is one): MOV to CR8
+   * writes the TPR and MOV from CR8 reads it. Without one CR8 is a plain register.
+   * @example new Cpu(mem, { apic: lapic })
+   */
+  apic?: { cr8: number };
+  /**
+   * The platform's interrupt controller, asked at an instruction boundary where an external
+   * interrupt can be taken (RFLAGS.IF = 1, no STI/MOV SS shadow) right after an instruction that may
+   * have opened the window (STI, POPF, IRET, MOV CR8, WRMSR): returns the vector it acknowledged
+   * (now in service), or -1. So an interrupt that waited for `sti; nop` is taken after the NOP, as
+   * on hardware. {@link Cpu.injectInterrupt} is the other way in.
+   * @example new Cpu(mem, { acceptInterrupt: () => (ic.pendingInterrupt(0) >= 0 ? ic.acknowledge(0) : -1) })
+   */
+  acceptInterrupt?: () => number;
+  /**
+   * VMCALL/VMMCALL: the hypervisor's hypercall ABI (the emulated backend gives KVM's). The handler
+   * reads its arguments from and writes its result to the CPU's registers. Without one the two
+   * instructions raise #UD, as on a machine with no hypervisor.
+   * @example new Cpu(mem, { hypercall: (c) => c.setReg(0, -1000) }) // -KVM_ENOSYS for every call
+   */
+  hypercall?: (cpu: Cpu) => void;
 }
 
 const TWO32 = 4294967296;
+/** DR6.BS: the single-step trap. */
+const DR6_BS = 0x4000;
+/** Breakpoint lengths by DR7 LEN field (00: 1 byte, 01: 2, 10: 8, 11: 4). */
+const DR7_LEN = [1, 2, 8, 4];
 /** Data-less exits are shared objects: run() allocates nothing on its common paths. */
 const EXIT_HLT: CpuExit = Object.freeze({ kind: 'hlt' });
 const EXIT_LIMIT: CpuExit = Object.freeze({ kind: 'instruction-limit' });
@@ -316,6 +343,9 @@ export class Cpu {
     this.tscSource = options.tsc ?? null;
     this.random = new RandomPool(options.random ?? hostRandom);
     this.msrs.handler = options.msrHandler ?? null;
+    this.apic = options.apic ?? null;
+    this.acceptInterrupt = options.acceptInterrupt ?? null;
+    this.hypercall = options.hypercall ?? null;
     this.resetRealMode(0xf000, 0xfff0);
   }
 
@@ -618,6 +648,7 @@ export class Cpu {
 
   /** {@link read64} off the TLB: kept out of line so the fast path inlines small. */
   private read64Slow(la: number): number {
+    if (this.dbgArmed > 0xf) this.watchAccess(la, 8, false);
     if ((la & 0xfff) <= 0xff8) {
       // one 8-byte MMIO access, not two 4-byte ones (backend hook: 8-byte MMIO exits)
       const pa = this.resolve(la, this.kR);
@@ -770,6 +801,7 @@ export class Cpu {
   }
 
   private readSlow(la: number, size: number, kindOff: number): number {
+    if (this.dbgArmed > 0xf) this.watchAccess(la, size, false);
     const o = la & 0xfff;
     if (o + size > 0x1000) {
       // crosses a page: byte at a time
@@ -793,6 +825,7 @@ export class Cpu {
   }
 
   private writeSlow(la: number, size: number, v: number, hi: number): void {
+    if (this.dbgArmed > 0xf) this.watchAccess(la, size, true);
     const o = la & 0xfff;
     if (o + size > 0x1000) {
       // check both pages first so a fault leaves memory untouched
@@ -833,6 +866,7 @@ export class Cpu {
    * are RAM and do not overlap forward; returns false to make the caller fall back to elements.
    */
   copySpan(dst: number, src: number, len: number): boolean {
+    if (this.dbgArmed > 0xf) return false; // element by element, through the breakpoint checks
     const spa = translate(this, src, this.kR);
     const sr = this.regionOf(spa);
     if (sr < 0) return false;
@@ -851,6 +885,7 @@ export class Cpu {
 
   /** Stores `count` elements of `size` bytes at linear `dst` (one page, RAM only). */
   fillSpan(dst: number, count: number, size: number, v: number, hi: number): boolean {
+    if (this.dbgArmed > 0xf) return false;
     const dpa = translate(this, dst, this.kW);
     const dr = this.regionOf(dpa);
     if (dr < 0 || dpa + count * size > this.ramEnd[dr]) return false;
@@ -1031,9 +1066,13 @@ export class Cpu {
     for (;;) {
       try {
         if (this.logAddr.length > 0) {
-          // re-execute the stopped instruction with its recorded MMIO results
+          // re-execute the stopped instruction with its recorded MMIO results (one that began
+          // with debug traps pending finishes as it began)
           this.logPos = 0;
-          this.stepOne();
+          if (this.stepping) {
+            const x = this.stepDebug();
+            if (x !== null) return x;
+          } else this.stepOne();
           this.logAddr.length = 0;
           this.logLo.length = 0;
           this.logHi.length = 0;
@@ -1073,6 +1112,10 @@ export class Cpu {
         this.icount += cur.idx;
       }
       this.cur = null;
+      // the instruction did not complete: no debug trap after it
+      this.stepping = false;
+      this.dbgTrap = 0;
+      this.dbgHeld = 0;
       this.logAddr.length = 0;
       this.logLo.length = 0;
       this.logHi.length = 0;
@@ -1085,6 +1128,9 @@ export class Cpu {
           bytes: e.bytes,
         };
       }
+      // a fault pushes RF = 1, so that the handler's IRET does not hit an instruction breakpoint
+      // on the faulting instruction again (SDM 17.3.1.1)
+      this.flagsRest |= RFLAGS.RF;
       const r = deliverException(this, e.vector, e.errorCode);
       if (r === 'shutdown') return { kind: 'shutdown' };
       return null;
@@ -1118,22 +1164,47 @@ export class Cpu {
       deliverInterrupt(this, VEC.NMI, -1, false);
       return;
     }
-    if (this.pendingIrq >= 0 && (this.flagsRest & RFLAGS.IF) !== 0 && !this.shadow) {
-      const v = this.pendingIrq;
-      this.pendingIrq = -1;
-      this.halted = false;
-      deliverInterrupt(this, v, -1, false);
+    if ((this.flagsRest & RFLAGS.IF) === 0 || this.shadow) return;
+    if (this.pendingIrq < 0) {
+      // the window opened: ask the interrupt controller (CpuOptions.acceptInterrupt)
+      this.irqPoll = false;
+      const accept = this.acceptInterrupt;
+      if (accept === null) return;
+      const v = accept();
+      if (v < 0) return;
+      this.pendingIrq = v;
     }
+    const v = this.pendingIrq;
+    this.pendingIrq = -1;
+    this.halted = false;
+    deliverInterrupt(this, v, -1, false);
   }
 
   private loop(limit: number): CpuExit {
     let prev: Block | null = null;
     const tlb = this.tlb;
     for (;;) {
-      if (this.pendingIrq >= 0 || this.pendingNmi) this.checkInterrupts();
-      this.shadow = false;
+      if (this.pendingIrq >= 0 || this.pendingNmi || this.irqPoll) this.checkInterrupts();
       if (this.halted) return EXIT_HLT;
       if (this.icount >= limit) return EXIT_LIMIT;
+      // one instruction at a time: in an STI / MOV SS shadow (interrupts are recognised after the
+      // next instruction), with RFLAGS.TF or RF set, with DR7 breakpoints armed, or single-stepped
+      // by the VMM. Every instruction that sets one of these ends its block, so compiled code never
+      // runs with one set and pays nothing for them.
+      if (
+        this.shadow ||
+        (this.flagsRest & (RFLAGS.TF | RFLAGS.RF)) !== 0 ||
+        this.dbgArmed !== 0 ||
+        this.singleStep
+      ) {
+        prev = null;
+        const x = this.stepDebug();
+        if (x !== null) return x;
+        if (this.exitReady !== null) return this.takeExit();
+        if (this.singleStep)
+          return { kind: 'debug', exception: VEC.DB, pc: this.getRip(), dr6: 0x4000n, dr7: 0n };
+        continue;
+      }
       let b: Block;
       // chained successor: same mode, privilege and translations since the link was made (for
       // blocks on global pages a CR3 reload keeps the links)
@@ -1172,7 +1243,7 @@ export class Cpu {
       }
       prev = b;
       const f = b.fn;
-      if (f !== null && !this.singleStep) {
+      if (f !== null) {
         const k = f(this, limit - this.icount);
         this.cur = null;
         this.icount += k;
@@ -1195,11 +1266,6 @@ export class Cpu {
       }
       const insns = b.insns;
       const n = insns.length;
-      if (this.singleStep) {
-        this.stepOne();
-        if (this.exitReady !== null) return this.takeExit();
-        return { kind: 'debug', exception: VEC.DB, pc: this.getRip(), dr6: 0x4000n, dr7: 0n };
-      }
       let k = 0;
       for (; k < n; k++) {
         const i = insns[k];
@@ -1215,6 +1281,110 @@ export class Cpu {
         this.brk = false;
         if (this.exitReady !== null) return this.takeExit();
       } else this.icount += n;
+    }
+  }
+
+  /**
+   * Executes one instruction with the debug architecture (SDM 17.3): an execute breakpoint at RIP
+   * (DR7, suppressed by RF) raises #DB before it; RF is cleared as it starts; after it completes,
+   * data breakpoints it hit and, when TF was set as it started, the single-step trap (DR6.BS) raise
+   * #DB, unless it delivered an interrupt or exception itself (INT n, INT3, a fault), held back one
+   * instruction by a MOV SS / POP SS shadow. SYSCALL and SYSRET look at TF after they complete (as
+   * QEMU does: no trap in the kernel when SFMASK clears TF). It also ends an STI/MOV SS shadow.
+   * Faults propagate to the caller's handler; after an exit the instruction is restarted here.
+   * Returns a `shutdown` exit on a triple fault, else null.
+   */
+  private stepDebug(): CpuExit | null {
+    if (!this.stepping) {
+      if ((this.dbgArmed & 0xf) !== 0 && (this.flagsRest & RFLAGS.RF) === 0) {
+        const hit = this.executeBreakpoints(this.ripLinear());
+        if (hit !== 0) {
+          this.dr[6] = (this.dr[6] - (this.dr[6] % 16) + hit) % 2 ** 32;
+          return deliverException(this, VEC.DB, -1) === 'shutdown' ? { kind: 'shutdown' } : null;
+        }
+      }
+      this.stepTf = (this.flagsRest & RFLAGS.TF) !== 0;
+      this.stepDeliveries = this.deliveries;
+      this.flagsRest &= ~RFLAGS.RF;
+      this.stepping = true;
+    }
+    this.shadow = false;
+    this.ssShadow = false;
+    const b = this.getBlock();
+    const i = b.insns[0];
+    this.cur = i;
+    this.rip = i.next;
+    i.fn(this, i);
+    this.cur = null;
+    this.icount++;
+    this.interpretedInstructions++;
+    this.brk = false;
+    this.stepping = false;
+    let trap = this.dbgTrap;
+    this.dbgTrap = 0;
+    const tf = i.fn === syscall || i.fn === sysret ? (this.flagsRest & RFLAGS.TF) !== 0 : this.stepTf;
+    if (tf && this.deliveries === this.stepDeliveries) trap |= DR6_BS;
+    if (this.ssShadow) {
+      this.dbgHeld |= trap;
+      return null;
+    }
+    trap |= this.dbgHeld;
+    this.dbgHeld = 0;
+    if (trap === 0) return null;
+    let dr6 = this.dr[6];
+    if ((trap & 0xf) !== 0) dr6 = dr6 - (dr6 % 16) + (trap & 0xf);
+    if ((trap & DR6_BS) !== 0 && Math.floor(dr6 / DR6_BS) % 2 === 0) dr6 += DR6_BS;
+    this.dr[6] = dr6;
+    return deliverException(this, VEC.DB, -1) === 'shutdown' ? { kind: 'shutdown' } : null;
+  }
+
+  /** DR6 bits B0-B3 of the execute breakpoints armed at linear address `la`. */
+  private executeBreakpoints(la: number): number {
+    let hit = 0;
+    for (let n = 0; n < 4; n++) if ((this.dbgArmed & (1 << n)) !== 0 && this.dr[n] === la) hit |= 1 << n;
+    return hit;
+  }
+
+  /**
+   * Applies DR7 (and DR0-DR3): which breakpoints are armed. Execute breakpoints (R/W = 00) and data
+   * breakpoints (01 write, 11 read/write) count; I/O breakpoints (10) are not supported. The TLB is
+   * flushed: a page holding a data breakpoint never enters it, so every access there takes the slow
+   * path, which checks the breakpoints.
+   * @example cpu.dr[0] = 0x401000; cpu.dr[7] = 0x1; cpu.setDebugControl();
+   */
+  setDebugControl(): void {
+    const d7 = this.dr[7] % 2 ** 32;
+    let armed = 0;
+    for (let n = 0; n < 4; n++) {
+      if (((d7 >>> (2 * n)) & 3) === 0) continue;
+      const rw = (d7 >>> (16 + 4 * n)) & 3;
+      if (rw === 0) armed |= 1 << n;
+      else if (rw !== 2) armed |= 0x10 << n;
+    }
+    this.dbgArmed = armed;
+    this.tlb.flushAll();
+    this.brk = true;
+  }
+
+  /** Whether linear page `page` holds an armed data breakpoint (it must not enter the TLB). */
+  watchedPage(page: number): boolean {
+    for (let n = 0; n < 4; n++) {
+      if ((this.dbgArmed & (0x10 << n)) === 0) continue;
+      const a = this.dr[n];
+      if (a - (a & 0xfff) === page) return true;
+    }
+    return false;
+  }
+
+  /** Data breakpoints: notes (in {@link Cpu.dbgTrap}) the armed ones an access of `size` bytes at `la` hits. */
+  private watchAccess(la: number, size: number, write: boolean): void {
+    const d7 = this.dr[7] % 2 ** 32;
+    for (let n = 0; n < 4; n++) {
+      if ((this.dbgArmed & (0x10 << n)) === 0) continue;
+      if (!write && ((d7 >>> (16 + 4 * n)) & 3) === 1) continue;
+      const len = DR7_LEN[(d7 >>> (18 + 4 * n)) & 3];
+      const a = this.dr[n] - (this.dr[n] & (len - 1));
+      if (la < a + len && a < la + size) this.dbgTrap |= 1 << n;
     }
   }
 

@@ -81,6 +81,8 @@ import { shiftE, shxd } from './shift.js';
 import { sse, sseState } from './sse.js';
 import { cmps, ins, lods, movs, outs, scas, stos } from './string.js';
 import {
+  arpl,
+  bound,
   cldStd,
   cli,
   clts,
@@ -105,6 +107,7 @@ import {
   swapgs,
   syscall,
   sysret,
+  vmcall,
   wbinvd,
   wrmsr,
   xlat,
@@ -468,11 +471,21 @@ export function decodeOne(c: Cpu, ip: number, l: number): Insn {
         case 0x61:
           if (!code64) fn = popa;
           break;
+        case 0x62:
+          // BOUND r, m16&16 / m32&32 (64-bit mode: the EVEX prefix, not implemented)
+          if (code64) break;
+          modrm(i, seg);
+          if (i.mem) fn = bound;
+          break;
         case 0x63:
+          modrm(i, seg);
           if (code64) {
-            modrm(i, seg);
             i.op = 4;
             fn = movsx;
+          } else {
+            // ARPL r/m16, r16
+            i.sz = 2;
+            fn = arpl;
           }
           break;
         case 0x68:
@@ -955,6 +968,12 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
       if (r === 7 && rm === 1) {
         i.op = 1;
         return rdtsc;
+      }
+      if ((r === 0 || r === 3) && rm === 1) {
+        // VMCALL (0f 01 c1) / VMMCALL (0f 01 d9): hypercalls
+        i.op = r === 0 ? 0 : 1;
+        ends = true;
+        return vmcall;
       }
       return null;
     }

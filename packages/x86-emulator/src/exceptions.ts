@@ -73,6 +73,7 @@ export function deliverException(c: Cpu, vector: number, errorCode: number): 'ok
  */
 export function deliverInterrupt(c: Cpu, vector: number, errorCode: number, soft: boolean): void {
   c.halted = false;
+  c.deliveries++;
   if ((c.cr0 & CR0.PE) === 0) {
     deliverReal(c, vector);
     return;

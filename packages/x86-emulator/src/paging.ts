@@ -3,8 +3,12 @@
  * updates, global pages, 4 MiB / 2 MiB / 1 GiB pages. A successful walk fills the software TLB for
  * the access kind that asked; a failed one raises #PF with the architectural error code and CR2.
  *
- * Not modelled: reserved-bit checks (#PF with RSVD), SMEP/SMAP/PKU (not advertised), PCID (CR3 low
- * bits are ignored), PSE-36.
+ * Reserved bits (SDM 4.5, 4.4, 4.3) raise #PF with P and RSVD set: physical-address bits from
+ * MAXPHYADDR (CPUID 0x80000008 EAX[7:0]) to 51 (to 62 in PAE entries), bit 63 when EFER.NXE = 0,
+ * PS in a PML4E, the address bits below a large page's frame (bits 20:13 of a 2 MiB, 29:13 of a
+ * 1 GiB page, 21 of a 4 MiB one). PAE PDPTEs are not checked (hardware checks them on CR3 loads).
+ *
+ * Not modelled: SMEP/SMAP/PKU (not advertised), PCID (CR3 low bits are ignored), PSE-36.
  *
  * @example
  * ```ts
@@ -23,9 +27,10 @@ const touched = new Float64Array(4);
 let leafGlobal = false;
 let leafLarge = false;
 
-function pageFault(c: Cpu, la: number, present: boolean, access: number, user: boolean): never {
+function pageFault(c: Cpu, la: number, present: boolean, access: number, user: boolean, rsvd = false): never {
   c.cr2 = la;
   let code = present ? PFERR.P : 0;
+  if (rsvd) code |= PFERR.RSVD;
   if (access === 1) code |= PFERR.W;
   if (user) code |= PFERR.U;
   if (access === 2 && (c.efer & EFER.NXE) !== 0) code |= PFERR.I;
@@ -57,6 +62,22 @@ function setAccessed(c: Cpu, n: number, leafAddr: number, write: boolean, wide: 
   void wide;
 }
 
+/** Cached reserved high-word bits for a CPUID table: bits 51:MAXPHYADDR of an entry (bits 19:M-32 of its high half). */
+let physTable: unknown = null;
+let physHi = 0;
+
+/** Reserved bits of an entry's high half from the physical-address width (4-level: up to bit 51; PAE: up to 62). */
+function reservedHi(c: Cpu, pae: boolean): number {
+  if (c.cpuid !== physTable) {
+    physTable = c.cpuid;
+    const m = c.cpuidLookup(0x80000008, 0)[0] & 0xff;
+    const bits = m >= 32 && m <= 52 ? m : 36;
+    physHi = (0xfffff & ~((1 << (bits - 32)) - 1)) >>> 0;
+  }
+  const hi = pae ? physHi | 0x7ff00000 : physHi;
+  return (c.efer & EFER.NXE) !== 0 ? hi : (hi | 0x80000000) >>> 0;
+}
+
 function walk64(c: Cpu, la: number, access: number, user: boolean): number {
   const u = la < 0 ? la + TWO48 : la;
   let table = Math.floor(c.cr3 / 4096) * 4096;
@@ -65,6 +86,7 @@ function walk64(c: Cpu, la: number, access: number, user: boolean): number {
   let us = 1;
   let nx = 0;
   const nxe = (c.efer & EFER.NXE) !== 0;
+  const rsvd = reservedHi(c, false) | 0;
   let shift = 39;
   let n = 0;
   for (;;) {
@@ -73,6 +95,12 @@ function walk64(c: Cpu, la: number, access: number, user: boolean): number {
     const lo = c.physRead32(ea);
     const hi = c.physRead32(ea + 4);
     if ((lo & 1) === 0) pageFault(c, la, false, access, user);
+    if (
+      (hi & rsvd) !== 0 ||
+      ((lo & 0x80) !== 0 &&
+        (shift === 39 || (lo & (shift === 30 ? 0x3fffe000 : shift === 21 ? 0x1fe000 : 0)) !== 0))
+    )
+      pageFault(c, la, true, access, user, true);
     touched[n++] = ea;
     rw &= (lo >> 1) & 1;
     us &= (lo >> 2) & 1;
@@ -95,6 +123,7 @@ function walk64(c: Cpu, la: number, access: number, user: boolean): number {
 
 function walkPae(c: Cpu, la: number, access: number, user: boolean): number {
   const nxe = (c.efer & EFER.NXE) !== 0;
+  const rsvd = reservedHi(c, true) | 0;
   const pdpte = ((c.cr3 & 0xffffffe0) >>> 0) + ((la >>> 30) & 3) * 8;
   const plo = c.physRead32(pdpte);
   const phi = c.physRead32(pdpte + 4);
@@ -110,6 +139,8 @@ function walkPae(c: Cpu, la: number, access: number, user: boolean): number {
     const lo = c.physRead32(ea);
     const hi = c.physRead32(ea + 4);
     if ((lo & 1) === 0) pageFault(c, la, false, access, user);
+    if ((hi & rsvd) !== 0 || (shift === 21 && (lo & 0x80) !== 0 && (lo & 0x1fe000) !== 0))
+      pageFault(c, la, true, access, user, true);
     touched[n++] = ea;
     rw &= (lo >> 1) & 1;
     us &= (lo >> 2) & 1;
@@ -133,6 +164,7 @@ function walk32(c: Cpu, la: number, access: number, user: boolean): number {
   if ((pde & 1) === 0) pageFault(c, la, false, access, user);
   touched[0] = pdeAddr;
   if ((pde & 0x80) !== 0 && (c.cr4 & CR4.PSE) !== 0) {
+    if ((pde & 0x200000) !== 0) pageFault(c, la, true, access, user, true);
     checkPerms(c, la, access, user, (pde >> 1) & 1, (pde >> 2) & 1, 0);
     setAccessed(c, 1, pdeAddr, access === 1, false);
     leafGlobal = (pde & 0x100) !== 0 && (c.cr4 & CR4.PGE) !== 0;
@@ -180,7 +212,12 @@ export function translate(c: Cpu, la: number, kindOff: number): number {
   const region = c.regionOf(pa);
   if (region >= 0) {
     const physPage = pa - (pa % 4096);
-    if (access !== 1 || c.blocks.codePage[physPage / 4096] !== 1) {
+    // no write entries for code pages (self-modifying code), no data entries for a page holding a
+    // data breakpoint (every access there goes through the CPU's checks)
+    if (
+      (access !== 1 || c.blocks.codePage[physPage / 4096] !== 1) &&
+      (c.dbgArmed <= 0xf || access === 2 || !c.watchedPage(la - (la & 0xfff)))
+    ) {
       if (leafLarge) c.tlb.hasLarge = true;
       c.tlb.fill(kindOff, la - (la & 0xfff), region, physPage - c.regionStart(region), physPage, leafGlobal);
     }

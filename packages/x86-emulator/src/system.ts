@@ -31,6 +31,8 @@ import {
 } from './segments.js';
 
 const TWO32 = 4294967296;
+/** IA32_APIC_BASE global enable. */
+const APIC_BASE_ENABLE = 0x800n;
 
 function requireCpl0(c: Cpu): void {
   if (c.cpl !== 0) throw new GuestFault(VEC.GP, 0);
@@ -55,6 +57,7 @@ export function sti(c: Cpu, _i: Insn): void {
   if (c.mode !== 0 && c.cpl > iopl(c)) throw new GuestFault(VEC.GP, 0);
   if ((c.flagsRest & RFLAGS.IF) === 0) c.shadow = true;
   c.flagsRest |= RFLAGS.IF;
+  c.irqPoll = true;
   c.brk = true;
 }
 
@@ -80,6 +83,8 @@ export function cpuid(c: Cpu, _i: Insn): void {
   if (c.R[0] >>> 0 === 1) {
     // OSXSAVE mirrors CR4; APIC id stays as configured
     if ((c.cr4 & CR4.OSXSAVE) !== 0 && (ecx & (1 << 26)) !== 0) ecx |= 1 << 27;
+    // the APIC bit follows IA32_APIC_BASE's global enable (as on hardware and KVM)
+    if ((c.msrs.apicBase & APIC_BASE_ENABLE) === 0n) edx &= ~(1 << 9);
     ebx >>>= 0;
   }
   edx >>>= 0;
@@ -106,11 +111,24 @@ export function rdmsr(c: Cpu, _i: Insn): void {
   setR(c, 2, 0, 4, Number(v >> 32n), 0);
 }
 
-/** WRMSR. */
+/** WRMSR (an APIC write may have made an interrupt deliverable: look at the controller after it). */
 export function wrmsr(c: Cpu, _i: Insn): void {
   requireCpl0(c);
   const v = (BigInt(c.R[4] >>> 0) << 32n) | BigInt(c.R[0] >>> 0);
   c.msrs.write(c.R[2] >>> 0, v);
+  c.irqPoll = true;
+  c.brk = true;
+}
+
+/**
+ * VMCALL (op 0) / VMMCALL (op 1): a hypercall to the platform ({@link CpuOptions.hypercall}); #UD
+ * without one, as on a machine with no hypervisor.
+ */
+export function vmcall(c: Cpu, _i: Insn): void {
+  const h = c.hypercall;
+  if (h === null) throw new GuestFault(VEC.UD);
+  h(c);
+  c.irqPoll = true;
   c.brk = true;
 }
 
@@ -167,7 +185,7 @@ export function movCr(c: Cpu, i: Insn): void {
         v = c.cr4 >>> 0;
         break;
       case 8:
-        v = c.cr8;
+        v = c.apic !== null ? c.apic.cr8 & 15 : c.cr8;
         break;
       default:
         throw new GuestFault(VEC.UD);
@@ -195,15 +213,22 @@ export function movCr(c: Cpu, i: Insn): void {
       writeCr4(c, lo);
       return;
     case 8:
+      // CR8 is the APIC's TPR[7:4]: a lower priority may let a pending interrupt in
       if ((lo & ~15) !== 0 || hi !== 0) throw new GuestFault(VEC.GP, 0);
       c.cr8 = lo;
+      if (c.apic !== null) c.apic.cr8 = lo;
+      c.irqPoll = true;
+      c.brk = true;
       return;
     default:
       throw new GuestFault(VEC.UD);
   }
 }
 
-/** MOV DRn, reg (op 1) / MOV reg, DRn (op 0). Breakpoints are stored, not acted on. */
+/**
+ * MOV DRn, reg (op 1) / MOV reg, DRn (op 0). DR0-DR3 and DR7 arm breakpoints
+ * ({@link Cpu.setDebugControl}); DR6 reads with its fixed bits set.
+ */
 export function movDr(c: Cpu, i: Insn): void {
   requireCpl0(c);
   let n = i.reg;
@@ -219,7 +244,10 @@ export function movDr(c: Cpu, i: Insn): void {
     if (n === 7) v = (v | 0x400) >>> 0;
     setR(c, i.rm, 0, sz, v | 0, sz === 8 ? Math.floor(v / TWO32) | 0 : 0);
   } else {
-    c.dr[n] = (sz === 8 ? c.R[i.rm * 2 + 1] * TWO32 : 0) + (c.R[i.rm * 2] >>> 0);
+    const hi = sz === 8 ? c.R[i.rm * 2 + 1] : 0;
+    if (n >= 6 && hi !== 0) throw new GuestFault(VEC.GP, 0); // DR6/DR7 bits 63:32 are reserved
+    c.dr[n] = hi * TWO32 + (c.R[i.rm * 2] >>> 0);
+    if (n !== 6) c.setDebugControl();
   }
 }
 
@@ -253,6 +281,7 @@ export function descTable(c: Cpu, i: Insn): void {
     if (c.code64) {
       const lo = c.read64(la + 2);
       base = c.tHi * TWO32 + (lo >>> 0);
+      if (base < -(2 ** 47) || base >= 2 ** 47) throw new GuestFault(VEC.GP, 0); // non-canonical
     } else {
       base = c.read32(la + 2);
       if (i.sz === 2) base &= 0xffffff;
@@ -301,8 +330,11 @@ export function group6(c: Cpu, i: Insn): void {
       const type = a & 0x1f;
       if (i.op === 2 ? type !== 2 : type !== 9 && type !== 1) throw new GuestFault(VEC.GP, sel & 0xfffc);
       if ((a & 0x80) === 0) throw new GuestFault(VEC.NP, sel & 0xfffc);
+      const base = descBase();
+      // long mode: the 16-byte descriptor's base must be canonical
+      if (c.longMode && (base < -(2 ** 47) || base >= 2 ** 47)) throw new GuestFault(VEC.GP, sel & 0xfffc);
       c.segSel[seg] = sel;
-      c.segBase[seg] = descBase();
+      c.segBase[seg] = base;
       c.segLimit[seg] = descLimit();
       c.segAttr[seg] = a | (i.op === 3 ? 2 : 0);
       if (i.op === 3) c.writeSys(desc.addr + 4, 4, desc.hi | 0x200);
@@ -463,6 +495,7 @@ export function movToSeg(c: Cpu, i: Insn): void {
   loadSegment(c, i.reg, v);
   if (i.reg === SEG.SS) {
     c.shadow = true;
+    c.ssShadow = true;
     c.brk = true;
   }
 }
@@ -492,6 +525,42 @@ export function xlat(c: Cpu, i: Insn): void {
   else if (i.asz === 2) off &= 0xffff;
   const la = c.code64 ? off + c.segEff[i.seg] : (off + c.segEff[i.seg]) >>> 0;
   c.R8[0] = c.read8(la);
+}
+
+/**
+ * ARPL r/m16, r16 (63, outside 64-bit mode): raises the destination selector's RPL to the source's,
+ * ZF = 1 when it did. #UD in real and virtual-8086 mode.
+ */
+export function arpl(c: Cpu, i: Insn): void {
+  if (c.mode === 0 || (c.flagsRest & RFLAGS.VM) !== 0) throw new GuestFault(VEC.UD);
+  const la = i.mem ? ea(c, i) : 0;
+  const d = i.mem ? c.readW(la, 2) : c.R16[i.rm * 4];
+  const s = c.R16[i.reg * 4];
+  const f = arithFlags(c);
+  if ((d & 3) < (s & 3)) {
+    const v = (d & ~3) | (s & 3);
+    if (i.mem) c.write16(la, v);
+    else c.R16[i.rm * 4] = v;
+    setArithFlags(c, f | 0x40);
+  } else setArithFlags(c, f & ~0x40);
+}
+
+/** BOUND r16/32, m16&16 / m32&32 (62, outside 64-bit mode): #BR when the signed index is outside [lower, upper]. */
+export function bound(c: Cpu, i: Insn): void {
+  const la = ea(c, i);
+  let idx: number;
+  let lo: number;
+  let hi: number;
+  if (i.sz === 2) {
+    idx = (c.R16[i.reg * 4] << 16) >> 16;
+    lo = (c.read16(la) << 16) >> 16;
+    hi = (c.read16(la + 2) << 16) >> 16;
+  } else {
+    idx = c.R[i.reg * 2];
+    lo = c.read32(la) | 0;
+    hi = c.read32(la + 4) | 0;
+  }
+  if (idx < lo || idx > hi) throw new GuestFault(VEC.BR);
 }
 
 /** RDPMC / other privileged counters: #GP. */
