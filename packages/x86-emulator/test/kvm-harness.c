@@ -1,11 +1,16 @@
 /*
- * KVM side of the differential tester. Reads from stdin:
+ * KVM side of the differential tester and of the conformance programs. Reads from stdin:
  *   u32 magic 'XDT1', u32 base_len, base_len bytes (the low image: page tables, GDT, IDT, stubs, TSS)
- *   then cases: u32 code_len (0 ends), u32 mode (0: 64-bit, 1: 32-bit compatibility mode), code bytes, 4096 data bytes, 18 u64 (16 GPRs in kvm_regs
- *   order rax rbx rcx rdx rsi rdi rsp rbp r8..r15, rip, rflags), 256 xmm bytes, u32 mxcsr.
+ *   then cases: u32 code_len (0 ends), u32 mode (0: 64-bit CPL3, 1: 32-bit compatibility mode CPL3,
+ *   2: 64-bit CPL0), code bytes, 4096 data bytes, 18 u64 (16 GPRs in kvm_regs order rax rbx rcx rdx
+ *   rsi rdi rsp rbp r8..r15, rip, rflags), 256 xmm bytes, u32 mxcsr, 128 x87 bytes (ST0-7 in 16-byte
+ *   FXSAVE slots, the MMX registers' home), u16 fsw, u16 abridged ftw.
  * Writes per case: u32 kind (0 done, 1 exception, 2 other), u32 microseconds in KVM_RUN, u64 mmio address,
- *   18 u64 regs, 6 u64 frame (err, rip, cs, rflags, rsp, ss), 4096 data bytes, 256 xmm bytes, u32 mxcsr, u32 pad.
- * The guest runs at CPL3 in 64-bit mode (natively on PVM/KVM); an MMIO write ends each case.
+ *   18 u64 regs, 6 u64 frame (err, rip, cs, rflags, rsp, ss), 4096 data bytes, 256 xmm bytes, u32 mxcsr,
+ *   u32 pad, 128 x87 bytes, u16 fsw, u16 abridged ftw, u32 pad.
+ * `--irqchip` gives the VM KVM's in-kernel irqchip (a LAPIC at 0xfee00000); `--no-x2apic` hides
+ * x2APIC (CPUID.1:ECX bit 21) from the guest.
+ * The guest runs natively on PVM/KVM; an MMIO write ends each case.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,7 +71,12 @@ static struct kvm_segment seg(uint16_t sel, uint8_t type, uint8_t dpl, uint8_t l
   return s;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  int irqchip = 0, no_x2apic = 0;
+  for (int k = 1; k < argc; k++) {
+    if (strcmp(argv[k], "--irqchip") == 0) irqchip = 1;
+    else if (strcmp(argv[k], "--no-x2apic") == 0) no_x2apic = 1;
+  }
   int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (kvm < 0) die("open /dev/kvm");
   int vm = ioctl(kvm, KVM_CREATE_VM, 0);
@@ -75,6 +85,7 @@ int main(void) {
   if (ram == MAP_FAILED) die("mmap");
   struct kvm_userspace_memory_region region = {.slot = 0, .guest_phys_addr = 0, .memory_size = RAM_SIZE, .userspace_addr = (uint64_t)ram};
   if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) die("KVM_SET_USER_MEMORY_REGION");
+  if (irqchip && ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0) die("KVM_CREATE_IRQCHIP");
   int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
   if (vcpu < 0) die("KVM_CREATE_VCPU");
   int runsz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -85,6 +96,8 @@ int main(void) {
     struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(struct kvm_cpuid_entry2));
     cpuid->nent = n;
     if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) die("KVM_GET_SUPPORTED_CPUID");
+    for (unsigned k = 0; k < cpuid->nent; k++)
+      if (no_x2apic && cpuid->entries[k].function == 1) cpuid->entries[k].ecx &= ~(1u << 21);
     if (ioctl(vcpu, KVM_SET_CPUID2, cpuid) < 0) die("KVM_SET_CPUID2");
   }
   struct sigaction sa;
@@ -128,7 +141,14 @@ int main(void) {
     if (code_len > sizeof code) die("code too long");
     uint32_t mode;
     rd(&mode, 4);
-    sregs.cs = mode == 1 ? seg(0x3b, 11, 3, 0, 1) : seg(0x23, 11, 3, 1, 0);
+    if (mode == 2) {
+      struct kvm_segment kds = seg(0x10, 3, 0, 0, 1);
+      sregs.cs = seg(0x08, 11, 0, 1, 0);
+      sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = kds;
+    } else {
+      sregs.cs = mode == 1 ? seg(0x3b, 11, 3, 0, 1) : seg(0x23, 11, 3, 1, 0);
+      sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = ds;
+    }
     rd(code, code_len);
     memcpy(ram + CODE, code, code_len);
     rd(ram + DATA, 4096);
@@ -140,8 +160,13 @@ int main(void) {
     uint8_t *xb = (uint8_t *)xs.region;
     rd(xb + 160, 256);
     rd(xb + 24, 4);
+    rd(xb + 32, 128);
+    rd(xb + 2, 2); /* FSW */
+    uint16_t ftw;
+    rd(&ftw, 2);
     xb[0] = 0x7f; xb[1] = 0x03; /* FCW */
-    xb[2] = 0; xb[3] = 0; xb[4] = 0; /* FSW, FTW */
+    xb[4] = ftw & 0xff; /* abridged FTW */
+    memset(xb + 6, 0, 18); /* FOP, FIP, FDP */
     xb[512] |= 3; /* XSTATE_BV: x87 | SSE */
     if (ioctl(vcpu, KVM_SET_XSAVE, &xs) < 0) die("KVM_SET_XSAVE");
     if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0) die("KVM_SET_SREGS");
@@ -196,6 +221,9 @@ int main(void) {
     memcpy(&mx[0], xb + 24, 4);
     mx[1] = 0;
     wr(mx, 8);
+    wr(xb + 32, 128);
+    uint16_t fx[4] = {(uint16_t)(xb[2] | (xb[3] << 8)), xb[4], 0, 0};
+    wr(fx, 8);
   }
   return 0;
 }

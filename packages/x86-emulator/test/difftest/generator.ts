@@ -629,6 +629,12 @@ export interface GenCase {
   xmm: Uint8Array;
   /** 32-bit compatibility-mode code (EBP holds the data page address). */
   compat?: boolean;
+  /** 64-bit code at CPL0 (the conformance programs; generated cases run at CPL3). */
+  kernel?: boolean;
+  /** Initial ST0-7 in 16-byte FXSAVE slots (default zeros), x87 status word and abridged tag word. */
+  x87?: Uint8Array;
+  fsw?: number;
+  ftw?: number;
 }
 
 /** Generates a case of about `n` instructions. */

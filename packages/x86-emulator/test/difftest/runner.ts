@@ -1,8 +1,9 @@
 /**
  * Differential tester: runs generated instruction sequences at CPL3 in 64-bit mode on this emulator
  * and on /dev/kvm (native silicon here), and compares general registers, RFLAGS (masking flags
- * left undefined), RIP, the data page, XMM registers and MXCSR; exceptions by vector, error code
- * and faulting RIP.
+ * left undefined), RIP, the data page, XMM registers, MXCSR and the x87/MMX registers (with the
+ * x87 status and tag words); exceptions by vector, error code, faulting RIP and the RFLAGS image
+ * pushed (RF included).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Sregs } from '@ts-vmm/hypervisor';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Cpu } from '../../src/index.js';
 import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, hasErrorCode } from '../../src/testing.js';
@@ -34,7 +36,7 @@ const REG_NAMES = [
   'r14',
   'r15',
 ];
-const OUT_SIZE = 8 + 8 + 18 * 8 + 6 * 8 + 4096 + 256 + 8;
+const OUT_SIZE = 8 + 8 + 18 * 8 + 6 * 8 + 4096 + 256 + 8 + 128 + 8;
 
 /** Whether /dev/kvm can be opened. */
 export function hasKvm(): boolean {
@@ -47,7 +49,7 @@ export function hasKvm(): boolean {
   }
 }
 
-/** Compiles the C harness once (cached by source hash). */
+/** Compiles the C harness once (cached by source hash); `--irqchip` gives its VM KVM's in-kernel irqchip. */
 export function harnessBinary(): string {
   const src = readFileSync(join(here, '..', 'kvm-harness.c'));
   const h = createHash('sha256').update(src).digest('hex').slice(0, 16);
@@ -69,6 +71,11 @@ export interface Outcome {
   data: Uint8Array;
   xmm: Uint8Array;
   mxcsr: number;
+  /** ST0-7 (the MMX registers' home) in 16-byte FXSAVE slots. */
+  x87: Uint8Array;
+  fsw: number;
+  /** Abridged tag word (bit set: register valid). */
+  ftw: number;
 }
 
 /** A difference between KVM and the emulator. */
@@ -93,6 +100,7 @@ export function assembleCases(cases: GenCase[]): Uint8Array[] {
   const dir = mkdtempSync(join(tmpdir(), 'x86dt-'));
   try {
     const done = `mov byte ptr [${FLAT.MMIO_BASE + FLAT.DONE}], al`;
+    // 64-bit code: the harness and the emulator run the cases at FLAT.CODE
     const src = cases.map((c, k) => `c${k}:\n.code${c.compat ? 32 : 64}\n${c.asm}\n ${done}`).join('\n');
     writeFileSync(join(dir, 'a.s'), `.intel_syntax noprefix\n.code64\n${src}\nc_end:\n`);
     execFileSync('as', ['--64', '-o', join(dir, 'a.o'), join(dir, 'a.s')]);
@@ -124,16 +132,35 @@ function initialFlags(c: GenCase): bigint {
   return 0x202n | BigInt(Number(c.regs[0] & 0x8d5n));
 }
 
-export function runKvm(base: Uint8Array, cases: GenCase[], codes: Uint8Array[]): Outcome[] {
+/** Harness mode of a case: 0 64-bit CPL3, 1 compatibility mode CPL3, 2 64-bit CPL0. */
+function harnessMode(c: GenCase): number {
+  return c.kernel ? 2 : c.compat ? 1 : 0;
+}
+
+/** The x87 state a case starts with: its own, or empty registers with TOP = 0. */
+function x87Of(c: GenCase): { x87: Uint8Array; fsw: number; ftw: number } {
+  return { x87: c.x87 ?? new Uint8Array(128), fsw: c.fsw ?? 0, ftw: c.ftw ?? 0 };
+}
+
+/**
+ * Runs `cases` (assembled as `codes`) under /dev/kvm; `irqchip` gives the VM KVM's in-kernel
+ * irqchip, `noX2apic` hides x2APIC from its CPUID.
+ */
+export function runKvm(
+  base: Uint8Array,
+  cases: GenCase[],
+  codes: Uint8Array[],
+  options: { irqchip?: boolean; noX2apic?: boolean } = {},
+): Outcome[] {
   const parts: Buffer[] = [];
   const hdr = Buffer.alloc(8);
   hdr.writeUInt32LE(0x31544458, 0);
   hdr.writeUInt32LE(base.length, 4);
   parts.push(hdr, Buffer.from(base));
   cases.forEach((c, k) => {
-    const b = Buffer.alloc(8 + codes[k].length + 4096 + 18 * 8 + 256 + 4);
+    const b = Buffer.alloc(8 + codes[k].length + 4096 + 18 * 8 + 256 + 4 + 128 + 4);
     let o = b.writeUInt32LE(codes[k].length, 0);
-    o = b.writeUInt32LE(c.compat ? 1 : 0, o);
+    o = b.writeUInt32LE(harnessMode(c), o);
     b.set(codes[k], o);
     o += codes[k].length;
     b.set(c.data, o);
@@ -144,11 +171,20 @@ export function runKvm(base: Uint8Array, cases: GenCase[], codes: Uint8Array[]):
     o = b.writeBigUInt64LE(initialFlags(c), o);
     b.set(c.xmm, o);
     o += 256;
-    b.writeUInt32LE(0x1f80, o);
+    o = b.writeUInt32LE(0x1f80, o);
+    const f = x87Of(c);
+    b.set(f.x87, o);
+    o += 128;
+    o = b.writeUInt16LE(f.fsw, o);
+    b.writeUInt16LE(f.ftw, o);
     parts.push(b);
   });
   parts.push(Buffer.alloc(4));
-  const res = spawnSync(harnessBinary(), [], { input: Buffer.concat(parts), maxBuffer: 1 << 30 });
+  const args = [...(options.irqchip ? ['--irqchip'] : []), ...(options.noX2apic ? ['--no-x2apic'] : [])];
+  const res = spawnSync(harnessBinary(), args, {
+    input: Buffer.concat(parts),
+    maxBuffer: 1 << 30,
+  });
   if (res.status !== 0) throw new Error(`kvm harness failed (${res.status}): ${res.stderr?.toString()}`);
   const out = res.stdout;
   if (out.length !== OUT_SIZE * cases.length) throw new Error(`kvm harness returned ${out.length} bytes`);
@@ -169,22 +205,36 @@ export function runKvm(base: Uint8Array, cases: GenCase[], codes: Uint8Array[]):
     o += 4096;
     const xmm = new Uint8Array(out.subarray(o, o + 256));
     o += 256;
-    outcomes.push({ kind, usec, addr, regs, frame, data, xmm, mxcsr: out.readUInt32LE(o) });
+    const mxcsr = out.readUInt32LE(o);
+    o += 8;
+    const x87 = new Uint8Array(out.subarray(o, o + 128));
+    o += 128;
+    const fsw = out.readUInt16LE(o);
+    const ftw = out.readUInt16LE(o + 2);
+    outcomes.push({ kind, usec, addr, regs, frame, data, xmm, mxcsr, x87, fsw, ftw });
   }
   return outcomes;
 }
 
+/** Special registers for 64-bit CPL0 code in the flat image (kernel code and data segments). */
+export function flatKernelSregs(): Sregs {
+  const s = flatSregs();
+  const ds = { ...s.ds, selector: FLAT.KERNEL_DS, dpl: 0 };
+  return { ...s, cs: { ...s.cs, selector: FLAT.KERNEL_CS, dpl: 0 }, ds, es: ds, fs: ds, gs: ds, ss: ds };
+}
+
 /** Runs the cases on the emulator (one CPU reused, as the harness reuses one vCPU). */
-function runEmu(mem: GuestMemory, cpu: Cpu, cases: GenCase[], codes: Uint8Array[]): Outcome[] {
+export function runEmu(mem: GuestMemory, cpu: Cpu, cases: GenCase[], codes: Uint8Array[]): Outcome[] {
   const sregs64 = flatSregs();
   const sregs32 = flatSregs(true);
+  const sregs0 = flatKernelSregs();
   const out: Outcome[] = [];
   cases.forEach((c, k) => {
     mem.writeBytes(FLAT.CODE, codes[k]);
     cpu.invalidateCode(FLAT.CODE, codes[k].length);
     mem.writeBytes(FLAT.DATA, c.data);
     cpu.invalidateCode(FLAT.DATA, 4096);
-    cpu.setSregs(c.compat ? sregs32 : sregs64);
+    cpu.setSregs(c.kernel ? sregs0 : c.compat ? sregs32 : sregs64);
     const r = initialRegs(c);
     cpu.setRegs({
       rax: r[0],
@@ -210,8 +260,10 @@ function runEmu(mem: GuestMemory, cpu: Cpu, cases: GenCase[], codes: Uint8Array[
     fpu.xmm.set(c.xmm);
     fpu.mxcsr = 0x1f80;
     fpu.fcw = 0x37f;
-    fpu.fsw = 0;
-    fpu.ftwx = 0;
+    const f87 = x87Of(c);
+    fpu.fsw = f87.fsw;
+    fpu.ftwx = f87.ftw;
+    fpu.fpr.set(f87.x87);
     cpu.setFpu(fpu);
     cpu.halted = false;
     const exit = cpu.run(1_000_000);
@@ -263,6 +315,9 @@ function runEmu(mem: GuestMemory, cpu: Cpu, cases: GenCase[], codes: Uint8Array[
       data: mem.readBytes(FLAT.DATA, 4096),
       xmm: f.xmm,
       mxcsr: f.mxcsr,
+      x87: f.fpr,
+      fsw: f.fsw,
+      ftw: f.ftwx,
     });
   });
   return out;
@@ -297,7 +352,9 @@ function compare(c: GenCase, a: Outcome, b: Outcome): string[] {
     if (e && a.frame[0] !== b.frame[0]) d.push(`error code: kvm ${hx(a.frame[0])} emu ${hx(b.frame[0])}`);
     if (a.frame[e] !== b.frame[e]) d.push(`fault rip: kvm ${hx(a.frame[e])} emu ${hx(b.frame[e])}`);
     // arithmetic flags at the fault depend on which instructions ran: compare the system flags
-    if ((a.frame[e + 2] & flagMask & ~0x8d5n) !== (b.frame[e + 2] & flagMask & ~0x8d5n))
+    // (RF included: a fault pushes RF = 1)
+    const frameMask = (flagMask | 0x10000n) & ~0x8d5n;
+    if ((a.frame[e + 2] & frameMask) !== (b.frame[e + 2] & frameMask))
       d.push(`fault rflags: kvm ${hx(a.frame[e + 2])} emu ${hx(b.frame[e + 2])}`);
     if (a.frame[e + 3] !== b.frame[e + 3])
       d.push(`fault rsp: kvm ${hx(a.frame[e + 3])} emu ${hx(b.frame[e + 3])}`);
@@ -317,6 +374,15 @@ function compare(c: GenCase, a: Outcome, b: Outcome): string[] {
   // MXCSR exception-status flags (bits 0-5) are not modelled by the emulator: compare the controls
   if ((a.mxcsr & ~0x3f) !== (b.mxcsr & ~0x3f))
     d.push(`mxcsr: kvm ${a.mxcsr.toString(16)} emu ${b.mxcsr.toString(16)}`);
+  // the x87 registers (MMX registers in bytes 0-7 of each slot, exponent in 8-9) and their tags
+  for (let k = 0; k < 128; k++) {
+    if ((k & 15) < 10 && a.x87[k] !== b.x87[k]) {
+      d.push(`st${k >> 4} byte ${k & 15}: kvm ${a.x87[k].toString(16)} emu ${b.x87[k].toString(16)}`);
+      break;
+    }
+  }
+  if (a.fsw !== b.fsw) d.push(`fsw: kvm ${a.fsw.toString(16)} emu ${b.fsw.toString(16)}`);
+  if (a.ftw !== b.ftw) d.push(`ftw: kvm ${a.ftw.toString(16)} emu ${b.ftw.toString(16)}`);
   return d;
 }
 
