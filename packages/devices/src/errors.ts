@@ -36,8 +36,8 @@ export type DeviceErrorKind =
 /**
  * An error from a device model, its transport or a host-side backend. `device` names the component
  * (`'bus'`, `'serial'`, `'rtc'`, `'acpi-power'`, `'virtio-mmio'`, `'virtqueue'`, `'virtio-blk'`,
- * `'virtio-net'`, `'tap'`, `'virtio-vsock'`); the message starts with it and names the bad value,
- * e.g. `virtio-blk: block id "my-very-long-disk-name" is 22 bytes; at most 20`.
+ * `'virtio-net'`, `'tap'`, `'virtio-vsock'`, `'log-limiter'`); the message starts with it and
+ * names the bad value, e.g. `virtio-blk: block id "my-very-long-disk-name" is 22 bytes; at most 20`.
  *
  * @example
  * ```ts
