@@ -3,9 +3,10 @@
  * by the CPUID instruction. Callers may replace the whole table (`cpu.cpuid = entries`), e.g. with the
  * entries a VMM builds for KVM_SET_CPUID2.
  *
- * Advertised: FPU, PSE, TSC, MSR, PAE, CX8, APIC, MTRR, PGE, CMOV, PAT, CLFLUSH, FXSR, SSE, SSE2,
- * CX16, POPCNT, RDRAND, RDSEED, ERMS, SYSCALL, NX, 1 GiB pages, RDTSCP, LM, LAHF/SAHF in 64-bit
- * mode. Not advertised: MMX, SSE3 and later, XSAVE/AVX, SMEP/SMAP, SEP (SYSENTER), VME, DE, MCE/MCA.
+ * Advertised: FPU, PSE, TSC, MSR, PAE, CX8, APIC, MTRR, PGE, CMOV, PAT, CLFLUSH, MMX, FXSR, SSE,
+ * SSE2, CX16, POPCNT, RDRAND, RDSEED, ERMS, SYSCALL, NX, 1 GiB pages, RDTSCP, LM, LAHF/SAHF in
+ * 64-bit mode. Not advertised: SSE3 and later, XSAVE/AVX, SMEP/SMAP, SEP (SYSENTER), VME, DE,
+ * MCE/MCA.
  *
  * @example
  * ```ts
@@ -35,6 +36,7 @@ export const LEAF1_EDX =
   (1 << 15) | // CMOV
   (1 << 16) | // PAT
   (1 << 19) | // CLFSH
+  (1 << 23) | // MMX
   (1 << 24) | // FXSR
   (1 << 25) | // SSE
   (1 << 26); // SSE2

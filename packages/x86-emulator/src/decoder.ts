@@ -75,6 +75,7 @@ import {
 import type { Cpu } from './cpu.js';
 import { GuestFault, UndefinedOpcode } from './fault.js';
 import { type Handler, Insn } from './insn.js';
+import { emms } from './mmx.js';
 import { divE, imul1, imul2, mulE } from './muldiv.js';
 import { rdrand } from './random.js';
 import { shiftE, shxd } from './shift.js';
@@ -1000,6 +1001,8 @@ function decode0F(i: Insn, b: number, osz: number, d64: number, W: boolean, seg:
     case 0x0d:
       modrm(i, seg);
       return nop;
+    case 0x77:
+      return emms;
     case 0x20:
     case 0x22:
     case 0x21:

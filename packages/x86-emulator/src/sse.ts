@@ -3,7 +3,7 @@
  * packs, shifts, conversions, MOVMSK/PMOVMSKB, LDMXCSR/STMXCSR and FXSAVE/FXRSTOR (exact 512-byte
  * layout). XMM registers live in `cpu.xmm` (16 x 4 dwords) with typed-array views per lane width.
  *
- * MMX forms (no 66 prefix on the integer opcodes) are not implemented (#UD; MMX is not advertised).
+ * The MMX forms (no 66 prefix on the integer opcodes) and the MMX/XMM conversions go to `mmx.ts`.
  * SIMD floating-point exceptions are treated as masked; DAZ/FTZ are ignored.
  *
  * @example
@@ -16,6 +16,7 @@ import type { Cpu } from './cpu.js';
 import { GuestFault } from './fault.js';
 import { setArithFlags } from './flags.js';
 import type { Insn } from './insn.js';
+import { MMX_OPS, mmx } from './mmx.js';
 import { ea, getR, setR } from './operands.js';
 
 const tmpBuf = new ArrayBuffer(32);
@@ -572,10 +573,14 @@ function ucomi(c: Cpu, a: number, b: number): void {
 
 /** Executes an SSE/SSE2 instruction: i.opc = 0x100 + second opcode byte, i.pfx = mandatory prefix. */
 export function sse(c: Cpu, i: Insn): void {
-  checkSse(c);
-  views(c);
   const op = i.opc & 0xff;
   const p = i.pfx;
+  if (p === 0 ? MMX_OPS[op] === 1 : p === 1 ? op === 0x2a || op === 0x2c || op === 0x2d : op === 0xd6) {
+    mmx(c, i);
+    return;
+  }
+  checkSse(c);
+  views(c);
   const d = i.reg;
   const o = d * 4;
   switch (op) {

@@ -7,6 +7,11 @@
  * precision; FLD m80 rounds to double and FSTP m80 writes the double exactly. Exceptions are treated
  * as masked (results are IEEE infinities/NaNs; status bits for invalid and zero-divide are set).
  *
+ * Each physical register also keeps its exact 80-bit image while nothing computed a new value into
+ * it ({@link X87.raw}): what FXRSTOR, FRSTOR or FLD m80 loaded and what MMX instructions wrote (the
+ * MMX registers are the registers' low 64 bits, with bits 79:64 set to ones) is saved by FXSAVE,
+ * FNSAVE and FSTP m80 bit for bit.
+ *
  * @example
  * ```ts
  * const f = new X87();
@@ -99,6 +104,12 @@ export class X87 {
   fcw = 0x37f;
   /** Status word bits other than TOP. */
   sw = 0;
+  /** Exact 80-bit images: significand low/high halves per physical register (the MMX registers). */
+  readonly mant = new Int32Array(16);
+  /** Exact 80-bit images: sign and exponent per physical register. */
+  readonly exp = new Uint16Array(8);
+  /** Bit k set: physical register k's exact image is in {@link mant}/{@link exp} (`regs[k]` is its double). */
+  raw = 0;
 
   /** ST(i). */
   st(i: number): number {
@@ -109,6 +120,54 @@ export class X87 {
     const r = (this.top + i) & 7;
     this.regs[r] = v;
     this.empty &= ~(1 << r);
+    this.raw &= ~(1 << r);
+  }
+  /** Loads physical register `r` from the 80-bit value at `b[off..off+10)`, exactly. */
+  loadReg(r: number, b: Uint8Array, off: number): void {
+    const dv = new DataView(b.buffer, b.byteOffset + off, 10);
+    this.mant[2 * r] = dv.getInt32(0, true);
+    this.mant[2 * r + 1] = dv.getInt32(4, true);
+    this.exp[r] = dv.getUint16(8, true);
+    this.raw |= 1 << r;
+    this.regs[r] = readExtended(b, off);
+  }
+  /** Writes physical register `r` as an 80-bit value at `out[off..off+10)` (its exact image when it has one). */
+  storeReg(r: number, out: Uint8Array, off: number): void {
+    if ((this.raw & (1 << r)) === 0) {
+      writeExtended(this.regs[r], out, off);
+      return;
+    }
+    const dv = new DataView(out.buffer, out.byteOffset + off, 10);
+    dv.setInt32(0, this.mant[2 * r], true);
+    dv.setInt32(4, this.mant[2 * r + 1], true);
+    dv.setUint16(8, this.exp[r], true);
+  }
+  /** Makes physical register `r`'s exact image current (an MMX read of a register x87 code wrote). */
+  exact(r: number): void {
+    if ((this.raw & (1 << r)) !== 0) return;
+    const b = new Uint8Array(10);
+    writeExtended(this.regs[r], b, 0);
+    const dv = new DataView(b.buffer);
+    this.mant[2 * r] = dv.getInt32(0, true);
+    this.mant[2 * r + 1] = dv.getInt32(4, true);
+    this.exp[r] = dv.getUint16(8, true);
+    this.raw |= 1 << r;
+  }
+  /**
+   * An MMX write of MMn (physical register n): the significand gets the value, bits 79:64 all ones
+   * (the register reads as a NaN, or -infinity, to x87 code).
+   */
+  setMmx(n: number, lo: number, hi: number): void {
+    this.mant[2 * n] = lo;
+    this.mant[2 * n + 1] = hi;
+    this.exp[n] = 0xffff;
+    this.raw |= 1 << n;
+    this.regs[n] = lo === 0 && hi === (0x80000000 | 0) ? -Infinity : Number.NaN;
+  }
+  /** Entering MMX operation (every MMX instruction but EMMS): TOP = 0, every register valid. */
+  mmxEnter(): void {
+    this.top = 0;
+    this.empty = 0;
   }
   /** Whether ST(i) is empty. */
   isEmpty(i: number): boolean {
@@ -166,12 +225,12 @@ export class X87 {
   storeRegisters(out: Uint8Array, stride: number): void {
     for (let i = 0; i < 8; i++) {
       out.fill(0, i * stride, i * stride + stride);
-      writeExtended(this.st(i), out, i * stride);
+      this.storeReg((this.top + i) & 7, out, i * stride);
     }
   }
-  /** Loads ST(0)..ST(7) from 80-bit values every `stride` bytes. */
+  /** Loads ST(0)..ST(7) from 80-bit values every `stride` bytes (exactly: see {@link X87.raw}). */
   loadRegisters(b: Uint8Array, stride: number): void {
-    for (let i = 0; i < 8; i++) this.regs[(this.top + i) & 7] = readExtended(b, i * stride);
+    for (let i = 0; i < 8; i++) this.loadReg((this.top + i) & 7, b, i * stride);
   }
   /** Rounds per FCW.RC to an integer. */
   round(v: number): number {
@@ -330,11 +389,12 @@ export function fpu(c: Cpu, i: Insn): void {
             const b = new Uint8Array(10);
             for (let k = 0; k < 10; k++) b[k] = c.read8(la + k);
             f.push(readExtended(b, 0));
+            f.loadReg(f.top, b, 0);
             return;
           }
           case 7: {
             const b = new Uint8Array(10);
-            writeExtended(f.st(0), b, 0);
+            f.storeReg(f.top, b, 0);
             for (let k = 0; k < 10; k++) c.write8(la + k, b[k]);
             f.pop();
             return;
@@ -673,13 +733,13 @@ function fsave(c: Cpu, la: number, store: boolean, sz: number): void {
   const b = new Uint8Array(80);
   if (store) {
     fenv(c, la, true, sz);
-    for (let k = 0; k < 8; k++) writeExtended(f.st(k), b, k * 10);
+    for (let k = 0; k < 8; k++) f.storeReg((f.top + k) & 7, b, k * 10);
     for (let k = 0; k < 80; k++) c.write8(la + envSize + k, b[k]);
     f.init();
   } else {
     for (let k = 0; k < 80; k++) b[k] = c.read8(la + envSize + k);
     fenv(c, la, false, sz);
-    for (let k = 0; k < 8; k++) f.regs[(f.top + k) & 7] = readExtended(b, k * 10);
+    for (let k = 0; k < 8; k++) f.loadReg((f.top + k) & 7, b, k * 10);
   }
 }
 

@@ -604,6 +604,166 @@ const templates: [number, Template][] = [
       );
     },
   ],
+  [
+    4,
+    (r) => {
+      // MMX: the registers alias the x87 ones (the harness and the emulator start both from the
+      // same random ST0-7, TOP and tags, and compare them after)
+      const m = () => `mm${r.int(8)}`;
+      const op = r.pick([
+        'pxor',
+        'pand',
+        'por',
+        'pandn',
+        'paddb',
+        'paddw',
+        'paddd',
+        'paddq',
+        'psubb',
+        'psubw',
+        'psubd',
+        'psubq',
+        'paddsb',
+        'paddsw',
+        'paddusb',
+        'paddusw',
+        'psubsb',
+        'psubsw',
+        'psubusb',
+        'psubusw',
+        'pcmpeqb',
+        'pcmpeqw',
+        'pcmpeqd',
+        'pcmpgtb',
+        'pcmpgtw',
+        'pcmpgtd',
+        'pmullw',
+        'pmulhw',
+        'pmulhuw',
+        'pmuludq',
+        'pmaddwd',
+        'psadbw',
+        'pavgb',
+        'pavgw',
+        'pminub',
+        'pmaxub',
+        'pminsw',
+        'pmaxsw',
+        'packsswb',
+        'packssdw',
+        'packuswb',
+        'punpckhbw',
+        'punpckhwd',
+        'punpckhdq',
+        'psllw',
+        'pslld',
+        'psllq',
+        'psrlw',
+        'psrld',
+        'psrlq',
+        'psraw',
+        'psrad',
+      ]);
+      const low = r.pick(['punpcklbw', 'punpcklwd', 'punpckldq']);
+      if (r.int(8) === 0)
+        return g(`${low} ${m()}, ${r.int(2) ? m() : `dword ptr [r15 + ${r.int(1000) * 4}]`}`, 0, 0, 0);
+      return g(`${op} ${m()}, ${r.int(3) ? m() : `qword ptr [r15 + ${r.int(500) * 8}]`}`, 0, 0, 0);
+    },
+  ],
+  [
+    3,
+    (r) => {
+      const m = () => `mm${r.int(8)}`;
+      const x = () => `xmm${r.int(8)}`;
+      const q = () => `qword ptr [r15 + ${r.int(500) * 8}]`;
+      switch (r.int(12)) {
+        case 0:
+          return g(
+            r.pick([
+              `movd ${m()}, ${reg(r, 4)}`,
+              `movq ${m()}, ${reg(r, 8)}`,
+              `movd ${reg(r, 4)}, ${m()}`,
+              `movq ${reg(r, 8)}, ${m()}`,
+              `movd ${m()}, dword ptr [r15 + ${r.int(1000) * 4}]`,
+              `movd dword ptr [r15 + ${r.int(1000) * 4}], ${m()}`,
+            ]),
+            0,
+            0,
+            0,
+          );
+        case 1:
+          return g(r.pick([`movq ${m()}, ${q()}`, `movq ${q()}, ${m()}`, `movq ${m()}, ${m()}`]), 0, 0, 0);
+        case 2:
+          return g(
+            `${r.pick(['psllw', 'psrlw', 'psraw', 'pslld', 'psrld', 'psrad', 'psllq', 'psrlq'])} ${m()}, ${r.int(70)}`,
+            0,
+            0,
+            0,
+          );
+        case 3:
+          // a small count in a register shifts by that much
+          return g(
+            `mov eax, ${r.int(70)}
+ movd mm7, eax
+ ${r.pick(['psllw', 'psrld', 'psraw', 'psllq', 'psrlq', 'psrad'])} ${m()}, mm7`,
+            0,
+            0,
+            0,
+          );
+        case 4:
+          return g(`pshufw ${m()}, ${r.int(2) ? m() : q()}, ${r.int(256)}`, 0, 0, 0);
+        case 5:
+          return g(
+            `pinsrw ${m()}, ${reg(r, 4)}, ${r.int(4)}
+ pextrw ${reg(r, 4)}, ${m()}, ${r.int(4)}`,
+            0,
+            0,
+            0,
+          );
+        case 6:
+          return g(`pmovmskb ${reg(r, 4)}, ${m()}`, 0, 0, 0);
+        case 7:
+          return g('emms', 0, 0, 0);
+        case 8:
+          return g(r.pick([`movq2dq ${x()}, ${m()}`, `movdq2q ${m()}, ${x()}`]), 0, 0, 0);
+        case 9:
+          return g(
+            r.pick([
+              `cvtpi2ps ${x()}, ${m()}`,
+              `cvtpi2ps ${x()}, ${q()}`,
+              `cvtpi2pd ${x()}, ${m()}`,
+              `cvtpi2pd ${x()}, ${q()}`,
+            ]),
+            0,
+            0,
+            0,
+          );
+        case 10:
+          return g(
+            r.pick([
+              `cvtps2pi ${m()}, ${x()}`,
+              `cvttps2pi ${m()}, ${x()}`,
+              `cvtpd2pi ${m()}, ${x()}`,
+              `cvttpd2pi ${m()}, xmmword ptr [r15 + ${r.int(250) * 16}]`,
+            ]),
+            0,
+            0,
+            0,
+          );
+        default:
+          return g(
+            r.pick([
+              `movntq ${q()}, ${m()}`,
+              `lea rdi, [r15 + ${r.int(4000)}]
+ maskmovq ${m()}, ${m()}`,
+            ]),
+            0,
+            0,
+            0,
+          );
+      }
+    },
+  ],
 ];
 
 const totalWeight = templates.reduce((s, [w]) => s + w, 0);
@@ -661,7 +821,18 @@ export function generateCase(r: Rng, n: number): GenCase {
   for (let k = 0; k < 4096; k++) data[k] = r.int(256);
   const xmm = new Uint8Array(256);
   for (let k = 0; k < 256; k++) xmm[k] = r.int(256);
-  return { asm: lines.join('\n'), instructions: count, undefFlags: undef, regs, data, xmm };
+  // the x87 registers (MMX's home): random significands, exponents either all ones (as MMX leaves
+  // them) or random, random TOP and tags
+  const x87 = new Uint8Array(128);
+  for (let k = 0; k < 8; k++) {
+    for (let j = 0; j < 8; j++) x87[16 * k + j] = r.int(256);
+    const e = r.int(2) ? 0xffff : r.int(65536);
+    x87[16 * k + 8] = e & 0xff;
+    x87[16 * k + 9] = e >> 8;
+  }
+  const fsw = r.int(8) << 11;
+  const ftw = r.int(256);
+  return { asm: lines.join('\n'), instructions: count, undefFlags: undef, regs, data, xmm, x87, fsw, ftw };
 }
 
 // ---------------------------------------------------------------- compatibility mode (32-bit code)
