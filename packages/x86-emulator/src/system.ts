@@ -147,10 +147,19 @@ export function writeCr0(c: Cpu, v: number): void {
     c.efer &= ~EFER.LMA;
   }
   c.cr0 = v | 0;
-  if (((old ^ v) & (CR0.PG | CR0.WP | CR0.PE)) !== 0) c.flushTlb(true);
-  recomputeMode(c);
+  // only PG and WP change what a translation allows (PE alone runs with paging off, and decoded
+  // blocks are keyed by physical address and code size): other bits (TS, MP, EM, CD, NW, AM, NE)
+  // keep the TLB and the decode caches
+  if (((old ^ v) & CR0_PAGING) !== 0) c.flushTlb(true);
+  // a new PE or PG changes the mode (recomputeMode breaks the block links when it does)
+  if (((old ^ v) & (CR0.PE | CR0.PG)) !== 0) recomputeMode(c);
   c.brk = true;
 }
+
+/** CR0 bits that change translations: a write that changes one flushes the TLB. */
+const CR0_PAGING = CR0.PG | CR0.WP;
+/** CR4 bits that change translations or their permission checks (PKE bit 22, LA57 bit 12). */
+const CR4_PAGING = CR4.PGE | CR4.PAE | CR4.PSE | CR4.SMEP | CR4.SMAP | CR4.PCIDE | (1 << 22) | (1 << 12);
 
 /** Applies a new CR4 value. */
 export function writeCr4(c: Cpu, v: number): void {
@@ -160,7 +169,8 @@ export function writeCr4(c: Cpu, v: number): void {
   if ((c.efer & EFER.LMA) !== 0 && (v & CR4.PAE) === 0) throw new GuestFault(VEC.GP, 0);
   const old = c.cr4;
   c.cr4 = v;
-  if (((old ^ v) & (CR4.PGE | CR4.PAE | CR4.PSE)) !== 0) c.flushTlb(true);
+  // TSD, PCE, DE, MCE, OSFXSR, OSXMMEXCPT are read where they apply: no flush for them
+  if (((old ^ v) & CR4_PAGING) !== 0) c.flushTlb(true);
   c.brk = true;
 }
 
