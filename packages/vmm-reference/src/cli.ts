@@ -5,10 +5,6 @@
  * @module
  */
 import { realDeps } from './cli/deps.js';
-import { runCli } from './cli/main.js';
+import { runProcess } from './cli/process.js';
 
-const code = await runCli(process.argv.slice(2), realDeps(), {
-  out: (l) => process.stdout.write(`${l}\n`),
-  err: (l) => process.stderr.write(`${l}\n`),
-});
-process.exitCode = code;
+await runProcess(process.argv.slice(2), realDeps());

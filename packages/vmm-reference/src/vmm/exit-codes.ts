@@ -10,6 +10,7 @@
  * | 4 | the guest kernel panicked (`Kernel panic` on its console, then its `panic=1` reboot) |
  * | 5 | triple fault (the vCPU shut down) |
  * | 130 | SIGINT or Ctrl-A X |
+ * | 141 | the console output (stdout) was closed: EPIPE, as for a process that SIGPIPE ends |
  * | 143 | SIGTERM |
  * | odd n | debug-exit port: the guest wrote `(n - 1) / 2` to port 0xf4 |
  *
@@ -26,7 +27,8 @@ export type StopReason =
   | 'error'
   | 'sigint'
   | 'sigterm'
-  | 'user-quit';
+  | 'user-quit'
+  | 'output-closed';
 
 /** The exit code of each {@link StopReason} (debug-exit carries its own). */
 export const EXIT_CODES = {
@@ -38,6 +40,7 @@ export const EXIT_CODES = {
   'triple-fault': 5,
   sigint: 130,
   'user-quit': 130,
+  'output-closed': 141,
   sigterm: 143,
 } as const;
 

@@ -143,7 +143,7 @@ async function main(): Promise<void> {
       serial.flush();
       poll();
     }
-    post({ type: 'exited', id, stats });
+    post({ type: 'exited', id, stats, consoleDropped: serial?.droppedOutputBytes });
   } finally {
     vcpu.close();
     serialIrq?.close();

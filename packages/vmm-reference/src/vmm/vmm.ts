@@ -27,6 +27,7 @@ import { type RunResult, type StopReason, stopResult } from './exit-codes.js';
 import { createGuestMemory } from './guest-memory.js';
 import { serialAcceptsInput } from './legacy-devices.js';
 import { Machine } from './machine.js';
+import { guardStream } from './output-guard.js';
 import { SharedByteRing } from './shared-byte-ring.js';
 import { handleExit, type VcpuStats } from './vcpu-loop.js';
 import { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
@@ -53,13 +54,26 @@ export interface ConsoleInput {
 
 /** Options for {@link Vmm.create}. */
 export interface VmmOptions {
-  /** Guest console output (default process.stdout). */
-  output?: { write(chunk: Uint8Array): boolean; once?(event: 'drain', l: () => void): unknown };
+  /**
+   * Guest console output (default process.stdout). `write()` returning false means "stop until
+   * 'drain'" (a Node `Writable`): the VMM then holds a bounded amount and drops the rest. An
+   * 'error' event (EPIPE: the reader went away) ends the run with `output-closed` (exit code 141).
+   */
+  output?: {
+    write(chunk: Uint8Array): boolean;
+    once?(event: 'drain', l: () => void): unknown;
+    on?(event: 'error', l: (e: Error) => void): unknown;
+    removeListener?(event: 'error', l: (e: Error) => void): unknown;
+  };
   /** Host console input (default process.stdin; `null` for none). */
   input?: ConsoleInput | null;
   /** Status lines (default: stderr with a `ts-vmm:` prefix). */
   log?: (line: string) => void;
-  /** Stop on SIGINT/SIGTERM (default true). */
+  /**
+   * Stop on SIGINT/SIGTERM (default true), from the start of {@link Vmm.create} until
+   * {@link Vmm.run} returns: a signal that arrives while the VM is being built ends the run as
+   * soon as it starts, with teardown, instead of killing the process with the VM half made.
+   */
   handleSignals?: boolean;
   /** An already opened backend (skips the `auto` probe). */
   hypervisor?: Hypervisor;
@@ -80,7 +94,7 @@ export interface VmmOptions {
 }
 
 function defaultLog(line: string): void {
-  process.stderr.write(`ts-vmm: ${line}\n`);
+  guardStream(process.stderr).writeLine(`ts-vmm: ${line}`);
 }
 
 const PANIC_MARKER = 'Kernel panic - not syncing';
@@ -118,6 +132,15 @@ export class Vmm {
   private panicDone = false;
   private tail = '';
   private running = false;
+  /** The console output failed (EPIPE): guest output is dropped from then on. */
+  private outputClosed = false;
+  /** COM1 output bytes a vCPU thread's serial port dropped (its sink stalled too long). */
+  private consoleDropped = 0;
+  private tornDown = false;
+  /** Removes the SIGINT/SIGTERM listeners of {@link VmmOptions.handleSignals}. */
+  private detachSignals: () => void = () => {};
+  /** Ends the console drain's wait for the sink to drain (the run is over). */
+  private wakeDrain: (() => void) | undefined;
   private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
   private readonly workers: Worker[] = [];
   private readonly kickers: VcpuKicker[] = [];
@@ -169,6 +192,23 @@ export class Vmm {
    * @example const vmm = await Vmm.create(config, { raw: { image: demoGuest() } });
    */
   static async create(config: VmmConfig, options: VmmOptions = {}): Promise<Vmm> {
+    const hold = new StopHold();
+    const detachSignals =
+      options.handleSignals === false
+        ? () => {}
+        : attachSignals((reason, detail) => hold.stop(reason, detail));
+    try {
+      const vmm = await Vmm.assemble(config, options, hold);
+      vmm.detachSignals = detachSignals;
+      hold.bind(vmm);
+      return vmm;
+    } catch (e) {
+      detachSignals();
+      throw e;
+    }
+  }
+
+  private static async assemble(config: VmmConfig, options: VmmOptions, hold: StopHold): Promise<Vmm> {
     const log = options.log ?? defaultLog;
     let hv: Hypervisor;
     let backendReason: string;
@@ -200,8 +240,6 @@ export class Vmm {
       vm = await hv.createVm({ memory });
       if (hv.capabilities.irqchip) vm.createIrqchip();
       if (hv.capabilities.pit) vm.createPit();
-      let vmmRef: Vmm | undefined;
-      let early: { reason: StopReason; detail?: string; code?: number } | undefined;
       const output = options.output ?? process.stdout;
       const localLegacy =
         hv.capabilities.multiThreaded &&
@@ -214,8 +252,13 @@ export class Vmm {
         : undefined;
       const consoleSink = {
         write: (chunk: Uint8Array) => {
-          vmmRef?.scanConsole(chunk);
-          return output.write(chunk);
+          hold.vmm?.scanConsole(chunk);
+          if (hold.vmm?.outputClosed) return true; // nobody reads it any more: dropped
+          try {
+            return output.write(chunk);
+          } catch {
+            return true; // a sink that throws loses the chunk, not the run
+          }
         },
         once: output.once ? (ev: 'drain', l: () => void) => output.once!(ev, l) : undefined,
       };
@@ -227,10 +270,7 @@ export class Vmm {
         ioEvents: hv.capabilities.ioEvents,
         legacyHere: !localLegacy,
         hooks: {
-          stop: (reason, detail, code) => {
-            if (vmmRef) vmmRef.stop(reason, detail, code);
-            else early ??= { reason, detail, code };
-          },
+          stop: hold.stop,
           log,
         },
       });
@@ -301,8 +341,7 @@ export class Vmm {
         options,
         log,
       });
-      vmmRef = vmm;
-      if (early) vmm.stop(early.reason, early.detail, early.code);
+      hold.vmm = vmm; // console output scanned from now on; held stops go to it in create()
       return vmm;
     } catch (e) {
       machine?.close();
@@ -358,6 +397,7 @@ export class Vmm {
       }
     }
     this.resolveStop(this.result);
+    this.wakeDrain?.();
   }
 
   /**
@@ -369,7 +409,7 @@ export class Vmm {
     if (this.running) throw new VmmError('state', 'run() was already called');
     this.running = true;
     const detachConsole = this.attachConsole();
-    const detachSignals = this.options.handleSignals === false ? () => {} : this.attachSignals();
+    const detachOutput = this.watchOutput();
     try {
       const multi = this.hypervisor.capabilities.multiThreaded && !!this.hypervisor.openVm;
       if (multi && this.options.workers !== false) await this.startWorkers();
@@ -382,9 +422,22 @@ export class Vmm {
       await this.teardown();
       return this.result!;
     } finally {
-      detachSignals();
+      this.detachSignals();
+      detachOutput();
       detachConsole();
     }
+  }
+
+  /** An error on the console output (EPIPE: its reader closed the pipe) ends the run. */
+  private watchOutput(): () => void {
+    const output = this.options.output ?? process.stdout;
+    if (typeof output.on !== 'function') return () => {};
+    const onError = (e: Error) => {
+      this.outputClosed = true;
+      this.stop('output-closed', `console output: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+    };
+    output.on('error', onError);
+    return () => output.removeListener?.('error', onError);
   }
 
   /** The worker script: dist/vcpu-worker.js when built, the TypeScript source through tsx otherwise. */
@@ -447,6 +500,7 @@ export class Vmm {
               resolve();
             } else if (m.type === 'exited') {
               this.stats[m.id] = m.stats;
+              this.consoleDropped += m.consoleDropped ?? 0;
             }
           });
           worker.once('error', (e) => {
@@ -466,13 +520,35 @@ export class Vmm {
     Atomics.notify(ctl, Control.START);
   }
 
-  /** Copies guest console output from the vCPU thread's ring to the console sink until the run ends. */
+  /**
+   * Copies guest console output from the vCPU thread's ring to the console sink until the run
+   * ends. When the sink reports backpressure (`write()` false), nothing more is taken from the
+   * ring until it drains: the ring fills, the vCPU thread's COM1 holds its bounded buffer and
+   * then drops and counts (as the serial model documents), and the guest runs on. So console
+   * output never queues up in the VMM beyond those fixed buffers, whatever the guest writes.
+   */
   private async drainConsole(ring: SharedByteRing): Promise<void> {
     while (!this.result) {
       await ring.whenReadable(100);
+      if (this.result) break;
       const bytes = ring.read();
-      if (bytes.length) this.consoleSink.write(bytes);
+      if (bytes.length && !this.consoleSink.write(bytes)) await this.consoleWritable();
     }
+  }
+
+  /** Resolves when the console sink drains (or, for a sink without 'drain', shortly), or the run ends. */
+  private consoleWritable(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        if (this.wakeDrain === done) this.wakeDrain = undefined;
+        resolve();
+      };
+      this.wakeDrain = done;
+      if (this.consoleSink.once) this.consoleSink.once('drain', done);
+      else timer = setTimeout(done, 10);
+    });
   }
 
   /** Single-threaded backends: every vCPU runs on this thread, yielding to the event loop often. */
@@ -570,18 +646,9 @@ export class Vmm {
     };
   }
 
-  private attachSignals(): () => void {
-    const onInt = () => this.stop('sigint', 'SIGINT');
-    const onTerm = () => this.stop('sigterm', 'SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    return () => {
-      process.removeListener('SIGINT', onInt);
-      process.removeListener('SIGTERM', onTerm);
-    };
-  }
-
   private async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
     const exited = this.workers.map(
       (w) =>
         new Promise<void>((resolve) => {
@@ -602,18 +669,75 @@ export class Vmm {
       }
     }
     await Promise.all(exited);
-    for (const k of this.kickers.splice(0)) (k as { close?: () => void }).close?.();
-    for (const v of this.inlineVcpus.splice(0)) v.close();
-    this.machine.serial?.flush();
-    if (this.local) {
-      const rest = this.local.output.read();
-      if (rest.length) this.consoleSink.write(rest);
-    }
-    this.machine.close();
-    this.vm.close();
-    this.releaseMemory();
-    if (!this.options.hypervisor) (this.hypervisor as { close?: () => void }).close?.();
+    // Each release runs even when an earlier one fails: the device backends (the vsock socket
+    // file, taps, disk files) are closed on every way a run ends.
+    const failures: string[] = [];
+    const step = (what: string, release: () => void) => {
+      try {
+        release();
+      } catch (e) {
+        failures.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    step('kickers', () => {
+      for (const k of this.kickers.splice(0)) (k as { close?: () => void }).close?.();
+    });
+    step('vCPUs', () => {
+      for (const v of this.inlineVcpus.splice(0)) v.close();
+    });
+    step('console', () => {
+      this.machine.serial?.flush();
+      if (this.local) {
+        const rest = this.local.output.read();
+        if (rest.length) this.consoleSink.write(rest);
+      }
+      const dropped = this.consoleDropped + (this.machine.serial?.droppedOutputBytes ?? 0);
+      if (dropped > 0)
+        this.log(
+          `guest console: ${dropped} bytes of COM1 output dropped${this.outputClosed ? ' (the output was closed)' : ' while the output was not being read'}`,
+        );
+    });
+    step('devices', () => this.machine.close());
+    step('VM', () => this.vm.close());
+    step('guest memory', () => this.releaseMemory());
+    step('backend', () => {
+      if (!this.options.hypervisor) (this.hypervisor as { close?: () => void }).close?.();
+    });
+    if (failures.length) this.log(`teardown: ${failures.join('; ')}`);
   }
+}
+
+/**
+ * Stop requests that arrive before the {@link Vmm} exists (a signal while it is built, a device
+ * that stops the machine during setup) are held and handed to it.
+ */
+class StopHold {
+  vmm: Vmm | undefined;
+  private early: { reason: StopReason; detail?: string; code?: number } | undefined;
+  private bound = false;
+
+  readonly stop = (reason: StopReason, detail?: string, code?: number): void => {
+    if (this.bound && this.vmm) this.vmm.stop(reason, detail, code);
+    else this.early ??= { reason, detail, code };
+  };
+
+  bind(vmm: Vmm): void {
+    this.vmm = vmm;
+    this.bound = true;
+    if (this.early) vmm.stop(this.early.reason, this.early.detail, this.early.code);
+  }
+}
+
+/** SIGINT and SIGTERM stop the run; returns a function that removes the listeners. */
+function attachSignals(stop: (reason: StopReason, detail: string) => void): () => void {
+  const onInt = () => stop('sigint', 'SIGINT');
+  const onTerm = () => stop('sigterm', 'SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return () => {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+  };
 }
 
 function readInput(path: string, flag: string): Uint8Array {

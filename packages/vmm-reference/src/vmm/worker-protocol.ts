@@ -27,5 +27,5 @@ export interface LocalDevicesSpec {
 export type WorkerMessage =
   | { type: 'ready'; id: number; kicker: unknown }
   | { type: 'stop'; id: number; reason: StopReason; detail?: string; code?: number }
-  | { type: 'exited'; id: number; stats: VcpuStats }
+  | { type: 'exited'; id: number; stats: VcpuStats; consoleDropped?: number }
   | { type: 'log'; id: number; line: string };
