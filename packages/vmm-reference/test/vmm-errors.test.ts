@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeBzImage, pseudoRandom } from '@ts-vmm/linux-loader/testing';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
 import { backendAvailable } from '../src/vmm/backend.js';
@@ -22,6 +26,22 @@ describe.skipIf(!emulated)('Vmm refuses bad guests with messages naming them', (
     const p = Vmm.create(cfg, { log: () => {} });
     await expect(p).rejects.toBeInstanceOf(VmmError);
     await expect(p).rejects.toThrow(/cannot load the kernel/);
+  });
+
+  it('a bzImage whose LZ4 payload is corrupt: an error naming the cause, no boot through the 64-bit protocol', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts-vmm-bz-'));
+    try {
+      // LZ4 legacy magic, one 8-byte block whose first match has offset 0 (invalid)
+      const payload = Uint8Array.of(0x02, 0x21, 0x4c, 0x18, 8, 0, 0, 0, 0x1f, 0x41, 0, 0, 1, 2, 3, 4);
+      const kernel = join(dir, 'bzImage');
+      writeFileSync(kernel, makeBzImage(pseudoRandom(0x1000), { payload }));
+      const cfg = resolveConfig({ flags: { ...base, kernel } });
+      const p = Vmm.create(cfg, { log: () => {} });
+      await expect(p).rejects.toMatchObject({ kind: 'boot' });
+      await expect(p).rejects.toThrow(/^cannot unpack the bzImage payload \(lz4\): lz4: block at 0x8/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a missing disk image', async () => {

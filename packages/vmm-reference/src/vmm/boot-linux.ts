@@ -8,11 +8,13 @@
  */
 import {
   BootLayout,
+  bzImagePayload,
+  decompressPayload,
+  detectCompression,
   detectFormat,
   type EntryLayout,
   type EntryMode,
   e820ForMemory,
-  extractVmlinux,
   type KernelLoad,
   load,
   placeInitrd,
@@ -80,6 +82,38 @@ function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
+/** Payload formats the kernel decompresses itself that linux-loader does not decode. */
+const SELF_DECOMPRESSED = new Set(['bzip2', 'lzma', 'xz', 'lzo']);
+
+/**
+ * A bzImage's vmlinux, unpacked from its payload; or no vmlinux when the kernel must decompress
+ * itself (a boot protocol without payload fields, a bzip2/lzma/xz/lzo payload), so the caller
+ * boots the bzImage as it is. A payload that should unpack here and does not (a corrupt or
+ * truncated LZ4/gzip/zstd stream, a magic no kernel compressor writes) is a boot error: the same
+ * bytes would only fail again in the kernel's own decompressor, with nothing on the console.
+ */
+function unpackBzImage(image: Uint8Array): { vmlinux?: Uint8Array; how: string } {
+  let payload: Uint8Array;
+  try {
+    payload = bzImagePayload(image);
+  } catch (e) {
+    return { how: `bzImage (${(e as Error).message}; the kernel decompresses itself), ` };
+  }
+  const compression = detectCompression(payload);
+  if (SELF_DECOMPRESSED.has(compression))
+    return {
+      how: `bzImage payload is ${compression} (not unpacked here; the kernel decompresses itself), `,
+    };
+  try {
+    return { vmlinux: decompressPayload(payload), how: 'bzImage unpacked to vmlinux, ' };
+  } catch (e) {
+    const what = compression === 'unknown' ? '' : ` (${compression})`;
+    throw new VmmError('boot', `cannot unpack the bzImage payload${what}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
 /**
  * Writes everything the guest needs to start; returns the entry state of the boot vCPU.
  *
@@ -99,12 +133,9 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
     throw new VmmError('boot', `cannot load the kernel: ${(e as Error).message}`, { cause: e });
   }
   if (spec.preferPvh !== false && format === 'bzimage') {
-    try {
-      image = extractVmlinux(image);
-      how = 'bzImage unpacked to vmlinux, ';
-    } catch (e) {
-      how = `bzImage (cannot unpack: ${(e as Error).message}), `;
-    }
+    const unpacked = unpackBzImage(image);
+    if (unpacked.vmlinux) image = unpacked.vmlinux;
+    how = unpacked.how;
   }
   let kernel: KernelLoad;
   try {
