@@ -26,6 +26,25 @@ describe('speculation MSRs', () => {
     expect(cpu.msrs.read(MSR.SPEC_CTRL)).toBe(1n);
     expect(() => cpu.msrs.write(MSR.PRED_CMD, 1n)).not.toThrow();
   });
+
+  it('refuses RDMSR of the write-only PRED_CMD and reserved PRED_CMD bits', () => {
+    expect(() => cpu.msrs.read(MSR.PRED_CMD)).toThrow(GuestFault);
+    expect(() => cpu.msrs.write(MSR.PRED_CMD, 2n)).toThrow(GuestFault);
+  });
+});
+
+describe('IA32_APIC_BASE without a LAPIC', () => {
+  it('refuses reserved bits and the x2APIC enable unless CPUID offers x2APIC', () => {
+    const cpu = new Cpu(GuestMemory.createShared([{ start: 0, size: 0x10000 }]));
+    expect(() => cpu.msrs.write(MSR.APIC_BASE, 0xfee00d00n)).toThrow(GuestFault); // no x2APIC in CPUID
+    expect(() => cpu.msrs.write(MSR.APIC_BASE, 0xfee00901n)).toThrow(GuestFault); // reserved bit 0
+    expect(() => cpu.msrs.write(MSR.APIC_BASE, 1n << 45n)).toThrow(GuestFault); // above MAXPHYADDR
+    expect(() => cpu.msrs.write(MSR.APIC_BASE, 0xfee00400n)).toThrow(GuestFault); // x2APIC without enable
+    expect(cpu.msrs.read(MSR.APIC_BASE)).toBe(0xfee00900n);
+    cpu.cpuid = cpu.cpuid.map((e) => (e.function === 1 ? { ...e, ecx: (e.ecx | (1 << 21)) >>> 0 } : e));
+    cpu.msrs.write(MSR.APIC_BASE, 0xfee00d00n);
+    expect(cpu.msrs.read(MSR.APIC_BASE)).toBe(0xfee00d00n);
+  });
 });
 
 describe('CpuOptions hooks', () => {

@@ -1,7 +1,9 @@
 /**
  * The CPUID the emulated backend offers (`Hypervisor.supportedCpuid()`): the CPU's own table
  * ({@link defaultCpuid}: only instructions it implements), plus what the emulated platform adds:
- * TSC-deadline LAPIC timer (leaf 1 ECX bit 24), an always-running APIC timer (leaf 6 ARAT), TSC and crystal frequencies (leaves 0x15/0x16 from
+ * x2APIC (leaf 1 ECX bit 21: the emulated LAPIC implements the x2APIC MSRs, as KVM's does; Linux
+ * prefers it, and its APIC accesses become MSR accesses served inside the CPU instead of MMIO
+ * accesses that stop it), TSC-deadline LAPIC timer (leaf 1 ECX bit 24), an always-running APIC timer (leaf 6 ARAT), TSC and crystal frequencies (leaves 0x15/0x16 from
  * {@link VirtualClock.frequencyCpuid}, so Linux never calibrates), and KVM's paravirtual leaves
  * (0x40000000 "KVMKVMKVM", 0x40000001 features: kvm-clock (`CLOCKSOURCE2` + stable bit) and
  * `NOP_IO_DELAY`; 0x40000010 TSC/APIC kHz).
@@ -24,7 +26,8 @@ export const KvmFeature = {
   CLOCKSOURCE_STABLE_BIT: 1 << 24,
 } as const;
 
-/** Leaf 1 ECX: TSC-deadline timer. */
+/** Leaf 1 ECX: x2APIC, TSC-deadline timer. */
+const X2APIC = 1 << 21;
 const TSC_DEADLINE = 1 << 24;
 
 function entry(fn: number, eax: number, ebx: number, ecx: number, edx: number): CpuidEntry {
@@ -46,7 +49,7 @@ export function emulatedCpuid(clock: VirtualClock, options: { kvmclock?: boolean
   for (const e of defaultCpuid()) {
     const c = { ...e };
     if (c.function === 0) c.eax = Math.max(c.eax, 0x16);
-    if (c.function === 1) c.ecx = (c.ecx | TSC_DEADLINE) >>> 0;
+    if (c.function === 1) c.ecx = (c.ecx | X2APIC | TSC_DEADLINE) >>> 0;
     out.push(c);
   }
   // leaf 6 EAX bit 2 ARAT: the LAPIC timer keeps running in idle states (as KVM reports), so Linux
