@@ -266,6 +266,9 @@ export class Cpu {
   private stepping = false;
   /** RFLAGS.TF when the stepped instruction started. */
   private stepTf = false;
+  /** The shadow the stepped instruction ran in (restored when it stops for an exit and is restarted). */
+  private stepShadow = false;
+  private stepSsShadow = false;
   /** {@link Cpu.deliveries} when the stepped instruction started. */
   private stepDeliveries = 0;
   /** Interrupts and exceptions delivered so far (no single-step trap after an instruction that delivered one). */
@@ -1102,6 +1105,11 @@ export class Cpu {
         this.rip = cur.ip;
         this.icount += cur.idx;
       }
+      if (this.stepping) {
+        // restarted after the exit: still in the shadow it began in
+        this.shadow = this.stepShadow;
+        this.ssShadow = this.stepSsShadow;
+      }
       const x = this.exitRestart!;
       this.exitRestart = null;
       return x;
@@ -1193,6 +1201,7 @@ export class Cpu {
       // runs with one set and pays nothing for them.
       if (
         this.shadow ||
+        this.stepping ||
         (this.flagsRest & (RFLAGS.TF | RFLAGS.RF)) !== 0 ||
         this.dbgArmed !== 0 ||
         this.singleStep
@@ -1304,6 +1313,8 @@ export class Cpu {
         }
       }
       this.stepTf = (this.flagsRest & RFLAGS.TF) !== 0;
+      this.stepShadow = this.shadow;
+      this.stepSsShadow = this.ssShadow;
       this.stepDeliveries = this.deliveries;
       this.flagsRest &= ~RFLAGS.RF;
       this.stepping = true;

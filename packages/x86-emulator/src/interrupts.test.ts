@@ -28,6 +28,21 @@ describe('interrupts, exits and faults', () => {
     expect(cpu.rip).toBe(0x7c03);
   });
 
+  it('keeps the STI shadow while the instruction after STI stops for port input', () => {
+    // cli ; sti ; in al, 0x71 ; hlt   -- handler: mov [0x500], al ; iret
+    const { mem, cpu } = realMode([0xfa, 0xfb, 0xe4, 0x71, 0xf4]);
+    mem.writeBytes(0x600, new Uint8Array([0xa2, 0x00, 0x05, 0xcf]));
+    mem.write16(0x20 * 4, 0x600);
+    mem.write16(0x20 * 4 + 2, 0);
+    cpu.injectInterrupt(0x20);
+    const exit = cpu.run(100);
+    expect(exit).toMatchObject({ kind: 'io-in', port: 0x71 });
+    if (exit.kind !== 'io-in') throw new Error('unreachable');
+    exit.data[0] = 0x5a;
+    expect(cpu.run(100).kind).toBe('hlt');
+    expect(mem.read8(0x500)).toBe(0x5a); // taken after the IN completed, not between STI and IN
+  });
+
   it('keeps an interrupt pending while IF = 0', () => {
     const { mem, cpu } = realMode([0xfa, 0x90, 0x90, 0xf4]); // cli ; nop ; nop ; hlt
     mem.write16(0x20 * 4, 0x600);
