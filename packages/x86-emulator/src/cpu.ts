@@ -464,7 +464,7 @@ export class Cpu {
       cr2: BigInt.asUintN(64, BigInt(this.cr2)),
       cr3: BigInt(this.cr3),
       cr4: BigInt(this.cr4 >>> 0),
-      cr8: BigInt(this.cr8),
+      cr8: BigInt(this.apic !== null ? this.apic.cr8 & 15 : this.cr8),
       efer: BigInt(this.efer),
       apic_base: this.msrs.apicBase,
       interrupt_bitmap: bitmap,
@@ -496,6 +496,7 @@ export class Cpu {
     this.cr3 = Number(s.cr3 & 0xffffffffff000n) + Number(s.cr3 & 0xfffn);
     this.cr4 = Number(s.cr4 & 0xffffffffn) | 0;
     this.cr8 = Number(s.cr8 & 0xfn);
+    if (this.apic !== null) this.apic.cr8 = this.cr8;
     this.efer = Number(s.efer & 0xffffn);
     this.msrs.apicBase = s.apic_base;
     for (let v = 0; v < 256; v++) {
