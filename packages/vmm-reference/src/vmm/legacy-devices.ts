@@ -78,13 +78,23 @@ export function createLegacyDevices(o: {
   sink: SerialSink | undefined;
   hooks: LegacyHooks;
   onInputSpace?: () => void;
+  /**
+   * Let COM1 set its own timer to deliver paced host input (default true). False on a vCPU thread,
+   * whose event loop does not run while the guest does: it calls `serial.tick()` from its loop.
+   */
+  serialInputTimer?: boolean;
   pio?: Bus;
   mmio?: Bus;
 }): LegacyDevices {
   const { hooks } = o;
   const pio = o.pio ?? new Bus('pio');
   const mmio = o.mmio ?? new Bus('mmio');
-  const serial = new Serial({ irq: o.serialIrq, sink: o.sink, onInputSpace: o.onInputSpace });
+  const serial = new Serial({
+    irq: o.serialIrq,
+    sink: o.sink,
+    onInputSpace: o.onInputSpace,
+    inputTimer: o.serialInputTimer,
+  });
   const i8042 = new I8042({ onReset: () => hooks.stop('reboot', 'i8042 reset') });
   const bootTimer = new BootTimer({
     onBoot: (ns) =>

@@ -75,6 +75,7 @@ async function main(): Promise<void> {
           }
         : undefined,
       hooks: { stop, log: (line) => post({ type: 'log', id, line }) },
+      serialInputTimer: false, // this thread's timers do not run while the guest does: poll() ticks
     });
   }
   const inputRing = input;
@@ -85,14 +86,20 @@ async function main(): Promise<void> {
       pendingOut = n < pendingOut.length ? pendingOut.subarray(n) : undefined;
       if (!pendingOut) serial?.resume();
     }
-    if (
-      inputRing &&
-      serial &&
-      inputRing.available > 0 &&
-      (!data.local?.gateInput || serialAcceptsInput(serial))
-    ) {
-      const bytes = inputRing.peek(serial.inputSpace);
-      if (bytes.length) inputRing.consume(serial.enqueueInput(bytes));
+    if (inputRing && serial) {
+      const seq = Atomics.load(control, Control.INPUT_SEQ);
+      let waiting = 0;
+      if (inputRing.available > 0 || serial.pendingInput > 0) {
+        const open = !data.local?.gateInput || serialAcceptsInput(serial);
+        if (open && inputRing.available > 0) {
+          const bytes = inputRing.peek(serial.inputSpace);
+          if (bytes.length) inputRing.consume(serial.enqueueInput(bytes));
+        }
+        serial.tick(); // paced input that has arrived by now goes into the FIFO
+        waiting = serial.pendingInput + (open ? inputRing.available : 0);
+      }
+      Atomics.store(control, Control.INPUT_PENDING, waiting);
+      Atomics.store(control, Control.INPUT_SEEN, seq);
     }
   };
 

@@ -27,7 +27,7 @@ import { type RunResult, type StopReason, stopResult } from './exit-codes.js';
 import { createGuestMemory } from './guest-memory.js';
 import { serialAcceptsInput } from './legacy-devices.js';
 import { Machine } from './machine.js';
-import { guardStream } from './output-guard.js';
+import { type GuardableStream, guardStream, streamErrorName } from './output-guard.js';
 import { SharedByteRing } from './shared-byte-ring.js';
 import { handleExit, type VcpuStats } from './vcpu-loop.js';
 import { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
@@ -63,7 +63,6 @@ export interface VmmOptions {
     write(chunk: Uint8Array): boolean;
     once?(event: 'drain', l: () => void): unknown;
     on?(event: 'error', l: (e: Error) => void): unknown;
-    removeListener?(event: 'error', l: (e: Error) => void): unknown;
   };
   /** Host console input (default process.stdin; `null` for none). */
   input?: ConsoleInput | null;
@@ -98,6 +97,12 @@ function defaultLog(line: string): void {
 }
 
 const PANIC_MARKER = 'Kernel panic - not syncing';
+
+/**
+ * How often the main thread kicks a vCPU whose thread holds paced COM1 input (at 115200 baud,
+ * about 23 characters arrive in that time).
+ */
+const INPUT_PUMP_MS = 2;
 
 /**
  * One virtual machine.
@@ -428,16 +433,23 @@ export class Vmm {
     }
   }
 
-  /** An error on the console output (EPIPE: its reader closed the pipe) ends the run. */
+  /**
+   * An error on the console output (EPIPE: its reader closed the pipe) ends the run. The stream's
+   * one {@link OutputGuard} listens (one listener however many VMs share process.stdout).
+   */
   private watchOutput(): () => void {
     const output = this.options.output ?? process.stdout;
     if (typeof output.on !== 'function') return () => {};
-    const onError = (e: Error) => {
+    const guard = guardStream(output as GuardableStream);
+    const closed = (e: Error) => {
       this.outputClosed = true;
-      this.stop('output-closed', `console output: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+      this.stop('output-closed', `console output: ${streamErrorName(e)}`);
     };
-    output.on('error', onError);
-    return () => output.removeListener?.('error', onError);
+    if (guard.closed && guard.error) {
+      closed(guard.error);
+      return () => {};
+    }
+    return guard.onClose(closed);
   }
 
   /** The worker script: dist/vcpu-worker.js when built, the TypeScript source through tsx otherwise. */
@@ -597,6 +609,26 @@ export class Vmm {
     const escapeFilter = new ConsoleEscape();
     const raw = !!input.isTTY && typeof input.setRawMode === 'function';
     if (raw) input.setRawMode!(true);
+    const ctl = new Int32Array(this.control);
+    let pump: ReturnType<typeof setInterval> | undefined;
+    const stopPump = () => {
+      if (pump) clearInterval(pump);
+      pump = undefined;
+    };
+    const pumpInput = () => {
+      pump ??= setInterval(() => {
+        const seen = Atomics.load(ctl, Control.INPUT_SEEN) === Atomics.load(ctl, Control.INPUT_SEQ);
+        if (this.result || (seen && Atomics.load(ctl, Control.INPUT_PENDING) === 0)) stopPump();
+        else kick();
+      }, INPUT_PUMP_MS);
+    };
+    const kick = () => {
+      try {
+        this.kickers[0]?.kick();
+      } catch {
+        // the vCPU is gone (the run is ending)
+      }
+    };
     let pending: Uint8Array | undefined;
     const feed = (bytes: Uint8Array): number => {
       if (this.machine.virtioConsole) {
@@ -608,8 +640,13 @@ export class Vmm {
       if (serial) return !this.options.raw && !serialAcceptsInput(serial) ? 0 : serial.enqueueInput(bytes);
       if (!this.local) return bytes.length;
       const n = this.local.input.write(bytes);
-      // The vCPU may sit in the guest's HLT: kick it so its thread moves the input into COM1.
-      if (n > 0) this.kickers[0]?.kick();
+      if (n > 0) {
+        // The vCPU may sit in the guest's HLT: kick it so its thread moves the input into COM1,
+        // and keep kicking while COM1 paces it in.
+        Atomics.add(ctl, Control.INPUT_SEQ, 1);
+        kick();
+        pumpInput();
+      }
       return n;
     };
     const onData = (chunk: Buffer | string) => {
@@ -640,6 +677,7 @@ export class Vmm {
     input.on('data', onData);
     input.resume();
     return () => {
+      stopPump();
       input.removeListener('data', onData);
       input.pause();
       if (raw) input.setRawMode!(false);
@@ -728,15 +766,27 @@ class StopHold {
   }
 }
 
-/** SIGINT and SIGTERM stop the run; returns a function that removes the listeners. */
+/** The runs that SIGINT/SIGTERM stop: one pair of process listeners serves every VM here. */
+const signalTargets = new Set<(reason: StopReason, detail: string) => void>();
+const onSigint = () => {
+  for (const stop of [...signalTargets]) stop('sigint', 'SIGINT');
+};
+const onSigterm = () => {
+  for (const stop of [...signalTargets]) stop('sigterm', 'SIGTERM');
+};
+
+/** SIGINT and SIGTERM stop the run; returns a function that removes it from their targets. */
 function attachSignals(stop: (reason: StopReason, detail: string) => void): () => void {
-  const onInt = () => stop('sigint', 'SIGINT');
-  const onTerm = () => stop('sigterm', 'SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  const target = (reason: StopReason, detail: string) => stop(reason, detail);
+  if (signalTargets.size === 0) {
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+  }
+  signalTargets.add(target);
   return () => {
-    process.removeListener('SIGINT', onInt);
-    process.removeListener('SIGTERM', onTerm);
+    if (!signalTargets.delete(target) || signalTargets.size > 0) return;
+    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigterm);
   };
 }
 

@@ -6,8 +6,14 @@
 import type { StopReason } from './exit-codes.js';
 import type { VcpuStats } from './vcpu-loop.js';
 
-/** Int32 indices of the control SharedArrayBuffer (one per VM). */
-export const Control = { START: 0, STOP: 1 } as const;
+/**
+ * Int32 indices of the control SharedArrayBuffer (one per VM). For a vCPU thread that owns COM1:
+ * INPUT_SEQ counts the main thread's writes to the input ring, INPUT_SEEN is the count the vCPU
+ * thread last looked at, INPUT_PENDING what it holds that still needs time to reach the guest
+ * (COM1 paces input at the line's speed): while either says so, the main thread kicks the vCPU
+ * now and then, since a guest waiting in HLT makes no exit that would deliver it.
+ */
+export const Control = { START: 0, STOP: 1, INPUT_SEQ: 2, INPUT_SEEN: 3, INPUT_PENDING: 4 } as const;
 /** Size of the control SharedArrayBuffer. */
 export const CONTROL_BYTES = 64;
 

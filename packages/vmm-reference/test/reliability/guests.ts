@@ -104,3 +104,151 @@ export function deviceErrorLoopGuest(iterations: number): Uint8Array {
     ...POWEROFF,
   ]);
 }
+
+/**
+ * Sets COM1 to 115200 baud 8N1 (divisor 1: the 16550 then paces host input at 11520 characters a
+ * second), reads `count` characters by polling LSR, then powers off. A guest that keeps taking
+ * serial input at the line's speed while the host floods it.
+ * ```
+ *   mov dx, 0x3fb; mov al, 0x80; out dx, al  ; 66 ba fb 03 b0 80 ee   LCR: DLAB
+ *   mov dx, 0x3f8; mov al, 1; out dx, al     ; 66 ba f8 03 b0 01 ee   DLL = 1
+ *   mov dx, 0x3f9; xor eax, eax; out dx, al  ; 66 ba f9 03 31 c0 ee   DLM = 0
+ *   mov dx, 0x3fb; mov al, 3; out dx, al     ; 66 ba fb 03 b0 03 ee   LCR: 8N1
+ *   mov ecx, count                           ; b9 imm32
+ * wait:
+ *   mov dx, 0x3fd; in al, dx                 ; 66 ba fd 03 ec         LSR
+ *   test al, 1; jz wait                      ; a8 01 74 f7            data ready?
+ *   mov dx, 0x3f8; in al, dx                 ; 66 ba f8 03 ec         RBR
+ *   dec ecx; jnz wait                        ; ff c9 75 ee
+ *   poweroff
+ * ```
+ */
+export function serialReadGuest(count: number): Uint8Array {
+  return Uint8Array.from([
+    ...[0x66, 0xba, 0xfb, 0x03, 0xb0, 0x80, 0xee],
+    ...[0x66, 0xba, 0xf8, 0x03, 0xb0, 0x01, 0xee],
+    ...[0x66, 0xba, 0xf9, 0x03, 0x31, 0xc0, 0xee],
+    ...[0x66, 0xba, 0xfb, 0x03, 0xb0, 0x03, 0xee],
+    ...[0xb9, ...le32(count)],
+    ...[0x66, 0xba, 0xfd, 0x03, 0xec],
+    ...[0xa8, 0x01, 0x74, 0xf7],
+    ...[0x66, 0xba, 0xf8, 0x03, 0xec],
+    ...[0xff, 0xc9, 0x75, 0xee],
+    ...POWEROFF,
+  ]);
+}
+
+/**
+ * Interrupt-driven serial input, the way a kernel takes it: masks the 8259s, points IDT vector
+ * 0x30 at a handler, enables the LAPIC, routes IOAPIC pin 4 to vector 0x30, sets COM1 to 115200
+ * baud with its FIFO on and the receive interrupt enabled, then sleeps in `sti; hlt` until the
+ * handler (which reads RBR while LSR.DR is set, counting in r15d, then EOIs) has counted `count`
+ * characters; then powers off. Needs CPL0 (`hlt`, `lidt`). Assembled from:
+ * ```
+ * start:
+ *   xor r15d, r15d                 # characters received
+ *   mov al, 0xff                   # mask both 8259s (the LAPIC/IOAPIC deliver IRQ 4)
+ *   out 0x21, al
+ *   out 0xa1, al
+ *   # IDT entry 0x30 -> isr, at idt (built here: the CS selector is the one we run with)
+ *   lea rdi, [rip + idt]
+ *   lea rax, [rip + isr]
+ *   mov [rdi + 0x300], ax          # offset 15:0
+ *   mov cx, cs
+ *   mov [rdi + 0x302], cx          # selector
+ *   mov word ptr [rdi + 0x304], 0x8e00   # present, DPL0, 64-bit interrupt gate
+ *   shr rax, 16
+ *   mov [rdi + 0x306], ax          # offset 31:16
+ *   shr rax, 16
+ *   mov [rdi + 0x308], eax         # offset 63:32
+ *   mov dword ptr [rdi + 0x30c], 0
+ *   lea rax, [rip + idtr]
+ *   mov word ptr [rax], 0x30f      # limit: entries 0..0x30
+ *   mov [rax + 2], rdi
+ *   lidt [rax]
+ *   # LAPIC: software enable, spurious vector 0xff
+ *   mov ebx, 0xfee00000
+ *   mov dword ptr [rbx + 0xf0], 0x1ff
+ *   # IOAPIC pin 4 -> vector 0x30, edge, fixed, to APIC 0
+ *   mov ebx, 0xfec00000
+ *   mov dword ptr [rbx], 0x18
+ *   mov dword ptr [rbx + 0x10], 0x30
+ *   mov dword ptr [rbx], 0x19
+ *   mov dword ptr [rbx + 0x10], 0
+ *   # COM1: 115200 8N1, FIFO on (trigger 1), receive interrupt on, OUT2
+ *   mov dx, 0x3fb
+ *   mov al, 0x80
+ *   out dx, al
+ *   mov dx, 0x3f8
+ *   mov al, 1
+ *   out dx, al
+ *   mov dx, 0x3f9
+ *   xor eax, eax
+ *   out dx, al
+ *   mov dx, 0x3fb
+ *   mov al, 3
+ *   out dx, al
+ *   mov dx, 0x3fa
+ *   mov al, 0x07
+ *   out dx, al
+ *   mov dx, 0x3fc
+ *   mov al, 0x0b
+ *   out dx, al
+ *   mov dx, 0x3f9
+ *   mov al, 1
+ *   out dx, al
+ * wait:
+ *   cmp r15d, 0x11223344
+ *   jae off
+ *   sti
+ *   hlt
+ *   cli
+ *   jmp wait
+ * off:
+ *   mov dx, 0x600
+ *   mov al, 0x34
+ *   out dx, al
+ * done:
+ *   hlt
+ *   jmp done
+ * isr:
+ *   push rax
+ *   push rdx
+ * more:
+ *   mov dx, 0x3fd
+ *   in al, dx
+ *   test al, 1
+ *   jz eoi
+ *   mov dx, 0x3f8
+ *   in al, dx
+ *   inc r15d
+ *   jmp more
+ * eoi:
+ *   mov eax, 0xfee000b0
+ *   mov dword ptr [rax], 0
+ *   pop rdx
+ *   pop rax
+ *   iretq
+ * .align 8
+ * idtr:
+ *   .quad 0, 0
+ * .align 16
+ * idt:
+ * ```
+ */
+export function serialIrqGuest(count: number): Uint8Array {
+  const code = Uint8Array.from(
+    (
+      '4531ffb0ffe621e6a1488d3d00010000488d05c300000066898700030000668cc966898f0203000066c7870403000000' +
+      '8e48c1e8106689870603000048c1e810898708030000c7870c03000000000000488d05a900000066c7000f0348897802' +
+      '0f0118bb0000e0fec783f0000000ff010000bb0000c0fec70318000000c7431030000000c70319000000c74310000000' +
+      '0066bafb03b080ee66baf803b001ee66baf90331c0ee66bafb03b003ee66bafa03b007ee66bafc03b00bee66baf903b0' +
+      '01ee4181ff443322117305fbf4faebf266ba0006b034eef4ebfd505266bafd03eca801740a66baf803ec41ffc7ebedb8' +
+      'b000e0fec700000000005a5848cf6690'
+    )
+      .match(/../g)!
+      .map((h) => Number.parseInt(h, 16)),
+  );
+  code.set(le32(count), 0xc5); // cmp r15d, imm32
+  return code;
+}

@@ -1,6 +1,7 @@
 /**
  * The `ts-vmm` process (src/cli.ts: `runProcess` with the real dependencies), except that `run`
- * boots the raw 64-bit image named by TS_VMM_RAW_IMAGE (at CPL3) instead of a Linux kernel:
+ * boots the raw 64-bit image named by TS_VMM_RAW_IMAGE (at CPL3; at CPL0 with TS_VMM_RAW_CPL0=1)
+ * instead of a Linux kernel:
  * reliability tests drive the real process around small guests with it.
  *
  *   tsx test/reliability/raw-cli.ts run --backend kvm --memory 16 [--vsock ...]
@@ -21,8 +22,7 @@ await runProcess(argv, {
   ...realDeps(),
   runVm: async (config, io) => {
     const vmm = await Vmm.create(config, {
-      raw: { image, cpl3: true },
-      input: null,
+      raw: { image, cpl3: process.env.TS_VMM_RAW_CPL0 !== '1' },
       log: (l) => io.err(`ts-vmm: ${l}`),
     });
     return vmm.run();

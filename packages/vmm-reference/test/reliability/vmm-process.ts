@@ -25,6 +25,8 @@ export type OutputMode = 'read' | 'stalled' | { closeAfter: number };
 export interface VmmProcessOptions {
   /** A raw guest image for RAW_CLI; omit to run the real CLI. */
   raw?: Uint8Array;
+  /** Enter the raw image at CPL0 (default CPL3, which a KVM that emulates CPL0 runs fast). */
+  cpl0?: boolean;
   args: string[];
   stdout?: OutputMode;
   stderr?: OutputMode;
@@ -59,6 +61,7 @@ export class VmmProcess {
       const image = join(this.dir, 'guest.bin');
       writeFileSync(image, o.raw);
       env.TS_VMM_RAW_IMAGE = image;
+      if (o.cpl0) env.TS_VMM_RAW_CPL0 = '1';
       script = RAW_CLI;
     }
     const stdin = o.stdin === undefined ? 'ignore' : 'pipe';
@@ -111,7 +114,10 @@ export class VmmProcess {
     stdin.on('error', () => {}); // EPIPE once the VMM exits before taking everything
     for (const c of chunks) {
       if (stdin.destroyed) return;
-      if (!stdin.write(c)) {
+      const ok = stdin.write(c, (e) => {
+        if (!e) this.stdinFlushed += c.length;
+      });
+      if (!ok) {
         const more = await new Promise<boolean>((r) => {
           stdin.once('drain', () => r(true));
           stdin.once('close', () => r(false));
@@ -121,6 +127,12 @@ export class VmmProcess {
     }
     stdin.end();
   }
+
+  /**
+   * Bytes of `stdin` that went into the pipe to the child (a write's callback ran): what the VMM
+   * read, plus at most the pipe's capacity.
+   */
+  stdinFlushed = 0;
 
   /** What the child wrote to stderr so far. */
   get stderr(): string {
