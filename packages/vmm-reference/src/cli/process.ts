@@ -69,6 +69,10 @@ export async function runProcess(argv: readonly string[], deps: CliDeps): Promis
     out: (l) => out.writeLine(l),
     err: (l) => err.writeLine(l),
   });
+  if (err.droppedLines > 0 && !err.closed) {
+    // One line past the bound: what the stalled reader missed, if it ever reads again.
+    err.stream.write(`ts-vmm: ${err.droppedLines} status lines dropped (stderr was not being read)\n`);
+  }
   await settleOutput([out, err]);
   process.exit(code);
 }
