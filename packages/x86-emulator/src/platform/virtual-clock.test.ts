@@ -106,6 +106,38 @@ describe('VirtualClock (real-time modes)', () => {
     expect(fired).toBe(1);
   });
 
+  it('gives a wall-clock epoch that keeps the guest wall clock on the host wall clock (realtime)', () => {
+    let host = 5_000_000_000; // monotonic ns
+    let wall = 1_700_000_000_123.25; // Unix ms
+    const clock = new VirtualClock({ mode: 'realtime', hostNowNs: () => host, hostWallMs: () => wall });
+    const epoch = clock.wallClockEpochNs();
+    expect(epoch).toBe(1_700_000_000_123_250_000n); // guest time 0 = now
+    host += 61_000_000_000; // a minute of host time, however many instructions ran
+    wall += 61_000;
+    clock.advanceInstructions(1);
+    expect(clock.wallClockEpochNs()).toBe(epoch);
+    expect(epoch + BigInt(clock.now())).toBe(1_700_000_061_123_250_000n);
+  });
+
+  it('in virtual mode the epoch is host wall time minus guest time, read now', () => {
+    const wall = 1_000.5;
+    const clock = new VirtualClock({ hostWallMs: () => wall });
+    clock.advanceInstructions(250_000);
+    expect(clock.wallClockEpochNs()).toBe(1_000_500_000n - 250_000n);
+  });
+
+  it('tells the time to the next deadline on the host clock (real-time modes size batches by it)', () => {
+    let host = 0;
+    const clock = new VirtualClock({ mode: 'realtime', hostNowNs: () => host });
+    expect(clock.nsUntilDeadline()).toBe(Number.POSITIVE_INFINITY);
+    expect(clock.instructionsUntilDeadline()).toBe(Number.POSITIVE_INFINITY); // instructions do not move time
+    clock.createTimer(() => {}).arm(100_000);
+    host += 40_000;
+    expect(clock.nsUntilDeadline()).toBe(60_000);
+    host += 200_000; // past the deadline
+    expect(clock.nsUntilDeadline()).toBe(0);
+  });
+
   it('hybrid mode skips idle gaps by growing the offset; switching modes never goes back', () => {
     let host = 0;
     const clock = new VirtualClock({ mode: 'virtual', hostNowNs: () => host });

@@ -2,14 +2,17 @@
  * The machine's clock: guest time in nanoseconds, a timer queue, and the TSC derived from it.
  *
  * Three modes (switchable at any time; guest time never goes backwards across a switch):
+ * - `realtime`: time follows the host's monotonic clock; when every vCPU is idle the machine sleeps
+ *   on the host until the next deadline. The guest's clocks agree with the host's however fast
+ *   the emulator runs: what a VMM wants by default (the reference VMM's `--clock realtime`).
  * - `virtual`: time advances only with executed guest instructions ({@link VirtualClock.advanceInstructions})
  *   and jumps to the next deadline when every vCPU is idle ({@link VirtualClock.idle}). Runs are
- *   deterministic and idle time costs nothing: the mode for booting, tests and benchmarks.
- * - `realtime`: time follows the host's monotonic clock; when every vCPU is idle the machine sleeps
- *   on the host until the next deadline. For a person typing at the console.
+ *   deterministic and idle time costs nothing, but guest time runs as fast as the emulator executes
+ *   (1 instruction = 1 ns by default: far slower than the host's clock), like QEMU's `-icount`: for
+ *   deterministic runs, tests and instruction-counting benchmarks.
  * - `hybrid`: time follows the host clock while the guest runs, but idle gaps are skipped (the
  *   offset to host time grows by the skipped time). Timer rates look real while code runs, and
- *   boot-time delays still cost nothing.
+ *   boot-time delays still cost nothing, but the guest's clocks run ahead of the host's.
  *
  * @module
  */
@@ -30,6 +33,12 @@ export interface VirtualClockOptions {
   apicBusHz?: number;
   /** Host monotonic time in ns for the real-time modes (default `performance.now()`); injectable for tests. */
   hostNowNs?: () => number;
+  /**
+   * Host wall-clock time in ms since the Unix epoch, fractional (default: `performance.timeOrigin +
+   * performance.now()`, or `Date.now()` when the system clock was stepped since); injectable for
+   * tests. It gives the guest's wall clock, see {@link VirtualClock.wallClockEpochNs}.
+   */
+  hostWallMs?: () => number;
 }
 
 /**
@@ -92,6 +101,20 @@ function defaultHostNow(): number {
   return performance.now() * 1e6;
 }
 
+function defaultHostWall(): number {
+  // sub-millisecond, and in step with performance.now(); the two part only when the system clock is
+  // stepped (set by hand, an NTP step), and then the system clock is the one to follow
+  const precise = performance.timeOrigin + performance.now();
+  const coarse = Date.now();
+  return Math.abs(precise - coarse - 0.5) <= 1.5 ? precise : coarse + 0.5;
+}
+
+/** `ms` (fractional ms since the epoch) minus `ns`, in ns, without losing the sub-µs digits. */
+function epochMinus(ms: number, ns: number): bigint {
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6)) - BigInt(Math.round(ns));
+}
+
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
@@ -122,6 +145,9 @@ export class VirtualClock {
   private ipns: number;
   private modeValue: ClockMode;
   private readonly hostNowNs: () => number;
+  private readonly hostWallMs: () => number;
+  /** Real-time modes: Unix ns at guest time 0, fixed when the mode was entered. */
+  private wallEpoch = 0n;
   /** Guest ns at the last update. */
   private nowNs = 0;
   /** realtime/hybrid: guest ns = host ns + offset. */
@@ -153,6 +179,7 @@ export class VirtualClock {
     this.ipns = 1;
     this.setInstructionsPerNs(options.instructionsPerNs ?? 1);
     this.hostNowNs = options.hostNowNs ?? defaultHostNow;
+    this.hostWallMs = options.hostWallMs ?? defaultHostWall;
     this.modeValue = 'virtual';
     this.setMode(options.mode ?? 'virtual');
   }
@@ -176,8 +203,27 @@ export class VirtualClock {
     }
     const now = this.now();
     this.modeValue = mode;
-    if (mode !== 'virtual') this.hostOffset = now - this.hostNowNs();
+    if (mode !== 'virtual') {
+      const host = this.hostNowNs();
+      this.hostOffset = now - host;
+      this.wallEpoch = epochMinus(this.hostWallMs(), now);
+    }
     this.nowNs = now;
+  }
+
+  /**
+   * The Unix time in ns at which guest time was 0: the guest's wall clock reads this plus
+   * {@link now} (kvm-clock's wall-clock record carries it). In the real-time modes it is fixed
+   * when the mode is entered (host wall time minus guest time then), so the guest's wall clock
+   * keeps agreeing with the host's as both advance with the host's clock (a later step of the
+   * host's system clock is not followed, as KVM's kvm-clock does not); in `hybrid` skipped idle
+   * time puts it ahead. In `virtual` mode it is the host wall time now minus guest time now: the
+   * wall clock read from it then advances at the guest's instruction-counted rate.
+   * @example const wallNs = clock.wallClockEpochNs() + BigInt(Math.floor(clock.now()));
+   */
+  wallClockEpochNs(): bigint {
+    if (this.modeValue === 'virtual') return epochMinus(this.hostWallMs(), this.nowNs);
+    return this.wallEpoch;
   }
 
   /** Guest instructions per guest nanosecond in `virtual` mode. */
@@ -299,7 +345,8 @@ export class VirtualClock {
 
   /**
    * In `virtual` mode, how many instructions may run before the next deadline (at least 1;
-   * `Infinity` when no timer is armed or in the real-time modes).
+   * `Infinity` when no timer is armed or in the real-time modes, where instructions do not move
+   * time: size batches there by host time, see {@link nsUntilDeadline}).
    */
   instructionsUntilDeadline(): number {
     if (this.modeValue !== 'virtual' || this.nextDeadlineCache === Number.POSITIVE_INFINITY) {
@@ -307,6 +354,13 @@ export class VirtualClock {
     }
     const n = Math.ceil((this.nextDeadlineCache - this.nowNs) * this.ipns);
     return Math.max(n, 1);
+  }
+
+  /** Guest ns until the next deadline (0 when it has passed, `Infinity` when no timer is armed). */
+  nsUntilDeadline(): number {
+    const next = this.nextDeadlineCache;
+    if (next === Number.POSITIVE_INFINITY) return next;
+    return Math.max(next - this.now(), 0);
   }
 
   /** Creates a timer on this clock (disarmed). */
