@@ -412,12 +412,112 @@ describe('EmulatedVcpu', () => {
   });
 
   it('HLT with interrupts off and no timer returns interrupted without spinning', async () => {
-    const { vcpu } = await machine([0xfa, 0xf4], { runSliceMs: 30 });
+    const { vcpu } = await machine([0xfa, 0xf4], { runSliceMs: 30, idleWaitMs: 25 });
     expect(vcpu.run().kind).toBe('interrupted');
     const t0 = performance.now();
     const e = vcpu.run();
     expect(e.kind).toBe('interrupted');
     expect(performance.now() - t0).toBeGreaterThanOrEqual(20); // waited on the host, did not spin back at once
     expect(vcpu.getMpState()).toBe(MpState.HALTED);
+  });
+});
+
+describe('EmulatedVcpu on the realtime clock', () => {
+  /** Stores EDX:EAX at [addr] (mov [addr], eax ; mov [addr + 4], edx). */
+  const storeEdxEax = (addr: number) => [
+    0x89,
+    0x04,
+    0x25,
+    ...le32(addr),
+    0x89,
+    0x14,
+    0x25,
+    ...le32(addr + 4),
+  ];
+  const TSC_AT = 0x20_1000;
+
+  it('RDTSC follows host time while the guest computes, not the instructions it ran', async () => {
+    // rdtsc ; store ; mov ecx, 30M ; l: dec ecx ; jnz l ; rdtsc ; store ; out 0x99, al
+    const code = [
+      ...RDTSC,
+      ...storeEdxEax(TSC_AT),
+      ...movEcx(30_000_000),
+      0xff,
+      0xc9,
+      0x75,
+      0xfc,
+      ...RDTSC,
+      ...storeEdxEax(TSC_AT + 8),
+      0xe6,
+      0x99,
+      0xf4,
+    ];
+    const { vcpu, mem, vm } = await machine(code, { clockMode: 'realtime' });
+    const t0 = performance.now();
+    expect(runToExit(vcpu, 100_000)).toMatchObject({ kind: 'io-out', port: 0x99 });
+    const hostMs = performance.now() - t0;
+    const guestMs = (Number(mem.read64(TSC_AT + 8) - mem.read64(TSC_AT)) / vm.clock.tscHz) * 1000;
+    // both TSC reads lie inside the host interval, and miss at most 10 ms of it (the bound)
+    expect(guestMs).toBeLessThanOrEqual(hostMs + 0.001);
+    expect(guestMs).toBeGreaterThanOrEqual(hostMs - 10);
+    expect((vcpu as EmulatedVcpu).cpu.icount).toBeGreaterThan(60_000_000);
+  });
+
+  it("gives kvm-clock's wall clock the host's wall time", async () => {
+    const sys = 0x20_0000;
+    const wall = 0x20_2000;
+    const code = [
+      ...movEcx(0x4b56_4d01),
+      ...movEax(sys | 1),
+      ...XOR_EDX,
+      ...WRMSR,
+      ...movEcx(0x4b56_4d00),
+      ...movEax(wall),
+      ...WRMSR,
+      0xe6,
+      0x99,
+      0xf4,
+    ];
+    const { vm, vcpu, mem } = await machine(code, { clockMode: 'realtime' });
+    await new Promise((r) => setTimeout(r, 30)); // guest time 0 is not "now"
+    expect(runToExit(vcpu)).toMatchObject({ kind: 'io-out', port: 0x99 });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(mem.read32(wall) % 2).toBe(0);
+    const epochNs = BigInt(mem.read32(wall + 4)) * 1_000_000_000n + BigInt(mem.read32(wall + 8));
+    const info = {
+      version: mem.read32(sys),
+      tscTimestamp: mem.read64(sys + 8),
+      systemTime: mem.read64(sys + 16),
+      tscToSystemMul: mem.read32(sys + 24),
+      tscShift: (mem.read8(sys + 28) << 24) >> 24,
+      flags: mem.read8(sys + 29),
+    };
+    // what the guest computes now: the wall-clock record plus kvm-clock's system time
+    const guestWallMs = Number(epochNs + pvclockRead(info, BigInt(vm.clock.tsc()))) / 1e6;
+    expect(Math.abs(guestWallMs - Date.now())).toBeLessThanOrEqual(10);
+  });
+
+  it('fires a TSC-deadline timer on the host clock: 20 ms after it was armed, however few instructions ran', async () => {
+    const code = [
+      ...X2APIC_ON,
+      ...movEcx(0x832),
+      ...movEax(VEC | (2 << 17)), // LVT timer: TSC-deadline mode
+      ...WRMSR,
+      ...RDTSC,
+      0x05,
+      ...le32(40_000_000), // + 20 ms at 2 GHz
+      0x83,
+      0xd2,
+      0x00, // adc edx, 0
+      ...movEcx(0x6e0),
+      ...WRMSR,
+      0xfb, // sti
+      0xf4, // hlt
+    ];
+    const { vcpu } = await machine(code, { clockMode: 'realtime' });
+    const t0 = performance.now();
+    expect(runToExit(vcpu, 100_000)).toMatchObject({ kind: 'mmio-write', address: FLAT.MMIO_BASE + VEC });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
+    expect((vcpu as EmulatedVcpu).cpu.icount).toBeLessThan(1000);
   });
 });

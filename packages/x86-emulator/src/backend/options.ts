@@ -8,8 +8,15 @@ import type { ClockMode } from '../platform/virtual-clock.js';
 /** How the emulated backend keeps time and shares the host thread. */
 export interface EmulatedBackendOptions {
   /**
-   * Guest time source (default `virtual`: time advances with executed instructions, idle time is
-   * skipped). See the platform README for `realtime` and `hybrid`.
+   * Guest time source. `realtime`: every clock the guest reads (TSC, kvm-clock and its wall clock,
+   * LAPIC timer, PIT) follows the host's clock, so guest time keeps the host's however fast the
+   * emulator runs, and an idle guest sleeps on the host until its next timer; what a VMM wants
+   * (the reference VMM's default). `virtual` (the default here, for tests and deterministic runs):
+   * time advances with executed instructions (`instructionsPerNs`, 1 per ns) and idle time is
+   * skipped, like QEMU's `-icount`: reproducible, but while the guest computes its time runs as
+   * slowly as the emulator executes (12-24x slower than the host's clock on a Linux guest).
+   * `hybrid`: host time while running, idle time skipped (the guest's clock runs ahead). See the
+   * platform README.
    */
   clockMode?: ClockMode;
   /** TSC frequency in Hz (default 2 GHz). */
@@ -26,6 +33,12 @@ export interface EmulatedBackendOptions {
   deterministicSlice?: number;
   /** Host milliseconds after which `run()` returns `interrupted` so the VMM can serve its event loop (default 20). */
   runSliceMs?: number;
+  /**
+   * Longest host sleep (ms) of an idle vCPU inside `run()` before it returns `interrupted`
+   * (default 4): a single-threaded VMM reads host input and runs its timers on the thread the vCPU
+   * sleeps on, so this bounds their latency while the guest idles.
+   */
+  idleWaitMs?: number;
   /**
    * When every vCPU is halted: `true` (default) jumps guest time to the next timer deadline but
    * never ahead of the host time elapsed since the VM was created, sleeping (in short waits that
@@ -66,6 +79,7 @@ export function resolveOptions(o: EmulatedBackendOptions = {}): Required<Emulate
     deterministic,
     deterministicSlice: o.deterministicSlice ?? 4_000_000,
     runSliceMs: o.runSliceMs ?? 20,
+    idleWaitMs: o.idleWaitMs ?? 4,
     paceIdle: deterministic ? false : (o.paceIdle ?? true),
     skipBusyWaits: o.skipBusyWaits ?? true,
     kvmclock: o.kvmclock ?? true,

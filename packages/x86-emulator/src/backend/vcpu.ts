@@ -27,6 +27,7 @@ import type { EmulatedIrqchip } from '../platform/irqchip.js';
 import type { Lapic } from '../platform/lapic.js';
 import { encodePvclockTimeInfo, encodePvclockWallClock, pvclockTimeInfo } from '../platform/pvclock.js';
 import { seededRandom } from '../random.js';
+import { KVM_CLOCK_PAIRING_WALLCLOCK, KvmHypercallError, kvmHypercall } from './hypercall.js';
 import { type EmulatedKickerDescription, KICK_WORD } from './kicker.js';
 import { BUSY_WAIT_SKIP_NS, BUSY_WAIT_WINDOW } from './options.js';
 import { walkPageTables } from './translate.js';
@@ -41,8 +42,22 @@ export const KvmClockMsr = {
 } as const;
 
 const INTERRUPTED: VcpuExit = { kind: 'interrupted' };
+/** IA32_APIC_BASE x2APIC enable (bit 10) and CPUID.1:ECX.x2APIC (bit 21). */
+const APIC_BASE_X2APIC = 0x400n;
+const X2APIC = 1 << 21;
 /** Longest slice handed to the CPU at once (instructions). */
 const MAX_SLICE = 200_000;
+/**
+ * Real-time clock: the longest slice in host time (1 ms), so a timer that the guest armed fires
+ * within about that of its deadline however slowly the code before it runs.
+ */
+const REALTIME_SLICE_NS = 1_000_000;
+/** Real-time clock: instructions per host ns assumed before a slice was measured (20 M/s). */
+const INITIAL_RATE = 0.02;
+/** Real-time clock: slices shorter than this (instructions) are not rate samples (fixed costs). */
+const RATE_SAMPLE_MIN = 256;
+/** Real-time clock: the shortest slice sized by time (instructions), above RATE_SAMPLE_MIN. */
+const REALTIME_MIN_SLICE = 1000;
 /** Slice while an interrupt waits for RFLAGS.IF / the interrupt shadow. */
 const WINDOW_SLICE = 200;
 /** A fixed wall-clock epoch for deterministic runs (2025-01-01T00:00:00Z). */
@@ -96,6 +111,8 @@ export class EmulatedVcpu implements Vcpu {
   /** Address and instruction count of the last RDTSC (busy-wait detection). */
   private pollIp = -1;
   private pollIcount = 0;
+  /** Real-time clock: guest instructions per host ns, measured (see noteRate). */
+  private rate = INITIAL_RATE;
   /** A microtask ran since run() last returned with a background compile in flight (see run()). */
   private yielded = true;
   private yieldArmed = false;
@@ -113,12 +130,22 @@ export class EmulatedVcpu implements Vcpu {
       jitAsync: !vm.options.deterministic,
       // and take RDRAND/RDSEED values from a seeded generator, so the trace repeats
       random: vm.options.deterministic ? seededRandom(0x7473766d + id) : undefined,
+      // VMCALL: KVM's hypercalls, as the KVM signature in CPUID 0x40000000 promises
+      hypercall: (c) =>
+        kvmHypercall(c, {
+          clockPairing: vm.options.kvmclock ? (gpa, type) => this.clockPairing(gpa, type) : null,
+        }),
     });
     this.cpu.reportUd = vm.options.reportUnimplemented;
     this.irqchip = vm.irqchip;
     if (this.irqchip) {
-      this.lapic = this.irqchip.addVcpu(id);
+      const ic = this.irqchip;
+      this.lapic = ic.addVcpu(id);
       this.cpu.msrs.apicBase = BigInt(this.lapic.apicBase);
+      // CR8 is the LAPIC's TPR, and an interrupt the LAPIC holds is taken as soon as the guest
+      // opens the window (after `sti; nop`, right after IRET), not at the end of the slice
+      this.cpu.apic = this.lapic;
+      this.cpu.acceptInterrupt = () => (ic.pendingInterrupt(id) >= 0 ? ic.acknowledge(id) : -1);
     }
     this.detLimit = vm.options.deterministicSlice;
     this.vm.attachCpu(this.cpu);
@@ -175,6 +202,14 @@ export class EmulatedVcpu implements Vcpu {
     const ic = this.irqchip;
     const cpu = this.cpu;
     if (ic?.handlesMsr(i)) {
+      // the x2APIC enable bit is reserved unless the guest's CPUID offers x2APIC (KVM's
+      // kvm_set_apic_base): without this check the xAPIC page would vanish under a guest that set it
+      if (
+        i === MSR.APIC_BASE &&
+        (value & APIC_BASE_X2APIC) !== 0n &&
+        (cpu.cpuidLookup(1, 0)[2] & X2APIC) === 0
+      )
+        throw new GuestFault(VEC.GP, 0);
       if (!ic.writeMsr(this.id, i, value)) throw new GuestFault(VEC.GP, 0);
       if (i === MSR.APIC_BASE) cpu.msrs.apicBase = BigInt(this.lapic!.apicBase);
       return true;
@@ -191,14 +226,33 @@ export class EmulatedVcpu implements Vcpu {
     return false;
   }
 
+  /** `KVM_HC_CLOCK_PAIRING`: the guest's wall-clock time and TSC at one instant (`struct kvm_clock_pairing`). */
+  private clockPairing(gpa: number, clockType: number): number {
+    if (clockType !== KVM_CLOCK_PAIRING_WALLCLOCK) return -KvmHypercallError.EOPNOTSUPP;
+    if (!this.memory.checkRange(gpa, 64)) return -KvmHypercallError.EFAULT;
+    const ns = this.nowNs();
+    // the same wall clock as kvm-clock's (the epoch plus guest time)
+    const epoch = this.vm.options.deterministic ? DETERMINISTIC_EPOCH_NS : this.vm.clock.wallClockEpochNs();
+    const wall = epoch + BigInt(Math.floor(ns));
+    const rec = new Uint8Array(64);
+    const dv = new DataView(rec.buffer);
+    dv.setBigInt64(0, wall / 1_000_000_000n, true);
+    dv.setBigInt64(8, wall % 1_000_000_000n, true);
+    dv.setBigUint64(
+      16,
+      BigInt.asUintN(64, BigInt(Math.floor(this.vm.clock.tscAt(ns) + this.cpu.tscOffset))),
+      true,
+    );
+    this.writeGuest(gpa, rec);
+    return 0;
+  }
+
   private writeKvmClockMsr(index: number, value: bigint): void {
     this.kvmclockMsrs.set(index, value);
     if (index === KvmClockMsr.WALL_CLOCK_NEW || index === KvmClockMsr.WALL_CLOCK) {
       const at = Number(value);
-      const clockNow = BigInt(Math.floor(this.vm.clock.now()));
-      const epoch = this.vm.options.deterministic
-        ? DETERMINISTIC_EPOCH_NS
-        : BigInt(Date.now()) * 1_000_000n - clockNow;
+      // the Unix time at guest time 0: the guest adds kvm-clock's system time to it
+      const epoch = this.vm.options.deterministic ? DETERMINISTIC_EPOCH_NS : this.vm.clock.wallClockEpochNs();
       this.writeGuest(at, encodePvclockWallClock(2, epoch));
       return;
     }
@@ -308,8 +362,19 @@ export class EmulatedVcpu implements Vcpu {
       }
       // the slice: up to the next timer deadline, short while an interrupt waits for its window
       let budget = det ? this.detLimit - cpu.icount : MAX_SLICE;
-      const until = clock.instructionsUntilDeadline() * vm.vcpuCount;
-      if (until < budget) budget = Math.ceil(until);
+      const hostTimed = clock.mode !== 'virtual';
+      if (hostTimed) {
+        // instructions do not move time: end the slice near the deadline on the host's clock, and
+        // within REALTIME_SLICE_NS, by the instruction rate measured over the last slices
+        const n = Math.max(
+          Math.min(clock.nsUntilDeadline(), REALTIME_SLICE_NS) * this.rate,
+          REALTIME_MIN_SLICE,
+        );
+        if (n < budget) budget = Math.ceil(n);
+      } else {
+        const until = clock.instructionsUntilDeadline() * vm.vcpuCount;
+        if (until < budget) budget = Math.ceil(until);
+      }
       if (ic && cpu.pendingIrq < 0 && budget > WINDOW_SLICE && ic.pendingInterrupt(this.id) >= 0) {
         budget = WINDOW_SLICE;
       }
@@ -317,9 +382,13 @@ export class EmulatedVcpu implements Vcpu {
       const stepping = this.breakpoints.length > 0 && !this.userSingleStep;
       if (stepping) cpu.singleStep = true;
       let exit: CpuExit;
+      const i0 = cpu.icount;
+      const h0 = hostTimed ? performance.now() : 0;
       try {
         exit = cpu.run(budget);
         ran = true;
+        if (hostTimed && exit.kind === 'instruction-limit')
+          this.noteRate(cpu.icount - i0, performance.now() - h0);
       } catch (e) {
         this.account();
         return this.internalError(e);
@@ -378,6 +447,19 @@ export class EmulatedVcpu implements Vcpu {
     }
   }
 
+  /**
+   * Real-time clock: records the instruction rate of a slice that ran to its budget. A slower one
+   * lowers the estimate fast (at most fourfold per slice, so one pause of the host does not ruin
+   * it), a faster one raises it by an eighth of the difference: slow code (cold, interpreted,
+   * missing the TLB) after fast code must not overrun its deadline much, and a short slice's fixed
+   * costs must not drag the estimate down for good.
+   */
+  private noteRate(instructions: number, ms: number): void {
+    if (instructions < RATE_SAMPLE_MIN || !(ms > 0)) return;
+    const r = instructions / (ms * 1e6);
+    this.rate = r < this.rate ? Math.max(r, this.rate / 4) : this.rate + (r - this.rate) / 8;
+  }
+
   /** Advances the machine clock by the instructions retired since the last call (fires timers). */
   private account(): void {
     const n = this.cpu.icount - this.accounted;
@@ -420,13 +502,17 @@ export class EmulatedVcpu implements Vcpu {
   }
 
   /**
-   * Sleeps up to `ms` (bounded by what is left of this run() slice) unless kicked. On a thread that
-   * may not block (a browser's main thread, where `Atomics.wait` throws) it returns `interrupted`
-   * at once instead, and the VMM's event loop does the waiting.
+   * Sleeps up to `ms` unless kicked, but at most `idleWaitMs` and what is left of this run() slice:
+   * a wait cut short by those returns `interrupted`, so a single-threaded VMM's event loop (host
+   * input, its timers) gets a turn that often while the guest idles; a wait that reached `ms` (a
+   * timer's deadline) returns null, to go on and fire the timer. On a thread that may not block (a
+   * browser's main thread, where `Atomics.wait` throws) it returns `interrupted` at once instead,
+   * and the VMM's event loop does the waiting.
    */
   private hostWait(t0: number, ms: number): VcpuExit | null {
-    const left = this.vm.options.runSliceMs - (performance.now() - t0);
-    const wait = Math.min(ms, left);
+    const opts = this.vm.options;
+    const left = opts.runSliceMs - (performance.now() - t0);
+    const wait = Math.min(ms, left, opts.idleWaitMs);
     if (wait <= 0 || !this.canBlock) return INTERRUPTED;
     let woke: string;
     try {
@@ -439,7 +525,7 @@ export class EmulatedVcpu implements Vcpu {
       Atomics.store(this.kick, KICK_WORD, 0);
       return INTERRUPTED;
     }
-    return null;
+    return wait < ms ? INTERRUPTED : null;
   }
 
   /** Applies a latched INIT / SIPI (KVM's kvm_apic_accept_events). */

@@ -10,7 +10,9 @@
  *
  * Run (after `pnpm build` and `ts-vmm guest fetch`):
  *   pnpm --filter @ts-vmm/x86-emulator exec tsx src/backend/bench/boot.ts [--skip-qemu] [--timeout S]
- *     [--jit-threshold N] [--profile [--system-map PATH]]   (guest RIP sampled every 9973 instructions, top 30 kernel functions)
+ *     [--clock realtime|virtual] [--jit-threshold N] [--profile [--system-map PATH]]
+ *   (--clock: the emulator's guest time, default realtime as the reference VMM's, which QEMU TCG
+ *   keeps too; --profile samples the guest RIP every 9973 instructions, top 30 kernel functions)
  *
  * The reference VMM depends on this package, so it is imported from its built `dist/` by path (a
  * bench-only edge, not a package dependency).
@@ -23,6 +25,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Vm, VmOptions } from '@ts-vmm/hypervisor';
+import type { ClockMode } from '../../platform/virtual-clock.js';
 import { EmulatedHypervisor } from '../hypervisor.js';
 import type { EmulatedVcpu } from '../vcpu.js';
 import type { EmulatedVm } from '../vm.js';
@@ -64,6 +67,7 @@ async function bootEmulated(
   timeoutS: number,
   profile: Profile | null,
   jitThreshold: number | undefined,
+  clockMode: ClockMode,
 ): Promise<EmulatorResult> {
   const here = fileURLToPath(import.meta.url);
   const vmmDist = join(here, '..', '..', '..', '..', '..', 'vmm-reference', 'dist', 'index.js');
@@ -105,7 +109,7 @@ async function bootEmulated(
   let readyMs = -1;
   const t0 = performance.now();
   const vmm = await m.Vmm.create(cfg, {
-    hypervisor: new CountingHypervisor(),
+    hypervisor: new CountingHypervisor({ clockMode }),
     input: null,
     handleSignals: false,
     log: () => {},
@@ -255,7 +259,10 @@ async function main(): Promise<void> {
   const profile: Profile | null = argv.includes('--profile') ? { samples: new Map(), ms: new Map() } : null;
   const mi = argv.indexOf('--system-map');
   const ji = argv.indexOf('--jit-threshold');
-  const emu = await bootEmulated(g, timeoutS, profile, ji >= 0 ? Number(argv[ji + 1]) : undefined);
+  const ci = argv.indexOf('--clock');
+  const clockMode = (ci >= 0 ? argv[ci + 1] : 'realtime') as ClockMode;
+  console.log(`emulated:  --clock ${clockMode}`);
+  const emu = await bootEmulated(g, timeoutS, profile, ji >= 0 ? Number(argv[ji + 1]) : undefined, clockMode);
   if (profile) printProfile(profile, mi >= 0 ? argv[mi + 1] : undefined);
   const mips = emu.instructions / emu.totalMs / 1000;
   console.log(
