@@ -7,6 +7,7 @@ const CHOICES: Record<string, string[]> = {
   '--backend': ['auto', 'kvm', 'emulated'],
   '--console': ['serial', 'virtio', 'none'],
   '--discovery': ['acpi', 'cmdline', 'both'],
+  '--clock': ['realtime', 'virtual'],
 };
 
 describe('run --help', () => {

@@ -39,6 +39,12 @@ export const RUN_HELP = `Usage: ts-vmm run [options]
   --backend auto|kvm|emulated
                           hypervisor backend (default auto: KVM when it runs CPL0 code at
                           hardware speed, else the emulator)
+  --clock realtime|virtual
+                          guest time on the emulator: realtime (default; the guest's clocks keep
+                          the host's time), virtual (counts instructions, 1 ns each, and skips
+                          idle time: deterministic timing like QEMU's -icount, but guest time
+                          runs slower than the host's while the guest computes); KVM always
+                          keeps the host's time
   --config FILE.json      read settings from a JSON file; flags override it
 
 Console: the guest console is on this terminal (raw mode); Ctrl-A X quits, Ctrl-A Ctrl-A sends

@@ -5,6 +5,7 @@
  */
 
 import { VmmError } from '../vmm/errors.js';
+import { parseClock } from './clock.js';
 import { parseDiskSpec, parseNetSpec, parseVsockSpec } from './device-specs.js';
 import { quote } from './errors.js';
 import { DEFAULT_MAC, type NetConfig, type PartialVmmConfig } from './types.js';
@@ -39,6 +40,7 @@ export const RUN_VALUE_FLAGS: ReadonlySet<string> = new Set([
   '--backend',
   '--console',
   '--discovery',
+  '--clock',
   '--config',
 ]);
 
@@ -127,6 +129,9 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
         break;
       case '--discovery':
         config.discovery = parseDiscovery(value, name);
+        break;
+      case '--clock':
+        config.clock = parseClock(value, name);
         break;
       case '--config':
         configFile = parsePath(value, name);

@@ -1,3 +1,4 @@
+export { CLOCK_CHOICES, parseClock } from './clock.js';
 export { parseDiskSpec, parseNetSpec, parseVsockSpec } from './device-specs.js';
 export { defaultMacFor, parseRunFlags, type RunFlags } from './flags.js';
 export { parseConfigJson, parseConfigObject } from './json.js';

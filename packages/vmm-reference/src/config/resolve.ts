@@ -49,6 +49,7 @@ export function resolveConfig(sources: ConfigSources): VmmConfig {
     console: m.console ?? 'serial',
     backend: m.backend ?? 'auto',
     discovery: m.discovery ?? 'acpi',
+    clock: m.clock ?? 'realtime',
   };
   const paths = new Set<string>();
   cfg.disks.forEach((d, i) => {

@@ -7,6 +7,15 @@ export type ConsoleChoice = 'serial' | 'virtio' | 'none';
 /** How the guest finds its virtio-mmio devices. */
 export type DeviceDiscovery = 'acpi' | 'cmdline' | 'both';
 
+/**
+ * How guest time runs on the emulated backend: `realtime` (default) follows the host's clock, so
+ * every clock the guest reads (TSC, kvm-clock and its wall clock, LAPIC timer, PIT, CMOS RTC) keeps
+ * the host's time however fast the emulator runs; `virtual` counts executed instructions (1 ns
+ * each) and skips idle time: deterministic timing, like QEMU's `-icount`, with guest time running
+ * slower than the host's while the guest computes. KVM always runs on the host's clock.
+ */
+export type ClockChoice = 'realtime' | 'virtual';
+
 /** A block device backed by a host file. */
 export interface DiskConfig {
   path: string;
@@ -52,6 +61,8 @@ export interface VmmConfig {
   console: ConsoleChoice;
   backend: BackendChoice;
   discovery: DeviceDiscovery;
+  /** Guest time on the emulated backend (see {@link ClockChoice}). */
+  clock: ClockChoice;
 }
 
 /** A configuration before defaults are applied: what a JSON file or the flags say. */

@@ -26,6 +26,19 @@ describe.skipIf(!kvm)('KVM speed probe (needs /dev/kvm)', () => {
 });
 
 describe('explicit backends', () => {
+  it('the emulated backend keeps host time unless asked for the virtual clock', async () => {
+    const mode = async (o?: { clock?: 'realtime' | 'virtual' }) =>
+      ((await chooseBackend('emulated', o)).hypervisor as unknown as { options: { clockMode: string } })
+        .options.clockMode;
+    expect(await mode()).toBe('realtime');
+    expect(await mode({ clock: 'realtime' })).toBe('realtime');
+    expect(await mode({ clock: 'virtual' })).toBe('virtual');
+    const hv = (await loadBackend('emulated', { clock: 'virtual' })) as unknown as {
+      options: { clockMode: string };
+    };
+    expect(hv.options.clockMode).toBe('virtual');
+  });
+
   it('kvm either opens or says why not', async () => {
     if (kvm) expect((await chooseBackend('kvm')).hypervisor.kind).toBe('kvm');
     else await expect(chooseBackend('kvm')).rejects.toThrow(/KVM backend is not available/);

@@ -9,7 +9,7 @@
 import type { BackendKind, Hypervisor } from '@ts-vmm/hypervisor';
 import { bootRegs, bootSregs, writeGdt, writeIdentityPageTables } from '@ts-vmm/linux-loader';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
-import type { BackendChoice } from '../config/types.js';
+import type { BackendChoice, ClockChoice } from '../config/types.js';
 import { RAW_IMAGE_ADDR } from './address-map.js';
 import { ENTRY_LAYOUT } from './boot-linux.js';
 import { probeLoop } from './demo-guest.js';
@@ -18,11 +18,20 @@ import { createGuestMemory } from './guest-memory.js';
 
 type EmulatorModule = Record<string, unknown>;
 
+/** How a backend is opened. */
+export interface BackendOptions {
+  /**
+   * Guest time on the emulated backend (default `realtime`: the host's clock; `virtual`: counted
+   * instructions, deterministic timing). KVM always runs on the host's clock and ignores it.
+   */
+  clock?: ClockChoice;
+}
+
 /**
  * Opens a backend in this thread.
- * @example const hv = await loadBackend('kvm');
+ * @example const hv = await loadBackend('emulated', { clock: 'virtual' });
  */
-export async function loadBackend(kind: BackendKind): Promise<Hypervisor> {
+export async function loadBackend(kind: BackendKind, options: BackendOptions = {}): Promise<Hypervisor> {
   if (kind === 'kvm') {
     let m: typeof import('@ts-vmm/kvm-ioctls');
     try {
@@ -41,11 +50,14 @@ export async function loadBackend(kind: BackendKind): Promise<Hypervisor> {
       });
     }
   }
-  return openEmulator();
+  return openEmulator(options);
 }
 
-/** The x86-emulator's Hypervisor, found by the names that package may export. */
-async function openEmulator(): Promise<Hypervisor> {
+/**
+ * The x86-emulator's Hypervisor, found by the names that package may export, with its clock mode
+ * (`EmulatedBackendOptions.clockMode`) set from `options.clock`.
+ */
+async function openEmulator(options: BackendOptions): Promise<Hypervisor> {
   let m: EmulatorModule;
   try {
     m = (await import('@ts-vmm/x86-emulator' as string)) as EmulatorModule;
@@ -54,13 +66,15 @@ async function openEmulator(): Promise<Hypervisor> {
       cause: e,
     });
   }
+  const emulatorOptions = { clockMode: options.clock ?? 'realtime' };
   for (const name of ['openEmulator', 'openEmulatedHypervisor', 'createEmulatedHypervisor']) {
     const f = m[name];
-    if (typeof f === 'function') return (await (f as () => Promise<Hypervisor> | Hypervisor)()) as Hypervisor;
+    if (typeof f === 'function')
+      return (await (f as (o: unknown) => Promise<Hypervisor> | Hypervisor)(emulatorOptions)) as Hypervisor;
   }
   for (const name of ['EmulatedHypervisor', 'EmulatorHypervisor']) {
     const C = m[name];
-    if (typeof C === 'function') return new (C as new () => Hypervisor)();
+    if (typeof C === 'function') return new (C as new (o: unknown) => Hypervisor)(emulatorOptions);
   }
   throw new VmmError(
     'backend',
@@ -164,15 +178,18 @@ export interface BackendSelection {
 }
 
 /**
- * Resolves `auto|kvm|emulated` to an open backend.
+ * Resolves `auto|kvm|emulated` to an open backend (`options` reach the emulated backend).
  *
  * @example
  * ```ts
- * const { hypervisor, reason } = await chooseBackend('auto');
+ * const { hypervisor, reason } = await chooseBackend('auto', { clock: 'realtime' });
  * console.error(reason); // "backend: emulated (KVM runs CPL0 code 4000x slower than CPL3: ...)"
  * ```
  */
-export async function chooseBackend(choice: BackendChoice): Promise<BackendSelection> {
+export async function chooseBackend(
+  choice: BackendChoice,
+  options: BackendOptions = {},
+): Promise<BackendSelection> {
   if (choice === 'kvm') {
     const hypervisor = await loadBackend('kvm');
     let probe: SpeedProbe | undefined;
@@ -188,7 +205,7 @@ export async function chooseBackend(choice: BackendChoice): Promise<BackendSelec
     return { hypervisor, probe, reason: `backend: kvm (asked for${slow})` };
   }
   if (choice === 'emulated') {
-    return { hypervisor: await loadBackend('emulated'), reason: 'backend: emulated (asked for)' };
+    return { hypervisor: await loadBackend('emulated', options), reason: 'backend: emulated (asked for)' };
   }
   let kvm: Hypervisor | undefined;
   let kvmWhy = '';
@@ -214,7 +231,7 @@ export async function chooseBackend(choice: BackendChoice): Promise<BackendSelec
     }
   }
   try {
-    const emu = await loadBackend('emulated');
+    const emu = await loadBackend('emulated', options);
     (kvm as { close?: () => void } | undefined)?.close?.();
     return { hypervisor: emu, probe, reason: `backend: emulated (${kvmWhy})` };
   } catch (e) {

@@ -222,12 +222,15 @@ export class Vmm {
       hv = options.hypervisor;
       backendReason = `backend: ${hv.kind} (given)`;
     } else {
-      const sel = await chooseBackend(config.backend);
+      // the emulator's guest time: the host's clock unless --clock virtual asks for counted instructions
+      const sel = await chooseBackend(config.backend, { clock: config.clock });
       hv = sel.hypervisor;
       backendReason = sel.reason;
       emulatedCpl0 = hv.kind === 'kvm' && !!sel.probe && sel.probe.ratio >= SLOW_CPL0_RATIO;
     }
     log(backendReason);
+    if (hv.kind === 'kvm' && config.clock === 'virtual')
+      log("--clock virtual applies to the emulated backend only: KVM keeps the host's time");
     if (emulatedCpl0)
       log(
         'hiding CMPXCHG16B, XSAVE and AVX from the guest: this KVM emulates CPL0 code and cannot emulate them',
