@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { RUN_HELP } from '../src/cli/help.js';
 import { parseRunFlags, RUN_VALUE_FLAGS } from '../src/config/flags.js';
+import { EXIT_CODES } from '../src/vmm/exit-codes.js';
 
 const CHOICES: Record<string, string[]> = {
   '--backend': ['auto', 'kvm', 'emulated'],
@@ -23,6 +24,13 @@ describe('run --help', () => {
       for (const v of values) expect(parseRunFlags([flag, v]).config).toBeDefined();
       expect(() => parseRunFlags([flag, 'bogus'])).toThrow(/bogus/);
     }
+  });
+
+  it('gives every exit status the VMM can end with', () => {
+    const status = RUN_HELP.slice(RUN_HELP.indexOf('Exit status:')).replace(/\s+/g, ' ');
+    for (const [reason, code] of Object.entries(EXIT_CODES))
+      expect(status, reason).toMatch(new RegExp(`\\b${code} `));
+    expect(status).toContain('141 stdout closed (EPIPE)');
   });
 
   it('says what --console virtio and --discovery cmdline give the guest', () => {

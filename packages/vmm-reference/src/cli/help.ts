@@ -51,4 +51,5 @@ Console: the guest console is on this terminal (raw mode); Ctrl-A X quits, Ctrl-
 Ctrl-A. Piped stdin is passed through.
 
 Exit status: 0 guest powered off, 1 VMM error, 2 bad options, 3 guest reboot, 4 guest panic,
-5 triple fault, 130 SIGINT / Ctrl-A X, 143 SIGTERM, odd n: debug-exit port value (n-1)/2.`;
+5 triple fault, 130 SIGINT / Ctrl-A X, 141 stdout closed (EPIPE), 143 SIGTERM, odd n: debug-exit
+port value (n-1)/2.`;
