@@ -85,6 +85,7 @@ describe('run flags', () => {
     [['--net', 'mac=06:00:00:00:00:01'], '--net', 'lacks tap'],
     [['--vsock', 'cid=2,uds=/x'], '--vsock cid', '2'],
     [['--backend', 'xen'], '--backend', 'xen'],
+    [['--clock', 'icount'], '--clock', 'icount'],
     [['--bogus'], '--bogus', 'unknown'],
     [['--kernel'], '--kernel', 'needs a value'],
     [['--kernel', 'a', '--kernel', 'b'], '--kernel', 'more than once'],
@@ -113,6 +114,7 @@ describe('run flags', () => {
       '--vsock',
       '--backend',
       '--console',
+      '--clock',
       '--config',
       '--help',
       '--nope',
@@ -144,6 +146,14 @@ describe('JSON config', () => {
     expect(cfg.cmdline).toBe(DEFAULT_CMDLINE);
     expect(cfg.cmdlineAppend).toBe('a=1 b=2');
     expect(cfg.net).toEqual([{ tap: 'tap0', mac: '06:00:ac:10:00:02' }]);
+  });
+
+  it('takes the clock from --clock (default realtime) and refuses other values', () => {
+    expect(resolveConfig({}).clock).toBe('realtime');
+    expect(resolveConfig({ flags: parseRunFlags(['--clock=virtual']).config }).clock).toBe('virtual');
+    expect(() => parseRunFlags(['--clock', 'hybrid'])).toThrow(
+      /--clock: "hybrid" is not one of realtime, virtual/,
+    );
   });
 
   it.each([
