@@ -148,12 +148,18 @@ describe('JSON config', () => {
     expect(cfg.net).toEqual([{ tap: 'tap0', mac: '06:00:ac:10:00:02' }]);
   });
 
-  it('takes the clock from --clock (default realtime) and refuses other values', () => {
+  it('takes the clock from the file or --clock (default realtime) and refuses other values', () => {
     expect(resolveConfig({}).clock).toBe('realtime');
+    const file = parseConfigJson(JSON.stringify({ clock: 'virtual' }));
+    expect(resolveConfig({ file }).clock).toBe('virtual');
+    expect(resolveConfig({ file, flags: parseRunFlags(['--clock', 'realtime']).config }).clock).toBe(
+      'realtime',
+    );
     expect(resolveConfig({ flags: parseRunFlags(['--clock=virtual']).config }).clock).toBe('virtual');
     expect(() => parseRunFlags(['--clock', 'hybrid'])).toThrow(
       /--clock: "hybrid" is not one of realtime, virtual/,
     );
+    expect(() => parseConfigJson('{"clock": 1}')).toThrow(VmmError);
   });
 
   it.each([
@@ -187,6 +193,7 @@ describe('JSON config', () => {
       'net',
       'vsock',
       'backend',
+      'clock',
     );
     const obj = fc.dictionary(keys, fc.jsonValue({ maxDepth: 3 }));
     fc.assert(

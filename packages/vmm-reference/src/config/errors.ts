@@ -4,12 +4,17 @@
  *
  * @module
  */
+import { JsonNumberText } from './json-number.js';
 
-/** Quotes a user-supplied value for an error message (truncated, control characters escaped). */
+/**
+ * Quotes a user-supplied value for an error message (truncated, control characters escaped); a
+ * JSON number as written in the file (`1e400`, which a double would turn into `Infinity`).
+ */
 export function quote(value: unknown): string {
   let s: string;
   try {
-    s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+    if (value instanceof JsonNumberText) s = value.text;
+    else s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   } catch {
     s = String(value);
   }

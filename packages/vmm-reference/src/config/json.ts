@@ -5,14 +5,16 @@
  * { "kernel": "bzImage", "initrd": "initrd.cpio", "cmdline": "console=ttyS0", "cmdlineAppend": "quiet",
  *   "memoryMib": 512, "vcpus": 2, "disks": [{ "path": "root.img", "readOnly": true }],
  *   "net": [{ "tap": "tap0", "mac": "06:00:ac:10:00:02" }], "vsock": { "cid": 3, "uds": "/tmp/v.sock" },
- *   "console": "serial", "backend": "auto", "discovery": "acpi" }
+ *   "console": "serial", "backend": "auto", "discovery": "acpi", "clock": "realtime" }
  * ```
  *
  * @module
  */
 import { VmmError } from '../vmm/errors.js';
+import { parseClock } from './clock.js';
 import { quote } from './errors.js';
 import { defaultMacFor } from './flags.js';
+import { parseJsonKeepingNumbers } from './json-number.js';
 import type { DiskConfig, NetConfig, PartialVmmConfig } from './types.js';
 import {
   parseBackend,
@@ -42,6 +44,7 @@ const KEYS = [
   'console',
   'backend',
   'discovery',
+  'clock',
 ] as const;
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -109,6 +112,7 @@ export function parseConfigObject(value: unknown): PartialVmmConfig {
   if (v.console !== undefined) out.console = parseConsole(v.console, 'console');
   if (v.backend !== undefined) out.backend = parseBackend(v.backend, 'backend');
   if (v.discovery !== undefined) out.discovery = parseDiscovery(v.discovery, 'discovery');
+  if (v.clock !== undefined) out.clock = parseClock(v.clock, 'clock');
   return out;
 }
 
@@ -119,7 +123,7 @@ export function parseConfigObject(value: unknown): PartialVmmConfig {
 export function parseConfigJson(text: string, source = 'config file'): PartialVmmConfig {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonKeepingNumbers(text); // JSON.parse, with numbers no double holds kept as written
   } catch (e) {
     throw VmmError.config(source, `is not valid JSON: ${(e as Error).message}`);
   }

@@ -6,6 +6,7 @@
  */
 import { VmmError } from '../vmm/errors.js';
 import { quote } from './errors.js';
+import { JsonNumberText } from './json-number.js';
 import {
   type BackendChoice,
   type ConsoleChoice,
@@ -18,17 +19,36 @@ import {
 /** Longest kernel command line accepted (x86 COMMAND_LINE_SIZE is 2048 including the NUL). */
 export const MAX_CMDLINE_LENGTH = 2047;
 
-function intFrom(field: string, raw: unknown, what: string): number {
+/**
+ * An integer from a number, a JSON number kept as written ({@link JsonNumberText}) or a flag's
+ * decimal/hex string; `outOfRange(shown)` words the error for whole numbers too big for a double
+ * to hold exactly, with the value as the user wrote it.
+ */
+function intFrom(field: string, raw: unknown, what: string, outOfRange: (shown: string) => string): number {
   let n: number;
-  if (typeof raw === 'number') {
+  let shown: string;
+  if (raw instanceof JsonNumberText) {
+    if (!raw.integral) throw VmmError.config(field, `${quote(raw)} is not ${what}`);
+    if (!raw.exact || !Number.isSafeInteger(raw.value)) throw VmmError.config(field, outOfRange(raw.text));
+    n = raw.value;
+    shown = raw.text;
+  } else if (typeof raw === 'number') {
     n = raw;
+    shown = String(raw);
   } else if (typeof raw === 'string' && /^\s*(0x[0-9a-fA-F]+|[0-9]+)\s*$/.test(raw)) {
-    n = Number(raw.trim());
+    shown = raw.trim();
+    n = Number(shown);
   } else {
     throw VmmError.config(field, `${quote(raw)} is not ${what}`);
   }
-  if (!Number.isSafeInteger(n)) throw VmmError.config(field, `${quote(raw)} is not ${what}`);
+  if (!Number.isInteger(n)) throw VmmError.config(field, `${quote(raw)} is not ${what}`);
+  if (!Number.isSafeInteger(n)) throw VmmError.config(field, outOfRange(shown));
   return n;
+}
+
+/** A JSON number as written in the file, else the value. */
+function shownAs(raw: unknown, n: number): string {
+  return raw instanceof JsonNumberText ? raw.text : String(n);
 }
 
 /**
@@ -36,10 +56,9 @@ function intFrom(field: string, raw: unknown, what: string): number {
  * @example parseMemoryMib('512') // 512
  */
 export function parseMemoryMib(raw: unknown, field = '--memory'): number {
-  const n = intFrom(field, raw, 'a whole number of MiB');
-  if (n < MIN_MEMORY_MIB || n > MAX_MEMORY_MIB) {
-    throw VmmError.config(field, `${n} MiB is out of range (${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})`);
-  }
+  const range = (shown: string) => `${shown} MiB is out of range (${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})`;
+  const n = intFrom(field, raw, 'a whole number of MiB', range);
+  if (n < MIN_MEMORY_MIB || n > MAX_MEMORY_MIB) throw VmmError.config(field, range(shownAs(raw, n)));
   return n;
 }
 
@@ -48,8 +67,9 @@ export function parseMemoryMib(raw: unknown, field = '--memory'): number {
  * @example parseVcpus(2) // 2
  */
 export function parseVcpus(raw: unknown, field = '--vcpus'): number {
-  const n = intFrom(field, raw, 'a whole number of vCPUs');
-  if (n < 1 || n > MAX_VCPUS) throw VmmError.config(field, `${n} vCPUs is out of range (1..${MAX_VCPUS})`);
+  const range = (shown: string) => `${shown} vCPUs is out of range (1..${MAX_VCPUS})`;
+  const n = intFrom(field, raw, 'a whole number of vCPUs', range);
+  if (n < 1 || n > MAX_VCPUS) throw VmmError.config(field, range(shownAs(raw, n)));
   return n;
 }
 
@@ -128,8 +148,9 @@ export function parseTapName(raw: unknown, field = 'tap'): string {
  * @example parseCid('3') // 3
  */
 export function parseCid(raw: unknown, field = 'cid'): number {
-  const n = intFrom(field, raw, 'a context ID');
-  if (n < 3 || n > 0xfffffffe) throw VmmError.config(field, `${n} is not a guest CID (3..4294967294)`);
+  const range = (shown: string) => `${shown} is not a guest CID (3..4294967294)`;
+  const n = intFrom(field, raw, 'a context ID', range);
+  if (n < 3 || n > 0xfffffffe) throw VmmError.config(field, range(shownAs(raw, n)));
   return n;
 }
 
