@@ -17,7 +17,7 @@ import { Cpu, EmulatedHypervisor } from '../src/index.js';
 import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, hasErrorCode } from '../src/testing.js';
 import { assemble, hasAssembler } from './assemble.js';
 import type { GenCase } from './difftest/generator.js';
-import { flatKernelSregs, hasKvm, type Outcome, runEmu, runKvm } from './difftest/runner.js';
+import { flatKernelSregs, hasKvm, type Outcome, REG_NAMES, runEmu, runKvm } from './difftest/runner.js';
 
 /** A conformance program. */
 export interface Program {
@@ -76,24 +76,7 @@ function flatBase(): Uint8Array {
   return base;
 }
 
-const REGS = [
-  'rax',
-  'rbx',
-  'rcx',
-  'rdx',
-  'rsi',
-  'rdi',
-  'rsp',
-  'rbp',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-] as const;
+const REGS = REG_NAMES;
 
 function toCase(p: Program): { c: GenCase; code: Uint8Array } {
   const compat = p.mode === 'compat';

@@ -18,7 +18,8 @@ import { buildFlatImage, DONE_BYTES, FLAT, flatSregs, hasErrorCode } from '../..
 import { type GenCase, generateCase, generateCompatCase, Rng } from './generator.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const REG_NAMES = [
+/** The general registers in the harness's (kvm_regs') order. */
+export const REG_NAMES = [
   'rax',
   'rbx',
   'rcx',
@@ -35,7 +36,7 @@ const REG_NAMES = [
   'r13',
   'r14',
   'r15',
-];
+] as const;
 const OUT_SIZE = 8 + 8 + 18 * 8 + 6 * 8 + 4096 + 256 + 8 + 128 + 8;
 
 /** Whether /dev/kvm can be opened. */
