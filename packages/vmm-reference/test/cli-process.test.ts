@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { backendAvailable } from '../src/vmm/backend.js';
+import { EXIT_CODES } from '../src/vmm/exit-codes.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const tsx = createRequire(import.meta.url).resolve('tsx/cli');
@@ -19,7 +20,7 @@ describe('the ts-vmm process', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--kernel PATH');
     const bad = tsVmm(['run', '--vcpus', '0']);
-    expect(bad.status).toBe(2);
+    expect(bad.status).toBe(EXIT_CODES.usage);
     expect(bad.stderr).toContain('--vcpus: 0 vCPUs is out of range');
   });
 

@@ -18,6 +18,7 @@ import { buildDefaultGuest } from '../src/guest/builder.js';
 import type { GuestManifest } from '../src/guest/cache.js';
 import { runParameter } from '../src/guest/init-script.js';
 import { backendAvailable, chooseBackend } from '../src/vmm/backend.js';
+import { EXIT_CODES } from '../src/vmm/exit-codes.js';
 import { Vmm } from '../src/vmm/vmm.js';
 
 async function fastBackend(): Promise<{ backend?: BackendChoice; why: string }> {
@@ -266,7 +267,7 @@ describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
     'reboot -f ends with the reboot exit code',
     async () => {
       const { result } = await boot('reboot -f');
-      expect(result).toMatchObject({ reason: 'reboot', exitCode: 3 });
+      expect(result).toMatchObject({ reason: 'reboot', exitCode: EXIT_CODES.reboot });
     },
     900_000,
   );
@@ -275,7 +276,7 @@ describe.skipIf(skip)('Debian cloud kernel + default guest', () => {
     'a kernel panic ends with the panic exit code',
     async () => {
       const { result } = await boot('echo c > /proc/sysrq-trigger');
-      expect(result).toMatchObject({ reason: 'panic', exitCode: 4 });
+      expect(result).toMatchObject({ reason: 'panic', exitCode: EXIT_CODES.panic });
     },
     900_000,
   );

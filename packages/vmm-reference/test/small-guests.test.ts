@@ -6,6 +6,7 @@ import { resolveConfig } from '../src/config/resolve.js';
 import type { VmmConfig } from '../src/config/types.js';
 import { backendAvailable } from '../src/vmm/backend.js';
 import { DEMO_GREETING, demoGuest } from '../src/vmm/demo-guest.js';
+import { EXIT_CODES } from '../src/vmm/exit-codes.js';
 import { type ConsoleInput, Vmm } from '../src/vmm/vmm.js';
 import {
   debugExitGuest,
@@ -74,7 +75,7 @@ for (const { name: backend, ok } of backends) {
   describe.skipIf(!ok)(`Vmm with small guests on the ${backend} backend`, () => {
     it('demo guest prints on COM1 and powers off with exit code 0', async () => {
       const { result, out, logs } = await runRaw(demoGuest());
-      expect(result).toMatchObject({ reason: 'poweroff', exitCode: 0 });
+      expect(result).toMatchObject({ reason: 'poweroff', exitCode: EXIT_CODES.poweroff });
       expect(out()).toContain(DEMO_GREETING);
       expect(logs[0]).toMatch(new RegExp(`^backend: ${backend}`));
     });
@@ -114,7 +115,7 @@ for (const { name: backend, ok } of backends) {
 
     it('i8042 reset ends with the reboot exit code', async () => {
       const { result } = await runRaw(resetGuest);
-      expect(result).toMatchObject({ reason: 'reboot', exitCode: 3 });
+      expect(result).toMatchObject({ reason: 'reboot', exitCode: EXIT_CODES.reboot });
     });
 
     it('a kernel panic line before the reset turns the reboot into a panic', async () => {
@@ -122,14 +123,15 @@ for (const { name: backend, ok } of backends) {
         printThenReset('Kernel panic - not syncing: VFS: Unable to mount root fs\r\n'),
       );
       expect(result.reason).toBe('panic');
-      expect(result.exitCode).toBe(4);
+      expect(result.exitCode).toBe(EXIT_CODES.panic);
       expect(result.detail).toContain('VFS: Unable to mount root fs');
     });
 
     it('a triple fault ends the run with its own exit code', async () => {
       const { result } = await runRaw(tripleFaultGuest);
       expect(['triple-fault', 'error']).toContain(result.reason);
-      if (result.reason === 'triple-fault') expect(result.exitCode).toBe(5);
+      if (result.reason === 'triple-fault') expect(result.exitCode).toBe(EXIT_CODES['triple-fault']);
+      else expect(result.exitCode).toBe(EXIT_CODES.error);
     });
 
     it('host input reaches the guest through COM1 (piped stdin)', async () => {
@@ -160,7 +162,7 @@ for (const { name: backend, ok } of backends) {
       const vmm = await Vmm.create(config(), { raw: { image: spinGuest }, input: null, log: () => {} });
       const run = vmm.run();
       setTimeout(() => process.emit('SIGINT'), 300);
-      expect(await run).toMatchObject({ reason: 'sigint', exitCode: 130 });
+      expect(await run).toMatchObject({ reason: 'sigint', exitCode: EXIT_CODES.sigint });
       expect(process.listenerCount('SIGINT')).toBe(0);
     });
 
@@ -177,7 +179,7 @@ for (const { name: backend, ok } of backends) {
       });
       const run = vmm.run();
       setTimeout(() => input.emit('data', Buffer.from([0x01, 0x78])), 300);
-      expect(await run).toMatchObject({ reason: 'user-quit', exitCode: 130 });
+      expect(await run).toMatchObject({ reason: 'user-quit', exitCode: EXIT_CODES['user-quit'] });
       expect(modes).toEqual([true, false]);
       expect(input.listenerCount('data')).toBe(0);
     });
@@ -208,7 +210,7 @@ for (const { name: backend, ok } of backends) {
       const run = vmm.run();
       setTimeout(() => vmm.stop('sigterm', 'test'), 300);
       const result = await run;
-      expect(result).toMatchObject({ reason: 'sigterm', exitCode: 143 });
+      expect(result).toMatchObject({ reason: 'sigterm', exitCode: EXIT_CODES.sigterm });
     });
   });
 }

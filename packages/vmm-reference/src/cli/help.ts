@@ -50,6 +50,7 @@ export const RUN_HELP = `Usage: ts-vmm run [options]
 Console: the guest console is on this terminal (raw mode); Ctrl-A X quits, Ctrl-A Ctrl-A sends
 Ctrl-A. Piped stdin is passed through.
 
-Exit status: 0 guest powered off, 1 VMM error, 2 bad options, 3 guest reboot, 4 guest panic,
-5 triple fault, 130 SIGINT / Ctrl-A X, 141 stdout closed (EPIPE), 143 SIGTERM, odd n: debug-exit
-port value (n-1)/2.`;
+Exit status: 0 guest powered off, 2 guest reboot, 4 guest panic, 6 triple fault, 64 bad options,
+70 VMM error, 130 SIGINT / Ctrl-A X, 141 stdout closed (EPIPE), 143 SIGTERM, odd n: debug-exit
+port value (n-1)/2 (the VMM's own codes are even but 141 and 143, which a guest writing 70 or 71
+also ends with; the last status line names the reason).`;

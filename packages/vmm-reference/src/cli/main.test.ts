@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { VmmConfig } from '../config/types.js';
 import type { GuestManifest } from '../guest/cache.js';
-import { stopResult } from '../vmm/exit-codes.js';
+import { EXIT_CODES, stopResult } from '../vmm/exit-codes.js';
 import { type CliDeps, runCli } from './main.js';
 
 function harness(cached?: GuestManifest) {
@@ -49,7 +49,7 @@ describe('ts-vmm CLI', () => {
     expect(h.out.join('\n')).toContain('--vsock cid=N,uds=PATH');
     expect(await runCli(['--version'], h.deps, h.io)).toBe(0);
     expect(h.out.at(-1)).toBe('0.1.0');
-    expect(await runCli(['--bogus'], h.deps, h.io)).toBe(2);
+    expect(await runCli(['--bogus'], h.deps, h.io)).toBe(EXIT_CODES.usage);
     expect(h.calls.runVm).toHaveLength(0);
   });
 
@@ -90,29 +90,29 @@ describe('ts-vmm CLI', () => {
     expect(h.calls.runVm[0]).toMatchObject({ kernel: 'k', memoryMib: 64, vcpus: 3 });
   });
 
-  it('refuses bad values with exit code 2 and a message naming them', async () => {
+  it('refuses bad values with the usage exit code (64) and a message naming them', async () => {
     const h = harness();
-    expect(await runCli(['run', '--kernel', 'k', '--memory', 'huge'], h.deps, h.io)).toBe(2);
+    expect(await runCli(['run', '--kernel', 'k', '--memory', 'huge'], h.deps, h.io)).toBe(EXIT_CODES.usage);
     expect(h.err.at(-1)).toMatch(/--memory: "huge"/);
-    expect(await runCli(['run', '--config', '/nonexistent/x.json'], h.deps, h.io)).toBe(2);
+    expect(await runCli(['run', '--config', '/nonexistent/x.json'], h.deps, h.io)).toBe(EXIT_CODES.usage);
     expect(h.err.at(-1)).toMatch(/--config: cannot read/);
-    expect(await runCli(['frobnicate'], h.deps, h.io)).toBe(2);
-    expect(await runCli(['demo', '--backend', 'xen'], h.deps, h.io)).toBe(2);
+    expect(await runCli(['frobnicate'], h.deps, h.io)).toBe(EXIT_CODES.usage);
+    expect(await runCli(['demo', '--backend', 'xen'], h.deps, h.io)).toBe(EXIT_CODES.usage);
     expect(h.calls.runVm).toHaveLength(0);
   });
 
   it('demo passes the backend and maps the result to an exit code', async () => {
     const h = harness();
-    expect(await runCli(['demo', '--backend=kvm'], h.deps, h.io)).toBe(3);
+    expect(await runCli(['demo', '--backend=kvm'], h.deps, h.io)).toBe(EXIT_CODES.reboot);
     expect(h.calls.demo).toEqual(['kvm']);
   });
 
   it('guest fetch and guest path', async () => {
     const h = harness();
-    expect(await runCli(['guest', 'path'], h.deps, h.io)).toBe(1);
+    expect(await runCli(['guest', 'path'], h.deps, h.io)).toBe(EXIT_CODES.error);
     expect(await runCli(['guest', 'fetch'], h.deps, h.io)).toBe(0);
     expect(h.out).toContain('kernel /cache/vmlinuz');
-    expect(await runCli(['guest', 'fetch', '--bogus'], h.deps, h.io)).toBe(2);
-    expect(await runCli(['guest'], h.deps, h.io)).toBe(2);
+    expect(await runCli(['guest', 'fetch', '--bogus'], h.deps, h.io)).toBe(EXIT_CODES.usage);
+    expect(await runCli(['guest'], h.deps, h.io)).toBe(EXIT_CODES.usage);
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { demoGuest } from '../../src/vmm/demo-guest.js';
+import { EXIT_CODES } from '../../src/vmm/exit-codes.js';
 import { Vmm } from '../../src/vmm/vmm.js';
 import { printThenReset, resetGuest, spinGuest, tripleFaultGuest } from '../guests.js';
 import { emulatedAvailable, reliabilityBackends } from './backends.js';
@@ -31,14 +32,24 @@ interface ExitKind {
 }
 
 const kinds: ExitKind[] = [
-  { name: 'poweroff', raw: demoGuest(), code: 0, kvm: true },
-  { name: 'reboot (i8042 reset)', raw: resetGuest, code: 3 },
-  { name: 'panic', raw: printThenReset('Kernel panic - not syncing: test\r\n'), code: 4 },
-  { name: 'triple fault', raw: tripleFaultGuest, code: [1, 5] },
-  { name: 'SIGTERM', raw: spinGuest, signal: 'SIGTERM', code: 143, kvm: true },
-  { name: 'SIGINT', raw: spinGuest, signal: 'SIGINT', code: 130 },
-  { name: 'boot error (a kernel that is not one)', args: ['--kernel', '/etc/hostname'], code: 1 },
-  { name: 'EPIPE on stdout', raw: comFloodGuest(1, 0), stdout: { closeAfter: 2000 }, code: 141, kvm: true },
+  { name: 'poweroff', raw: demoGuest(), code: EXIT_CODES.poweroff, kvm: true },
+  { name: 'reboot (i8042 reset)', raw: resetGuest, code: EXIT_CODES.reboot },
+  { name: 'panic', raw: printThenReset('Kernel panic - not syncing: test\r\n'), code: EXIT_CODES.panic },
+  { name: 'triple fault', raw: tripleFaultGuest, code: [EXIT_CODES.error, EXIT_CODES['triple-fault']] },
+  { name: 'SIGTERM', raw: spinGuest, signal: 'SIGTERM', code: EXIT_CODES.sigterm, kvm: true },
+  { name: 'SIGINT', raw: spinGuest, signal: 'SIGINT', code: EXIT_CODES.sigint },
+  {
+    name: 'boot error (a kernel that is not one)',
+    args: ['--kernel', '/etc/hostname'],
+    code: EXIT_CODES.error,
+  },
+  {
+    name: 'EPIPE on stdout',
+    raw: comFloodGuest(1, 0),
+    stdout: { closeAfter: 2000 },
+    code: EXIT_CODES['output-closed'],
+    kvm: true,
+  },
 ];
 
 /** A VMM in this process with the same socket path: it must be able to listen there. */
