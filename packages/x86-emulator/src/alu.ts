@@ -25,7 +25,7 @@ import {
   setArithFlags,
 } from './flags.js';
 import type { Insn } from './insn.js';
-import { ea, eaOffset, getR, readReg, readRm, setR } from './operands.js';
+import { ea, eaOffset, eaW, getR, readReg, readRm, setR } from './operands.js';
 
 const TWO32 = 4294967296;
 
@@ -149,7 +149,7 @@ export function aluEG(c: Cpu, i: Insn): void {
       }
       return;
     }
-    const la = ea(c, i);
+    const la = op === 7 ? ea(c, i) : eaW(c, i);
     const al = op === 7 ? c.read64(la) : c.readW(la, 8);
     const lo = aluOp64(c, op, al, c.tHi, bl, bh);
     if (op !== 7) c.write64(la, lo, c.tHi);
@@ -161,7 +161,7 @@ export function aluEG(c: Cpu, i: Insn): void {
     if (op !== 7) setR(c, i.rm, i.rmB, sz, r, 0);
     return;
   }
-  const la = ea(c, i);
+  const la = op === 7 ? ea(c, i) : eaW(c, i);
   const a = op === 7 ? c.readN(la, sz) : c.readW(la, sz);
   const r = aluOp(c, op, sz, a, b);
   if (op !== 7) c.writeN(la, sz, r, 0);
@@ -208,7 +208,7 @@ export function aluEI(c: Cpu, i: Insn): void {
       }
       return;
     }
-    const la = ea(c, i);
+    const la = op === 7 ? ea(c, i) : eaW(c, i);
     const al = op === 7 ? c.read64(la) : c.readW(la, 8);
     const lo = aluOp64(c, op, al, c.tHi, i.imm, i.immH);
     if (op !== 7) c.write64(la, lo, c.tHi);
@@ -219,7 +219,7 @@ export function aluEI(c: Cpu, i: Insn): void {
     if (op !== 7) setR(c, i.rm, i.rmB, sz, r, 0);
     return;
   }
-  const la = ea(c, i);
+  const la = op === 7 ? ea(c, i) : eaW(c, i);
   const a = op === 7 ? c.readN(la, sz) : c.readW(la, sz);
   const r = aluOp(c, op, sz, a, i.imm);
   if (op !== 7) c.writeN(la, sz, r, 0);
@@ -251,7 +251,7 @@ export function testEI(c: Cpu, i: Insn): void {
 export function incDec(c: Cpu, i: Insn): void {
   const sz = i.sz;
   const cf = flagCF(c);
-  const la = i.mem ? ea(c, i) : 0;
+  const la = i.mem ? eaW(c, i) : 0;
   let a: number;
   let ah = 0;
   if (i.mem) {
@@ -296,7 +296,7 @@ export function incDec(c: Cpu, i: Insn): void {
 export function notE(c: Cpu, i: Insn): void {
   const sz = i.sz;
   if (i.mem) {
-    const la = ea(c, i);
+    const la = eaW(c, i);
     const a = c.readW(la, sz);
     c.writeN(la, sz, ~a, ~c.tHi);
   } else {
@@ -308,7 +308,7 @@ export function notE(c: Cpu, i: Insn): void {
 /** NEG r/m: 0 - x with SUB flags. */
 export function negE(c: Cpu, i: Insn): void {
   const sz = i.sz;
-  const la = i.mem ? ea(c, i) : 0;
+  const la = i.mem ? eaW(c, i) : 0;
   let a: number;
   if (i.mem) a = c.readW(la, sz);
   else a = getR(c, i.rm, i.rmB, sz);
@@ -329,7 +329,7 @@ export function movEG(c: Cpu, i: Insn): void {
   if (sz === 8) {
     const lo = c.R[i.reg * 2];
     const hi = c.R[i.reg * 2 + 1];
-    if (i.mem) c.write64(ea(c, i), lo, hi);
+    if (i.mem) c.write64(eaW(c, i), lo, hi);
     else {
       c.R[i.rm * 2] = lo;
       c.R[i.rm * 2 + 1] = hi;
@@ -337,7 +337,7 @@ export function movEG(c: Cpu, i: Insn): void {
     return;
   }
   const v = getR(c, i.reg, i.regB, sz);
-  if (i.mem) c.writeN(ea(c, i), sz, v, 0);
+  if (i.mem) c.writeN(eaW(c, i), sz, v, 0);
   else setR(c, i.rm, i.rmB, sz, v, 0);
 }
 
@@ -365,13 +365,13 @@ export function movGE(c: Cpu, i: Insn): void {
 
 /** MOV r/m, imm and MOV reg, imm (B0-BF decode as register r/m). */
 export function movEI(c: Cpu, i: Insn): void {
-  if (i.mem) c.writeN(ea(c, i), i.sz, i.imm, i.immH);
+  if (i.mem) c.writeN(eaW(c, i), i.sz, i.imm, i.immH);
   else setR(c, i.rm, i.rmB, i.sz, i.imm, i.immH);
 }
 
 /** MOV AL/AX/EAX/RAX, moffs (op 0) and moffs, accumulator (op 1). */
 export function movMoffs(c: Cpu, i: Insn): void {
-  const la = ea(c, i);
+  const la = i.op === 0 ? ea(c, i) : eaW(c, i);
   if (i.op === 0) {
     const v = c.readN(la, i.sz);
     setR(c, 0, 0, i.sz, v, c.tHi);
@@ -384,7 +384,7 @@ export function movMoffs(c: Cpu, i: Insn): void {
 /** MOVZX reg, r/m8/16 (i.op = source size). */
 export function movzx(c: Cpu, i: Insn): void {
   let v: number;
-  if (i.mem) v = c.readN(ea(c, i), i.op);
+  if (i.mem) v = c.readN(ea(c, i, i.op), i.op);
   else v = i.op === 1 ? c.R8[i.rmB] : c.R16[i.rm * 4];
   setR(c, i.reg, 0, i.sz, v, 0);
 }
@@ -392,7 +392,7 @@ export function movzx(c: Cpu, i: Insn): void {
 /** MOVSX reg, r/m8/16 and MOVSXD reg, r/m32 (i.op = source size). */
 export function movsx(c: Cpu, i: Insn): void {
   let v: number;
-  if (i.mem) v = c.readN(ea(c, i), i.op);
+  if (i.mem) v = c.readN(ea(c, i, i.op), i.op);
   else v = i.op === 1 ? c.R8[i.rmB] : i.op === 2 ? c.R16[i.rm * 4] : c.R[i.rm * 2];
   v = i.op === 1 ? (v << 24) >> 24 : i.op === 2 ? (v << 16) >> 16 : v | 0;
   const sz = i.sz;
@@ -440,7 +440,7 @@ export function xchg(c: Cpu, i: Insn): void {
   const b = getR(c, i.reg, i.regB, sz);
   const bh = c.tHi;
   if (i.mem) {
-    const la = ea(c, i);
+    const la = eaW(c, i);
     const a = c.readW(la, sz);
     const ah = c.tHi;
     c.writeN(la, sz, b, bh);
@@ -464,7 +464,7 @@ export function cmov(c: Cpu, i: Insn): void {
 /** SETcc r/m8. */
 export function setcc(c: Cpu, i: Insn): void {
   const v = cond(c, i.op) ? 1 : 0;
-  if (i.mem) c.write8(ea(c, i), v);
+  if (i.mem) c.write8(eaW(c, i, 1), v);
   else c.R8[i.rmB] = v;
 }
 

@@ -17,7 +17,7 @@ import { deliverInterrupt } from './exceptions.js';
 import { GuestFault } from './fault.js';
 import { cond, flagOF } from './flags.js';
 import type { Insn } from './insn.js';
-import { addSp, ea, getSp, peek, pop, push, readRm, setR, setSp } from './operands.js';
+import { addSp, ea, eaW, getSp, peek, pop, push, readRm, setR, setSp, stackLinear } from './operands.js';
 import {
   ATTR_UNUSABLE,
   checkCodeDesc,
@@ -150,7 +150,7 @@ export function popE(c: Cpu, i: Insn): void {
     return;
   }
   try {
-    c.writeN(ea(c, i), i.sz, v, vh);
+    c.writeN(eaW(c, i), i.sz, v, vh);
   } catch (e) {
     setSp(c, sp);
     throw e;
@@ -162,11 +162,23 @@ export function pushSeg(c: Cpu, i: Insn): void {
   push(c, i.sz, c.segSel[i.reg], 0);
 }
 
-/** POP segment register (POP SS holds interrupts and debug traps off for one instruction). */
+/**
+ * POP segment register (POP SS holds interrupts and debug traps off for one instruction). The pop
+ * is an access to the stack it reads from: the stack pointer moves with that stack's address size
+ * even when POP SS loads a segment of the other size.
+ */
 export function popSeg(c: Cpu, i: Insn): void {
   const v = peek(c, i.sz, 0) & 0xffff;
+  const width = c.stackSize;
+  const sp = getSp(c) + i.sz;
   loadSegment(c, i.reg, v);
-  addSp(c, i.sz);
+  if (width === 8) {
+    c.R[8] = sp | 0;
+    c.R[9] = Math.floor(sp / TWO32) | 0;
+  } else if (width === 4) {
+    c.R[8] = sp | 0;
+    c.R[9] = 0;
+  } else c.R16[16] = sp;
   if (i.reg === SEG.SS) {
     c.shadow = true;
     c.ssShadow = true;
@@ -174,10 +186,10 @@ export function popSeg(c: Cpu, i: Insn): void {
   }
 }
 
-/** PUSHA/PUSHAD. */
+/** PUSHA/PUSHAD (PUSHAD stores the whole ESP, also on a 16-bit stack). */
 export function pusha(c: Cpu, i: Insn): void {
-  const sp = getSp(c);
   const sz = i.sz;
+  const sp = sz === 4 ? c.R[8] >>> 0 : c.R16[16];
   for (let r = 0; r < 8; r++) {
     const v = r === 4 ? sp : sz === 4 ? c.R[r * 2] : c.R16[r * 4];
     push(c, sz, v, 0);
@@ -193,18 +205,32 @@ export function popa(c: Cpu, i: Insn): void {
   }
 }
 
-/** ENTER imm16, imm8 (i.imm = size, i.imm2 = nesting level). */
+/**
+ * ENTER imm16, imm8 (i.imm = size, i.imm2 = nesting level). The outer frame pointers are read at
+ * SS:[xBP - k * size] with xBP the frame pointer of the stack's address size (BP wraps at 64 KiB on
+ * a 16-bit stack); the final stack pointer is checked writable before anything changes.
+ */
 export function enter(c: Cpu, i: Insn): void {
   const sz = i.sz;
   const level = i.imm2 & 31;
   const bp = c.R[10];
   const bph = c.R[11];
+  const w = c.stackSize;
+  // the final stack pointer must be writable (#SS / #PF before any change, as on hardware)
+  {
+    let fin = getSp(c) - sz * (level > 0 ? level + 1 : 1) - i.imm;
+    if (w === 4) fin >>>= 0;
+    else if (w === 2) fin &= 0xffff;
+    c.readW(stackLinear(c, fin, sz, true), sz);
+  }
   push(c, sz, sz === 2 ? c.R16[20] : bp, bph);
   const frame = getSp(c);
   for (let k = 1; k < level; k++) {
     const off = k * sz;
-    const bpv = (sz === 8 ? bph * TWO32 + (bp >>> 0) : sz === 4 ? bp >>> 0 : bp & 0xffff) - off;
-    const v = c.readN(c.stackSize === 8 ? bpv : (c.segEff[SEG.SS] + bpv) >>> 0, sz);
+    let bpv = (w === 8 ? bph * TWO32 + (bp >>> 0) : w === 4 ? bp >>> 0 : bp & 0xffff) - off;
+    if (w === 4) bpv >>>= 0;
+    else if (w === 2) bpv &= 0xffff;
+    const v = c.readN(stackLinear(c, bpv, sz, false), sz);
     push(c, sz, v, c.tHi);
   }
   if (level > 0) push(c, sz, frame | 0, Math.floor(frame / TWO32) | 0);

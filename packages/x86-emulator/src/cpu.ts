@@ -160,6 +160,12 @@ export class Cpu {
   readonly segAttr = new Int32Array(8);
   /** Segment bases used for effective addresses (0 for ES/CS/SS/DS in 64-bit mode). */
   readonly segEff: Float64Array;
+  /**
+   * Per data segment (ES, CS, SS, DS, FS, GS): 0 when its accesses need no limit or type check
+   * (flat writable data, real, virtual-8086 and 64-bit mode), else what `checkSeg` looks at (see
+   * `updateSegCheck`). Kept in step with every segment load and mode change.
+   */
+  readonly segChk = new Int32Array(8);
   gdtBase = 0;
   gdtLimit = 0xffff;
   idtBase = 0;

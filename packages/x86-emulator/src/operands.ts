@@ -9,16 +9,23 @@
  * writeRm(cpu, insn, v + 1, 0);
  * ```
  */
-import { SEG } from './constants.js';
+import { SEG, VEC } from './constants.js';
 import type { Cpu } from './cpu.js';
+import { GuestFault } from './fault.js';
 import type { Insn } from './insn.js';
+import { CHK_NOWRITE, checkSeg } from './segments.js';
 
 const TWO32 = 4294967296;
 const TWO63 = 2 ** 63;
 const TWO64 = 2 ** 64;
 
-/** Linear address of the memory operand of `i`. @example const la = ea(cpu, insn); */
-export function ea(c: Cpu, i: Insn): number {
+/**
+ * Linear address of the memory operand of `i`, an access of `size` bytes (default the operand
+ * size). Outside 64-bit mode, a segment that is not flat (see `updateSegCheck`) has the access
+ * checked as a read: null segment, execute-only code, limit (#GP(0), #SS(0) for SS). Writes use
+ * {@link eaW}. @example const la = ea(cpu, insn);
+ */
+export function ea(c: Cpu, i: Insn, size = i.sz): number {
   const R = c.R;
   if (i.asz === 8) {
     let a = i.disp;
@@ -35,12 +42,26 @@ export function ea(c: Cpu, i: Insn): number {
     else if (i.ripRel) a += c.rip;
     if (i.index >= 0) a += R[i.index] * i.scale;
     a >>>= 0;
-    return c.code64 ? a + c.segEff[i.seg] : (a + c.segEff[i.seg]) >>> 0;
+    if (c.code64) return a + c.segEff[i.seg];
+    if (c.segChk[i.seg] !== 0) checkSeg(c, i.seg, a, size, false);
+    return (a + c.segEff[i.seg]) >>> 0;
   }
   let a = i.disp;
   if (i.base >= 0) a += c.R16[i.base * 2];
   if (i.index >= 0) a += c.R16[i.index * 2];
-  return ((a & 0xffff) + c.segEff[i.seg]) >>> 0;
+  a &= 0xffff;
+  if (c.segChk[i.seg] !== 0) checkSeg(c, i.seg, a, size, false);
+  return (a + c.segEff[i.seg]) >>> 0;
+}
+
+/**
+ * {@link ea} for an operand the instruction writes (a store or a read-modify-write): also #GP(0)
+ * through a segment that is not writable. @example c.writeN(eaW(cpu, insn), 4, v, 0);
+ */
+export function eaW(c: Cpu, i: Insn, size = i.sz): number {
+  const la = ea(c, i, size);
+  if ((c.segChk[i.seg] & CHK_NOWRITE) !== 0) throw new GuestFault(VEC.GP, 0);
+  return la;
 }
 
 /** High half of the last 64-bit {@link eaOffset}. */
@@ -127,7 +148,7 @@ export function readRm(c: Cpu, i: Insn): number {
 /** Writes the r/m operand. @example writeRm(cpu, insn, 1, 0) */
 export function writeRm(c: Cpu, i: Insn, v: number, hi: number): void {
   if (!i.mem) setR(c, i.rm, i.rmB, i.sz, v, hi);
-  else c.writeN(ea(c, i), i.sz, v, hi);
+  else c.writeN(eaW(c, i), i.sz, v, hi);
 }
 
 /** Reads the reg operand. */
@@ -168,8 +189,11 @@ export function setSp(c: Cpu, v: number): void {
   }
 }
 
-function stackLinear(c: Cpu, sp: number): number {
-  return c.stackSize === 8 ? sp : (c.segEff[SEG.SS] + sp) >>> 0;
+/** Linear address of a stack access of `sz` bytes at `sp` (SS checks outside 64-bit mode). */
+export function stackLinear(c: Cpu, sp: number, sz: number, write: boolean): number {
+  if (c.stackSize === 8) return sp;
+  if (c.segChk[SEG.SS] !== 0) checkSeg(c, SEG.SS, sp, sz, write);
+  return (c.segEff[SEG.SS] + sp) >>> 0;
 }
 
 /** Pushes a value of `sz` bytes (8: `v` low, `hi` high). @example push(cpu, 8, lo, hi) */
@@ -177,14 +201,14 @@ export function push(c: Cpu, sz: number, v: number, hi: number): void {
   let sp = getSp(c) - sz;
   if (c.stackSize === 4) sp >>>= 0;
   else if (c.stackSize === 2) sp &= 0xffff;
-  c.writeN(stackLinear(c, sp), sz, v, hi);
+  c.writeN(stackLinear(c, sp, sz, true), sz, v, hi);
   setSp(c, sp);
 }
 
 /** Pops `sz` bytes (8: returns low, high in tHi). @example const v = pop(cpu, 4); */
 export function pop(c: Cpu, sz: number): number {
   const sp = getSp(c);
-  const v = c.readN(stackLinear(c, sp), sz);
+  const v = c.readN(stackLinear(c, sp, sz, false), sz);
   let nsp = sp + sz;
   if (c.stackSize === 4) nsp >>>= 0;
   else if (c.stackSize === 2) nsp &= 0xffff;
@@ -197,7 +221,7 @@ export function peek(c: Cpu, sz: number, off: number): number {
   let sp = getSp(c) + off;
   if (c.stackSize === 4) sp >>>= 0;
   else if (c.stackSize === 2) sp &= 0xffff;
-  return c.readN(stackLinear(c, sp), sz);
+  return c.readN(stackLinear(c, sp, sz, false), sz);
 }
 
 /** Adds to SP with the stack width's wrap-around. */

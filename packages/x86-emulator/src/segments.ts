@@ -77,7 +77,10 @@ export function recomputeMode(c: Cpu): void {
     c.cpl = (cs >> 5) & 3;
   }
   c.stackSize = c.code64 ? 8 : (c.segAttr[SEG.SS] & (1 << 14)) !== 0 ? 4 : 2;
-  for (let i = 0; i < 6; i++) c.segEff[i] = c.code64 && i < 4 ? 0 : c.segBase[i];
+  for (let i = 0; i < 6; i++) {
+    c.segEff[i] = c.code64 && i < 4 ? 0 : c.segBase[i];
+    updateSegCheck(c, i);
+  }
   c.privilegeChanged();
   // chained block links assume one mode, privilege level and code segment base: break them only
   // when one of these changed (not on every interrupt and IRET)
@@ -87,6 +90,69 @@ export function recomputeMode(c: Cpu): void {
     c.chainCsBase = c.segBase[SEG.CS];
     c.tlb.breakChains();
   }
+}
+
+/** {@link Cpu.segChk}: a null (unusable) segment: any access raises #GP(0). */
+export const CHK_NULL = 1;
+/** {@link Cpu.segChk}: an execute-only code segment: reads raise #GP(0). */
+export const CHK_NOREAD = 2;
+/** {@link Cpu.segChk}: not writable (read-only data, code): writes raise #GP(0). */
+export const CHK_NOWRITE = 4;
+/** {@link Cpu.segChk}: offsets are checked against the limit (expand-up below 4 GiB, or expand-down). */
+export const CHK_LIMIT = 8;
+
+/**
+ * Recomputes {@link Cpu.segChk} for data-access segment `seg` (ES, CS, SS, DS, FS, GS): 0 for a
+ * segment whose accesses need no check (real mode, virtual-8086 mode, 64-bit mode, and flat
+ * segments: writable expand-up data with a 4 GiB limit, whatever the base), else the CHK_ bits of
+ * what {@link checkSeg} must look at. Accesses test the flag only, so flat segments cost one load.
+ */
+export function updateSegCheck(c: Cpu, seg: number): void {
+  if (seg > 5) return;
+  if (c.code64 || (c.cr0 & CR0.PE) === 0 || (c.flagsRest & RFLAGS.VM) !== 0) {
+    c.segChk[seg] = 0;
+    return;
+  }
+  const a = c.segAttr[seg];
+  if ((a & ATTR_UNUSABLE) !== 0) {
+    c.segChk[seg] = CHK_NULL;
+    return;
+  }
+  const type = a & 15;
+  let f = 0;
+  if ((type & 8) !== 0) {
+    f = CHK_NOWRITE | ((type & 2) === 0 ? CHK_NOREAD : 0);
+    if (c.segLimit[seg] !== 0xffffffff) f |= CHK_LIMIT;
+  } else {
+    if ((type & 2) === 0) f |= CHK_NOWRITE;
+    if ((type & 4) !== 0 || c.segLimit[seg] !== 0xffffffff) f |= CHK_LIMIT;
+  }
+  c.segChk[seg] = f;
+}
+
+/**
+ * The protected-mode checks of a data access of `size` bytes at offset `off` through `seg` whose
+ * {@link Cpu.segChk} is not 0 (SDM 5.3, 5.4, 3.4.5.1): a null segment, a read of execute-only code
+ * or a write to a read-only segment raise #GP(0); an offset outside the limit (expand-up: above
+ * it; expand-down: at or below it, or above 0xffff with B = 0) raises #SS(0) for SS, #GP(0) else.
+ *
+ * @example if (c.segChk[seg] !== 0) checkSeg(c, seg, off, 4, true);
+ */
+export function checkSeg(c: Cpu, seg: number, off: number, size: number, write: boolean): void {
+  const f = c.segChk[seg];
+  if ((f & CHK_NULL) !== 0) throw new GuestFault(seg === SEG.SS ? VEC.SS : VEC.GP, 0);
+  if (write ? (f & CHK_NOWRITE) !== 0 : (f & CHK_NOREAD) !== 0) throw new GuestFault(VEC.GP, 0);
+  if ((f & CHK_LIMIT) === 0) return;
+  const last = off + size - 1;
+  const limit = c.segLimit[seg];
+  const a = c.segAttr[seg];
+  let bad: boolean;
+  if ((a & 0x1c) === 0x14) {
+    // expand-down data: valid offsets are limit + 1 .. 0xffff (B = 0) or 0xffffffff (B = 1)
+    const upper = (a & (1 << 14)) !== 0 ? 0xffffffff : 0xffff;
+    bad = off <= limit || last > upper;
+  } else bad = last > limit;
+  if (bad) throw new GuestFault(seg === SEG.SS ? VEC.SS : VEC.GP, 0);
 }
 
 /** Sets a segment base directly (FS/GS base MSRs, WRFSBASE); keeps the effective base in step. */
@@ -149,6 +215,7 @@ export function setSegFromDesc(c: Cpu, seg: number, sel: number): void {
   c.segLimit[seg] = descLimit();
   c.segAttr[seg] = descAttr();
   c.segEff[seg] = c.code64 && seg < 4 ? 0 : c.segBase[seg];
+  updateSegCheck(c, seg);
 }
 
 /** Loads a null selector into a data segment register. */
@@ -160,6 +227,7 @@ export function loadNull(c: Cpu, seg: number, sel: number): void {
     c.segEff[seg] = 0;
   }
   c.segLimit[seg] = 0;
+  updateSegCheck(c, seg);
 }
 
 /**

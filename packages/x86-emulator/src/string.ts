@@ -18,6 +18,7 @@ import type { Cpu } from './cpu.js';
 import { flagZF } from './flags.js';
 import type { Insn } from './insn.js';
 import { getR, setR } from './operands.js';
+import { checkSeg } from './segments.js';
 
 /** Iterations of one REP instruction before it yields to the run loop. */
 export const REP_CHUNK = 1 << 16;
@@ -45,8 +46,10 @@ function wrapIdx(v: number, asz: number): number {
   }
   return asz === 4 ? v >>> 0 : v & 0xffff;
 }
-function lin(c: Cpu, seg: number, off: number, asz: number): number {
-  if (c.code64) return asz === 8 ? off + c.segEff[seg] : off + c.segEff[seg];
+/** Linear address of an element of `sz` bytes at `off` in `seg` (`w`: written), with the segment checks. */
+function lin(c: Cpu, seg: number, off: number, _asz: number, sz: number, w: boolean): number {
+  if (c.code64) return off + c.segEff[seg];
+  if (c.segChk[seg] !== 0) checkSeg(c, seg, off, sz, w);
   return (off + c.segEff[seg]) >>> 0;
 }
 
@@ -64,11 +67,11 @@ export function movs(c: Cpu, i: Insn): void {
   let si = getIdx(c, srcIdx(asz), asz);
   let di = getIdx(c, 7, asz);
   let iter = 0;
-  if (i.rep !== 0 && d > 0 && n > 16) {
+  if (i.rep !== 0 && d > 0 && n > 16 && (c.segChk[i.seg] | c.segChk[SEG.ES]) === 0) {
     // bulk spans
     while (n > 0 && iter < REP_CHUNK) {
-      const sl = lin(c, i.seg, si, asz);
-      const dl = lin(c, SEG.ES, di, asz);
+      const sl = lin(c, i.seg, si, asz, sz, false);
+      const dl = lin(c, SEG.ES, di, asz, sz, true);
       const span = Math.min(n * sz, 0x1000 - (sl & 0xfff), 0x1000 - (dl & 0xfff));
       const elems = Math.floor(span / sz);
       if (elems < 2 || !c.copySpan(dl, sl, elems * sz)) break;
@@ -82,8 +85,8 @@ export function movs(c: Cpu, i: Insn): void {
     }
   }
   while (n > 0 && iter < REP_CHUNK) {
-    const v = c.readN(lin(c, i.seg, si, asz), sz);
-    c.writeN(lin(c, SEG.ES, di, asz), sz, v, c.tHi);
+    const v = c.readN(lin(c, i.seg, si, asz, sz, false), sz);
+    c.writeN(lin(c, SEG.ES, di, asz, sz, true), sz, v, c.tHi);
     si = wrapIdx(si + d, asz);
     di = wrapIdx(di + d, asz);
     n--;
@@ -109,9 +112,9 @@ export function stos(c: Cpu, i: Insn): void {
   const vh = c.tHi;
   let di = getIdx(c, 7, asz);
   let iter = 0;
-  if (i.rep !== 0 && d > 0 && n > 16) {
+  if (i.rep !== 0 && d > 0 && n > 16 && c.segChk[SEG.ES] === 0) {
     while (n > 0 && iter < REP_CHUNK) {
-      const dl = lin(c, SEG.ES, di, asz);
+      const dl = lin(c, SEG.ES, di, asz, sz, true);
       const span = Math.min(n * sz, 0x1000 - (dl & 0xfff));
       const elems = Math.floor(span / sz);
       if (elems < 2 || !c.fillSpan(dl, elems, sz, v, vh)) break;
@@ -123,7 +126,7 @@ export function stos(c: Cpu, i: Insn): void {
     }
   }
   while (n > 0 && iter < REP_CHUNK) {
-    c.writeN(lin(c, SEG.ES, di, asz), sz, v, vh);
+    c.writeN(lin(c, SEG.ES, di, asz, sz, true), sz, v, vh);
     di = wrapIdx(di + d, asz);
     n--;
     iter++;
@@ -146,7 +149,7 @@ export function lods(c: Cpu, i: Insn): void {
   let si = getIdx(c, 6, asz);
   let iter = 0;
   while (n > 0 && iter < REP_CHUNK) {
-    const v = c.readN(lin(c, i.seg, si, asz), sz);
+    const v = c.readN(lin(c, i.seg, si, asz, sz, false), sz);
     setR(c, 0, 0, sz, v, c.tHi);
     si = wrapIdx(si + d, asz);
     n--;
@@ -177,9 +180,9 @@ export function cmps(c: Cpu, i: Insn): void {
   let iter = 0;
   let stop = false;
   while (n > 0 && iter < REP_CHUNK) {
-    const a = c.readN(lin(c, i.seg, si, asz), sz);
+    const a = c.readN(lin(c, i.seg, si, asz, sz, false), sz);
     const ah = c.tHi;
-    const b = c.readN(lin(c, SEG.ES, di, asz), sz);
+    const b = c.readN(lin(c, SEG.ES, di, asz, sz, false), sz);
     cmpVals(c, sz, a, ah, b, c.tHi);
     si = wrapIdx(si + d, asz);
     di = wrapIdx(di + d, asz);
@@ -215,7 +218,7 @@ export function scas(c: Cpu, i: Insn): void {
   let iter = 0;
   let stop = false;
   while (n > 0 && iter < REP_CHUNK) {
-    const b = c.readN(lin(c, SEG.ES, di, asz), sz);
+    const b = c.readN(lin(c, SEG.ES, di, asz, sz, false), sz);
     cmpVals(c, sz, a, ah, b, c.tHi);
     di = wrapIdx(di + d, asz);
     n--;
@@ -243,7 +246,7 @@ export function ins(c: Cpu, i: Insn): void {
   if (i.rep !== 0 && getIdx(c, 1, asz) === 0) return;
   const d = (c.flagsRest & RFLAGS.DF) !== 0 ? -sz : sz;
   const di = getIdx(c, 7, asz);
-  const la = lin(c, SEG.ES, di, asz);
+  const la = lin(c, SEG.ES, di, asz, sz, true);
   const v = c.ioIn(c.R16[8], sz);
   c.writeN(la, sz, v, 0);
   setIdx(c, 7, asz, wrapIdx(di + d, asz));
@@ -264,7 +267,7 @@ export function outs(c: Cpu, i: Insn): void {
   if (i.rep !== 0 && getIdx(c, 1, asz) === 0) return;
   const d = (c.flagsRest & RFLAGS.DF) !== 0 ? -sz : sz;
   const si = getIdx(c, 6, asz);
-  const v = c.readN(lin(c, i.seg, si, asz), sz);
+  const v = c.readN(lin(c, i.seg, si, asz, sz, false), sz);
   c.ioOut(c.R16[8], sz, v);
   setIdx(c, 6, asz, wrapIdx(si + d, asz));
   if (i.rep !== 0) {

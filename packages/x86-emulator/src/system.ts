@@ -17,7 +17,7 @@ import type { Cpu } from './cpu.js';
 import { GuestFault } from './fault.js';
 import { arithFlags, setArithFlags } from './flags.js';
 import type { Insn } from './insn.js';
-import { ea, getR, readRm, setR, writeRm } from './operands.js';
+import { ea, eaW, getR, readRm, setR, writeRm } from './operands.js';
 import {
   ATTR_UNUSABLE,
   desc,
@@ -270,12 +270,12 @@ export function clts(c: Cpu, _i: Insn): void {
 /** LMSW r/m16 (op 0) and SMSW r/m (op 1). */
 export function msw(c: Cpu, i: Insn): void {
   if (i.op === 1) {
-    if (i.mem) c.write16(ea(c, i), c.cr0 & 0xffff);
+    if (i.mem) c.write16(eaW(c, i, 2), c.cr0 & 0xffff);
     else setR(c, i.rm, 0, i.sz, c.cr0 & (i.sz === 2 ? 0xffff : 0xffffffff), 0);
     return;
   }
   requireCpl0(c);
-  const v = i.mem ? c.read16(ea(c, i)) : c.R16[i.rm * 4];
+  const v = i.mem ? c.read16(ea(c, i, 2)) : c.R16[i.rm * 4];
   // LMSW cannot clear PE
   writeCr0(c, (c.cr0 & ~0xe) | (v & 0xf) | (c.cr0 & 1));
 }
@@ -283,7 +283,7 @@ export function msw(c: Cpu, i: Insn): void {
 /** LGDT (op 2), LIDT (op 3), SGDT (op 0), SIDT (op 1). */
 export function descTable(c: Cpu, i: Insn): void {
   if (!i.mem) throw new GuestFault(VEC.UD);
-  const la = ea(c, i);
+  const la = i.op >= 2 ? ea(c, i, c.code64 ? 10 : 6) : eaW(c, i, c.code64 ? 10 : 6);
   if (i.op >= 2) {
     requireCpl0(c);
     const limit = c.read16(la);
@@ -319,14 +319,14 @@ export function group6(c: Cpu, i: Insn): void {
     case 0:
     case 1: {
       const v = c.segSel[i.op === 0 ? SEG.LDTR : SEG.TR];
-      if (i.mem) c.write16(ea(c, i), v);
+      if (i.mem) c.write16(eaW(c, i, 2), v);
       else setR(c, i.rm, 0, i.sz, v, 0);
       return;
     }
     case 2:
     case 3: {
       requireCpl0(c);
-      const sel = i.mem ? c.read16(ea(c, i)) : c.R16[i.rm * 4];
+      const sel = i.mem ? c.read16(ea(c, i, 2)) : c.R16[i.rm * 4];
       const seg = i.op === 2 ? SEG.LDTR : SEG.TR;
       if ((sel & 0xfffc) === 0) {
         if (i.op === 3) throw new GuestFault(VEC.GP, 0);
@@ -351,7 +351,7 @@ export function group6(c: Cpu, i: Insn): void {
       return;
     }
     default: {
-      const sel = i.mem ? c.read16(ea(c, i)) : c.R16[i.rm * 4];
+      const sel = i.mem ? c.read16(ea(c, i, 2)) : c.R16[i.rm * 4];
       let ok = false;
       if ((sel & 0xfffc) !== 0) {
         try {
@@ -376,7 +376,7 @@ export function group6(c: Cpu, i: Insn): void {
 /** LAR (op 0) / LSL (op 1). */
 export function larLsl(c: Cpu, i: Insn): void {
   if (c.mode === 0) throw new GuestFault(VEC.UD);
-  const sel = i.mem ? c.read16(ea(c, i)) : c.R16[i.rm * 4];
+  const sel = i.mem ? c.read16(ea(c, i, 2)) : c.R16[i.rm * 4];
   let ok = false;
   let v = 0;
   if ((sel & 0xfffc) !== 0) {
@@ -494,14 +494,14 @@ export function outPort(c: Cpu, i: Insn): void {
 export function movFromSeg(c: Cpu, i: Insn): void {
   if (i.reg > 5) throw new GuestFault(VEC.UD);
   const v = c.segSel[i.reg];
-  if (i.mem) c.write16(ea(c, i), v);
+  if (i.mem) c.write16(eaW(c, i, 2), v);
   else setR(c, i.rm, 0, i.sz === 2 ? 2 : 4, v, 0);
 }
 
 /** MOV Sreg, r/m16. */
 export function movToSeg(c: Cpu, i: Insn): void {
   if (i.reg > 5 || i.reg === SEG.CS) throw new GuestFault(VEC.UD);
-  const v = i.mem ? c.read16(ea(c, i)) : c.R16[i.rm * 4];
+  const v = i.mem ? c.read16(ea(c, i, 2)) : c.R16[i.rm * 4];
   loadSegment(c, i.reg, v);
   if (i.reg === SEG.SS) {
     c.shadow = true;
@@ -513,7 +513,7 @@ export function movToSeg(c: Cpu, i: Insn): void {
 /** LDS/LES/LSS/LFS/LGS reg, m16:16/32/64 (i.op = segment). */
 export function loadFarPtr(c: Cpu, i: Insn): void {
   if (!i.mem) throw new GuestFault(VEC.UD);
-  const la = ea(c, i);
+  const la = ea(c, i, i.sz + 2);
   const off = c.readN(la, i.sz);
   const offHi = c.tHi;
   const sel = c.read16(la + i.sz);
@@ -543,7 +543,7 @@ export function xlat(c: Cpu, i: Insn): void {
  */
 export function arpl(c: Cpu, i: Insn): void {
   if (c.mode === 0 || (c.flagsRest & RFLAGS.VM) !== 0) throw new GuestFault(VEC.UD);
-  const la = i.mem ? ea(c, i) : 0;
+  const la = i.mem ? eaW(c, i, 2) : 0;
   const d = i.mem ? c.readW(la, 2) : c.R16[i.rm * 4];
   const s = c.R16[i.reg * 4];
   const f = arithFlags(c);
@@ -557,7 +557,7 @@ export function arpl(c: Cpu, i: Insn): void {
 
 /** BOUND r16/32, m16&16 / m32&32 (62, outside 64-bit mode): #BR when the signed index is outside [lower, upper]. */
 export function bound(c: Cpu, i: Insn): void {
-  const la = ea(c, i);
+  const la = ea(c, i, 2 * i.sz);
   let idx: number;
   let lo: number;
   let hi: number;
