@@ -57,7 +57,19 @@ export type {
   Xcr,
 } from './state.js';
 
-import type { CpuidEntry, Fpu, MsrEntry, Regs, Sregs } from './state.js';
+import type {
+  ClockData,
+  CpuidEntry,
+  DebugRegs,
+  Fpu,
+  IrqchipState,
+  MsrEntry,
+  PitState,
+  Regs,
+  Sregs,
+  VcpuEvents,
+  Xcr,
+} from './state.js';
 
 /** vCPU run state, as in `kvm_mp_state` (KVM_MP_STATE_* values). */
 export const MpState = {
@@ -258,6 +270,32 @@ export interface Vm {
   registerIoEvent(spec: IoEventSpec, handler: (value: bigint) => void): IoEvent;
   /** Guest addresses of pages dirtied since the last call (memory registered with dirty logging). */
   getDirtyLog(): number[];
+  /**
+   * The PIC pair's and the IOAPIC's state (`KVM_GET_IRQCHIP` for each chip; needs {@link Vm.createIrqchip}).
+   * @example const { ioapic } = vm.getIrqchip(); ioapic.redirtbl[4];
+   */
+  getIrqchip(): IrqchipState;
+  /**
+   * Loads the PIC pair's and the IOAPIC's state, as {@link Vm.getIrqchip} returned it (on this or the other backend).
+   * @example vm.setIrqchip(saved.irqchip);
+   */
+  setIrqchip(state: IrqchipState): void;
+  /**
+   * The PIT's three channels (`KVM_GET_PIT2`; needs {@link Vm.createPit}). `count_load_time` is in the
+   * backend's own clock: restoring reloads each counter from its `count` (as `KVM_SET_PIT2` does).
+   * @example vm.getPit().channels[0].mode
+   */
+  getPit(): PitState;
+  /** Loads the PIT's state from {@link Vm.getPit}. @example vm.setPit(saved.pit) */
+  setPit(state: PitState): void;
+  /** The VM clock, in ns of kvm-clock time (`KVM_GET_CLOCK`). @example vm.getClock().clock */
+  getClock(): ClockData;
+  /**
+   * Sets the VM clock (`KVM_SET_CLOCK`): kvm-clock time (and, on the emulator, every timer and TSC
+   * of the VM) reads `clock` from now on. Give `flags: 0` to set it as it is.
+   * @example vm.setClock({ clock: saved.clock.clock, flags: 0 });
+   */
+  setClock(data: ClockData): void;
   /** Creates vCPU `id` on the calling thread. */
   createVcpu(id: number): Vcpu;
   /** A structured-clonable description for opening this VM in a worker (see `openVm` of the backend). */
@@ -288,6 +326,40 @@ export interface Vcpu {
   setLapic(regs: Uint8Array): void;
   getMpState(): number;
   setMpState(state: number): void;
+  /**
+   * Pending and injected exceptions, interrupts and NMIs, the interrupt shadow and NMI masking
+   * (`KVM_GET_VCPU_EVENTS`).
+   * @example vcpu.getVcpuEvents().interrupt.shadow
+   */
+  getVcpuEvents(): VcpuEvents;
+  /**
+   * Loads {@link Vcpu.getVcpuEvents}'s state; `flags` (KVM_VCPUEVENT_VALID_*) says which optional
+   * parts to take.
+   * @example vcpu.setVcpuEvents(saved.events)
+   */
+  setVcpuEvents(events: VcpuEvents): void;
+  /** DR0-DR3, DR6, DR7 (`KVM_GET_DEBUGREGS`). @example vcpu.getDebugRegs().dr7 */
+  getDebugRegs(): DebugRegs;
+  /** Sets DR0-DR3, DR6, DR7. @example vcpu.setDebugRegs({ ...vcpu.getDebugRegs(), dr7: 0x400n }) */
+  setDebugRegs(regs: DebugRegs): void;
+  /** The extended control registers (XCR0) (`KVM_GET_XCRS`). @example vcpu.getXcrs() // [{ xcr: 0, value: 1n }] */
+  getXcrs(): Xcr[];
+  /** Sets the extended control registers. @example vcpu.setXcrs([{ xcr: 0, value: 1n }]) */
+  setXcrs(xcrs: Xcr[]): void;
+  /**
+   * The x87, SSE and (where the backend has them) AVX and later register state as a standard-format
+   * (not compacted) XSAVE area (`KVM_GET_XSAVE`): the 512-byte FXSAVE region, the 64-byte header
+   * (XSTATE_BV at byte 512), then each component at its CPUID.0xD offset. At least 576 bytes; KVM's
+   * is 4096. {@link fpuFromXsave} and {@link xsaveFromFpu} convert to and from {@link Fpu}.
+   * @example const area = vcpu.getXsave();
+   */
+  getXsave(): Uint8Array;
+  /**
+   * Loads an XSAVE area from {@link Vcpu.getXsave} (either backend's). Components marked present in
+   * XSTATE_BV that this vCPU lacks are refused unless they hold their initial (all-zero) state.
+   * @example vcpu.setXsave(saved.xsave)
+   */
+  setXsave(area: Uint8Array): void;
   setGuestDebug(debug: GuestDebug): void;
   translate(linearAddress: bigint): Translation;
   /** Queues an external interrupt vector (without irqchip). */

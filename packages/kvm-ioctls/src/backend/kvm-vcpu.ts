@@ -6,6 +6,7 @@
 
 import type {
   CpuidEntry,
+  DebugRegs,
   Fpu,
   GuestDebug,
   MsrEntry,
@@ -13,10 +14,19 @@ import type {
   Sregs,
   Translation,
   Vcpu,
+  VcpuEvents,
   VcpuExit,
+  Xcr,
 } from '@ts-vmm/hypervisor';
-import { KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_HW_BP } from '@ts-vmm/kvm-sys';
+import {
+  KVM_GUESTDBG_ENABLE,
+  KVM_GUESTDBG_SINGLESTEP,
+  KVM_GUESTDBG_USE_HW_BP,
+  KvmXsave,
+} from '@ts-vmm/kvm-sys';
+import { KvmError } from '../errors.js';
 import type { KvmKickerDescription, VcpuFd } from '../vcpu-fd.js';
+import { debugRegsFromKvm, debugRegsToKvm, vcpuEventsFromKvm, vcpuEventsToKvm } from './state.js';
 
 /**
  * A KVM vCPU behind the backend-neutral {@link Vcpu} interface. `raw` gives the full {@link VcpuFd}
@@ -102,6 +112,50 @@ export class KvmVcpu implements Vcpu {
    */
   setMpState(state: number): void {
     this.raw.setMpState(state);
+  }
+
+  /** See {@link Vcpu.getVcpuEvents} (`KVM_GET_VCPU_EVENTS`). @example vcpu.getVcpuEvents().nmi.masked */
+  getVcpuEvents(): VcpuEvents {
+    return vcpuEventsFromKvm(this.raw.getVcpuEvents());
+  }
+  /** See {@link Vcpu.setVcpuEvents} (`KVM_SET_VCPU_EVENTS`). @example vcpu.setVcpuEvents(saved.events) */
+  setVcpuEvents(events: VcpuEvents): void {
+    this.raw.setVcpuEvents(vcpuEventsToKvm(events));
+  }
+  /** See {@link Vcpu.getDebugRegs} (`KVM_GET_DEBUGREGS`). @example vcpu.getDebugRegs().dr6 */
+  getDebugRegs(): DebugRegs {
+    return debugRegsFromKvm(this.raw.getDebugRegs());
+  }
+  /** See {@link Vcpu.setDebugRegs} (`KVM_SET_DEBUGREGS`). @example vcpu.setDebugRegs(saved.debugRegs) */
+  setDebugRegs(regs: DebugRegs): void {
+    this.raw.setDebugRegs(debugRegsToKvm(regs));
+  }
+  /** See {@link Vcpu.getXcrs} (`KVM_GET_XCRS`). @example vcpu.getXcrs()[0].value // XCR0 */
+  getXcrs(): Xcr[] {
+    return this.raw.getXcrs();
+  }
+  /** See {@link Vcpu.setXcrs} (`KVM_SET_XCRS`). @example vcpu.setXcrs([{ xcr: 0, value: 1n }]) */
+  setXcrs(xcrs: Xcr[]): void {
+    this.raw.setXcrs(xcrs);
+  }
+  /** See {@link Vcpu.getXsave}: KVM's 4 KiB `KVM_GET_XSAVE` area. @example vcpu.getXsave().length // 4096 */
+  getXsave(): Uint8Array {
+    return this.raw.getXsave();
+  }
+  /**
+   * See {@link Vcpu.setXsave}: a shorter area (the emulator's 576 bytes) is zero-padded to KVM's
+   * 4 KiB, its missing components then being in their initial state.
+   * @example vcpu.setXsave(saved.xsave)
+   */
+  setXsave(area: Uint8Array): void {
+    if (area.length > KvmXsave.size)
+      throw KvmError.invalid(
+        'KVM_SET_XSAVE',
+        `area is ${area.length} bytes, this build sets at most ${KvmXsave.size} (no KVM_SET_XSAVE2)`,
+      );
+    const full = new Uint8Array(KvmXsave.size);
+    full.set(area);
+    this.raw.setXsave(full);
   }
 
   /**

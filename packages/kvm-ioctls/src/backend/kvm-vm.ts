@@ -4,14 +4,31 @@
  * @module
  */
 
-import type { Hypervisor, InterruptLine, IoEvent, IoEventSpec, Msi, Vm } from '@ts-vmm/hypervisor';
-import { KVM_MEM_LOG_DIRTY_PAGES } from '@ts-vmm/kvm-sys';
+import type {
+  ClockData,
+  Hypervisor,
+  InterruptLine,
+  IoEvent,
+  IoEventSpec,
+  IrqchipState,
+  Msi,
+  PitState,
+  Vm,
+} from '@ts-vmm/hypervisor';
+import {
+  KVM_IRQCHIP_IOAPIC,
+  KVM_IRQCHIP_PIC_MASTER,
+  KVM_IRQCHIP_PIC_SLAVE,
+  KVM_MEM_LOG_DIRTY_PAGES,
+  KvmPitState2,
+} from '@ts-vmm/kvm-sys';
 import { GuestMemory, type SharedGuestMemory } from '@ts-vmm/vm-memory';
 import { KvmError } from '../errors.js';
 import { loadNativeAddon, type NativeAddon } from '../sys.js';
 import { VmFd } from '../vm-fd.js';
 import type { KvmHypervisor } from './kvm-hypervisor.js';
 import { KvmVcpu } from './kvm-vcpu.js';
+import { ioapicFromKvm, ioapicToKvm, picFromKvm, picToKvm, pitFromKvm, pitToKvm } from './state.js';
 
 const EFD_NONBLOCK = 0o4000;
 
@@ -209,6 +226,44 @@ export class KvmVm implements Vm {
       if (s.flags & KVM_MEM_LOG_DIRTY_PAGES) for (const a of this.raw.dirtyPages(s.slot)) out.push(Number(a));
     }
     return out;
+  }
+
+  /** See {@link Vm.getIrqchip} (`KVM_GET_IRQCHIP` for each chip). @example vm.getIrqchip().picMaster.imr */
+  getIrqchip(): IrqchipState {
+    return {
+      picMaster: picFromKvm(this.raw.getIrqchip(KVM_IRQCHIP_PIC_MASTER)),
+      picSlave: picFromKvm(this.raw.getIrqchip(KVM_IRQCHIP_PIC_SLAVE)),
+      ioapic: ioapicFromKvm(this.raw.getIrqchip(KVM_IRQCHIP_IOAPIC)),
+    };
+  }
+
+  /** See {@link Vm.setIrqchip} (`KVM_SET_IRQCHIP` for each chip). @example vm.setIrqchip(saved.irqchip) */
+  setIrqchip(state: IrqchipState): void {
+    this.raw.setIrqchip(KVM_IRQCHIP_PIC_MASTER, picToKvm(state.picMaster));
+    this.raw.setIrqchip(KVM_IRQCHIP_PIC_SLAVE, picToKvm(state.picSlave));
+    this.raw.setIrqchip(KVM_IRQCHIP_IOAPIC, ioapicToKvm(state.ioapic));
+  }
+
+  /** See {@link Vm.getPit} (`KVM_GET_PIT2`). @example vm.getPit().channels[0].count */
+  getPit(): PitState {
+    return pitFromKvm(KvmPitState2.decode(this.raw.getPit2()));
+  }
+
+  /** See {@link Vm.setPit} (`KVM_SET_PIT2`: each counter reloads from its count). @example vm.setPit(saved.pit) */
+  setPit(state: PitState): void {
+    if (state.channels.length !== 3)
+      throw KvmError.invalid('setPit', `the PIT has 3 channels, the state ${state.channels.length}`);
+    this.raw.setPit2(KvmPitState2.encode(pitToKvm(state)));
+  }
+
+  /** See {@link Vm.getClock} (`KVM_GET_CLOCK`). @example vm.getClock().clock */
+  getClock(): ClockData {
+    return this.raw.getClock();
+  }
+
+  /** See {@link Vm.setClock} (`KVM_SET_CLOCK`). @example vm.setClock({ clock: 1_000_000n, flags: 0 }) */
+  setClock(data: ClockData): void {
+    this.raw.setClock(data);
   }
 
   /** @example const vcpu = vm.createVcpu(0) */

@@ -7,6 +7,7 @@
  */
 import type {
   CpuidEntry,
+  DebugRegs,
   Fpu,
   GuestDebug,
   MsrEntry,
@@ -14,7 +15,9 @@ import type {
   Sregs,
   Translation,
   Vcpu,
+  VcpuEvents,
   VcpuExit,
+  Xcr,
 } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { RFLAGS, VEC } from '../constants.js';
@@ -31,6 +34,14 @@ import { KVM_CLOCK_PAIRING_WALLCLOCK, KvmHypercallError, kvmHypercall } from './
 import { type EmulatedKickerDescription, KICK_WORD } from './kicker.js';
 import { BUSY_WAIT_SKIP_NS, BUSY_WAIT_WINDOW } from './options.js';
 import { walkPageTables } from './translate.js';
+import {
+  exportDebugRegs,
+  exportVcpuEvents,
+  exportXsave,
+  importDebugRegs,
+  importVcpuEvents,
+  importXsave,
+} from './vcpu-state.js';
 import type { EmulatedVm } from './vm.js';
 
 /** kvm-clock MSRs (new and old numbers). */
@@ -117,6 +128,8 @@ export class EmulatedVcpu implements Vcpu {
   private yielded = true;
   private yieldArmed = false;
   private closed = false;
+  /** XCR0 (x87, SSE): kept for snapshots; the CPU offers no XSAVE, so the guest never reads it. */
+  private xcr0 = 1n;
 
   constructor(vm: EmulatedVm, id: number, memory: GuestMemory) {
     this.vm = vm;
@@ -707,6 +720,60 @@ export class EmulatedVcpu implements Vcpu {
       default:
         throw new X86EmulatorError('invalid-argument', 'EmulatedVcpu.setMpState', `unknown state ${state}`);
     }
+  }
+
+  /**
+   * The queued interrupt, the STI / MOV SS shadow, NMI pending and masked, in `kvm_vcpu_events`'
+   * shape (no exception is ever pending between two `run()` calls).
+   * @example vcpu.getVcpuEvents().interrupt.shadow
+   */
+  getVcpuEvents(): VcpuEvents {
+    return exportVcpuEvents(this.cpu, this.lapic?.hasNmi ?? false);
+  }
+  /**
+   * Loads events (this backend's or KVM's); refuses a pending exception, SMM or a pending triple fault.
+   * @example vcpu.setVcpuEvents(saved.events)
+   */
+  setVcpuEvents(events: VcpuEvents): void {
+    importVcpuEvents(this.cpu, events);
+  }
+  /** DR0-DR3, DR6, DR7. @example vcpu.getDebugRegs().dr7 */
+  getDebugRegs(): DebugRegs {
+    return exportDebugRegs(this.cpu);
+  }
+  /** Loads DR0-DR3, DR6, DR7 (arming the breakpoints DR7 enables). @example vcpu.setDebugRegs(saved.debugRegs) */
+  setDebugRegs(regs: DebugRegs): void {
+    importDebugRegs(this.cpu, regs);
+  }
+  /** XCR0 (x87 | SSE at most: the CPU has no AVX). @example vcpu.getXcrs() // [{ xcr: 0, value: 1n }] */
+  getXcrs(): Xcr[] {
+    return [{ xcr: 0, value: this.xcr0 }];
+  }
+  /**
+   * Sets XCR0: bit 0 (x87) set, at most bit 1 (SSE) besides.
+   * @example vcpu.setXcrs([{ xcr: 0, value: 3n }])
+   */
+  setXcrs(xcrs: Xcr[]): void {
+    for (const { xcr, value } of xcrs) {
+      if (xcr !== 0 || (value & 1n) === 0n || (value & ~3n) !== 0n)
+        throw new X86EmulatorError(
+          'unsupported',
+          'EmulatedVcpu.setXcrs',
+          `XCR${xcr} = 0x${value.toString(16)} (the emulator has XCR0 with x87 and SSE only)`,
+        );
+      this.xcr0 = value;
+    }
+  }
+  /** x87 and SSE state as a 576-byte XSAVE area. @example vcpu.getXsave().length // 576 */
+  getXsave(): Uint8Array {
+    return exportXsave(this.cpu);
+  }
+  /**
+   * Loads an XSAVE area (this backend's or KVM's); AVX and later components must be in their initial state.
+   * @example vcpu.setXsave(saved.xsave)
+   */
+  setXsave(area: Uint8Array): void {
+    importXsave(this.cpu, area);
   }
 
   /**

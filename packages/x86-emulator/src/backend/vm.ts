@@ -5,11 +5,14 @@
  * @module
  */
 import type {
+  ClockData,
   Hypervisor,
   InterruptLine,
   IoEvent,
   IoEventSpec,
+  IrqchipState,
   Msi,
+  PitState,
   Vcpu,
   Vm,
   VmOptions,
@@ -21,6 +24,7 @@ import { X86EmulatorError } from '../errors.js';
 import { EmulatedIrqchip } from '../platform/irqchip.js';
 import { VirtualClock } from '../platform/virtual-clock.js';
 import type { EmulatedBackendOptions } from './options.js';
+import { exportIrqchip, exportPit, importIrqchip, importPit } from './platform-state.js';
 import { EmulatedVcpu } from './vcpu.js';
 
 /** A registered I/O event with its handler. */
@@ -243,6 +247,44 @@ export class EmulatedVm implements Vm {
   }
 
   /**
+   * The PIC pair and IOAPIC in `kvm_irqchip`'s shapes (see `platform-state.ts` for the mapping).
+   * @example vm.getIrqchip().ioapic.redirtbl[4]
+   */
+  getIrqchip(): IrqchipState {
+    return exportIrqchip(this.requireIrqchip('getIrqchip'));
+  }
+
+  /** Loads the PIC pair and IOAPIC state (this backend's or KVM's). @example vm.setIrqchip(saved.irqchip) */
+  setIrqchip(state: IrqchipState): void {
+    importIrqchip(this.requireIrqchip('setIrqchip'), state);
+  }
+
+  /** The PIT in `kvm_pit_state2`'s shape. @example vm.getPit().channels[0].count */
+  getPit(): PitState {
+    return exportPit(this.requirePit('getPit'));
+  }
+
+  /** Loads a PIT state; every programmed counter restarts from its count now. @example vm.setPit(saved.pit) */
+  setPit(state: PitState): void {
+    importPit(this.requirePit('setPit'), state, this.clock.now());
+  }
+
+  /** The machine clock's time in ns (kvm-clock time). @example vm.getClock().clock */
+  getClock(): ClockData {
+    return { clock: BigInt(Math.floor(this.clock.now())), flags: 0 };
+  }
+
+  /**
+   * Sets the machine clock to `clock` ns (forwards or backwards, firing nothing): every timer and
+   * TSC of the VM counts from there. Restore it before the LAPIC, PIT and TSC states.
+   * @example vm.setClock({ clock: 5_000_000_000n, flags: 0 })
+   */
+  setClock(data: ClockData): void {
+    this.check('setClock');
+    this.clock.setTime(Number(data.clock));
+  }
+
+  /**
    * Creates vCPU `id` (its LAPIC too when the VM has an irqchip). vCPU 0 is the BSP; others start
    * runnable unless the VMM parks them with `setMpState(UNINITIALIZED)` to wait for INIT/SIPI.
    * @example const vcpu = vm.createVcpu(0);
@@ -348,6 +390,13 @@ export class EmulatedVm implements Vm {
         'create the irqchip first (createIrqchip)',
       );
     return this.irqchip;
+  }
+
+  private requirePit(what: string) {
+    const pit = this.requireIrqchip(what).pit;
+    if (!pit)
+      throw new X86EmulatorError('invalid-state', `EmulatedVm.${what}`, 'create the PIT first (createPit)');
+    return pit;
   }
 
   private check(what: string): void {

@@ -100,6 +100,23 @@ export class Ioapic {
     return [this.low[pin], this.high[pin]];
   }
 
+  /** @internal IOREGSEL, the input levels and the 24 raw redirection entries, for snapshots. */
+  registers(): { ioregsel: number; irr: number; redirtbl: bigint[] } {
+    const redirtbl = Array.from(this.low, (lo, i) => (BigInt(this.high[i]) << 32n) | BigInt(lo));
+    return { ioregsel: this.ioregsel, irr: this.irr, redirtbl };
+  }
+
+  /** @internal Loads {@link Ioapic.registers}' values (delivers nothing; the lines' levels are taken as they are). */
+  loadRegisters(r: { ioregsel: number; irr: number; redirtbl: readonly bigint[] }): void {
+    this.ioregsel = r.ioregsel & 0xff;
+    this.irr = r.irr >>> 0;
+    for (let i = 0; i < IOAPIC_NUM_PINS; i++) {
+      const e = r.redirtbl[i] ?? BigInt(ENTRY_MASKED);
+      this.low[i] = Number(e & 0xffff_ffffn);
+      this.high[i] = Number((e >> 32n) & 0xffff_ffffn);
+    }
+  }
+
   /** A read in the MMIO window (IOREGSEL at 0x00, IOWIN at 0x10); other offsets read 0. */
   mmioRead(offset: number, size: number): number {
     let value: number;

@@ -18,8 +18,8 @@ export const PicPorts = {
   ELCR_SLAVE: 0x4d1,
 } as const;
 
-/** One 8259A. */
-class Pic8259 {
+/** One 8259A (its fields are the registers `kvm_pic_state` names; see `backend/platform-state.ts`). */
+export class Pic8259 {
   lastIrr = 0;
   irr = 0;
   imr = 0;
@@ -214,6 +214,16 @@ export class PicPair {
   chipState(chip: 0 | 1): { irr: number; isr: number; imr: number; irqBase: number; elcr: number } {
     const s = this.pics[chip];
     return { irr: s.irr, isr: s.isr, imr: s.imr, irqBase: s.irqBase, elcr: s.elcr };
+  }
+
+  /** @internal The master (0) or slave (1) itself, for snapshots; call {@link PicPair.refresh} after changing it. */
+  chip(chip: 0 | 1): Pic8259 {
+    return this.pics[chip];
+  }
+
+  /** @internal Recomputes the cascade and the INT output after {@link PicPair.chip}'s registers were loaded. */
+  refresh(): void {
+    this.update();
   }
 
   private writeCommand(s: Pic8259, val: number): void {

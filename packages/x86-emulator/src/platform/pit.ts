@@ -47,7 +47,7 @@ function fromBcd(v: number): number {
 }
 
 /** One counter of the 8254. */
-class PitChannel {
+export class PitChannel {
   /** Reload value in counts: 1..0x10000 (binary) or 1..10000 (BCD). */
   count = 0x10000;
   /** Guest ns when counting (re)started from `count`. */
@@ -309,6 +309,24 @@ export class Pit {
   channelState(channel: number): { mode: number; count: number; bcd: boolean; gate: boolean } {
     const s = this.channels[channel];
     return { mode: s.mode, count: s.count, bcd: s.bcd, gate: s.gate };
+  }
+
+  /** @internal Channel `channel` itself, for snapshots; call {@link Pit.restart} after changing channel 0. */
+  channel(channel: number): PitChannel {
+    return this.channels[channel];
+  }
+
+  /** @internal Port 0x61's stored bits (bit 0 gates channel 2, bit 1 is the speaker data), for snapshots. */
+  get portBBits(): number {
+    return this.portB;
+  }
+  set portBBits(value: number) {
+    this.portB = value & 0x0f;
+  }
+
+  /** @internal Re-arms channel 0's IRQ 0 timer after its registers were loaded. */
+  restart(): void {
+    this.rearm(this.clock.now());
   }
 
   private writeControl(val: number, now: number): void {

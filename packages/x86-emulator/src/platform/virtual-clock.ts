@@ -253,6 +253,22 @@ export class VirtualClock {
   }
 
   /**
+   * Sets guest time to `ns`, forwards or backwards, firing nothing (a snapshot's restore, before
+   * the timers are loaded again); the real-time modes go on counting from there.
+   * @example clock.setTime(5e9);
+   */
+  setTime(ns: number): void {
+    if (!Number.isFinite(ns) || ns < 0)
+      throw new X86EmulatorError(
+        'invalid-argument',
+        'VirtualClock.setTime',
+        `time ${ns} ns is not a finite, non-negative number`,
+      );
+    if (this.modeValue !== 'virtual') this.hostOffset = ns - this.hostNowNs();
+    this.nowNs = ns;
+  }
+
+  /**
    * Accounts for `count` executed guest instructions and fires due timers. In the real-time modes
    * the instruction count is ignored and the host clock is read instead.
    */
