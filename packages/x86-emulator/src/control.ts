@@ -13,7 +13,7 @@
  */
 import { CR0, EFER, RFLAGS, SEG, VEC } from './constants.js';
 import type { Cpu } from './cpu.js';
-import { deliverInterrupt } from './exceptions.js';
+import { deliverInterrupt, inner, innerStack } from './exceptions.js';
 import { GuestFault } from './fault.js';
 import { cond, flagOF } from './flags.js';
 import type { Insn } from './insn.js';
@@ -21,7 +21,10 @@ import { addSp, ea, eaW, getSp, peek, pop, push, readRm, setR, setSp, stackLinea
 import {
   ATTR_UNUSABLE,
   checkCodeDesc,
+  desc,
   descAttr,
+  descBase,
+  descLimit,
   loadCodeSegment,
   loadNull,
   loadRealCs,
@@ -302,6 +305,16 @@ export function intN(c: Cpu, i: Insn): void {
   deliverInterrupt(c, v, -1, i.op !== 3);
 }
 
+/** On a return to outer level `cpl`: data segments not accessible there become null. */
+function nullInaccessible(c: Cpu, cpl: number): void {
+  for (const s of [SEG.ES, SEG.DS, SEG.FS, SEG.GS]) {
+    const a = c.segAttr[s];
+    const code = (a & 8) !== 0;
+    const conf = code && (a & 4) !== 0;
+    if ((a & ATTR_UNUSABLE) === 0 && !conf && ((a >> 5) & 3) < cpl) loadNull(c, s, 0);
+  }
+}
+
 /** IRET/IRETD/IRETQ. */
 export function iret(c: Cpu, i: Insn): void {
   const sz = i.sz;
@@ -334,6 +347,10 @@ export function iret(c: Cpu, i: Insn): void {
   const ripHi = sz === 8 ? c.tHi : 0;
   const csSel = peek(c, sz, sz) & 0xffff;
   const fl = peek(c, sz, 2 * sz);
+  if (sz === 4 && c.cpl === 0 && (fl & RFLAGS.VM) !== 0 && (c.efer & EFER.LMA) === 0) {
+    iretToV86(c, ripLo, csSel, fl);
+    return;
+  }
   const rpl = csSel & 3;
   if (rpl < c.cpl) throw new GuestFault(VEC.GP, csSel & 0xfffc);
   if ((csSel & 0xfffc) === 0) throw new GuestFault(VEC.GP, 0);
@@ -386,21 +403,114 @@ export function iret(c: Cpu, i: Insn): void {
   } else {
     addSp(c, 3 * sz);
   }
-  if (rpl > oldCpl) {
-    // data segments not accessible at the new CPL become null
-    for (const s of [SEG.ES, SEG.DS, SEG.FS, SEG.GS]) {
-      const a = c.segAttr[s];
-      const code = (a & 8) !== 0;
-      const conf = code && (a & 4) !== 0;
-      if ((a & ATTR_UNUSABLE) === 0 && !conf && ((a >> 5) & 3) < rpl) loadNull(c, s, 0);
-    }
-  }
+  if (rpl > oldCpl) nullInaccessible(c, rpl);
   recomputeMode(c);
   setNearTarget(c, ripLo, ripHi, c.code64 ? 8 : sz === 8 ? 8 : sz);
   c.brk = true;
 }
 
-/** Far JMP/CALL through a code-segment selector (no call gates or task switches). */
+/**
+ * IRETD at CPL0 with VM = 1 in the popped EFLAGS (SDM IRET, RETURN-TO-VIRTUAL-8086-MODE): pops
+ * ESP, SS, ES, DS, FS, GS after EIP, CS, EFLAGS, loads every segment register real-mode style
+ * (base = selector * 16, limit 0xffff) and continues at CPL3 in virtual-8086 mode.
+ */
+function iretToV86(c: Cpu, eip: number, cs: number, fl: number): void {
+  const sel: number[] = [];
+  for (let k = 3; k < 9; k++) sel.push(peek(c, 4, 4 * k));
+  const esp = sel[0];
+  c.setRflags(fl);
+  c.segLimit[SEG.CS] = 0xffff;
+  loadRealCs(c, cs);
+  const order = [SEG.SS, SEG.ES, SEG.DS, SEG.FS, SEG.GS];
+  for (let k = 0; k < 5; k++) loadSegment(c, order[k], sel[k + 1] & 0xffff);
+  c.R[8] = esp | 0;
+  c.R[9] = 0;
+  recomputeMode(c);
+  c.rip = eip & 0xffff;
+  if ((c.flagsRest & RFLAGS.IF) !== 0) c.irqPoll = true;
+  c.brk = true;
+}
+
+/**
+ * Far JMP/CALL through a call gate (SDM 5.8.3-5.8.5): the gate's DPL must admit CPL and RPL, its
+ * target a code segment at DPL <= CPL. A CALL to a more privileged non-conforming segment switches
+ * to the stack for that level from the TSS, pushes the caller's SS and ESP, copies the gate's count
+ * of parameters (words for a 16-bit gate, dwords for a 32-bit one) from the caller's stack, then CS
+ * and EIP; a JMP never changes privilege (the target must be at CPL, or conforming).
+ */
+function callGate(c: Cpu, gateSel: number, call: boolean): void {
+  const gLo = desc.lo;
+  const gHi = desc.hi;
+  const gType = (gHi >> 8) & 15;
+  const gDpl = (gHi >> 13) & 3;
+  if (gDpl < c.cpl || gDpl < (gateSel & 3)) throw new GuestFault(VEC.GP, gateSel & 0xfffc);
+  if ((gHi & 0x8000) === 0) throw new GuestFault(VEC.NP, gateSel & 0xfffc);
+  const g32 = gType === 12;
+  const sel = gLo >>> 16;
+  const off = g32 ? ((gLo & 0xffff) | (gHi & 0xffff0000)) >>> 0 : gLo & 0xffff;
+  const count = gHi & 0x1f;
+  if ((sel & 0xfffc) === 0) throw new GuestFault(VEC.GP, 0);
+  readDescriptor(c, sel);
+  const attr = descAttr();
+  if ((attr & 0x18) !== 0x18) throw new GuestFault(VEC.GP, sel & 0xfffc);
+  const dpl = (attr >> 5) & 3;
+  const conforming = (attr & 4) !== 0;
+  if (dpl > c.cpl || (!call && !conforming && dpl !== c.cpl)) throw new GuestFault(VEC.GP, sel & 0xfffc);
+  if ((attr & 0x80) === 0) throw new GuestFault(VEC.NP, sel & 0xfffc);
+  const csLo = desc.lo;
+  const csHi = desc.hi;
+  const csAddr = desc.addr;
+  const w = g32 ? 4 : 2;
+  if (call && !conforming && dpl < c.cpl) {
+    // more privilege: the inner stack from the TSS
+    innerStack(c, dpl);
+    const newSs = inner.ss;
+    const ssBase = descBase();
+    const ssLimit = descLimit();
+    const stack32 = (desc.hi & (1 << 22)) !== 0;
+    const oldSs = c.segSel[SEG.SS];
+    const oldEsp = c.R[8] >>> 0;
+    const oldSp = c.stackSize === 4 ? oldEsp : oldEsp & 0xffff;
+    const vals: number[] = [oldSs, oldEsp];
+    for (let k = count - 1; k >= 0; k--) {
+      const a = c.stackSize === 4 ? (oldSp + k * w) >>> 0 : (oldSp + k * w) & 0xffff;
+      vals.push(c.readN(stackLinear(c, a, w, false), w));
+    }
+    vals.push(c.segSel[SEG.CS], c.rip >>> 0);
+    let esp = stack32 ? inner.esp : inner.esp & 0xffff;
+    if (esp - vals.length * w < 0 || esp - 1 > ssLimit) throw new GuestFault(VEC.SS, newSs & 0xfffc);
+    for (const v of vals) {
+      esp = stack32 ? (esp - w) >>> 0 : (esp - w) & 0xffff;
+      c.writeSys((ssBase + esp) >>> 0, w, v & (w === 2 ? 0xffff : 0xffffffff));
+    }
+    readDescriptor(c, newSs);
+    setSegFromDesc(c, SEG.SS, newSs);
+    desc.lo = csLo;
+    desc.hi = csHi;
+    desc.hi2 = 0;
+    desc.addr = csAddr;
+    loadCodeSegment(c, sel, dpl);
+    if (stack32) {
+      c.R[8] = esp | 0;
+      c.R[9] = 0;
+    } else c.R16[16] = esp;
+  } else {
+    if (call) {
+      const r = c.rip;
+      push(c, w, c.segSel[SEG.CS], 0);
+      push(c, w, r, 0);
+    }
+    desc.lo = csLo;
+    desc.hi = csHi;
+    desc.hi2 = 0;
+    desc.addr = csAddr;
+    loadCodeSegment(c, sel, c.cpl);
+  }
+  setNearTarget(c, off, 0, w);
+  c.brk = true;
+}
+
+/** Far JMP/CALL through a code-segment selector or a call gate (no task switches). */
 function farTransfer(c: Cpu, sel: number, off: number, offHi: number, sz: number, call: boolean): void {
   if ((c.cr0 & CR0.PE) === 0 || (c.flagsRest & RFLAGS.VM) !== 0) {
     if (call) {
@@ -415,7 +525,15 @@ function farTransfer(c: Cpu, sel: number, off: number, offHi: number, sz: number
   if ((sel & 0xfffc) === 0) throw new GuestFault(VEC.GP, 0);
   readDescriptor(c, sel);
   const attr = descAttr();
-  if ((attr & 0x10) === 0) throw new GuestFault(VEC.GP, sel & 0xfffc); // gates unsupported
+  if ((attr & 0x10) === 0) {
+    const type = attr & 15;
+    // call gates (16-bit type 4, 32-bit type 12) outside long mode; task gates and TSSs unsupported
+    if ((type === 4 || type === 12) && (c.efer & EFER.LMA) === 0) {
+      callGate(c, sel, call);
+      return;
+    }
+    throw new GuestFault(VEC.GP, sel & 0xfffc);
+  }
   checkCodeDesc(sel);
   const dpl = (attr >> 5) & 3;
   const rpl = sel & 3;
@@ -479,6 +597,7 @@ export function retFar(c: Cpu, i: Insn): void {
       c.R[9] = spHi;
     } else setSp(c, spLo >>> 0);
     addSp(c, i.imm);
+    nullInaccessible(c, rpl);
   } else {
     addSp(c, 2 * sz + i.imm);
     loadCodeSegment(c, sel, c.cpl);

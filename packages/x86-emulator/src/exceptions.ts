@@ -176,6 +176,33 @@ function deliverLong(c: Cpu, vector: number, errorCode: number, soft: boolean): 
   c.rip = rip;
 }
 
+/** Result of {@link innerStack}. */
+export const inner = { ss: 0, esp: 0 };
+
+/**
+ * The stack for privilege level `cpl` from the current TSS (32-bit: ESPn/SSn at 4 + 8n / 8 + 8n;
+ * 16-bit: SPn/SSn at 2 + 4n / 4 + 4n) into {@link inner}, with the checks of SDM 6.12.1 on the new
+ * SS (#TS(SS) unless a present writable data segment with RPL = DPL = `cpl`, #SS(SS) if not
+ * present); leaves the SS descriptor in `desc`.
+ *
+ * @example innerStack(cpu, 0); // inner.ss, inner.esp
+ */
+export function innerStack(c: Cpu, cpl: number): void {
+  const tr = c.segBase[SEG.TR];
+  const t32 = (c.segAttr[SEG.TR] & 8) !== 0;
+  const off = t32 ? 4 + 8 * cpl : 2 + 4 * cpl;
+  if (off + (t32 ? 5 : 3) > c.segLimit[SEG.TR]) throw new GuestFault(VEC.TS, c.segSel[SEG.TR] & 0xfffc);
+  inner.esp = t32 ? c.readSys((tr + off) >>> 0, 4) >>> 0 : c.readSys((tr + off) >>> 0, 2);
+  const ss = c.readSys((tr + off + (t32 ? 4 : 2)) >>> 0, 2);
+  inner.ss = ss;
+  if ((ss & 0xfffc) === 0) throw new GuestFault(VEC.TS, 0);
+  readDescriptor(c, ss);
+  const a = descAttr();
+  if ((ss & 3) !== cpl || ((a >> 5) & 3) !== cpl || (a & 0x1a) !== 0x12)
+    throw new GuestFault(VEC.TS, ss & 0xfffc);
+  if ((a & 0x80) === 0) throw new GuestFault(VEC.SS, ss & 0xfffc);
+}
+
 function deliverProtected(c: Cpu, vector: number, errorCode: number, soft: boolean): void {
   const ent = vector * 8;
   if (ent + 7 > c.idtLimit) throw new GuestFault(VEC.GP, vector * 8 + 2);
@@ -187,13 +214,15 @@ function deliverProtected(c: Cpu, vector: number, errorCode: number, soft: boole
   const sel = lo >>> 16;
   const target = ((lo & 0xffff) | (gate32 ? hi & 0xffff0000 : 0)) >>> 0;
   if ((sel & 0xfffc) === 0) throw new GuestFault(VEC.GP, 0);
-  if ((c.flagsRest & RFLAGS.VM) !== 0) throw new GuestFault(VEC.GP, 0);
+  const vm = (c.flagsRest & RFLAGS.VM) !== 0;
   readDescriptor(c, sel);
   checkCodeDesc(sel);
   const attr = descAttr();
   const dpl = (attr >> 5) & 3;
   const newCpl = (attr & 4) !== 0 ? c.cpl : dpl;
   if (newCpl > c.cpl) throw new GuestFault(VEC.GP, sel & 0xfffc);
+  // from virtual-8086 mode: only to a non-conforming DPL 0 handler through a 32-bit gate (SDM 20.3.1.1)
+  if (vm && ((attr & 4) !== 0 || dpl !== 0 || !gate32)) throw new GuestFault(VEC.GP, sel & 0xfffc);
   const csLo = desc.lo;
   const csHi = desc.hi;
   const csAddr = desc.addr;
@@ -206,11 +235,9 @@ function deliverProtected(c: Cpu, vector: number, errorCode: number, soft: boole
   let stack32: boolean;
   let newSs = -1;
   if (newCpl < c.cpl) {
-    const tr = c.segBase[SEG.TR];
-    esp = c.readSys(tr + 4 + 8 * newCpl, 4) >>> 0;
-    newSs = c.readSys(tr + 8 + 8 * newCpl, 2);
-    if ((newSs & 0xfffc) === 0) throw new GuestFault(VEC.TS, 0);
-    readDescriptor(c, newSs);
+    innerStack(c, newCpl);
+    esp = inner.esp;
+    newSs = inner.ss;
     ssBase = ((desc.lo >>> 16) | ((desc.hi & 0xff) << 16) | (desc.hi & 0xff000000)) >>> 0;
     stack32 = (desc.hi & (1 << 22)) !== 0;
   } else {
@@ -219,6 +246,7 @@ function deliverProtected(c: Cpu, vector: number, errorCode: number, soft: boole
     stack32 = c.stackSize === 4;
   }
   const vals: number[] = [];
+  if (vm) vals.push(c.segSel[SEG.GS], c.segSel[SEG.FS], c.segSel[SEG.DS], c.segSel[SEG.ES]);
   if (newSs >= 0) vals.push(oldSs, oldEsp);
   vals.push(flags, c.segSel[SEG.CS], c.rip >>> 0);
   if (errorCode >= 0) vals.push(errorCode);
@@ -230,6 +258,7 @@ function deliverProtected(c: Cpu, vector: number, errorCode: number, soft: boole
     readDescriptor(c, newSs);
     setSegFromDesc(c, SEG.SS, newSs);
   }
+  if (vm) for (const s of [SEG.ES, SEG.DS, SEG.FS, SEG.GS]) loadNull(c, s, 0);
   desc.lo = csLo;
   desc.hi = csHi;
   desc.hi2 = 0;

@@ -19,6 +19,7 @@ import { flagZF } from './flags.js';
 import type { Insn } from './insn.js';
 import { getR, setR } from './operands.js';
 import { checkSeg } from './segments.js';
+import { ioAllowed } from './system.js';
 
 /** Iterations of one REP instruction before it yields to the run loop. */
 export const REP_CHUNK = 1 << 16;
@@ -244,6 +245,7 @@ export function ins(c: Cpu, i: Insn): void {
   const asz = i.asz;
   const sz = i.sz;
   if (i.rep !== 0 && getIdx(c, 1, asz) === 0) return;
+  ioAllowed(c, c.R16[8], sz);
   const d = (c.flagsRest & RFLAGS.DF) !== 0 ? -sz : sz;
   const di = getIdx(c, 7, asz);
   const la = lin(c, SEG.ES, di, asz, sz, true);
@@ -265,6 +267,7 @@ export function outs(c: Cpu, i: Insn): void {
   const asz = i.asz;
   const sz = i.sz;
   if (i.rep !== 0 && getIdx(c, 1, asz) === 0) return;
+  ioAllowed(c, c.R16[8], sz);
   const d = (c.flagsRest & RFLAGS.DF) !== 0 ? -sz : sz;
   const si = getIdx(c, 6, asz);
   const v = c.readN(lin(c, i.seg, si, asz, sz, false), sz);

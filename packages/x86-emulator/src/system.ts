@@ -4,8 +4,8 @@
  * LAR/LSL/VERR/VERW, INVLPG, SYSCALL/SYSRET, SWAPGS, IN/OUT, MOV Sreg, LDS/LES/LSS/LFS/LGS, CLD/STD,
  * UD2, XLAT.
  *
- * I/O permission: IN/OUT/INS/OUTS are allowed when CPL <= IOPL; otherwise #GP (the TSS I/O bitmap is
- * not consulted).
+ * I/O permission: IN/OUT/INS/OUTS are allowed when CPL <= IOPL (outside virtual-8086 mode); otherwise
+ * the TSS I/O permission bitmap decides ({@link ioAllowed}).
  *
  * @example
  * ```ts
@@ -42,8 +42,30 @@ function iopl(c: Cpu): number {
   return (c.flagsRest >> 12) & 3;
 }
 
-function ioAllowed(c: Cpu): void {
-  if (c.mode !== 0 && (c.cpl > iopl(c) || (c.flagsRest & RFLAGS.VM) !== 0)) throw new GuestFault(VEC.GP, 0);
+/**
+ * I/O permission for an access of `size` bytes at `port` (SDM 19.5): always in real mode, and in
+ * protected mode when CPL <= IOPL; otherwise (and always in virtual-8086 mode) the bits for the
+ * ports in the 32-bit TSS's I/O permission bitmap must all be clear, else #GP(0) (also without a
+ * 32-bit TSS, or with the bitmap's bytes beyond the TSS limit).
+ *
+ * @example ioAllowed(cpu, 0x3f8, 1);
+ */
+export function ioAllowed(c: Cpu, port: number, size: number): void {
+  if (c.mode === 0) return;
+  const vm = (c.flagsRest & RFLAGS.VM) !== 0;
+  if (!vm && c.cpl <= iopl(c)) return;
+  const type = c.segAttr[SEG.TR] & 15;
+  const limit = c.segLimit[SEG.TR];
+  if ((type !== 9 && type !== 11) || limit < 0x67) throw new GuestFault(VEC.GP, 0);
+  const tr = c.segBase[SEG.TR];
+  const map = c.readSys(c.code64 || c.longMode ? tr + 0x66 : (tr + 0x66) >>> 0, 2);
+  const first = map + (port >>> 3);
+  const last = map + ((port + size - 1) >>> 3);
+  if (last > limit) throw new GuestFault(VEC.GP, 0);
+  let bits = c.readSys(tr + first, 1);
+  if (last !== first) bits |= c.readSys(tr + last, 1) << 8;
+  const want = ((1 << size) - 1) << (port & 7);
+  if ((bits & want) !== 0) throw new GuestFault(VEC.GP, 0);
 }
 
 /** CLI. */
@@ -475,18 +497,18 @@ export function sysret(c: Cpu, i: Insn): void {
 
 /** IN acc, imm8/DX (op 0 imm, op 1 DX). */
 export function inPort(c: Cpu, i: Insn): void {
-  ioAllowed(c);
   const port = i.op === 0 ? i.imm & 0xff : c.R16[8];
   const sz = i.sz === 8 ? 4 : i.sz;
+  ioAllowed(c, port, sz);
   const v = c.ioIn(port, sz);
   setR(c, 0, 0, sz, v, 0);
 }
 
 /** OUT imm8/DX, acc. */
 export function outPort(c: Cpu, i: Insn): void {
-  ioAllowed(c);
   const port = i.op === 0 ? i.imm & 0xff : c.R16[8];
   const sz = i.sz === 8 ? 4 : i.sz;
+  ioAllowed(c, port, sz);
   c.ioOut(port, sz, getR(c, 0, 0, sz));
 }
 

@@ -339,6 +339,265 @@ const checks: Check[] = [
       expect(o.r32(6)).toBe(1);
     },
   },
+  // ---------------------------------------------------------------- 13. call gates
+  {
+    name: 'CALL through a 32-bit call gate from CPL3 to CPL0: TSS stack, 2 dword parameters copied, RETF 8 back to CPL3',
+    asm: `
+      CGATE 0x40, 2f, 0x08, 0xec02
+      TO_RING3 1f
+    1:mov ax, 0x3b
+      mov ds, ax
+      push 0x1111
+      push 0x2222
+      lcall 0x43, 0
+      mov edi, esp
+      mov ebp, es
+      mov ecx, cs
+      hlt
+    2:mov ebx, esp
+      mov esi, ${D}
+      mov eax, [esp + 4]
+      mov [esi], eax
+      mov eax, [esp + 8]
+      mov [esi + 4], eax
+      mov eax, [esp + 12]
+      mov [esi + 8], eax
+      mov eax, [esp + 16]
+      mov [esi + 12], eax
+      mov eax, [esp + 20]
+      mov [esi + 16], eax
+      mov eax, cs
+      mov [esi + 20], eax
+      mov eax, ss
+      mov [esi + 24], eax
+      mov ax, 0x10
+      mov es, ax
+      retf 8`,
+    expect: (o) => {
+      expectFault(o, 13, 0); // the HLT at CPL3
+      expect(o.frame(2)).toBe(0x33);
+      expect(o.r32(3)).toBe(0x7000 - 24); // ESP0 from the TSS less the six dwords
+      const d = (k: number) => o.mem.read32(D + 4 * k);
+      expect([d(0), d(1), d(2), d(3), d(4)]).toEqual([0x33, 0x2222, 0x1111, 0x5ff8, 0x3b]);
+      expect(d(5) & 0xffff).toBe(0x08);
+      expect(d(6) & 0xffff).toBe(0x10);
+      expect(o.r32(7)).toBe(0x6000); // RETF 8 released the parameters on the outer stack
+      expect(o.r32(5) & 0xffff).toBe(0); // ES (DPL0) became null on the way out
+      expect(o.r32(1) & 0xffff).toBe(0x33);
+    },
+  },
+  {
+    name: 'CALL through a 16-bit call gate at the same privilege pushes 16-bit CS:IP; RETFW returns',
+    asm: `
+      CGATE 0x40, 2f, 0x08, 0x8400
+      mov edx, 0x0f0f0f0f
+      lcall 0x40, 0
+    1:mov edi, esp
+      hlt
+    2:mov ebx, esp
+      movzx ecx, word ptr [esp + 2]
+      movzx edx, word ptr [esp]
+      retfw`,
+    expect: (o) => {
+      expectHalt(o);
+      expect(o.r32(3)).toBe(0x7000 - 4);
+      expect(o.r32(1)).toBe(0x08);
+      expect(o.r32(7)).toBe(0x7000);
+    },
+  },
+  {
+    name: 'CALL through a 16-bit call gate from CPL3: word parameters and the outer SS:SP as words on the inner stack',
+    asm: `
+      CGATE 0x40, 2f, 0x08, 0xe401
+      TO_RING3 1f
+    1:pushw 0xabcd
+      lcall 0x43, 0
+      mov edi, esp
+      hlt
+    2:mov ebx, esp
+      mov esi, ${D}
+      movzx eax, word ptr ss:[esp + 2]
+      mov ss:[esi], eax
+      movzx eax, word ptr ss:[esp + 4]
+      mov ss:[esi + 4], eax
+      movzx eax, word ptr ss:[esp + 6]
+      mov ss:[esi + 8], eax
+      movzx eax, word ptr ss:[esp + 8]
+      mov ss:[esi + 12], eax
+      retfw 2`,
+    expect: (o) => {
+      expectFault(o, 13, 0);
+      expect(o.frame(2)).toBe(0x33);
+      expect(o.r32(3)).toBe(0x7000 - 10);
+      const d = (k: number) => o.mem.read32(D + 4 * k);
+      expect([d(0), d(1), d(2), d(3)]).toEqual([0x33, 0xabcd, 0x5ffe, 0x3b]);
+      expect(o.r32(7)).toBe(0x6000);
+    },
+  },
+  {
+    name: 'JMP through a call gate at the same privilege: no push, at the gate target',
+    asm: `
+      CGATE 0x40, 2f, 0x08, 0x8c00
+      ljmp 0x40, 0x1234
+      mov esi, 1
+    2:mov edi, esp
+      mov ebx, 7`,
+    expect: (o) => {
+      expectHalt(o);
+      expect(o.r32(6)).toBe(0);
+      expect(o.r32(3)).toBe(7);
+      expect(o.r32(7)).toBe(0x7000);
+    },
+  },
+  {
+    name: 'JMP through a call gate to a more privileged non-conforming segment raises #GP(target selector)',
+    asm: `
+      CGATE 0x40, 2f, 0x08, 0xec00
+      TO_RING3 1f
+    1:ljmp 0x43, 0
+    2:mov ebx, 1`,
+    expect: (o) => {
+      expectFault(o, 13, 0x08);
+      expect(o.r32(3)).toBe(0);
+    },
+  },
+  {
+    name: 'CALL from CPL3 through a DPL0 call gate raises #GP(gate selector)',
+    asm: `
+      CGATE 0x40, 2f, 0x08, 0x8c00
+      TO_RING3 1f
+    1:lcall 0x40, 0
+    2:mov ebx, 1`,
+    expect: (o) => {
+      expectFault(o, 13, 0x40);
+      expect(o.r32(3)).toBe(0);
+    },
+  },
+  // ---------------------------------------------------------------- 13. virtual-8086 mode
+  {
+    name: 'V86: IRETD with VM = 1 enters real-mode addressing at CPL3; INT n (IOPL 3) reaches a DPL0 handler with GS/FS/DS/ES/SS/ESP on the TSS stack and DS null; IRETD returns',
+    asm: `
+      IDTSET 0x21, 3f, 0xee00
+      TO_V86 1f, 0x0800, 0x0500, 0x0100, 0x0300, 0x23002
+      .code16
+    1:mov word ptr [0x10], 0x5555
+      cli
+      sti
+      mov ax, 0x77
+      int 0x21
+      mov word ptr [0x12], ax
+      mov bx, ss
+      mov cx, sp
+      hlt
+      .code32
+    3:mov esi, ${D} + 0x100
+      mov ebx, esp
+      mov ecx, 9
+    4:mov eax, ss:[esp + ecx * 4 - 4]
+      mov ss:[esi + ecx * 4 - 4], eax
+      loop 4b
+      mov eax, ds
+      mov ss:[esi + 36], eax
+      mov eax, cs
+      mov ss:[esi + 40], eax
+      mov eax, 0x99
+      iretd`,
+    expect: (o) => {
+      expectFault(o, 13, 0); // the HLT in V86 mode
+      expect(o.frame(2)).toBe(0x0800);
+      expect(o.frame(3) & 0x20000).toBe(0x20000);
+      expect(o.frame(5)).toBe(0x0500);
+      expect(o.mem.read16(0x3010)).toBe(0x5555); // DS = 0x300: linear 0x3000 + 0x10
+      expect(o.mem.read16(0x3012)).toBe(0x99); // EAX from the handler
+      expect(o.r32(3) & 0xffff).toBe(0x0500);
+      expect(o.r32(1) & 0xffff).toBe(0x0100);
+      const d = (k: number) => o.mem.read32(D + 0x100 + 4 * k);
+      expect(d(1)).toBe(0x0800); // CS
+      expect(d(2) & 0x20000).toBe(0x20000); // EFLAGS.VM
+      expect([d(3), d(4), d(5), d(6), d(7), d(8)]).toEqual([0x100, 0x500, 0x300, 0x300, 0, 0]);
+      expect(d(9) & 0xffff).toBe(0); // DS null in the handler
+      expect(d(10) & 0xffff).toBe(0x08);
+      expect(o.mem.read32(D + 0x100 - 4)).toBe(0); // nothing below the frame written by the copy
+    },
+  },
+  {
+    name: 'V86: an exception (#UD) goes to the ring-0 handler with the V86 frame (error-code-less)',
+    asm: `
+      TO_V86 1f, 0x0800, 0x0500, 0x0100, 0x0300, 0x23002
+      .code16
+    1:mov ax, 1
+      ud2
+      .code32`,
+    expect: (o) => {
+      expectFault(o, 6);
+      expect(o.mem.read16(0x8000 + o.frame(0))).toBe(0x0b0f); // EIP: the UD2
+      expect(o.frame(1)).toBe(0x0800);
+      expect(o.frame(2) & 0x20000).toBe(0x20000);
+      expect(o.frame(3)).toBe(0x100);
+      expect(o.frame(4)).toBe(0x500);
+      expect(o.frame(5)).toBe(0x300); // ES
+    },
+  },
+  ...['cli', 'sti', 'pushf', 'popf', 'int 0x21', 'iret', 'pushfd', 'iretd'].map(
+    (insn): Check => ({
+      name: `V86 with IOPL 0: ${insn} raises #GP(0) at the instruction`,
+      asm: `
+        TO_V86 1f, 0x0800, 0x0500, 0x0100, 0x0300, 0x20002
+        .code16
+      1:nop
+      2:${insn}
+        .code32
+      3:`,
+      expect: (o) => {
+        expectFault(o, 13, 0);
+        expect(o.frame(2)).toBe(0x0800);
+        // the EIP pushed is the faulting instruction's: 1 byte after the label 1 (the NOP)
+        const ip = o.frame(1);
+        expect(o.mem.read8(0x8000 + ip - 1)).toBe(0x90);
+      },
+    }),
+  ),
+  {
+    name: 'V86: I/O goes by the TSS bitmap whatever IOPL: OUT to 0x81 passes, OUT to 0x80 (bit set) and a word OUT at 0x7f raise #GP(0)',
+    asm: `
+      TO_V86 1f, 0x0800, 0x0500, 0x0100, 0x0300, 0x20002
+      .code16
+    1:mov al, 0x42
+      out 0x81, al
+      mov dx, 0x7f
+      mov si, 1
+      out dx, ax
+      .code32`,
+    expect: (o) => {
+      expectFault(o, 13, 0);
+      expect(o.outs).toEqual([{ port: 0x81, value: 0x42 }]);
+      expect(o.r32(6) & 0xffff).toBe(1);
+    },
+  },
+  {
+    name: 'V86: OUT to a port whose bitmap bit is set raises #GP(0) even with IOPL 3',
+    asm: `
+      TO_V86 1f, 0x0800, 0x0500, 0x0100, 0x0300, 0x23002
+      .code16
+    1:out 0x80, al
+      .code32`,
+    expect: (o) => {
+      expectFault(o, 13, 0);
+      expect(o.outs).toEqual([]);
+    },
+  },
+  {
+    name: 'protected mode at CPL3 with IOPL 0: the TSS bitmap allows 0x81 and refuses 0x80',
+    asm: `
+      TO_RING3 1f
+    1:mov al, 7
+      out 0x81, al
+      out 0x80, al`,
+    expect: (o) => {
+      expectFault(o, 13, 0);
+      expect(o.outs).toEqual([{ port: 0x81, value: 7 }]);
+    },
+  },
 ];
 
 if (!hasAssembler()) console.log('skipped: GNU as not available: legacy-mode conformance programs');

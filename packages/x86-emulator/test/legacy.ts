@@ -12,9 +12,11 @@
  * run real mode, 16-bit protected mode, ring transitions through gates or virtual-8086 mode.
  *
  * GDT (at {@link LEGACY.GDT}): 0x08 code32 DPL0, 0x10 data32 DPL0, 0x18 code16 DPL0 (base 0, limit
- * 0xffff), 0x20 data16 DPL0 (limit 0xffff), 0x28 32-bit TSS at {@link LEGACY.TSS} (ESP0 0x7000,
+ * 0xffff), 0x20 data16 DPL0 (limit 0xffff), 0x28 32-bit TSS at {@link LEGACY.TSS} (256 vectors, the first 32 set; ESP0 0x7000,
  * SS0 0x10, I/O bitmap at TSS+0x68 allowing every port but 0x80), 0x30 code32 DPL3, 0x38 data32
- * DPL3; entries from 0x40 are the program's (the `DESC` macro writes one).
+ * DPL3; entries from 0x40 are the program's (the `DESC` macro writes one, `CGATE` a call gate).
+ * `IDTSET vec, label[, type]` installs a handler, `TO_RING3 label` IRETs to CPL3 (CS 0x33, SS 0x3b,
+ * ESP 0x6000), `TO_V86 label, cs, ss, sp, ds, eflags` IRETs to virtual-8086 mode (EFLAGS gets VM).
  */
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Cpu, type CpuExit } from '../src/cpu.js';
@@ -41,6 +43,34 @@ const PREAMBLE = `
 .macro DESC sel, lo, hi
   mov dword ptr [${LEGACY.GDT} + \\sel], \\lo
   mov dword ptr [${LEGACY.GDT} + \\sel + 4], \\hi
+.endm
+.macro CGATE sel, label, tsel, attr
+  mov eax, offset \\label
+  mov word ptr [${LEGACY.GDT} + \\sel], ax
+  mov word ptr [${LEGACY.GDT} + \\sel + 2], \\tsel
+  shr eax, 16
+  mov word ptr [${LEGACY.GDT} + \\sel + 6], ax
+  mov word ptr [${LEGACY.GDT} + \\sel + 4], \\attr
+.endm
+.macro TO_RING3 label
+  push 0x3b
+  push 0x6000
+  push 0x2
+  push 0x33
+  push offset \\label
+  iretd
+.endm
+.macro TO_V86 label, cs, ss, sp, ds, eflags
+  push 0
+  push 0
+  push \\ds
+  push \\ds
+  push \\ss
+  push \\sp
+  push \\eflags
+  push \\cs
+  push offset \\label - \\cs * 16
+  iretd
 .endm
 .macro IDTSET vec, label, type=0x8e00
   mov eax, offset \\label
@@ -158,7 +188,7 @@ gdtr2:
   .word 255
   .long ${LEGACY.GDT}
 idtr:
-  .word 32 * 8 - 1
+  .word 256 * 8 - 1
   .long ${LEGACY.IDT}
 program:
 `;
@@ -177,6 +207,8 @@ export interface LegacyOutcome {
   frame: (k: number) => number;
   /** A 32-bit general register (0 EAX, 1 ECX, 2 EDX, 3 EBX, 4 ESP, 5 EBP, 6 ESI, 7 EDI). */
   r32: (n: number) => number;
+  /** The port writes on the way (the run continues after each). */
+  outs: { port: number; value: number }[];
 }
 
 /** Assembles `asm` (32-bit code after the preamble; `.code16` inside is fine) and runs it on `side`. */
@@ -190,7 +222,12 @@ export function runLegacy(asm: string, side: LegacySide = 'interpreter'): Legacy
       ? new Cpu(mem, { jitThreshold: -1 })
       : new Cpu(mem, { jitThreshold: 0, jitAsync: false, jit: side === 'compiled (js)' ? 'js' : 'wasm' });
   cpu.resetRealMode(0, LEGACY.CODE);
-  const exit = cpu.run(1_000_000);
+  const outs: { port: number; value: number }[] = [];
+  let exit = cpu.run(1_000_000);
+  for (let n = 0; n < 100 && exit.kind === 'io-out'; n++) {
+    outs.push({ port: exit.port, value: exit.data.reduce((v, b, k) => v + b * 2 ** (8 * k), 0) });
+    exit = cpu.run(1_000_000);
+  }
   const v = mem.read32(LEGACY.VECTOR);
   return {
     exit,
@@ -199,5 +236,6 @@ export function runLegacy(asm: string, side: LegacySide = 'interpreter'): Legacy
     vector: v === 0xffffffff ? -1 : v,
     frame: (k) => mem.read32(LEGACY.FRAME + 4 * k),
     r32: (n) => cpu.R[n * 2] >>> 0,
+    outs,
   };
 }
