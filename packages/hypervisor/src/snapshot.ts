@@ -113,6 +113,11 @@ export interface CaptureOptions {
   irqchip: boolean;
   /** The VM has a PIT ({@link Vm.createPit}). */
   pit?: boolean;
+  /**
+   * The CPUID the VMM gave the vCPU (default `vcpu.getCpuid()`). Pass it where the backend's
+   * `getCpuid()` does not return what was set: a paravirtual KVM (PVM) reports the host's leaves.
+   */
+  cpuid?: readonly CpuidEntry[];
 }
 
 /**
@@ -158,7 +163,7 @@ export function captureVcpuState(hypervisor: Hypervisor, vcpu: Vcpu, options: Ca
   const indices = SNAPSHOT_MSRS.filter((i) => supported.has(i));
   return {
     id: vcpu.id,
-    cpuid: vcpu.getCpuid().map((e) => ({ ...e })),
+    cpuid: (options.cpuid ?? vcpu.getCpuid()).map((e) => ({ ...e })),
     regs: { ...vcpu.getRegs() },
     sregs: vcpu.getSregs(),
     fpu: vcpu.getFpu(),

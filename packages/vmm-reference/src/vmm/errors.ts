@@ -24,7 +24,9 @@ export type VmmErrorKind =
   /** Setting up a vCPU failed (CPUID, MSRs, registers). */
   | 'vcpu'
   /** The VMM was used out of order (`run()` twice). */
-  | 'state';
+  | 'state'
+  /** A snapshot state file cannot be read (truncated, bad magic, unsupported version, checksum mismatch, a malformed field). */
+  | 'snapshot';
 
 /**
  * An error of the reference VMM: configuration, the default-guest builder, backend selection, guest
