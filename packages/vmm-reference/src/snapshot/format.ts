@@ -399,11 +399,15 @@ function check(v: unknown, s: Schema, path: string): void {
     if (!Array.isArray(v)) throw malformed(path, `expected an array, found ${describe(v)}`);
     if (s.length !== undefined && v.length !== s.length)
       throw malformed(path, `expected ${s.length} entries, found ${v.length}`);
-    v.forEach((x, i) => check(x, s.array, `${path}[${i}]`));
+    v.forEach((x, i) => {
+      check(x, s.array, `${path}[${i}]`);
+    });
   } else if ('tuple' in s) {
     if (!Array.isArray(v) || v.length !== s.tuple.length)
       throw malformed(path, `expected an array of ${s.tuple.length}, found ${describe(v)}`);
-    v.forEach((x, i) => check(x, s.tuple[i], `${path}[${i}]`));
+    v.forEach((x, i) => {
+      check(x, s.tuple[i], `${path}[${i}]`);
+    });
   } else if ('oneOf' in s) {
     if (typeof v !== 'string' || !s.oneOf.includes(v))
       throw malformed(

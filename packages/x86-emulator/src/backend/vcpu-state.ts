@@ -40,7 +40,7 @@ export function exportVcpuEvents(cpu: Cpu, lapicNmi: boolean): VcpuEvents {
     exception: { injected: 0, nr: 0, has_error_code: 0, pending: 0, error_code: 0 },
     interrupt: {
       injected: irq >= 0 ? 1 : 0,
-      nr: irq >= 0 ? irq : 0,
+      nr: Math.max(irq, 0),
       soft: 0,
       shadow: cpu.shadow ? (cpu.ssShadow ? SHADOW_MOV_SS : SHADOW_STI) : 0,
     },
