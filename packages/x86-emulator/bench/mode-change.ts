@@ -6,6 +6,7 @@
  * rounds of the writes per iteration where they flush nothing):
  * - CR4 rewritten with its own value, CR4.TSD toggled, CR0.CD toggled (the MTRR/PAT setup path):
  *   no paging bit changes, so no TLB or decode-cache flush;
+ * - EFER rewritten with its own value, EFER.SCE toggled: no NXE change, so no flush;
  * - CR4.PGE toggled (Linux's global TLB flush without INVPCID): every translation is dropped;
  * - CR0.PE toggled in real mode with paging off (a firmware's or boot loader's mode switches): the
  *   translations stay the same, only the decode mode changes.
@@ -124,6 +125,16 @@ const CASES: { name: string; writes: string; count: number; real?: boolean; pagi
     writes: '  mov ebx, cr0\n  or bl, 1\n  mov cr0, ebx\n  and bl, 0xfe\n  mov cr0, ebx',
     count: 2,
     real: true,
+  },
+  {
+    name: 'EFER rewritten unchanged (rdmsr; wrmsr)',
+    writes: '  mov ecx, 0xc0000080\n  rdmsr\n  wrmsr',
+    count: 1,
+  },
+  {
+    name: 'EFER.SCE toggled',
+    writes: '  mov ecx, 0xc0000080\n  rdmsr\n  xor eax, 1\n  wrmsr\n  xor eax, 1\n  wrmsr',
+    count: 2,
   },
   {
     name: 'CR4.PGE toggled (a global TLB flush)',

@@ -260,8 +260,12 @@ export class MsrFile {
         if ((v & ~(EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE)) !== 0) throw new GuestFault(VEC.GP, 0);
         const pg = (c.cr0 & 0x80000000) !== 0;
         if (pg && ((v ^ c.efer) & EFER.LME) !== 0) throw new GuestFault(VEC.GP, 0);
+        const old = c.efer;
         c.efer = (v & ~EFER.LMA) | (c.efer & EFER.LMA);
-        c.flushTlb(true);
+        // only NXE changes what a translation allows (the NX bit's meaning and the reserved-bit
+        // checks): SCE changes no translation, LME can change only with paging off, and LMA only
+        // with CR0.PG, whose writes flush; a write that keeps NXE keeps the TLB
+        if (((old ^ c.efer) & EFER.NXE) !== 0) c.flushTlb(true);
         return;
       }
       case MSR.STAR:
