@@ -93,7 +93,7 @@ export type {
   LoadedSegment,
   MultibootLoad,
 } from './kernel-load.js';
-export { BootLayout } from './layout.js';
+export { type BootDataItem, type BootDataObstacle, BootLayout, placeBootData } from './layout.js';
 export { detectFormat, type LoadOptions, load } from './load.js';
 export {
   APIC_DEFAULT_PHYS_BASE,
@@ -113,6 +113,8 @@ export {
   MultibootHeaderFlags,
   type MultibootModule,
   type MultibootOptions,
+  multibootInfoSize,
+  multibootKernelRanges,
 } from './multiboot.js';
 export {
   bzImagePayload,

@@ -1,3 +1,7 @@
+import { type E820Entry, E820Type } from './e820.js';
+import { LoaderError } from './errors.js';
+import { hex } from './hex.js';
+
 /**
  * Default guest addresses for boot data, as Firecracker and cloud-hypervisor place them. All lie in
  * low memory below the EBDA (0x9fc00) except the ACPI tables, which go in the BIOS area. The
@@ -42,3 +46,109 @@ export const BootLayout = {
   /** End (exclusive) of the BIOS area that holds ACPI tables. */
   ACPI_END: 0x100000,
 } as const;
+
+/**
+ * One piece of boot data for {@link placeBootData}: a name for errors, its size, and where it
+ * would go by default.
+ * @example const gdt: BootDataItem = { name: 'GDT', size: 56, align: 8, preferred: BootLayout.GDT };
+ */
+export interface BootDataItem {
+  /** What it is, for the error when it fits nowhere ("GDT", "zero page", ...). */
+  name: string;
+  /** Bytes (more than 0). */
+  size: number;
+  /** Alignment, a power of two. Default 16. */
+  align?: number;
+  /** The address to use when it is free (the {@link BootLayout} default). */
+  preferred?: number;
+  /** One past the highest address it may occupy. Default 4 GiB. */
+  below?: number;
+}
+
+/**
+ * A guest range that boot data must not overlap, and what occupies it (for the error message).
+ * @example const k: BootDataObstacle = { start: 0x8000, end: 0xc000, what: 'the kernel' };
+ */
+export interface BootDataObstacle {
+  start: number;
+  end: number;
+  what: string;
+}
+
+/**
+ * Places boot data (GDT, page tables, zero page, command line, ...) in usable RAM of `e820` where
+ * nothing in `avoid` is (the kernel's loaded ranges, typically) and where no earlier item went:
+ * each item at its `preferred` address when that is free, else at the lowest free aligned address,
+ * from 4 KiB up (page 0 keeps the real-mode IVT and BDA). Returns the addresses in item order, or
+ * throws {@link LoaderError} `'no-space'` naming the item and every range in `avoid`. Kernels that
+ * load low (a multiboot or ELF kernel at 0x8000) would otherwise be overwritten by the default
+ * layout.
+ *
+ * @example
+ * ```ts
+ * const [gdt, pageTables] = placeBootData(e820ForMemory(mem), [
+ *   { name: 'GDT', size: 56, align: 8, preferred: BootLayout.GDT },
+ *   { name: 'page tables', size: IDENTITY_PAGE_TABLES_SIZE, align: 4096, preferred: BootLayout.PML4 },
+ * ], [{ start: 0x8000, end: 0x10000, what: 'the kernel' }]); // pageTables: 0x10000
+ * ```
+ */
+export function placeBootData(
+  e820: readonly E820Entry[],
+  items: readonly BootDataItem[],
+  avoid: readonly BootDataObstacle[],
+): number[] {
+  const taken: BootDataObstacle[] = avoid.filter((r) => r.end > r.start);
+  const ram = e820
+    .filter((e) => e.type === E820Type.RAM)
+    .map((e) => ({ start: e.addr, end: e.addr + e.size }))
+    .sort((a, b) => a.start - b.start);
+  const out: number[] = [];
+  for (const item of items) {
+    const align = item.align ?? 16;
+    const below = Math.min(item.below ?? 2 ** 32, 2 ** 32);
+    if (!Number.isSafeInteger(item.size) || item.size <= 0)
+      throw new LoaderError(
+        'invalid-argument',
+        `boot data ${item.name}: size ${item.size} is not a positive integer`,
+      );
+    if (!Number.isSafeInteger(align) || align <= 0 || (align & (align - 1)) !== 0)
+      throw new LoaderError(
+        'invalid-argument',
+        `boot data ${item.name}: alignment ${align} is not a power of two`,
+      );
+    const blocker = (at: number) => taken.find((r) => at < r.end && r.start < at + item.size);
+    const inRam = (at: number) => ram.some((r) => at >= r.start && at + item.size <= r.end);
+    let at: number | undefined;
+    const p = item.preferred;
+    if (p !== undefined && p % align === 0 && p + item.size <= below && inRam(p) && !blocker(p)) at = p;
+    for (const r of ram) {
+      if (at !== undefined) break;
+      let a = alignUp(Math.max(r.start, 0x1000), align);
+      while (a + item.size <= Math.min(r.end, below)) {
+        const b = blocker(a);
+        if (!b) {
+          at = a;
+          break;
+        }
+        a = alignUp(b.end, align);
+      }
+    }
+    if (at === undefined) {
+      const byWhat = new Map<string, string[]>();
+      for (const r of avoid)
+        byWhat.set(r.what, [...(byWhat.get(r.what) ?? []), `[${hex(r.start)}, ${hex(r.end)})`]);
+      const around = [...byWhat].map(([what, rs]) => `${what} at ${rs.join(', ')}`).join('; ');
+      throw new LoaderError(
+        'no-space',
+        `no room for the ${item.name} (${hex(item.size)} bytes) in RAM below ${hex(below)}${around ? ` outside ${around}` : ''}`,
+      );
+    }
+    out.push(at);
+    taken.push({ start: at, end: at + item.size, what: `the ${item.name}` });
+  }
+  return out;
+}
+
+function alignUp(n: number, align: number): number {
+  return Math.ceil(n / align) * align;
+}

@@ -118,6 +118,46 @@ export interface MultibootOptions {
   infoAddress?: number;
   /** Modules already placed in guest memory. */
   modules?: readonly MultibootModule[];
+  /** `boot_loader_name` (flag bit 9), written NUL-terminated after the module list. */
+  bootLoaderName?: string;
+}
+
+/**
+ * The bytes {@link loadMultiboot} writes at `infoAddress` for these options: the info structure,
+ * the memory map, the module list and the boot loader name.
+ * @example multibootInfoSize({ e820: e820ForMemory(mem) }); // 0x58 + 24 per E820 entry
+ */
+export function multibootInfoSize(
+  options: Pick<MultibootOptions, 'e820' | 'modules' | 'bootLoaderName'>,
+): number {
+  const name =
+    options.bootLoaderName === undefined ? 0 : new TextEncoder().encode(options.bootLoaderName).length + 1;
+  return MULTIBOOT_INFO_SIZE + options.e820.length * 24 + (options.modules?.length ?? 0) * 16 + name;
+}
+
+/**
+ * The guest ranges a multiboot kernel will occupy, `[start, end)` (its ELF32 PT_LOAD segments, or
+ * `load_addr` to `bss_end_addr` of the address fields), found without writing anything: choose
+ * where boot data goes around them before {@link loadMultiboot}. Throws {@link LoaderError} when
+ * the image has no valid multiboot header.
+ * @example multibootKernelRanges(image); // [{ start: 0x100000, end: 0x103000 }]
+ */
+export function multibootKernelRanges(image: Uint8Array): { start: number; end: number }[] {
+  const h = findMultibootHeader(image);
+  if (!h) throw new LoaderError('bad-image', 'multiboot: no 0x1BADB002 header in the first 8 KiB');
+  return plannedRanges(image, h);
+}
+
+function plannedRanges(image: Uint8Array, h: MultibootHeader): { start: number; end: number }[] {
+  if (h.address) {
+    const a = h.address;
+    const fileStart = h.offset - (a.headerAddr - a.loadAddr);
+    const loadEnd = a.loadEndAddr === 0 ? a.loadAddr + (image.length - fileStart) : a.loadEndAddr;
+    return [{ start: a.loadAddr, end: Math.max(a.bssEndAddr, loadEnd, a.loadAddr + 1) }];
+  }
+  return parseElf(image)
+    .programHeaders.filter((p) => p.type === PT_LOAD && p.memsz > 0)
+    .map((p) => ({ start: p.paddr, end: p.paddr + p.memsz }));
 }
 
 /**
@@ -150,23 +190,19 @@ export function loadMultiboot(
   const mmapAddr = info + MULTIBOOT_INFO_SIZE;
   const mmapLen = e820.length * 24;
   const modsAddr = mmapAddr + mmapLen;
-  const infoEnd = modsAddr + modules.length * 16;
+  const nameBytes =
+    options.bootLoaderName === undefined
+      ? undefined
+      : new TextEncoder().encode(`${options.bootLoaderName}\0`);
+  const nameAddr = modsAddr + modules.length * 16;
+  const infoEnd = nameAddr + (nameBytes?.length ?? 0);
   if (infoEnd > 2 ** 32)
     throw new LoaderError('no-space', `multiboot: info structure at ${hex(info)} must lie below 4 GiB`);
   const infoWhy = guestRangeProblem(memory, info, infoEnd - info);
   if (infoWhy) throw new LoaderError('no-space', `multiboot: info structure: ${infoWhy}`);
 
   // Where the kernel will go, checked against the info structure before anything is written.
-  const planned = h.address
-    ? [
-        {
-          start: h.address.loadAddr,
-          end: Math.max(h.address.bssEndAddr, h.address.loadEndAddr, h.address.loadAddr + 1),
-        },
-      ]
-    : parseElf(image)
-        .programHeaders.filter((p) => p.type === PT_LOAD && p.memsz > 0)
-        .map((p) => ({ start: p.paddr, end: p.paddr + p.memsz }));
+  const planned = plannedRanges(image, h);
   const infoRange = { start: info, end: infoEnd };
   for (const w of planned) {
     if (w.start < infoRange.end && infoRange.start < w.end) {
@@ -199,6 +235,11 @@ export function loadMultiboot(
     flags |= 0x8;
     v.setUint32(20, modules.length, true);
     v.setUint32(24, modsAddr, true);
+  }
+  if (nameBytes) {
+    flags |= 0x200;
+    v.setUint32(64, nameAddr, true);
+    buf.set(nameBytes, nameAddr - info);
   }
   v.setUint32(44, mmapLen, true);
   v.setUint32(48, mmapAddr, true);

@@ -1,6 +1,7 @@
 /**
  * Register state for entering a guest: the Linux 64-bit boot protocol (long mode, identity paging,
- * RSI = zero page), PVH (32-bit protected mode, paging off, EBX = start info), and raw 64-bit images.
+ * RSI = zero page), PVH (32-bit protected mode, paging off, EBX = start info), multiboot v1 (the
+ * same 32-bit state, EAX = 0x2BADB002, EBX = multiboot info), and raw 64-bit images.
  * Plus the boot MSRs, FPU state and the LAPIC LINT0/LINT1 wiring every vCPU gets. These compute
  * values for a VMM to set on its vCPUs; nothing here runs the guest.
  *
@@ -42,6 +43,11 @@ export type EntryMode =
   | { kind: 'linux64'; entry: number; zeroPage: number }
   /** PVH: 32-bit protected mode, paging off, EIP = `entry`, EBX = `startInfo` (`hvm_start_info`). */
   | { kind: 'pvh'; entry: number; startInfo: number }
+  /**
+   * Multiboot v1: 32-bit protected mode with flat 4 GiB CS (0x20) and data segments (0x10), paging
+   * off, interrupts off, EIP = `entry`, EAX = 0x2BADB002, EBX = `info` (the multiboot information).
+   */
+  | { kind: 'multiboot'; entry: number; info: number }
   /** A raw 64-bit image at `entry` with RSP = `stack`; `cpl3` enters it in user mode with IOPL 3. */
   | { kind: 'raw64'; entry: number; stack: number; cpl3?: boolean };
 
@@ -49,8 +55,8 @@ export type EntryMode =
  * Special registers for entering through `mode`, starting from the vCPU's current ones (so that
  * fields this does not set, such as `apic_base`, keep their values): GDTR/IDTR at `layout`'s GDT
  * and IDT, TR the boot TSS, flat segments from {@link BOOT_GDT}. For `linux64`/`raw64`: long mode
- * (CR0.PE|PG, CR4.PAE, EFER.LME|LMA) with CR3 = `layout.pageTables`; for `pvh`: protected mode,
- * paging off, CR4 and EFER zero. Write the GDT and page tables there ({@link writeGdt},
+ * (CR0.PE|PG, CR4.PAE, EFER.LME|LMA) with CR3 = `layout.pageTables`; for `pvh` and `multiboot`:
+ * protected mode, paging off, CR4 and EFER zero (no page tables needed). Write the GDT and page tables there ({@link writeGdt},
  * {@link writeIdentityPageTables}) with the same layout.
  *
  * @example
@@ -67,7 +73,7 @@ export function bootSregs(current: Sregs, mode: EntryMode, layout: EntryLayout =
   s.idt = { base: BigInt(at.idt), limit: 7 };
   s.tr = bootSegment(TSS_SELECTOR);
   s.ldt = { ...s.ldt, unusable: 1, present: 0, selector: 0 };
-  if (mode.kind === 'pvh') {
+  if (mode.kind === 'pvh' || mode.kind === 'multiboot') {
     const data = bootSegment(DATA_SELECTOR);
     s.cs = bootSegment(CODE32_SELECTOR);
     s.ds = s.es = s.fs = s.gs = s.ss = data;
@@ -89,8 +95,9 @@ export function bootSregs(current: Sregs, mode: EntryMode, layout: EntryLayout =
 
 /**
  * General registers for entering through `mode`: RIP = the entry, RFLAGS 2, and RSI = zero page with
- * RSP = RBP = `layout.stack` (`linux64`), EBX = start info (`pvh`), or RSP = RBP = `mode.stack`
- * (`raw64`, RFLAGS with IOPL 3 when `cpl3`). Every other register is 0.
+ * RSP = RBP = `layout.stack` (`linux64`), EBX = start info (`pvh`), EAX = 0x2BADB002 and EBX = the
+ * info structure (`multiboot`), or RSP = RBP = `mode.stack` (`raw64`, RFLAGS with IOPL 3 when
+ * `cpl3`). Every other register is 0.
  *
  * @example
  * ```ts
@@ -107,6 +114,10 @@ export function bootRegs(mode: EntryMode, layout: EntryLayout = {}): Regs {
     }
     case 'pvh':
       r.rbx = BigInt(mode.startInfo);
+      break;
+    case 'multiboot':
+      r.rax = 0x2bad_b002n; // MULTIBOOT_BOOTLOADER_MAGIC
+      r.rbx = BigInt(mode.info);
       break;
     case 'raw64':
       r.rsp = r.rbp = BigInt(mode.stack);
