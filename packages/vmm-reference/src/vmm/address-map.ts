@@ -12,6 +12,10 @@
  * ports: 0x3f8 COM1 (IRQ 4), 0x60/0x64 i8042, 0x70/0x71 RTC, 0xf4 debug-exit, 0x600 ACPI power
  * ```
  *
+ * The boot data addresses are defaults: where a kernel loads over one (an ELF or multiboot kernel at
+ * 0x8000), `prepareLinuxBoot` moves that piece to free RAM outside the kernel. A multiboot kernel's
+ * information structure goes at 0x9000 by default (it has no page tables).
+ *
  * @module
  */
 import { BOOT_TIMER_MMIO_BASE } from '@ts-vmm/devices';
@@ -40,6 +44,8 @@ export const LAPIC_ADDR = 0xfee0_0000;
 
 export const COM1_PORT = 0x3f8;
 export const COM1_IRQ = 4;
+/** The i8042 keyboard's interrupt line. */
+export const I8042_IRQ = 1;
 export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
 export const RTC_PORT = 0x70;

@@ -3,7 +3,7 @@
  * the 64-bit boot protocol when the payload is in a format the kernel decompresses itself and
  * the loader does not; never that fallback for a payload that fails to unpack.
  */
-import { makeBzImage, pseudoRandom } from '@ts-vmm/linux-loader/testing';
+import { concat, makeBzImage, makeElf, multibootHeader, pseudoRandom } from '@ts-vmm/linux-loader/testing';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +87,86 @@ describe('a bzImage whose payload does not unpack', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('boot data around the kernel', () => {
+  const spec = (kernel: Uint8Array, initrd?: Uint8Array): LinuxBootSpec => ({
+    kernel,
+    initrd,
+    cmdline: 'console=ttyS0',
+    vcpus: 1,
+    virtioDevices: [],
+    serial: true,
+  });
+  const memory = () => GuestMemory.createShared([{ start: 0, size: 16 << 20 }]);
+  const overlapsAny = (r: { start: number; end: number }, ranges: { start: number; end: number }[]) =>
+    ranges.some((k) => r.start < k.end && k.start < r.end);
+
+  it('a multiboot kernel at 0x8000: entered in 32-bit mode with its information where the kernel is not', () => {
+    const code = pseudoRandom(0x800, 2);
+    const image = concat(multibootHeader(0x10002, [0x8000, 0x8000, 0, 0xb000, 0x8020]), code);
+    const m = memory();
+    const initrd = pseudoRandom(0x1800, 6);
+    const r = prepareLinuxBoot(m, spec(image, initrd));
+    expect(r.entry.kind).toBe('multiboot');
+    if (r.entry.kind !== 'multiboot') return;
+    expect(r.entry.entry).toBe(0x8020);
+    const kernel = [{ start: 0x8000, end: 0xb000 }];
+    for (const d of r.bootData) expect(overlapsAny(d, kernel), d.name).toBe(false);
+    expect(r.entry.info).not.toBe(0x9000); // the default place is inside the kernel
+    expect(m.readBytes(0x8000 + 32, code.length)).toEqual(code); // the kernel is intact
+    expect(m.read32(r.entry.info) & 0x24d).toBe(0x24d); // mem, cmdline, mods, mmap, boot loader name
+    const mods = m.read32(r.entry.info + 24);
+    expect(m.readBytes(m.read32(mods), initrd.length)).toEqual(initrd);
+    expect(r.summary).toContain('boot data moved off the kernel: multiboot information');
+  });
+
+  it('an ELF64 kernel over the page tables and zero page keeps them off it, and the entry layout follows', () => {
+    const image = makeElf([{ paddr: 0x6000, data: pseudoRandom(0x6000, 8) }], { entry: 0x6000 });
+    const r = prepareLinuxBoot(memory(), spec(image));
+    expect(r.entry.kind).toBe('linux64');
+    const kernel = [{ start: 0x6000, end: 0xc000 }];
+    for (const d of r.bootData) expect(overlapsAny(d, kernel), d.name).toBe(false);
+    expect(r.layout.pageTables).toBe(r.bootData.find((d) => d.name === 'page tables')?.start);
+    expect(overlapsAny({ start: r.layout.stack! - 8, end: r.layout.stack! }, kernel)).toBe(false);
+  });
+
+  it('a kernel on the ACPI tables (fixed in the BIOS area) is refused, naming both ranges', () => {
+    const image = concat(
+      multibootHeader(0x10000, [0xe8000, 0xe8000, 0, 0xea000, 0xe8020]),
+      pseudoRandom(0x800, 1),
+    );
+    expect(() => prepareLinuxBoot(memory(), spec(image))).toThrow(
+      "the kernel's range [0xe8000, 0xea000) overlaps the ACPI tables at [0xe0000, 0x100000), the BIOS area where the guest looks for the RSDP",
+    );
+    const elf = makeElf([{ paddr: 0xf0000, data: pseudoRandom(0x100, 1), memsz: 0x20000 }], {
+      entry: 0xf0000,
+    });
+    expect(() => prepareLinuxBoot(memory(), spec(elf))).toThrow(
+      /range \[0xf0000, 0x110000\) overlaps the ACPI tables at \[0xe0000, 0x100000\)/,
+    );
+  });
+
+  it('a kernel that leaves no RAM for the boot data is a boot error naming the data and the kernel', () => {
+    const image = makeElf(
+      [
+        { paddr: 0x1000, data: pseudoRandom(0x100, 1), memsz: 0x9e000 },
+        { paddr: 0x100000, data: pseudoRandom(0x100, 2), memsz: (16 << 20) - 0x100000 },
+      ],
+      { entry: 0x1000 },
+    );
+    let err: unknown;
+    try {
+      prepareLinuxBoot(memory(), spec(image));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VmmError);
+    expect((err as VmmError).kind).toBe('boot');
+    expect((err as Error).message).toMatch(
+      /^cannot place the boot data: no room for the page tables \(0x6000 bytes\) in RAM below 0x100000000 outside the kernel at \[0x1000, 0x9f000\), \[0x100000, 0x1000000\)$/,
     );
   });
 });

@@ -1,12 +1,19 @@
 /**
- * Puts a Linux guest in memory: kernel (a bzImage is unpacked to its vmlinux and entered through
- * PVH when the loader can; else the bzImage 64-bit boot protocol), command line, initrd, E820,
- * ACPI tables (MADT per vCPU, DSDT with COM1 and the virtio-mmio devices, hardware-reduced FADT
- * with the sleep control register), MP table, zero page or PVH start info, GDT and page tables.
+ * Puts a guest kernel in memory: kernel (a bzImage is unpacked to its vmlinux and entered through
+ * PVH when the loader can; else the bzImage 64-bit boot protocol; a multiboot v1 kernel is entered
+ * in 32-bit protected mode as QEMU's `-kernel` does), command line, initrd (a multiboot module),
+ * E820, ACPI tables (MADT per vCPU, DSDT with COM1 and the virtio-mmio devices, hardware-reduced
+ * FADT with the sleep control register), MP table, zero page, PVH start info or multiboot
+ * information, GDT and page tables. The boot data goes at the address map's defaults unless the
+ * kernel loads there (a kernel at 0x8000): then it moves to free RAM around the kernel's ranges;
+ * only the ACPI tables have a fixed place (the BIOS area the guest scans), and a kernel there is
+ * refused with both ranges named.
  *
  * @module
  */
 import {
+  BOOT_GDT,
+  type BootDataItem,
   BootLayout,
   bzImagePayload,
   decompressPayload,
@@ -15,8 +22,19 @@ import {
   type EntryLayout,
   type EntryMode,
   e820ForMemory,
+  findMultibootHeader,
+  HVM_MEMMAP_ENTRY_SIZE,
+  HVM_MODLIST_ENTRY_SIZE,
+  HVM_START_INFO_SIZE,
+  IDENTITY_PAGE_TABLES_SIZE,
   type KernelLoad,
   load,
+  loadMultiboot,
+  type MultibootModule,
+  mpTableSize,
+  multibootInfoSize,
+  multibootKernelRanges,
+  placeBootData,
   placeInitrd,
   type VirtioMmioDevice,
   writeAcpiTables,
@@ -25,6 +43,7 @@ import {
   writeMpTable,
   writePvhStartInfo,
   writeZeroPage,
+  ZERO_PAGE_SIZE,
 } from '@ts-vmm/linux-loader';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import {
@@ -71,6 +90,13 @@ export interface LinuxBootSpec {
 /** Where the guest starts and how it was loaded. */
 export interface LinuxBoot {
   entry: EntryMode;
+  /**
+   * Where the boot vCPU's GDT, IDT, page tables and stack went: {@link ENTRY_LAYOUT} unless the
+   * kernel occupies part of it. Pass it with `entry` to `bootSregs`/`bootRegs`.
+   */
+  layout: EntryLayout;
+  /** Every piece of boot data written, `[start, end)`, with its name. */
+  bootData: { name: string; start: number; end: number }[];
   /** One line: format, entry protocol, addresses. */
   summary: string;
   kernel: KernelLoad;
@@ -80,6 +106,18 @@ export interface LinuxBoot {
 
 function hex(n: number): string {
   return `0x${n.toString(16)}`;
+}
+
+/** The name the multiboot information gives (`boot_loader_name`). */
+export const MULTIBOOT_LOADER_NAME = 'ts-vmm';
+
+/** The string a multiboot kernel finds as the initrd module's command line. */
+export const MULTIBOOT_INITRD_STRING = 'initrd';
+
+type Range = { start: number; end: number };
+
+function overlaps(a: Range, b: Range): boolean {
+  return a.start < b.end && b.start < a.end;
 }
 
 /** Payload formats the kernel decompresses itself that linux-loader does not decode. */
@@ -115,12 +153,13 @@ function unpackBzImage(image: Uint8Array): { vmlinux?: Uint8Array; how: string }
 }
 
 /**
- * Writes everything the guest needs to start; returns the entry state of the boot vCPU.
+ * Writes everything the guest needs to start; returns the entry state of the boot vCPU and the
+ * layout to enter it with.
  *
  * @example
  * ```ts
  * const boot = prepareLinuxBoot(memory, { kernel, initrd, cmdline: 'console=ttyS0', vcpus: 1, virtioDevices: [], serial: true });
- * // vCPU 0: applyVcpuPlan(vcpu, { ..., entry: boot.entry })
+ * // vCPU 0: applyVcpuPlan(vcpu, { ..., entry: boot.entry, layout: boot.layout })
  * ```
  */
 export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): LinuxBoot {
@@ -137,17 +176,94 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
     if (unpacked.vmlinux) image = unpacked.vmlinux;
     how = unpacked.how;
   }
-  let kernel: KernelLoad;
+  const multiboot = format === 'multiboot';
+  // The kernel's ranges first (a multiboot kernel is loaded last, with its information structure).
+  let kernel: KernelLoad | undefined;
+  let kernelRanges: Range[];
   try {
-    kernel = load(image, memory);
+    if (multiboot) kernelRanges = multibootKernelRanges(image);
+    else {
+      kernel = load(image, memory);
+      // An ELF kernel is its segments; a bzImage also needs up to init_size (it decompresses there).
+      kernelRanges =
+        kernel.format === 'bzimage'
+          ? [...kernel.written, { start: kernel.kernelLoad, end: kernel.kernelEnd }]
+          : kernel.written;
+    }
   } catch (e) {
     throw new VmmError('boot', `cannot load the kernel: ${(e as Error).message}`, { cause: e });
   }
-  if (kernel.format === 'multiboot')
-    throw new VmmError('boot', 'multiboot kernels are not supported by the reference VMM');
+  const acpiArea = { start: BootLayout.ACPI_START, end: BootLayout.ACPI_END };
+  const onAcpi = kernelRanges.find((r) => overlaps(r, acpiArea));
+  if (onAcpi)
+    throw new VmmError(
+      'boot',
+      `the kernel's range [${hex(onAcpi.start)}, ${hex(onAcpi.end)}) overlaps the ACPI tables at [${hex(acpiArea.start)}, ${hex(acpiArea.end)}), the BIOS area where the guest looks for the RSDP: they cannot move, so the kernel must load elsewhere`,
+    );
 
-  writeGdt(memory, ENTRY_LAYOUT);
-  writeIdentityPageTables(memory, ENTRY_LAYOUT);
+  const e820 = e820ForMemory(memory);
+  const cmd = new TextEncoder().encode(`${spec.cmdline}\0`);
+  const mode: EntryMode['kind'] = multiboot
+    ? 'multiboot'
+    : kernel?.format === 'elf' && kernel.pvhEntry !== undefined && spec.preferPvh !== false
+      ? 'pvh'
+      : 'linux64';
+  const modules = spec.initrd ? 1 : 0;
+  const items: BootDataItem[] = [
+    { name: 'boot GDT', size: BOOT_GDT.length * 8, align: 8, preferred: GDT_ADDR },
+    { name: 'boot IDT', size: 8, align: 8, preferred: BootLayout.IDT },
+    { name: 'kernel command line', size: cmd.length, align: 16, preferred: CMDLINE_ADDR },
+  ];
+  if (mode === 'linux64')
+    items.push(
+      { name: 'page tables', size: IDENTITY_PAGE_TABLES_SIZE, align: 0x1000, preferred: PML4_ADDR },
+      { name: 'boot stack', size: 0x1000, align: 16, preferred: BOOT_STACK_TOP + 0x10 - 0x1000 },
+      { name: 'zero page', size: ZERO_PAGE_SIZE, align: 0x1000, preferred: ZERO_PAGE_ADDR },
+    );
+  else if (mode === 'pvh')
+    items.push({
+      name: 'PVH start info',
+      size: HVM_START_INFO_SIZE + modules * HVM_MODLIST_ENTRY_SIZE + e820.length * HVM_MEMMAP_ENTRY_SIZE,
+      align: 8,
+      preferred: BootLayout.PVH_START_INFO,
+    });
+  else
+    items.push(
+      {
+        name: 'multiboot information',
+        size: multibootInfoSize({
+          e820,
+          modules: new Array<MultibootModule>(modules).fill({ start: 0, end: 0 }),
+          bootLoaderName: MULTIBOOT_LOADER_NAME,
+        }),
+        align: 8,
+        preferred: BootLayout.MULTIBOOT_INFO,
+      },
+      { name: 'initrd module string', size: MULTIBOOT_INITRD_STRING.length + 1, align: 1 },
+    );
+  let at: number[];
+  try {
+    at = placeBootData(
+      e820,
+      items,
+      kernelRanges.map((r) => ({ ...r, what: 'the kernel' })),
+    );
+  } catch (e) {
+    throw new VmmError('boot', `cannot place the boot data: ${(e as Error).message}`, { cause: e });
+  }
+  const placed = items.map((item, i) => ({ name: item.name, start: at[i], end: at[i] + item.size }));
+  const addr = (name: string) => placed.find((p) => p.name === name)!.start;
+  const moved = items.filter((item, i) => item.preferred !== undefined && item.preferred !== at[i]);
+
+  const layout: EntryLayout = {
+    gdt: addr('boot GDT'),
+    idt: addr('boot IDT'),
+    pageTables: mode === 'linux64' ? addr('page tables') : PML4_ADDR,
+    stack: mode === 'linux64' ? addr('boot stack') + 0x1000 - 0x10 : BOOT_STACK_TOP,
+  };
+  writeGdt(memory, layout);
+  memory.fill(layout.idt!, 8, 0);
+  if (mode === 'linux64') writeIdentityPageTables(memory, layout);
 
   const acpi = writeAcpiTables(memory, {
     vcpus: spec.vcpus,
@@ -159,26 +275,34 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
     reset: { register: { space: 'io', address: ACPI_RESET_PORT }, value: ACPI_RESET_VALUE },
     legacy: { i8042: true, rtc: true },
   });
-  try {
-    writeMpTable(memory, { vcpus: spec.vcpus, extraIrqs: spec.virtioDevices.map((d) => d.irq) });
-  } catch {
-    // The MP table is a fallback for acpi=off; ACPI describes the machine.
+  const extraIrqs = spec.virtioDevices.map((d) => d.irq);
+  const mpArea = {
+    start: BootLayout.MPTABLE,
+    end: BootLayout.MPTABLE + mpTableSize(spec.vcpus, extraIrqs.length),
+  };
+  // The MP table is a fallback for acpi=off (ACPI describes the machine): left out where the kernel is.
+  const mpOnKernel = kernelRanges.find((r) => overlaps(r, mpArea));
+  if (!mpOnKernel) {
+    try {
+      writeMpTable(memory, { vcpus: spec.vcpus, extraIrqs });
+    } catch {
+      // as above
+    }
   }
 
-  const cmd = new TextEncoder().encode(`${spec.cmdline}\0`);
-  memory.writeBytes(CMDLINE_ADDR, cmd);
-  const cmdline = { address: CMDLINE_ADDR, size: cmd.length - 1 };
-  const e820 = e820ForMemory(memory);
+  const cmdlineAt = addr('kernel command line');
+  memory.writeBytes(cmdlineAt, cmd);
+  const cmdline = { address: cmdlineAt, size: cmd.length - 1 };
 
   let initrd: { address: number; size: number } | undefined;
   if (spec.initrd) {
-    const addrMax = kernel.format === 'bzimage' ? kernel.setupHeader.initrdAddrMax : undefined;
-    let at: number;
+    const addrMax = kernel?.format === 'bzimage' ? kernel.setupHeader.initrdAddrMax : undefined;
+    let initrdAt: number;
     try {
-      at = placeInitrd(memory, {
+      initrdAt = placeInitrd(memory, {
         size: spec.initrd.length,
         addrMax,
-        avoid: [{ start: kernel.kernelLoad, end: kernel.kernelEnd }],
+        avoid: [...kernelRanges, ...placed],
       });
     } catch (e) {
       throw new VmmError(
@@ -189,35 +313,61 @@ export function prepareLinuxBoot(memory: GuestMemory, spec: LinuxBootSpec): Linu
         },
       );
     }
-    memory.writeBytes(at, spec.initrd);
-    initrd = { address: at, size: spec.initrd.length };
+    memory.writeBytes(initrdAt, spec.initrd);
+    initrd = { address: initrdAt, size: spec.initrd.length };
   }
 
   let entry: EntryMode;
-  if (kernel.format === 'elf' && kernel.pvhEntry !== undefined && spec.preferPvh !== false) {
+  if (mode === 'multiboot') {
+    const moduleString = addr('initrd module string');
+    memory.writeBytes(moduleString, new TextEncoder().encode(`${MULTIBOOT_INITRD_STRING}\0`));
+    try {
+      kernel = loadMultiboot(image, memory, {
+        e820,
+        cmdlineAddress: cmdlineAt,
+        infoAddress: addr('multiboot information'),
+        modules: initrd
+          ? [{ start: initrd.address, end: initrd.address + initrd.size, cmdline: moduleString }]
+          : [],
+        bootLoaderName: MULTIBOOT_LOADER_NAME,
+      });
+    } catch (e) {
+      throw new VmmError('boot', `cannot load the kernel: ${(e as Error).message}`, { cause: e });
+    }
+    entry = { kind: 'multiboot', entry: kernel.entry, info: kernel.ebx };
+    const fields = findMultibootHeader(image)?.address ? 'address fields' : 'ELF32';
+    how += `multiboot (${fields}) 32-bit entry ${hex(kernel.entry)}, info ${hex(kernel.ebx)}`;
+  } else if (mode === 'pvh' && kernel?.format === 'elf' && kernel.pvhEntry !== undefined) {
     const info = writePvhStartInfo(memory, {
-      address: BootLayout.PVH_START_INFO,
+      address: addr('PVH start info'),
       memmap: e820,
-      cmdlineAddress: CMDLINE_ADDR,
+      cmdlineAddress: cmdlineAt,
       rsdpAddress: acpi.rsdpAddress,
       modules: initrd ? [initrd] : [],
     });
     entry = { kind: 'pvh', entry: kernel.pvhEntry, startInfo: info.address };
     how += `PVH entry ${hex(kernel.pvhEntry)}`;
   } else {
+    const k = kernel!;
+    const zeroPage = addr('zero page');
     writeZeroPage(memory, {
-      address: ZERO_PAGE_ADDR,
-      setupHeader: kernel.format === 'bzimage' ? kernel.setupHeaderBytes : undefined,
+      address: zeroPage,
+      setupHeader: k.format === 'bzimage' ? k.setupHeaderBytes : undefined,
       e820,
       cmdline,
       initrd,
       rsdpAddress: acpi.rsdpAddress,
     });
-    entry = { kind: 'linux64', entry: kernel.entry, zeroPage: ZERO_PAGE_ADDR };
-    how += `64-bit boot protocol entry ${hex(kernel.entry)}`;
+    entry = { kind: 'linux64', entry: k.entry, zeroPage };
+    how += `64-bit boot protocol entry ${hex(k.entry)}`;
   }
-  const summary = `kernel: ${how}; loaded ${hex(kernel.kernelLoad)}-${hex(kernel.kernelEnd)}${
+  const movedNote = moved.length
+    ? `; boot data moved off the kernel: ${moved.map((m) => `${m.name} ${hex(addr(m.name))}`).join(', ')}`
+    : '';
+  const mpNote = mpOnKernel ? '; no MP table (the kernel is at its place)' : '';
+  const loaded: KernelLoad = kernel!; // every entry branch loaded it
+  const summary = `kernel: ${how}; loaded ${hex(loaded.kernelLoad)}-${hex(loaded.kernelEnd)}${
     initrd ? `; initrd ${hex(initrd.address)} (${initrd.size} bytes)` : ''
-  }; ACPI RSDP ${hex(acpi.rsdpAddress)}`;
-  return { entry, summary, kernel, rsdpAddress: acpi.rsdpAddress, initrd };
+  }; ACPI RSDP ${hex(acpi.rsdpAddress)}${movedNote}${mpNote}`;
+  return { entry, layout, bootData: placed, summary, kernel: loaded, rsdpAddress: acpi.rsdpAddress, initrd };
 }

@@ -6,7 +6,14 @@
  */
 import type { CpuidEntry, MsrEntry, Vcpu } from '@ts-vmm/hypervisor';
 import { MpState } from '@ts-vmm/hypervisor';
-import { bootFpu, bootRegs, bootSregs, type EntryMode, wireLapicLints } from '@ts-vmm/linux-loader';
+import {
+  bootFpu,
+  bootRegs,
+  bootSregs,
+  type EntryLayout,
+  type EntryMode,
+  wireLapicLints,
+} from '@ts-vmm/linux-loader';
 import { ENTRY_LAYOUT } from './boot-linux.js';
 import { VmmError } from './errors.js';
 
@@ -18,6 +25,8 @@ export interface VcpuPlan {
   irqchip: boolean;
   /** Entry state for the boot vCPU; APs wait for INIT/SIPI. */
   entry?: EntryMode;
+  /** Where the entry's GDT, IDT, page tables and stack are (default {@link ENTRY_LAYOUT}). */
+  layout?: EntryLayout;
 }
 
 /**
@@ -37,9 +46,10 @@ export function applyVcpuPlan(vcpu: Vcpu, plan: VcpuPlan): void {
   if (plan.irqchip) step('wiring LAPIC LINT0/LINT1', () => vcpu.setLapic(wireLapicLints(vcpu.getLapic())));
   if (plan.entry) {
     const entry = plan.entry;
+    const layout = plan.layout ?? ENTRY_LAYOUT;
     step('setting FPU state', () => vcpu.setFpu(bootFpu(vcpu.getFpu())));
-    step('setting special registers', () => vcpu.setSregs(bootSregs(vcpu.getSregs(), entry, ENTRY_LAYOUT)));
-    step('setting registers', () => vcpu.setRegs(bootRegs(entry, ENTRY_LAYOUT)));
+    step('setting special registers', () => vcpu.setSregs(bootSregs(vcpu.getSregs(), entry, layout)));
+    step('setting registers', () => vcpu.setRegs(bootRegs(entry, layout)));
   } else if (plan.irqchip) {
     step('parking the AP in wait-for-SIPI', () => vcpu.setMpState(MpState.UNINITIALIZED));
   }
