@@ -17,7 +17,7 @@ import type { Cpu } from './cpu.js';
 import { GuestFault } from './fault.js';
 import { arithFlags, F_PRESET, setArithFlags } from './flags.js';
 import type { Insn } from './insn.js';
-import { ea, getR, setR } from './operands.js';
+import { ea, eaW, getR, setR } from './operands.js';
 
 /** BT/BTS/BTR/BTC r/m, reg (imm2 = 0) or r/m, imm8 (imm2 = 1). i.op: 0 BT, 1 BTS, 2 BTR, 3 BTC. */
 export function btOp(c: Cpu, i: Insn): void {
@@ -38,7 +38,7 @@ export function btOp(c: Cpu, i: Insn): void {
   let a: number;
   let ah = 0;
   if (i.mem) {
-    la = ea(c, i) + off * sz;
+    la = (i.op === 0 ? ea(c, i) : eaW(c, i)) + off * sz;
     if (!c.code64) la >>>= 0;
     a = i.op === 0 ? c.readN(la, sz) : c.readW(la, sz);
     ah = c.tHi;
@@ -108,7 +108,7 @@ export function popcnt(c: Cpu, i: Insn): void {
 /** XADD r/m, reg. */
 export function xadd(c: Cpu, i: Insn): void {
   const sz = i.sz;
-  const la = i.mem ? ea(c, i) : 0;
+  const la = i.mem ? eaW(c, i) : 0;
   const a = i.mem ? c.readW(la, sz) : getR(c, i.rm, i.rmB, sz);
   const ah = c.tHi;
   const b = getR(c, i.reg, i.regB, sz);
@@ -127,7 +127,7 @@ export function xadd(c: Cpu, i: Insn): void {
 /** CMPXCHG r/m, reg. */
 export function cmpxchg(c: Cpu, i: Insn): void {
   const sz = i.sz;
-  const la = i.mem ? ea(c, i) : 0;
+  const la = i.mem ? eaW(c, i) : 0;
   const d = i.mem ? c.readW(la, sz) : getR(c, i.rm, i.rmB, sz);
   const dh = c.tHi;
   const acc = getR(c, 0, 0, sz);
@@ -153,7 +153,7 @@ export function cmpxchg(c: Cpu, i: Insn): void {
 /** CMPXCHG8B m64 / CMPXCHG16B m128 (REX.W). */
 export function cmpxchg8b(c: Cpu, i: Insn): void {
   if (!i.mem) throw new GuestFault(VEC.UD);
-  const la = ea(c, i);
+  const la = eaW(c, i, i.sz * 2);
   const R = c.R;
   if (i.sz === 8) {
     if (la % 16 !== 0) throw new GuestFault(VEC.GP, 0);

@@ -559,7 +559,7 @@ export function farDirect(c: Cpu, i: Insn): void {
 /** JMP/CALL m16:16/32/64 (FF /5, FF /3): i.op = 1 for CALL. */
 export function farIndirect(c: Cpu, i: Insn): void {
   if (!i.mem) throw new GuestFault(VEC.UD);
-  const la = ea(c, i);
+  const la = ea(c, i, i.sz + 2);
   const off = c.readN(la, i.sz);
   const offHi = i.sz === 8 ? c.tHi : 0;
   const sel = c.read16(la + i.sz);

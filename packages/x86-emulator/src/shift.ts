@@ -11,7 +11,7 @@
 import type { Cpu } from './cpu.js';
 import { arithFlags, F_PRESET, setArithFlags } from './flags.js';
 import type { Insn } from './insn.js';
-import { ea, getR, setR } from './operands.js';
+import { eaW, getR, setR } from './operands.js';
 
 /** High half of the last 64-bit shift helper result. */
 export let shiftHi = 0;
@@ -91,11 +91,11 @@ export function shiftE(c: Cpu, i: Insn): void {
   if (cnt === 0) {
     // still touches memory (permission checks); no flags change; a 32-bit register is still
     // written (zero-extended), as on hardware
-    if (i.mem) c.readW(ea(c, i), sz);
+    if (i.mem) c.readW(eaW(c, i), sz);
     else if (sz === 4) c.R[i.rm * 2 + 1] = 0;
     return;
   }
-  const la = i.mem ? ea(c, i) : 0;
+  const la = i.mem ? eaW(c, i) : 0;
   const a = i.mem ? c.readW(la, sz) : getR(c, i.rm, i.rmB, sz);
   const ah = c.tHi;
   let r = 0;
@@ -232,7 +232,7 @@ export function shxd(c: Cpu, i: Insn): void {
   const sz = i.sz;
   const bits = sz * 8;
   const cnt = (i.imm2 === 1 ? c.R8[8] : i.imm) & (sz === 8 ? 63 : 31);
-  const la = i.mem ? ea(c, i) : 0;
+  const la = i.mem ? eaW(c, i) : 0;
   const a = i.mem ? c.readW(la, sz) : getR(c, i.rm, i.rmB, sz);
   const ah = c.tHi;
   if (cnt === 0) {

@@ -201,6 +201,26 @@ const checks: Check[] = [
       add dword ptr fs:[${D}], 1`,
     expect: (o) => expectFault(o, 13, 0),
   },
+  ...['shl dword ptr es:[ebx], 1', 'bts dword ptr es:[ebx], 3', 'xadd es:[ebx], eax', 'cmpxchg es:[ebx], ecx', 'inc byte ptr es:[ebx]', 'setz es:[ebx]', 'pop dword ptr es:[ebx]'].map(
+    (insn): Check => ({
+      name: `${insn} through a read-only data segment raises #GP(0); BT reads through it`,
+      asm: `
+        DESC 0x40, 0x0000ffff, 0x00cf9000
+        mov dword ptr [${D}], 0x10
+        mov ax, 0x40
+        mov es, ax
+        mov ebx, ${D}
+        bt dword ptr es:[ebx], 4
+        setc dl
+        push eax
+        ${insn}`,
+      expect: (o) => {
+        expectFault(o, 13, 0);
+        expect(o.r32(2) & 0xff).toBe(1);
+        expect(o.mem.read32(D)).toBe(0x10);
+      },
+    }),
+  ),
   {
     name: 'REP STOSD into a read-only ES raises #GP(0)',
     asm: `
