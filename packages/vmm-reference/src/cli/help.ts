@@ -15,7 +15,8 @@ Run 'ts-vmm run --help' for the run options.`;
 /** The `ts-vmm run --help` text. */
 export const RUN_HELP = `Usage: ts-vmm run [options]
 
-  --kernel PATH           bzImage or ELF vmlinux (default: the fetched default guest)
+  --kernel PATH           bzImage, ELF vmlinux or multiboot v1 kernel (default: the fetched
+                          default guest)
   --initrd PATH           initramfs (default: the default guest's when --kernel is omitted)
   --cmdline STR           replace the base command line
                           (default: "console=ttyS0 reboot=k panic=1 pci=off")

@@ -11,7 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type SerialSink, virtioMmioCmdline } from '@ts-vmm/devices';
 import type { Hypervisor, Vcpu, VcpuKicker, Vm } from '@ts-vmm/hypervisor';
-import { bootMsrs, type EntryMode, writeGdt, writeIdentityPageTables } from '@ts-vmm/linux-loader';
+import {
+  bootMsrs,
+  type EntryLayout,
+  type EntryMode,
+  writeGdt,
+  writeIdentityPageTables,
+} from '@ts-vmm/linux-loader';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { ramLayout } from '../config/memory-layout.js';
 import type { VmmConfig } from '../config/types.js';
@@ -284,6 +290,7 @@ export class Vmm {
       });
 
       let entry: EntryMode;
+      let layout: EntryLayout = ENTRY_LAYOUT;
       let bootSummary: string;
       let cmdline: string | undefined;
       if (options.raw) {
@@ -312,6 +319,7 @@ export class Vmm {
           preferPvh: options.preferPvh,
         });
         entry = boot.entry;
+        layout = boot.layout;
         bootSummary = boot.summary;
       }
       log(bootSummary);
@@ -331,6 +339,7 @@ export class Vmm {
           msrs,
           irqchip: hv.capabilities.irqchip,
           entry: id === 0 ? entry : undefined,
+          layout: id === 0 ? layout : undefined,
         });
       }
       const vmm = new Vmm({
