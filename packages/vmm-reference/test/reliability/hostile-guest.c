@@ -8,11 +8,12 @@
  *      the end of RAM, above 4 GiB, misaligned (DEVICE_NEEDS_RESET at DRIVER_OK);
  *   3. descriptor chains with loops, `next` out of range, huge lengths, buffers outside RAM,
  *      readable after writable, indirect tables nested, giant, in unmapped space, misshapen, an
- *      avail index far ahead, a head out of range (DEVICE_NEEDS_RESET, or the chain comes back with an
- *      error status);
+ *      avail index far ahead, a head out of range (DEVICE_NEEDS_RESET, or for a block device the
+ *      chain back with an error status);
  *   4. block requests past the end, with sector overflows, odd lengths, writes to a read-only
  *      disk, unknown types, no status buffer (an error status or DEVICE_NEEDS_RESET);
- *   5. vsock packets with wrong CIDs, ops and types, requests to ports nobody listens on;
+ *   5. vsock packets with wrong CIDs, ops and types, requests to ports nobody listens on (dropped:
+ *      the buffer comes back, or DEVICE_NEEDS_RESET);
  *   6. a seeded random phase: random MMIO reads and writes at random offsets and sizes, and random
  *      descriptor tables, against every device, for a given number of seconds;
  *   7. legitimate requests afterwards: a write of a known pattern to LEGIT_SECTOR of the first
@@ -32,6 +33,7 @@
  *                  readonly_writes=N legit=ok|FAILED devices=N survived
  *
  * Usage: hostile-guest SEED RANDOM_SECONDS LEGIT_SECTOR
+ * (HG_VERBOSE=1 in the environment also lists the cases that came back used without an error.)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -79,6 +81,7 @@ static unsigned ndevs;
 static struct pool DESC, AVAIL, RD, WR;
 static uint64_t ram_top; /* first byte past the highest System RAM range below 4 GiB */
 static uint64_t rng_state;
+static unsigned long outcomes[6];
 static unsigned long cases, unexpected, random_ops, random_chains, needs_reset, readonly_writes;
 static uint32_t ro_sum[3];
 
@@ -259,6 +262,8 @@ static void record(struct dev *d, const char *name, enum outcome o, unsigned ok)
            : d->id == ID_CONSOLE ? "console" : d->id == ID_RNG ? "rng" : "vsock",
            (unsigned long long)d->base, name);
   cases++;
+  outcomes[o]++;
+  if (o == O_USED && getenv("HG_VERBOSE")) printf("hostile-guest: case %s came back used\n", what);
   if (o == O_NEEDS_RESET) needs_reset++;
   if (!(ok & (1u << o))) {
     unexpected++;
@@ -533,9 +538,9 @@ static void chain_cases(struct dev *d) {
     {"indirect-buffer-outside-ram", b_ind_outside_buf, FEAT_INDIRECT},
   };
   for (unsigned i = 0; i < sizeof cs / sizeof cs[0]; i++) {
-    /* Every one is a malformed chain (or ring index): DEVICE_NEEDS_RESET. A device may also drop
-     * a request it cannot parse (used, or an error status); it must not ignore it forever. */
-    chain_case(d, cs[i].name, cs[i].feat, OK_NR | OK_ERR | OK_USED, cs[i].b);
+    /* Every one is a malformed chain (or ring index): DEVICE_NEEDS_RESET (a block device may
+     * instead answer with an error status); never taken silently, never left unanswered. */
+    chain_case(d, cs[i].name, cs[i].feat, OK_NR | OK_ERR, cs[i].b);
   }
 }
 
@@ -924,7 +929,9 @@ int main(int argc, char **argv) {
     if (d->id == ID_BLK) blk_cases(d);
     if (d->id == ID_VSOCK) vsock_cases(d);
   }
-  printf("hostile-guest: fixed cases done: %lu cases, %lu unexpected\n", cases, unexpected);
+  printf("hostile-guest: fixed cases done: %lu cases, %lu unexpected; %lu refused, %lu needs-reset, %lu "
+         "error-status, %lu used\n",
+         cases, unexpected, outcomes[O_REFUSED], outcomes[O_NEEDS_RESET], outcomes[O_USED_ERROR], outcomes[O_USED]);
 
   double end = now() + seconds;
   unsigned long rounds = 0;
