@@ -17,7 +17,7 @@ export type VmmErrorKind =
   | 'backend'
   /** Guest memory cannot be created. */
   | 'memory'
-  /** The kernel or initrd cannot be read, loaded or placed (not a kernel, a multiboot kernel, no room). */
+  /** The kernel or initrd cannot be read, loaded or placed (not a kernel, no room, a kernel on the ACPI tables). */
   | 'boot'
   /** A device cannot be attached (a disk image, a tap interface, a vsock socket). */
   | 'device'
