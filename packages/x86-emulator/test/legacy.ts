@@ -8,8 +8,9 @@
  * the six dwords on top of the handler's stack (error code first for vectors that push one) at
  * {@link LEGACY.FRAME} and ESP at {@link LEGACY.ESP}, then halts.
  *
- * These run on the emulator only: this host's KVM (PVM) runs guests at CPL3 in long mode and cannot
- * run real mode, 16-bit protected mode, ring transitions through gates or virtual-8086 mode.
+ * These run on the emulator and, as an oracle, under QEMU TCG ({@link runLegacyQemu}), not under
+ * KVM: this host's KVM (PVM) runs guests at CPL3 in long mode and cannot run real mode, 16-bit
+ * protected mode, ring transitions through gates or virtual-8086 mode.
  *
  * GDT (at {@link LEGACY.GDT}): 0x08 code32 DPL0, 0x10 data32 DPL0, 0x18 code16 DPL0 (base 0, limit
  * 0xffff), 0x20 data16 DPL0 (limit 0xffff), 0x28 32-bit TSS at {@link LEGACY.TSS} (256 vectors, the first 32 set; ESP0 0x7000,
@@ -18,6 +19,10 @@
  * `IDTSET vec, label[, type]` installs a handler, `TO_RING3 label` IRETs to CPL3 (CS 0x33, SS 0x3b,
  * ESP 0x6000), `TO_V86 label, cs, ss, sp, ds, eflags` IRETs to virtual-8086 mode (EFLAGS gets VM).
  */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GuestMemory } from '@ts-vmm/vm-memory';
 import { Cpu, type CpuExit } from '../src/cpu.js';
 import { assemble } from './assemble.js';
@@ -198,8 +203,8 @@ export type LegacySide = 'interpreter' | 'compiled (wasm)' | 'compiled (js)';
 
 /** What a legacy program left. */
 export interface LegacyOutcome {
+  /** How the run ended (QEMU: `hlt` when the CPU was halted at the end, else `instruction-limit`). */
   exit: CpuExit;
-  cpu: Cpu;
   mem: GuestMemory;
   /** The exception vector recorded by the stub, or -1. */
   vector: number;
@@ -207,13 +212,13 @@ export interface LegacyOutcome {
   frame: (k: number) => number;
   /** A 32-bit general register (0 EAX, 1 ECX, 2 EDX, 3 EBX, 4 ESP, 5 EBP, 6 ESI, 7 EDI). */
   r32: (n: number) => number;
-  /** The port writes on the way (the run continues after each). */
-  outs: { port: number; value: number }[];
+  /** The port writes on the way (the run continues after each); null where not recorded (QEMU). */
+  outs: { port: number; value: number }[] | null;
 }
 
 /** Assembles `asm` (32-bit code after the preamble; `.code16` inside is fine) and runs it on `side`. */
 export function runLegacy(asm: string, side: LegacySide = 'interpreter'): LegacyOutcome {
-  const code = assemble(`${PREAMBLE}\n${asm}\n  hlt\n`, 16).subarray(LEGACY.CODE);
+  const code = legacyImage(asm);
   const spec = [{ start: 0, size: LEGACY.RAM }];
   const mem = side === 'compiled (js)' ? GuestMemory.createShared(spec) : GuestMemory.createWasm(spec);
   mem.writeBytes(LEGACY.CODE, code);
@@ -231,11 +236,129 @@ export function runLegacy(asm: string, side: LegacySide = 'interpreter'): Legacy
   const v = mem.read32(LEGACY.VECTOR);
   return {
     exit,
-    cpu,
     mem,
     vector: v === 0xffffffff ? -1 : v,
     frame: (k) => mem.read32(LEGACY.FRAME + 4 * k),
     r32: (n) => cpu.R[n * 2] >>> 0,
     outs,
   };
+}
+
+/** The program's image (loaded at {@link LEGACY.CODE}): the preamble, `asm`, a final HLT. */
+function legacyImage(asm: string): Uint8Array {
+  return assemble(`${PREAMBLE}\n${asm}\n  hlt\n`, 16).subarray(LEGACY.CODE);
+}
+
+let qemu: boolean | undefined;
+
+/** Whether QEMU (`qemu-system-x86_64`, TCG) is here to run legacy programs as an oracle. */
+export function hasQemu(): boolean {
+  if (qemu === undefined) {
+    try {
+      execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
+      qemu = true;
+    } catch {
+      qemu = false;
+    }
+  }
+  return qemu;
+}
+
+/**
+ * Runs `asm` under QEMU with TCG (an independent implementation of the same architecture): a 64 KiB
+ * firmware image copies the program to {@link LEGACY.CODE} and jumps there from the reset vector;
+ * once the CPU halts (or after `timeoutMs`), the monitor dumps the registers and the first 2 MiB of
+ * memory. Port writes are not recorded (`outs` is null).
+ */
+export async function runLegacyQemu(asm: string, timeoutMs = 5000): Promise<LegacyOutcome> {
+  const image = legacyImage(asm);
+  if (image.length > 0x7000)
+    throw new Error(`legacy image of ${image.length} bytes does not fit the firmware`);
+  const loader = assemble(
+    `.code16
+  cli
+  xor ax, ax
+  mov es, ax
+  mov ax, 0xf000
+  mov ds, ax
+  mov si, 0x100
+  mov di, ${LEGACY.CODE}
+  mov cx, ${image.length}
+  cld
+  rep movsb
+  ljmp 0, ${LEGACY.CODE}`,
+    16,
+  );
+  const rom = new Uint8Array(0x10000);
+  rom.set(loader, 0);
+  rom.set(image, 0x100);
+  rom.set([0xea, 0x00, 0x00, 0x00, 0xf0], 0xfff0); // jmp f000:0000
+  const dir = mkdtempSync(join(tmpdir(), 'legacy-qemu-'));
+  try {
+    writeFileSync(join(dir, 'rom.bin'), rom);
+    const dump = join(dir, 'mem.bin');
+    const q = spawn(
+      'qemu-system-x86_64',
+      [
+        '-accel',
+        'tcg',
+        '-bios',
+        join(dir, 'rom.bin'),
+        '-m',
+        '4',
+        '-display',
+        'none',
+        '-nodefaults',
+        '-monitor',
+        'stdio',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    q.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise<void>((resolve) => q.on('close', () => resolve()));
+    const ask = async (cmd: string, until: RegExp, ms: number): Promise<string> => {
+      const from = out.length;
+      q.stdin.write(`${cmd}\n`);
+      for (let t = 0; t < ms && !until.test(out.slice(from)); t += 10)
+        await new Promise((r) => setTimeout(r, 10));
+      return out.slice(from);
+    };
+    let regs = '';
+    let halted = false;
+    for (let t = 0; t < timeoutMs; t += 50) {
+      regs = await ask('info registers', /HLT=\d/, 2000);
+      halted = /HLT=1/.test(regs);
+      if (halted) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await ask(`pmemsave 0 ${LEGACY.RAM} "${dump}"`, /\(qemu\)/, 5000);
+    for (let t = 0; t < 5000 && !(existsSync(dump) && statSync(dump).size === LEGACY.RAM); t += 10)
+      await new Promise((r) => setTimeout(r, 10));
+    q.stdin.write('quit\n');
+    const kill = setTimeout(() => q.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(kill);
+    const mem = GuestMemory.createShared([{ start: 0, size: LEGACY.RAM }]);
+    mem.writeBytes(0, new Uint8Array(readFileSync(dump)));
+    const names = ['EAX', 'ECX', 'EDX', 'EBX', 'ESP', 'EBP', 'ESI', 'EDI'];
+    const r = names.map((n) => {
+      const m = new RegExp(`${n}=([0-9a-f]{8})`).exec(regs);
+      if (m === null) throw new Error(`QEMU gave no ${n} in: ${regs}`);
+      return Number.parseInt(m[1], 16);
+    });
+    const v = mem.read32(LEGACY.VECTOR);
+    return {
+      exit: halted ? { kind: 'hlt' } : { kind: 'instruction-limit' },
+      mem,
+      vector: v === 0xffffffff ? -1 : v,
+      frame: (k) => mem.read32(LEGACY.FRAME + 4 * k),
+      r32: (n) => r[n],
+      outs: null,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
