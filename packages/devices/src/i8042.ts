@@ -21,6 +21,9 @@ export const I8042_CMD = {
   READ_INPUT_PORT: 0xc0,
   READ_OUTPUT_PORT: 0xd0,
   WRITE_OUTPUT_PORT: 0xd1,
+  WRITE_KBD_OUTPUT: 0xd2,
+  WRITE_AUX_OUTPUT: 0xd3,
+  WRITE_AUX: 0xd4,
   PULSE_RESET: 0xfe,
 } as const;
 
@@ -33,6 +36,10 @@ export interface I8042Options {
 }
 
 const OUTPUT_BUFFER_SIZE = 16;
+/** Command byte: the keyboard clock is disabled. */
+const CTR_KBD_DISABLED = 0x10;
+/** Command byte: translate scan code set 2 to set 1. */
+const CTR_TRANSLATE = 0x40;
 
 /**
  * The part of an i8042 keyboard controller a microVM needs: enough of the status/command protocol
@@ -56,6 +63,8 @@ export class I8042 {
   private outputPort = 0x01;
   private pendingCommand = 0;
   private readonly out: number[] = [];
+  /** Whether each byte of `out` comes from the keyboard (raises IRQ 1) or the controller. */
+  private readonly fromKbd: boolean[] = [];
   /** Number of reset requests seen. */
   resetCount = 0;
   private readonly onReset?: () => void;
@@ -84,11 +93,18 @@ export class I8042 {
     this.irq = options.irq;
   }
 
+  /**
+   * Queues a byte for the guest. A keyboard byte raises IRQ 1 when it reaches the output buffer
+   * (now, if the buffer was empty; else when the guest has read the bytes before it), one edge a
+   * byte as on an 8042, so an edge-triggered guest driver reads every byte of a burst.
+   */
   private push(b: number, kbd: boolean): void {
     if (this.out.length >= OUTPUT_BUFFER_SIZE) return;
+    const wasEmpty = this.out.length === 0;
     this.out.push(b & 0xff);
+    this.fromKbd.push(kbd);
     this.status |= SB_OUT_FULL;
-    if (kbd && this.ctr & 0x01) this.irq?.trigger();
+    if (wasEmpty && kbd && this.ctr & 0x01) this.irq?.trigger();
   }
 
   private reset(): void {
@@ -99,7 +115,9 @@ export class I8042 {
   /** Reads the data port. */
   readData(): number {
     const b = this.out.shift() ?? 0;
+    this.fromKbd.shift();
     if (this.out.length === 0) this.status &= ~SB_OUT_FULL;
+    else if (this.fromKbd[0] && this.ctr & 0x01) this.irq?.trigger();
     return b;
   }
 
@@ -113,6 +131,9 @@ export class I8042 {
         break;
       case I8042_CMD.WRITE_CTR:
       case I8042_CMD.WRITE_OUTPUT_PORT:
+      case I8042_CMD.WRITE_KBD_OUTPUT:
+      case I8042_CMD.WRITE_AUX_OUTPUT:
+      case I8042_CMD.WRITE_AUX:
         this.pendingCommand = cmd;
         break;
       case I8042_CMD.DISABLE_AUX:
@@ -164,8 +185,41 @@ export class I8042 {
       if ((b & 0x01) === 0) this.reset();
       return;
     }
-    // A keyboard command: acknowledge it; answer reset with "self test passed".
+    // 0xD2 echoes the byte as if the keyboard sent it. No mouse is attached: a byte for the aux
+    // port or its output buffer (0xD4, 0xD3: Linux's AUX loopback probe) gets no answer, so the
+    // guest finds no aux device instead of reading a keyboard ACK as the mouse's reply.
+    if (cmd === I8042_CMD.WRITE_KBD_OUTPUT) {
+      this.push(b, true);
+      return;
+    }
+    if (cmd === I8042_CMD.WRITE_AUX_OUTPUT || cmd === I8042_CMD.WRITE_AUX) return;
+    // A keyboard command: acknowledge it; answer reset with "self test passed" and identify with
+    // an MF2 keyboard's ID (translated to 0xab 0x41 when the controller translates, as an 8042 does).
     this.push(0xfa, true);
     if (b === 0xff) this.push(0xaa, true);
+    if (b === 0xf2) {
+      this.push(0xab, true);
+      this.push(this.ctr & CTR_TRANSLATE ? 0x41 : 0x83, true);
+    }
+  }
+
+  /**
+   * Presses Ctrl-Alt-Del on the keyboard, as Firecracker's `SendCtrlAltDel` does: the make codes
+   * of Left Ctrl, Left Alt and Delete, in scan code set 1 when the controller translates (the
+   * command byte's bit 6, set at reset and kept by Linux) and in set 2 otherwise, each raising
+   * IRQ 1. A Linux guest (i8042 and atkbd drivers) then reboots, or signals its init. Returns
+   * false, queueing nothing, when the output buffer lacks room or the guest disabled the keyboard.
+   *
+   * @example
+   * ```ts
+   * const kbd = new I8042({ irq: vm.createInterruptLine(1) });
+   * kbd.sendCtrlAltDel(); // true
+   * ```
+   */
+  sendCtrlAltDel(): boolean {
+    const codes = this.ctr & CTR_TRANSLATE ? [0x1d, 0x38, 0xe0, 0x53] : [0x14, 0x11, 0xe0, 0x71];
+    if (this.ctr & CTR_KBD_DISABLED || this.out.length + codes.length > OUTPUT_BUFFER_SIZE) return false;
+    for (const c of codes) this.push(c, true);
+    return true;
   }
 }
