@@ -29,6 +29,22 @@ if (!hasIasl)
 describe('ACPI tables', () => {
   const t = buildAcpiTables(description);
 
+  it('describes the i8042 (PNP0303, ports 0x60/0x64, IRQ 1) in the DSDT when legacy.i8042 is set', () => {
+    const dsdt = (d: AcpiDescription) =>
+      Buffer.from(buildAcpiTables(d).tables.find((x) => x.signature === 'DSDT')!.bytes);
+    const pnp0303 = Buffer.from(Aml.eisaId('PNP0303'));
+    const resources = Buffer.from(
+      Aml.resourceTemplate([Aml.io(0x60, 0x60, 1, 1), Aml.io(0x64, 0x64, 1, 1), Aml.irqNoFlags([1])]),
+    );
+    const with8042 = dsdt({ ...description, legacy: { i8042: true } });
+    expect(with8042.includes(Buffer.from('PS2K'))).toBe(true);
+    expect(with8042.includes(pnp0303)).toBe(true);
+    expect(with8042.includes(resources)).toBe(true);
+    const without = dsdt(description);
+    expect(without.includes(pnp0303)).toBe(false);
+    expect(without.includes(Buffer.from('PS2K'))).toBe(false);
+  });
+
   it('lays out RSDP, DSDT, FACP, APIC, XSDT in the BIOS area with valid checksums', () => {
     expect(t.rsdpAddress).toBe(0xe0000);
     expect(t.tables.map((x) => x.signature)).toEqual(['RSDP', 'DSDT', 'FACP', 'APIC', 'XSDT']);

@@ -33,6 +33,12 @@ export interface SerialPort {
 export interface DsdtOptions {
   virtioDevices?: readonly VirtioMmioDevice[];
   serial?: readonly SerialPort[];
+  /**
+   * An i8042 keyboard controller (`PNP0303` at ports 0x60 and 0x64 with this ISA IRQ, 1 on a PC):
+   * Linux's i8042 driver finds it through ACPI PNP, which also maps the IRQ on machines without
+   * 8259 PICs (where the driver's direct probe cannot request IRQ 1).
+   */
+  keyboard?: { irq: number };
   /** SLP_TYP value for S5 (what the guest writes into the sleep control register). Default 5. */
   s5SleepType?: number;
   /** Extra AML terms to place in `\_SB_`. */
@@ -42,7 +48,7 @@ export interface DsdtOptions {
 
 /**
  * Builds a DSDT describing the microVM's devices: in `\_SB_`, one `COMn` device (PNP0501, IO and
- * IRQ) per serial port and one `VRxx` device (`_HID "LNRO0005"`, `_UID`, `_CCA`, `_CRS` with
+ * IRQ) per serial port, the i8042 keyboard (`PS2K`, PNP0303) when asked for, and one `VRxx` device (`_HID "LNRO0005"`, `_UID`, `_CCA`, `_CRS` with
  * Memory32Fixed and an extended Interrupt) per virtio-mmio device; at the root, `_S5` for poweroff.
  *
  * @example
@@ -64,6 +70,21 @@ export function buildDsdt(o: DsdtOptions): Uint8Array {
       ]),
     );
   });
+  if (o.keyboard) {
+    devices.push(
+      Aml.device('PS2K', [
+        Aml.name('_HID', Aml.eisaId('PNP0303')),
+        Aml.name(
+          '_CRS',
+          Aml.resourceTemplate([
+            Aml.io(0x60, 0x60, 1, 1),
+            Aml.io(0x64, 0x64, 1, 1),
+            Aml.irqNoFlags([o.keyboard.irq]),
+          ]),
+        ),
+      ]),
+    );
+  }
   const virtio = o.virtioDevices ?? [];
   if (virtio.length > 256)
     throw new LoaderError('acpi', `DSDT: ${virtio.length} virtio devices, at most 256 (VR00..VRFF)`);
