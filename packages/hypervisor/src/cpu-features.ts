@@ -135,7 +135,7 @@ function find(entries: readonly CpuidEntry[], fn: number, index: number): CpuidE
 /**
  * The features `guest` (the CPUID a vCPU was given) has that `supported` (a hypervisor's
  * `supportedCpuid()`) lacks, each as `NAME (CPUID.7.0:EBX bit 5)`; empty when the guest fits.
- * @example missingCpuFeatures(saved.cpuid, hv.supportedCpuid()) // ['AVX2 (CPUID.7.0:EBX bit 5)']
+ * @example missingCpuFeatures(savedState.cpuid, hv.supportedCpuid()) // ['AVX2 (CPUID.7.0:EBX bit 5)']
  */
 export function missingCpuFeatures(guest: readonly CpuidEntry[], supported: readonly CpuidEntry[]): string[] {
   const out: string[] = [];

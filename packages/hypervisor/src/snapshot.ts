@@ -203,7 +203,7 @@ export function checkCpuCompatibility(hypervisor: Hypervisor, state: Pick<VcpuSt
  *
  * @example
  * ```ts
- * restoreVcpuState(hv, vm.createVcpu(saved.id), saved);
+ * restoreVcpuState(hv, vm.createVcpu(savedState.id), saved);
  * ```
  */
 export function restoreVcpuState(hypervisor: Hypervisor, vcpu: Vcpu, state: VcpuState): void {
@@ -250,7 +250,7 @@ export function captureVmState(vm: Vm, options: CaptureOptions): VmState {
  * Loads `state` into a fresh `vm` (irqchip and PIT created as in the source, vCPUs not yet
  * restored): the clock (as it was: time did not pass while the state was saved), the interrupt
  * controllers, then the PIT.
- * @example restoreVmState(vm, saved.vm);
+ * @example restoreVmState(vm, savedState.vm);
  */
 export function restoreVmState(vm: Vm, state: VmState): void {
   vm.setClock({ clock: state.clock.clock, flags: 0 });

@@ -277,7 +277,7 @@ export interface Vm {
   getIrqchip(): IrqchipState;
   /**
    * Loads the PIC pair's and the IOAPIC's state, as {@link Vm.getIrqchip} returned it (on this or the other backend).
-   * @example vm.setIrqchip(saved.irqchip);
+   * @example vm.setIrqchip(savedState.irqchip);
    */
   setIrqchip(state: IrqchipState): void;
   /**
@@ -286,14 +286,14 @@ export interface Vm {
    * @example vm.getPit().channels[0].mode
    */
   getPit(): PitState;
-  /** Loads the PIT's state from {@link Vm.getPit}. @example vm.setPit(saved.pit) */
+  /** Loads the PIT's state from {@link Vm.getPit}. @example vm.setPit(savedState.pit) */
   setPit(state: PitState): void;
   /** The VM clock, in ns of kvm-clock time (`KVM_GET_CLOCK`). @example vm.getClock().clock */
   getClock(): ClockData;
   /**
    * Sets the VM clock (`KVM_SET_CLOCK`): kvm-clock time (and, on the emulator, every timer and TSC
    * of the VM) reads `clock` from now on. Give `flags: 0` to set it as it is.
-   * @example vm.setClock({ clock: saved.clock.clock, flags: 0 });
+   * @example vm.setClock({ clock: savedState.clock.clock, flags: 0 });
    */
   setClock(data: ClockData): void;
   /** Creates vCPU `id` on the calling thread. */
@@ -335,7 +335,7 @@ export interface Vcpu {
   /**
    * Loads {@link Vcpu.getVcpuEvents}'s state; `flags` (KVM_VCPUEVENT_VALID_*) says which optional
    * parts to take.
-   * @example vcpu.setVcpuEvents(saved.events)
+   * @example vcpu.setVcpuEvents(savedState.events)
    */
   setVcpuEvents(events: VcpuEvents): void;
   /** DR0-DR3, DR6, DR7 (`KVM_GET_DEBUGREGS`). @example vcpu.getDebugRegs().dr7 */
@@ -357,7 +357,7 @@ export interface Vcpu {
   /**
    * Loads an XSAVE area from {@link Vcpu.getXsave} (either backend's). Components marked present in
    * XSTATE_BV that this vCPU lacks are refused unless they hold their initial (all-zero) state.
-   * @example vcpu.setXsave(saved.xsave)
+   * @example vcpu.setXsave(savedState.xsave)
    */
   setXsave(area: Uint8Array): void;
   setGuestDebug(debug: GuestDebug): void;

@@ -118,7 +118,7 @@ export class KvmVcpu implements Vcpu {
   getVcpuEvents(): VcpuEvents {
     return vcpuEventsFromKvm(this.raw.getVcpuEvents());
   }
-  /** See {@link Vcpu.setVcpuEvents} (`KVM_SET_VCPU_EVENTS`). @example vcpu.setVcpuEvents(saved.events) */
+  /** See {@link Vcpu.setVcpuEvents} (`KVM_SET_VCPU_EVENTS`). @example vcpu.setVcpuEvents(savedState.events) */
   setVcpuEvents(events: VcpuEvents): void {
     this.raw.setVcpuEvents(vcpuEventsToKvm(events));
   }
@@ -126,7 +126,7 @@ export class KvmVcpu implements Vcpu {
   getDebugRegs(): DebugRegs {
     return debugRegsFromKvm(this.raw.getDebugRegs());
   }
-  /** See {@link Vcpu.setDebugRegs} (`KVM_SET_DEBUGREGS`). @example vcpu.setDebugRegs(saved.debugRegs) */
+  /** See {@link Vcpu.setDebugRegs} (`KVM_SET_DEBUGREGS`). @example vcpu.setDebugRegs(savedState.debugRegs) */
   setDebugRegs(regs: DebugRegs): void {
     this.raw.setDebugRegs(debugRegsToKvm(regs));
   }
@@ -145,7 +145,7 @@ export class KvmVcpu implements Vcpu {
   /**
    * See {@link Vcpu.setXsave}: a shorter area (the emulator's 576 bytes) is zero-padded to KVM's
    * 4 KiB, its missing components then being in their initial state.
-   * @example vcpu.setXsave(saved.xsave)
+   * @example vcpu.setXsave(savedState.xsave)
    */
   setXsave(area: Uint8Array): void {
     if (area.length > KvmXsave.size)

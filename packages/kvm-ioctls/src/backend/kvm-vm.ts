@@ -237,7 +237,7 @@ export class KvmVm implements Vm {
     };
   }
 
-  /** See {@link Vm.setIrqchip} (`KVM_SET_IRQCHIP` for each chip). @example vm.setIrqchip(saved.irqchip) */
+  /** See {@link Vm.setIrqchip} (`KVM_SET_IRQCHIP` for each chip). @example vm.setIrqchip(savedState.irqchip) */
   setIrqchip(state: IrqchipState): void {
     this.raw.setIrqchip(KVM_IRQCHIP_PIC_MASTER, picToKvm(state.picMaster));
     this.raw.setIrqchip(KVM_IRQCHIP_PIC_SLAVE, picToKvm(state.picSlave));
@@ -249,7 +249,7 @@ export class KvmVm implements Vm {
     return pitFromKvm(KvmPitState2.decode(this.raw.getPit2()));
   }
 
-  /** See {@link Vm.setPit} (`KVM_SET_PIT2`: each counter reloads from its count). @example vm.setPit(saved.pit) */
+  /** See {@link Vm.setPit} (`KVM_SET_PIT2`: each counter reloads from its count). @example vm.setPit(savedState.pit) */
   setPit(state: PitState): void {
     if (state.channels.length !== 3)
       throw KvmError.invalid('setPit', `the PIT has 3 channels, the state ${state.channels.length}`);

@@ -43,7 +43,7 @@ export function vcpuEventsFromKvm(e: KvmVcpuEventsValue): VcpuEvents {
 
 /**
  * Neutral {@link VcpuEvents} as kvm-sys's value (padding zero).
- * @example vcpuFd.setVcpuEvents(vcpuEventsToKvm(saved.events))
+ * @example vcpuFd.setVcpuEvents(vcpuEventsToKvm(savedState.events))
  */
 export function vcpuEventsToKvm(e: VcpuEvents): KvmVcpuEventsValue {
   return { ...e, nmi: { ...e.nmi, pad: 0 }, reserved: new Uint8Array(26) };
@@ -54,7 +54,7 @@ export function debugRegsFromKvm(d: KvmDebugregsValue): DebugRegs {
   return { db: [...d.db], dr6: d.dr6, dr7: d.dr7, flags: d.flags };
 }
 
-/** Neutral {@link DebugRegs} as kvm-sys's value. @example vcpuFd.setDebugRegs(debugRegsToKvm(saved.debugRegs)) */
+/** Neutral {@link DebugRegs} as kvm-sys's value. @example vcpuFd.setDebugRegs(debugRegsToKvm(savedState.debugRegs)) */
 export function debugRegsToKvm(d: DebugRegs): KvmDebugregsValue {
   return { ...d, db: [...d.db], reserved: [] };
 }

@@ -78,9 +78,12 @@ describe('snapshot state file', () => {
     fc.assert(
       fc.property(
         fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-        fc.array(fc.record({ index: fc.nat(0xffff_ffff), data: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }), {
-          maxLength: 8,
-        }),
+        fc.array(
+          fc.record({ index: fc.nat(0xffff_ffff), data: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }),
+          {
+            maxLength: 8,
+          },
+        ),
         fc.dictionary(
           fc.string({ minLength: 1 }).filter((k) => k !== '__proto__'),
           stateValue,

@@ -72,7 +72,7 @@ function importPic(s: Pic8259, p: PicState): void {
 /**
  * The PIC pair's and the IOAPIC's state (`kvm_irqchip` for each chip). The IOAPIC's `irr` holds
  * the asserted level-triggered inputs (an edge was delivered when it came, as KVM clears it then).
- * @example exportIrqchip(vm.irqchip!).ioapic.redirtbl[4]
+ * @example exportIrqchip(emulatedVm.irqchip!).ioapic.redirtbl[4]
  */
 export function exportIrqchip(ic: EmulatedIrqchip): IrqchipState {
   const pic: PicPair = ic.pic;
@@ -94,7 +94,7 @@ export function exportIrqchip(ic: EmulatedIrqchip): IrqchipState {
 /**
  * Loads a PIC pair and IOAPIC state (from {@link exportIrqchip} or KVM). Refuses an IOAPIC at
  * another address or a redirection table of other than 24 entries.
- * @example importIrqchip(vm.irqchip!, saved.irqchip);
+ * @example importIrqchip(emulatedVm.irqchip!, savedState.irqchip);
  */
 export function importIrqchip(ic: EmulatedIrqchip, s: IrqchipState): void {
   const op = 'EmulatedVm.setIrqchip';
@@ -119,7 +119,7 @@ export function importIrqchip(ic: EmulatedIrqchip, s: IrqchipState): void {
 
 /**
  * The PIT's state (`kvm_pit_state2`); `count_load_time` is in the VM clock's ns.
- * @example exportPit(vm.irqchip!.pit!).channels[0].mode
+ * @example exportPit(emulatedVm.irqchip!.pit!).channels[0].mode
  */
 export function exportPit(pit: Pit): PitState {
   const channels: PitChannelState[] = [0, 1, 2].map((i) => {
@@ -147,7 +147,7 @@ export function exportPit(pit: Pit): PitState {
  * Loads a PIT state (from {@link exportPit} or KVM): every programmed counter restarts from its
  * count at `now` (the clock's current time). Refuses HPET legacy mode and channel counts other
  * than three.
- * @example importPit(vm.irqchip!.pit!, saved.pit, vm.clock.now());
+ * @example importPit(emulatedVm.irqchip!.pit!, savedState.pit, emulatedVm.clock.now());
  */
 export function importPit(pit: Pit, s: PitState, now: number): void {
   const op = 'EmulatedVm.setPit';

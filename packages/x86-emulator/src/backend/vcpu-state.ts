@@ -32,7 +32,7 @@ const SHADOW_STI = 2;
 /**
  * The CPU's events. `lapicNmi`: an NMI the LAPIC accepted that the CPU has not yet taken (it
  * counts as pending, as in KVM, where the LAPIC hands it over at once).
- * @example exportVcpuEvents(vcpu.cpu, false).interrupt.shadow
+ * @example exportVcpuEvents(emulatedVcpu.cpu, false).interrupt.shadow
  */
 export function exportVcpuEvents(cpu: Cpu, lapicNmi: boolean): VcpuEvents {
   const irq = cpu.pendingIrq;
@@ -57,7 +57,7 @@ export function exportVcpuEvents(cpu: Cpu, lapicNmi: boolean): VcpuEvents {
 /**
  * Loads events (from {@link exportVcpuEvents} or KVM) into the CPU: the queued interrupt, and the
  * shadow and NMI state where `flags` marks them valid. Refuses what the emulator cannot hold.
- * @example importVcpuEvents(vcpu.cpu, saved.events);
+ * @example importVcpuEvents(emulatedVcpu.cpu, savedState.events);
  */
 export function importVcpuEvents(cpu: Cpu, e: VcpuEvents): void {
   const op = 'EmulatedVcpu.setVcpuEvents';
@@ -93,7 +93,7 @@ const u64 = (v: number): bigint => BigInt.asUintN(64, BigInt(Math.trunc(v)));
 
 /**
  * DR0-DR3, DR6 and DR7 with their fixed bits set (DR6 0xffff0ff0, DR7 0x400), as MOV from them reads.
- * @example exportDebugRegs(vcpu.cpu).dr7
+ * @example exportDebugRegs(emulatedVcpu.cpu).dr7
  */
 export function exportDebugRegs(cpu: Cpu): DebugRegs {
   const d = cpu.dr;
@@ -107,7 +107,7 @@ export function exportDebugRegs(cpu: Cpu): DebugRegs {
 
 /**
  * Loads the debug registers and arms the breakpoints DR7 enables. Refuses DR6/DR7 with bits 63:32 set.
- * @example importDebugRegs(vcpu.cpu, saved.debugRegs);
+ * @example importDebugRegs(emulatedVcpu.cpu, savedState.debugRegs);
  */
 export function importDebugRegs(cpu: Cpu, r: DebugRegs): void {
   const op = 'EmulatedVcpu.setDebugRegs';
@@ -127,7 +127,7 @@ export function importDebugRegs(cpu: Cpu, r: DebugRegs): void {
 
 /**
  * The CPU's x87 and SSE state as a 576-byte XSAVE area (XSTATE_BV = x87 | SSE).
- * @example exportXsave(vcpu.cpu).length // 576
+ * @example exportXsave(emulatedVcpu.cpu).length // 576
  */
 export function exportXsave(cpu: Cpu): Uint8Array {
   return xsaveFromFpu(cpu.getFpu(), XSAVE_MIN_SIZE);
@@ -136,7 +136,7 @@ export function exportXsave(cpu: Cpu): Uint8Array {
 /**
  * Loads the x87 and SSE state of an XSAVE area (the emulator's or KVM's). Refuses the compacted
  * format, and components beyond SSE (AVX and later) unless they hold only zeros (their initial state).
- * @example importXsave(vcpu.cpu, saved.xsave);
+ * @example importXsave(emulatedVcpu.cpu, savedState.xsave);
  */
 export function importXsave(cpu: Cpu, area: Uint8Array): void {
   const op = 'EmulatedVcpu.setXsave';

@@ -732,7 +732,7 @@ export class EmulatedVcpu implements Vcpu {
   }
   /**
    * Loads events (this backend's or KVM's); refuses a pending exception, SMM or a pending triple fault.
-   * @example vcpu.setVcpuEvents(saved.events)
+   * @example vcpu.setVcpuEvents(savedState.events)
    */
   setVcpuEvents(events: VcpuEvents): void {
     importVcpuEvents(this.cpu, events);
@@ -741,7 +741,7 @@ export class EmulatedVcpu implements Vcpu {
   getDebugRegs(): DebugRegs {
     return exportDebugRegs(this.cpu);
   }
-  /** Loads DR0-DR3, DR6, DR7 (arming the breakpoints DR7 enables). @example vcpu.setDebugRegs(saved.debugRegs) */
+  /** Loads DR0-DR3, DR6, DR7 (arming the breakpoints DR7 enables). @example vcpu.setDebugRegs(savedState.debugRegs) */
   setDebugRegs(regs: DebugRegs): void {
     importDebugRegs(this.cpu, regs);
   }
@@ -770,7 +770,7 @@ export class EmulatedVcpu implements Vcpu {
   }
   /**
    * Loads an XSAVE area (this backend's or KVM's); AVX and later components must be in their initial state.
-   * @example vcpu.setXsave(saved.xsave)
+   * @example vcpu.setXsave(savedState.xsave)
    */
   setXsave(area: Uint8Array): void {
     importXsave(this.cpu, area);

@@ -254,7 +254,7 @@ export class EmulatedVm implements Vm {
     return exportIrqchip(this.requireIrqchip('getIrqchip'));
   }
 
-  /** Loads the PIC pair and IOAPIC state (this backend's or KVM's). @example vm.setIrqchip(saved.irqchip) */
+  /** Loads the PIC pair and IOAPIC state (this backend's or KVM's). @example vm.setIrqchip(vm.getIrqchip()) */
   setIrqchip(state: IrqchipState): void {
     importIrqchip(this.requireIrqchip('setIrqchip'), state);
   }
@@ -264,7 +264,7 @@ export class EmulatedVm implements Vm {
     return exportPit(this.requirePit('getPit'));
   }
 
-  /** Loads a PIT state; every programmed counter restarts from its count now. @example vm.setPit(saved.pit) */
+  /** Loads a PIT state; every programmed counter restarts from its count now. @example vm.setPit(savedState.pit) */
   setPit(state: PitState): void {
     importPit(this.requirePit('setPit'), state, this.clock.now());
   }
