@@ -119,11 +119,30 @@ describe('VirtualClock (real-time modes)', () => {
     expect(epoch + BigInt(clock.now())).toBe(1_700_000_061_123_250_000n);
   });
 
-  it('in virtual mode the epoch is host wall time minus guest time, read now', () => {
-    const wall = 1_000.5;
+  it('in virtual mode the wall clock is the start time plus virtual elapsed time', () => {
+    let wall = 1_000.5; // Unix ms
     const clock = new VirtualClock({ hostWallMs: () => wall });
-    clock.advanceInstructions(250_000);
-    expect(clock.wallClockEpochNs()).toBe(1_000_500_000n - 250_000n);
+    expect(clock.wallClockEpochNs()).toBe(1_000_500_000n);
+    clock.advanceInstructions(250_000); // 250 us of guest time
+    wall += 7_000; // seven seconds of host time: not followed
+    expect(clock.wallClockEpochNs()).toBe(1_000_500_000n);
+    expect(clock.wallClockMs()).toBeCloseTo(1_000.75, 9);
+    // the same run read at the same point gives the same wall clock, whatever the host's time
+    const again = new VirtualClock({ hostWallMs: () => 1_000.5 });
+    again.advanceInstructions(250_000);
+    expect(again.wallClockMs()).toBe(clock.wallClockMs());
+  });
+
+  it('reads the guest wall clock in ms without losing sub-microsecond digits of the epoch', () => {
+    let host = 0;
+    const clock = new VirtualClock({
+      mode: 'realtime',
+      hostNowNs: () => host,
+      hostWallMs: () => 1_700_000_000_123.4568,
+    });
+    host += 1_500_000; // 1.5 ms
+    expect(clock.wallClockMs()).toBeCloseTo(1_700_000_000_124.9568, 3);
+    expect(clock.wallClockEpochNs() / 1000n).toBe(1_700_000_000_123_456n); // to the microsecond
   });
 
   it('tells the time to the next deadline on the host clock (real-time modes size batches by it)', () => {

@@ -203,27 +203,36 @@ export class VirtualClock {
     }
     const now = this.now();
     this.modeValue = mode;
-    if (mode !== 'virtual') {
-      const host = this.hostNowNs();
-      this.hostOffset = now - host;
-      this.wallEpoch = epochMinus(this.hostWallMs(), now);
-    }
+    if (mode !== 'virtual') this.hostOffset = now - this.hostNowNs();
+    this.wallEpoch = epochMinus(this.hostWallMs(), now);
     this.nowNs = now;
   }
 
   /**
    * The Unix time in ns at which guest time was 0: the guest's wall clock reads this plus
-   * {@link now} (kvm-clock's wall-clock record carries it). In the real-time modes it is fixed
-   * when the mode is entered (host wall time minus guest time then), so the guest's wall clock
-   * keeps agreeing with the host's as both advance with the host's clock (a later step of the
-   * host's system clock is not followed, as KVM's kvm-clock does not); in `hybrid` skipped idle
-   * time puts it ahead. In `virtual` mode it is the host wall time now minus guest time now: the
-   * wall clock read from it then advances at the guest's instruction-counted rate.
+   * {@link now} (kvm-clock's wall-clock record carries it, and the CMOS RTC follows it, see
+   * {@link wallClockMs}). It is fixed when a mode is entered (host wall time minus guest time
+   * then). In the real-time modes the guest's wall clock then keeps agreeing with the host's as
+   * both advance with the host's clock (a later step of the host's system clock is not followed,
+   * as KVM's kvm-clock does not); in `hybrid` skipped idle time puts it ahead. In `virtual` mode
+   * the guest's wall clock is the start time plus virtual elapsed time: it advances at the guest's
+   * instruction-counted rate, and reads the same at the same point of a run whenever it is read.
    * @example const wallNs = clock.wallClockEpochNs() + BigInt(Math.floor(clock.now()));
    */
   wallClockEpochNs(): bigint {
-    if (this.modeValue === 'virtual') return epochMinus(this.hostWallMs(), this.nowNs);
     return this.wallEpoch;
+  }
+
+  /**
+   * The guest's wall clock now, in ms since the Unix epoch (fractional): {@link wallClockEpochNs}
+   * plus {@link now}. A time source for the guest's CMOS RTC, so that it tells the same time as
+   * kvm-clock in every mode (the host's wall clock in the real-time modes, virtual time in `virtual`).
+   * @example const rtc = new Rtc({ clock: () => clock.wallClockMs() });
+   */
+  wallClockMs(): number {
+    const epoch = this.wallEpoch;
+    const whole = epoch / 1_000_000n;
+    return Number(whole) + (Number(epoch - whole * 1_000_000n) + this.now()) / 1e6;
   }
 
   /** Guest instructions per guest nanosecond in `virtual` mode. */
