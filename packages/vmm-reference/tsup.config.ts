@@ -1,9 +1,15 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', cli: 'src/cli.ts', 'vcpu-worker': 'src/vmm/vcpu-worker.ts' },
+  entry: {
+    index: 'src/index.ts',
+    cli: 'src/cli.ts',
+    'firecracker-cli': 'src/firecracker-cli.ts',
+    firecracker: 'src/firecracker/index.ts',
+    'vcpu-worker': 'src/vmm/vcpu-worker.ts',
+  },
   format: ['esm'],
-  dts: { entry: { index: 'src/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', firecracker: 'src/firecracker/index.ts' } },
   sourcemap: true,
   clean: true,
   target: 'node20',

@@ -8,9 +8,12 @@ Usage:
                               build the default guest (Debian cloud kernel + busybox initramfs)
                               into $TS_VMM_CACHE or ~/.cache/ts-vmm
   ts-vmm guest path           print the cached default guest's kernel and initrd
+  ts-vmm firecracker [options]
+                              Firecracker's API (--api-sock) and process interface
+                              (--config-file, --no-api, ...); also the ts-vmm-firecracker bin
   ts-vmm --help | --version
 
-Run 'ts-vmm run --help' for the run options.`;
+Run 'ts-vmm run --help' for the run options, 'ts-vmm firecracker --help' for Firecracker's.`;
 
 /** The `ts-vmm run --help` text. */
 export const RUN_HELP = `Usage: ts-vmm run [options]

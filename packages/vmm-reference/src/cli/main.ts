@@ -8,6 +8,8 @@ import { parseRunFlags } from '../config/flags.js';
 import { loadConfigFile, resolveConfig } from '../config/resolve.js';
 import type { BackendChoice, VmmConfig } from '../config/types.js';
 import { parseBackend } from '../config/values.js';
+import { runFirecrackerCli } from '../firecracker/cli.js';
+import type { StartVm } from '../firecracker/instance.js';
 import type { GuestManifest } from '../guest/cache.js';
 import { VmmError } from '../vmm/errors.js';
 import { EXIT_CODES, type RunResult } from '../vmm/exit-codes.js';
@@ -26,6 +28,8 @@ export interface CliDeps {
   buildGuest(options: { force: boolean; log: (line: string) => void }): Promise<GuestManifest>;
   cachedGuest(): GuestManifest | undefined;
   version: string;
+  /** Starts the VMs of `ts-vmm firecracker` (default: Vmm with the process's stdin/stdout console). */
+  startFirecrackerVm?: StartVm;
 }
 
 /**
@@ -61,6 +65,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps, io: CliIo):
         return await demoCommand(rest, deps, io);
       case 'guest':
         return await guestCommand(rest, deps, io);
+      case 'firecracker':
+        return await runFirecrackerCli(rest, io, { version: deps.version, startVm: deps.startFirecrackerVm });
       default:
         io.err(`ts-vmm: unknown command ${JSON.stringify(cmd)}\n\n${MAIN_HELP}`);
         return EXIT_CODES.usage;

@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendKind } from '@ts-vmm/hypervisor';
-import { BOOT_TIMER_ADDR } from './address-map.js';
+import { BOOT_TIMER_ADDR, I8042_IRQ } from './address-map.js';
 import { loadBackend } from './backend.js';
 import { VmmError } from './errors.js';
 import { ExitChannel, ExitKind, type ExitKindValue } from './exit-channel.js';
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
 
   let legacy: LegacyDevices | undefined;
   let serialIrq: { close(): void } | undefined;
+  let kbdIrq: { close(): void } | undefined;
   let pendingOut: Uint8Array | undefined;
   let output: SharedByteRing | undefined;
   let input: SharedByteRing | undefined;
@@ -63,8 +64,11 @@ async function main(): Promise<void> {
     const out = output;
     const irq = vm.createInterruptLine(4);
     serialIrq = irq;
+    const kbd = vm.createInterruptLine(I8042_IRQ);
+    kbdIrq = kbd;
     legacy = createLegacyDevices({
       serialIrq: irq,
+      kbdIrq: kbd,
       sink: data.local.serialOutput
         ? {
             write: (chunk: Uint8Array) => {
@@ -154,6 +158,7 @@ async function main(): Promise<void> {
   } finally {
     vcpu.close();
     serialIrq?.close();
+    kbdIrq?.close();
     vm.close();
     (hv as { close?: () => void }).close?.();
   }

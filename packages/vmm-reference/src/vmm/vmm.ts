@@ -418,6 +418,31 @@ export class Vmm {
   }
 
   /**
+   * Presses Ctrl-Alt-Del on the guest's i8042 keyboard (Firecracker's `SendCtrlAltDel`): a Linux
+   * guest with the i8042 and atkbd drivers reboots (`reboot=k`: the run ends with `reboot`).
+   * Throws a `VmmError` of kind `'state'` when the keyboard cannot take the keys: the VM is not
+   * running, the guest disabled the keyboard or has not read earlier keys, or the i8042 lives on
+   * a vCPU thread (a one-vCPU KVM VM made with `threadLocalDevices` left on).
+   * @example vmm.sendCtrlAltDel();
+   */
+  sendCtrlAltDel(): void {
+    if (!this.running || this.result) throw new VmmError('state', 'the VM is not running');
+    const kbd = this.machine.i8042;
+    if (!kbd) {
+      throw new VmmError(
+        'state',
+        "the i8042 is on the vCPU's thread (create the Vmm with threadLocalDevices: false)",
+      );
+    }
+    if (!kbd.sendCtrlAltDel()) {
+      throw new VmmError(
+        'state',
+        'the guest keyboard does not take keys now (disabled, or earlier keys unread)',
+      );
+    }
+  }
+
+  /**
    * Runs the guest until it powers off, reboots, panics, or the user stops it; then releases
    * everything.
    * @example const { exitCode } = await vmm.run();
