@@ -567,6 +567,34 @@ const checks: Check[] = [
     },
   },
   {
+    name: 'V86 with IOPL 3: PUSHF, POPF and a real-mode style IRET run in V86 mode; POPF keeps IOPL',
+    asm: `
+      TO_V86 1f, 0x0800, 0x0500, 0x0100, 0x0300, 0x23002
+      .code16
+    1:pushf
+      pop ax
+      push 0x0402
+      popf
+      pushf
+      pop bx
+      pushf
+      push cs
+      push offset 2f - 0x8000
+      iret
+      mov si, 1
+    2:mov cx, sp
+      hlt
+      .code32`,
+    expect: (o) => {
+      expectFault(o, 13, 0); // the HLT
+      expect(o.r32(0) & 0xffff).toBe(0x3002); // IOPL 3 visible, VM not in the 16-bit image
+      expect(o.r32(3) & 0xffff).toBe(0x3402); // DF set, IOPL unchanged at CPL3
+      expect(o.r32(6)).toBe(0);
+      expect(o.r32(1) & 0xffff).toBe(0x100);
+      expect(o.frame(3) & 0x23400).toBe(0x23400);
+    },
+  },
+  {
     name: 'V86: an exception (#UD) goes to the ring-0 handler with the V86 frame (error-code-less)',
     asm: `
       TO_V86 1f, 0x0800, 0x0500, 0x0100, 0x0300, 0x23002
