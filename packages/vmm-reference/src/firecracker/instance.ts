@@ -288,16 +288,16 @@ export class FirecrackerInstance {
   private async serve(method: string, rawPath: string, body: string | undefined): Promise<ApiResponse> {
     const path = rawPath.split('?')[0] || '/';
     const counter = counterFor(method, path);
+    // counted on arrival (a metrics line written while the request runs includes it)
+    if (counter) this.api[counter.group][`${counter.key}_count`]++;
     try {
       const out = await this.route(method, path, body);
-      if (counter) this.api[counter.group][`${counter.key}_count`]++;
       this.logger.debug(`${method} ${path}: ${out.status}`, 'api_server');
       return out;
     } catch (e) {
       if (counter) {
         const fails = `${counter.key}_fails`;
         if (fails in this.api[counter.group]) this.api[counter.group][fails]++;
-        this.api[counter.group][`${counter.key}_count`]++;
       }
       const message = e instanceof Error ? e.message : String(e);
       const internal = !(e instanceof VmmError);
