@@ -9,11 +9,10 @@
  * writeRm(cpu, insn, v + 1, 0);
  * ```
  */
-import { SEG, VEC } from './constants.js';
+import { SEG } from './constants.js';
 import type { Cpu } from './cpu.js';
-import { GuestFault } from './fault.js';
 import type { Insn } from './insn.js';
-import { CHK_NOWRITE, checkSeg } from './segments.js';
+import { checkSeg } from './segments.js';
 
 const TWO32 = 4294967296;
 const TWO63 = 2 ** 63;
@@ -22,10 +21,10 @@ const TWO64 = 2 ** 64;
 /**
  * Linear address of the memory operand of `i`, an access of `size` bytes (default the operand
  * size). Outside 64-bit mode, a segment that is not flat (see `updateSegCheck`) has the access
- * checked as a read: null segment, execute-only code, limit (#GP(0), #SS(0) for SS). Writes use
- * {@link eaW}. @example const la = ea(cpu, insn);
+ * checked (`checkSeg`): null segment, limit, and a read of execute-only code or (`write`, see
+ * {@link eaW}) a write to a segment that is not writable. @example const la = ea(cpu, insn);
  */
-export function ea(c: Cpu, i: Insn, size = i.sz): number {
+export function ea(c: Cpu, i: Insn, size = i.sz, write = false): number {
   const R = c.R;
   if (i.asz === 8) {
     let a = i.disp;
@@ -43,14 +42,14 @@ export function ea(c: Cpu, i: Insn, size = i.sz): number {
     if (i.index >= 0) a += R[i.index] * i.scale;
     a >>>= 0;
     if (c.code64) return a + c.segEff[i.seg];
-    if (c.segChk[i.seg] !== 0) checkSeg(c, i.seg, a, size, false);
+    if (c.segChk[i.seg] !== 0) checkSeg(c, i.seg, a, size, write);
     return (a + c.segEff[i.seg]) >>> 0;
   }
   let a = i.disp;
   if (i.base >= 0) a += c.R16[i.base * 2];
   if (i.index >= 0) a += c.R16[i.index * 2];
   a &= 0xffff;
-  if (c.segChk[i.seg] !== 0) checkSeg(c, i.seg, a, size, false);
+  if (c.segChk[i.seg] !== 0) checkSeg(c, i.seg, a, size, write);
   return (a + c.segEff[i.seg]) >>> 0;
 }
 
@@ -59,9 +58,7 @@ export function ea(c: Cpu, i: Insn, size = i.sz): number {
  * through a segment that is not writable. @example c.writeN(eaW(cpu, insn), 4, v, 0);
  */
 export function eaW(c: Cpu, i: Insn, size = i.sz): number {
-  const la = ea(c, i, size);
-  if ((c.segChk[i.seg] & CHK_NOWRITE) !== 0) throw new GuestFault(VEC.GP, 0);
-  return la;
+  return ea(c, i, size, true);
 }
 
 /** High half of the last 64-bit {@link eaOffset}. */
