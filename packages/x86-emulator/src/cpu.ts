@@ -179,10 +179,26 @@ export class Cpu {
   /** Stack address size in bytes (2, 4, 8). */
   stackSize = 2;
 
-  cr0 = CR0.ET | CR0.CD | CR0.NW;
+  private cr0v = CR0.ET | CR0.CD | CR0.NW;
+  private cr4v = 0;
+  /** CR0. Writing it also tells compiled code whether SSE instructions may run inline (CR0.EM/TS). */
+  get cr0(): number {
+    return this.cr0v;
+  }
+  set cr0(v: number) {
+    this.cr0v = v;
+    this.sseModeChanged();
+  }
   cr2 = 0;
   cr3 = 0;
-  cr4 = 0;
+  /** CR4. Writing it also tells compiled code whether SSE instructions may run inline (CR4.OSFXSR). */
+  get cr4(): number {
+    return this.cr4v;
+  }
+  set cr4(v: number) {
+    this.cr4v = v;
+    this.sseModeChanged();
+  }
   cr8 = 0;
   efer = 0;
   readonly dr = new Float64Array(8);
@@ -190,12 +206,12 @@ export class Cpu {
   cpuid: CpuidEntry[];
 
   // SSE / x87
-  /** XMM0-15 as 64 dwords. */
-  readonly xmm = new Int32Array(64);
-  readonly xmmB = new Uint8Array(this.xmm.buffer);
-  readonly xmmF32 = new Float32Array(this.xmm.buffer);
-  readonly xmmF64 = new Float64Array(this.xmm.buffer);
-  readonly xmm16 = new Uint16Array(this.xmm.buffer);
+  /** XMM0-15 as 64 dwords (in the WebAssembly state area when there is one: compiled SSE code reads them there). */
+  readonly xmm: Int32Array;
+  readonly xmmB: Uint8Array;
+  readonly xmmF32: Float32Array;
+  readonly xmmF64: Float64Array;
+  readonly xmm16: Uint16Array;
   mxcsr = 0x1f80;
   readonly x87 = new X87();
 
@@ -321,6 +337,7 @@ export class Cpu {
       this.wasmState = new WasmState(wm, base);
       const buf = wm.buffer;
       this.R = new Int32Array(buf, base + ST.R, 34);
+      this.xmm = new Int32Array(buf, base + ST.XMM, 64);
       this.segEff = new Float64Array(buf, base + ST.SEG, 8);
       const n = TLB_SIZE * TLB_KINDS;
       this.tlb = new Tlb({
@@ -331,10 +348,17 @@ export class Cpu {
       this.tlb.wasmBase = memory.regions.map((r) => r.wasmOffset ?? r.bytes.byteOffset);
     } else {
       this.R = new Int32Array(34);
+      this.xmm = new Int32Array(64);
       this.segEff = new Float64Array(8);
       this.tlb = new Tlb();
     }
     this.R8 = new Uint8Array(this.R.buffer, this.R.byteOffset, 136);
+    const x = this.xmm;
+    this.xmmB = new Uint8Array(x.buffer, x.byteOffset, 256);
+    this.xmmF32 = new Float32Array(x.buffer, x.byteOffset, 64);
+    this.xmmF64 = new Float64Array(x.buffer, x.byteOffset, 32);
+    this.xmm16 = new Uint16Array(x.buffer, x.byteOffset, 128);
+    this.sseModeChanged();
     this.R16 = new Uint16Array(this.R.buffer, this.R.byteOffset, 68);
     for (const r of memory.regions) {
       this.ram.push(r.bytes);
@@ -1025,6 +1049,13 @@ export class Cpu {
   }
 
   /** Called when privilege, paging or mode change: updates TLB kind offsets. */
+  /** Keeps the state area's SSE-enabled word (compiled SSE code runs inline only when SSE is usable: CR0.EM = 0, CR0.TS = 0, CR4.OSFXSR = 1). */
+  private sseModeChanged(): void {
+    const st = this.wasmState;
+    if (st !== null && st !== undefined)
+      st.S32[ST.SSEOK / 4] = (this.cr0v & 0xc) === 0 && (this.cr4v & 0x200) !== 0 ? 1 : 0;
+  }
+
   privilegeChanged(): void {
     const u = this.cpl === 3 ? 3 * TLB_SIZE : 0;
     this.kR = u;

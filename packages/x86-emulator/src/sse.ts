@@ -35,28 +35,31 @@ const RI8 = new Int8Array(resBuf);
 const RU16 = new Uint16Array(resBuf);
 const RI16 = new Int16Array(resBuf);
 
-let viewBuf: ArrayBufferLike | null = null;
-let X8 = new Uint8Array(0);
-let XI8 = new Int8Array(0);
-let X16 = new Uint16Array(0);
-let XI16 = new Int16Array(0);
-let X32 = new Int32Array(0);
-let XU32 = new Uint32Array(0);
-let XF32 = new Float32Array(0);
-let XF64 = new Float64Array(0);
+/** The XMM array the views below are over (each CPU's own; in the WebAssembly state area when it has one). */
+let viewOf: Int32Array | null = null;
+let X8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+let XI8: Int8Array<ArrayBufferLike> = new Int8Array(0);
+let X16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+let XI16: Int16Array<ArrayBufferLike> = new Int16Array(0);
+let X32: Int32Array<ArrayBufferLike> = new Int32Array(0);
+let XU32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+let XF32: Float32Array<ArrayBufferLike> = new Float32Array(0);
+let XF64: Float64Array<ArrayBufferLike> = new Float64Array(0);
 
 function views(c: Cpu): void {
-  if (viewBuf === c.xmm.buffer) return;
-  const b = c.xmm.buffer;
-  viewBuf = b;
-  X8 = new Uint8Array(b);
-  XI8 = new Int8Array(b);
-  X16 = new Uint16Array(b);
-  XI16 = new Int16Array(b);
-  X32 = new Int32Array(b);
-  XU32 = new Uint32Array(b);
-  XF32 = new Float32Array(b);
-  XF64 = new Float64Array(b);
+  const x = c.xmm;
+  if (viewOf === x) return;
+  viewOf = x;
+  const b = x.buffer;
+  const o = x.byteOffset;
+  X8 = new Uint8Array(b, o, 256);
+  XI8 = new Int8Array(b, o, 256);
+  X16 = new Uint16Array(b, o, 128);
+  XI16 = new Int16Array(b, o, 128);
+  X32 = new Int32Array(b, o, 64);
+  XU32 = new Uint32Array(b, o, 64);
+  XF32 = new Float32Array(b, o, 64);
+  XF64 = new Float64Array(b, o, 32);
 }
 
 function checkSse(c: Cpu): void {

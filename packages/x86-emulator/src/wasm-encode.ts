@@ -21,6 +21,8 @@
 export const I32 = 0x7f;
 export const I64 = 0x7e;
 export const F64 = 0x7c;
+/** The 128-bit vector type (fixed-width SIMD). */
+export const V128 = 0x7b;
 
 /** Value types of a function signature: [params, results]. */
 export type Sig = readonly [readonly number[], readonly number[]];
@@ -101,6 +103,61 @@ export const Op = {
   I64_EXTEND8_S: 0xc2,
   I64_EXTEND16_S: 0xc3,
   I64_EXTEND32_S: 0xc4,
+} as const;
+
+/**
+ * Fixed-width SIMD opcodes (each emitted as the 0xfd prefix and this number, LEB128-encoded), the
+ * subset the compiler uses for SSE.
+ */
+export const Simd = {
+  V128_LOAD: 0x00,
+  V128_STORE: 0x0b,
+  V128_CONST: 0x0c,
+  I8X16_SHUFFLE: 0x0d,
+  I8X16_EQ: 0x23,
+  I8X16_GT_S: 0x27,
+  I16X8_EQ: 0x2d,
+  I16X8_GT_S: 0x31,
+  I32X4_EQ: 0x37,
+  I32X4_GT_S: 0x3b,
+  V128_AND: 0x4e,
+  V128_ANDNOT: 0x4f,
+  V128_OR: 0x50,
+  V128_XOR: 0x51,
+  I8X16_BITMASK: 0x64,
+  I8X16_ADD: 0x6e,
+  I8X16_ADD_SAT_S: 0x6f,
+  I8X16_ADD_SAT_U: 0x70,
+  I8X16_SUB: 0x71,
+  I8X16_SUB_SAT_S: 0x72,
+  I8X16_SUB_SAT_U: 0x73,
+  I8X16_MIN_U: 0x77,
+  I8X16_MAX_U: 0x79,
+  I8X16_AVGR_U: 0x7b,
+  I16X8_SHL: 0x8b,
+  I16X8_SHR_S: 0x8c,
+  I16X8_SHR_U: 0x8d,
+  I16X8_ADD: 0x8e,
+  I16X8_ADD_SAT_S: 0x8f,
+  I16X8_ADD_SAT_U: 0x90,
+  I16X8_SUB: 0x91,
+  I16X8_SUB_SAT_S: 0x92,
+  I16X8_SUB_SAT_U: 0x93,
+  I16X8_MUL: 0x95,
+  I16X8_MIN_S: 0x96,
+  I16X8_MAX_S: 0x98,
+  I16X8_AVGR_U: 0x9b,
+  I32X4_BITMASK: 0xa4,
+  I32X4_SHL: 0xab,
+  I32X4_SHR_S: 0xac,
+  I32X4_SHR_U: 0xad,
+  I32X4_ADD: 0xae,
+  I32X4_SUB: 0xb1,
+  I64X2_BITMASK: 0xc4,
+  I64X2_SHL: 0xcb,
+  I64X2_SHR_U: 0xcd,
+  I64X2_ADD: 0xce,
+  I64X2_SUB: 0xd1,
 } as const;
 
 /** Block type "no result". */
@@ -271,6 +328,38 @@ export class Code {
   end(): this {
     if (this.dry) return this;
     this.b.push(Op.END);
+    return this;
+  }
+  /** A SIMD instruction without immediates ({@link Simd}). */
+  simd(opcode: number): this {
+    if (this.dry) return this;
+    this.b.push(0xfd);
+    uleb(this.b, opcode);
+    return this;
+  }
+  /** A SIMD load or store (v128.load / v128.store) with a constant offset, alignment hint 0. */
+  simdMem(opcode: number, offset: number): this {
+    if (this.dry) return this;
+    this.b.push(0xfd);
+    uleb(this.b, opcode);
+    this.b.push(0);
+    uleb(this.b, offset);
+    return this;
+  }
+  /** `i8x16.shuffle` of the two vectors on the stack: result byte k is byte `lanes[k]` of a (0-15) or b (16-31). */
+  shuffle(lanes: readonly number[]): this {
+    if (this.dry) return this;
+    this.b.push(0xfd);
+    uleb(this.b, Simd.I8X16_SHUFFLE);
+    for (let k = 0; k < 16; k++) this.b.push(lanes[k]);
+    return this;
+  }
+  /** The all-zero vector (`v128.const 0`). */
+  v128Zero(): this {
+    if (this.dry) return this;
+    this.b.push(0xfd);
+    uleb(this.b, Simd.V128_CONST);
+    for (let k = 0; k < 16; k++) this.b.push(0);
     return this;
   }
   /** Appends another body's bytes. */

@@ -49,6 +49,7 @@ import { flagOpOf, K, planBlock, writtenBy } from './jit.js';
 import { rotateFlags } from './shift.js';
 import { TLB_KINDS, TLB_SIZE } from './tlb.js';
 import { Code, F64, I32, I64, moduleBytes, Op, type Sig } from './wasm-encode.js';
+import { emitSse, type SseGen, sseInline } from './wasm-sse.js';
 
 // ------------------------------------------------------------------ the state area
 
@@ -86,8 +87,12 @@ export const ST = {
   RUNS: 364,
   /** The TLB's flush epochs (`Tlb.epochs`: all flushes, global-affecting flushes). */
   EPOCHS: 368,
+  /** 1 when SSE instructions may run inline (CR0.EM = 0, CR0.TS = 0, CR4.OSFXSR = 1; kept by the CPU). */
+  SSEOK: 376,
   /** Effective segment bases, 8 x f64 (`Cpu.segEff`). */
   SEG: 384,
+  /** XMM0-15, 16 bytes each (`Cpu.xmm`). */
+  XMM: 512,
   /** TLB tags, f64 per slot (`Tlb.tag`). */
   TAG: 4096,
   /** TLB page addresses inside the WebAssembly memory, i32 per slot (`Tlb.wad`). */
@@ -141,14 +146,14 @@ const IMPORTS = [
 const FN_RD = 0;
 const FN_RDW = 1;
 const FN_WR = 2;
-const FN_EX = 3;
+export const FN_EX = 3;
 const FN_COND = 4;
 const FN_CF = 5;
 const FN_ROT = 6;
 
 // locals (0 is the budget parameter, 1 the state area's address)
 /** The state area of the CPU running the block (parameter 1). */
-const BASE = 1;
+export const BASE = 1;
 const L_REG = 2; // 16 x i64
 const L_FA = 18;
 const L_FB = 19;
@@ -158,21 +163,23 @@ const L_FCF = 22;
 const L_FOF = 23;
 const L_IT = 24;
 const L_MAX = 25;
-const L_LA = 26;
+export const L_LA = 26;
 const L_V = 27;
 const L_A = 28;
 const L_B = 29;
 const L_T = 30;
 const L_T2 = 31;
-const L_X = 32;
+export const L_X = 32;
 const L_X2 = 33;
 const L_BK = 34;
-const L_PEND = 35;
+export const L_PEND = 35;
+/** The state area's flag op, while a condition is computed from the record there. */
+const L_F = 36;
 const LOCALS: number[] = [
   ...new Array<number>(19).fill(I64), // registers, fa, fb, fr
   ...new Array<number>(5).fill(I32), // fcin, fcf, fof, it, max
   ...new Array<number>(6).fill(I64), // la, v, a, b, t, t2
-  ...new Array<number>(4).fill(I32), // x, x2, bk, pend
+  ...new Array<number>(5).fill(I32), // x, x2, bk, pend, f
 ];
 
 const M32 = 0xffffffff;
@@ -185,7 +192,7 @@ interface FlagState {
 
 // ------------------------------------------------------------------ code generation
 
-class WGen {
+class WGen implements SseGen {
   c = new Code();
   readonly used = new Set<number>();
   readonly written = new Set<number>();
@@ -289,9 +296,61 @@ class WGen {
         c.get(L_FCF);
         return;
       default:
-        this.beforeImport(k, false);
-        c.call(FN_CF);
+        if (f === null) this.fromRecord(1, k);
+        else {
+          this.beforeImport(k, false);
+          c.call(FN_CF);
+        }
     }
+  }
+
+  /**
+   * With the flags in the state area's record (not known when the block was compiled, e.g. set by
+   * the block before it): pushes CF (`kind` 1), ZF (2) or CF | ZF (3), inline for the records of
+   * ADD, SUB, the logic ops, INC and DEC (whose values are kept at their operation's size), else
+   * through the import. Loops starting with INC or a condition met this on every iteration.
+   */
+  private fromRecord(kind: number, k: number): void {
+    const c = this.c;
+    c.get(BASE).mem(Op.I32_LOAD, ST.FOP).set(L_F);
+    const zf = () => c.get(BASE).mem(Op.I64_LOAD, ST.FR).op(Op.I64_EQZ);
+    const is = (op: number) => c.get(L_F).i32(op).op(Op.I32_EQ);
+    const cases: [() => void, () => void][] = [
+      [
+        () => is(F_ADD),
+        () => c.get(BASE).mem(Op.I64_LOAD, ST.FR).get(BASE).mem(Op.I64_LOAD, ST.FA).op(Op.I64_LT_U),
+      ],
+      [
+        () => is(F_SUB),
+        () => c.get(BASE).mem(Op.I64_LOAD, ST.FA).get(BASE).mem(Op.I64_LOAD, ST.FB).op(Op.I64_LT_U),
+      ],
+      [() => is(F_LOGIC), () => c.i32(0)],
+      [
+        () => {
+          is(F_INC);
+          is(F_DEC);
+          c.op(Op.I32_OR);
+        },
+        () => c.get(BASE).mem(Op.I32_LOAD, ST.FCF),
+      ],
+    ];
+    for (const [test, carry] of cases) {
+      test();
+      c.ifT(I32);
+      if (kind === 2) zf();
+      else {
+        carry();
+        if (kind === 3) {
+          zf();
+          c.op(Op.I32_OR);
+        }
+      }
+      c.op(Op.ELSE);
+    }
+    this.beforeImport(k, false);
+    if (kind === 1) c.call(FN_CF);
+    else c.i32(kind === 2 ? 4 : 6).call(FN_COND); // E, BE
+    for (let n = 0; n < cases.length; n++) c.end();
   }
 
   /** Pushes the sign bit at the record's size of the i64 on the stack, as i32 0/1. */
@@ -358,6 +417,11 @@ class WGen {
     const f = this.flags;
     const c = this.c;
     const kind = cc >> 1;
+    if (f === null && (kind === 1 || kind === 2 || kind === 3)) {
+      this.fromRecord(kind, k);
+      if ((cc & 1) !== 0) c.op(Op.I32_EQZ);
+      return;
+    }
     if (f === null || f.op === F_IMUL64) {
       this.beforeImport(k, false);
       c.i32(cc).call(FN_COND);
@@ -445,7 +509,7 @@ class WGen {
   }
 
   /** TLB check for `L_LA` in bank `kOff` (ST.KR/KW): leaves the hit condition; slot in L_X, page offset in L_X2. */
-  private tlbCheck(kOff: number, size: number): void {
+  tlbCheck(kOff: number, size: number): void {
     const c = this.c;
     c.get(L_LA)
       .op(Op.I32_WRAP_I64)
@@ -461,7 +525,7 @@ class WGen {
   }
 
   /** Host address of the hit: pushes i32. */
-  private hostAddr(): void {
+  hostAddr(): void {
     this.c
       .get(L_X)
       .i32(2)
@@ -1070,7 +1134,11 @@ function compileBody(b: Block, id: number): { prologue: Code; code: Code; selfLo
   const n = insns.length;
   const last = insns[n - 1];
   const selfLoop = last.fn === jcc && last.disp === insns[0].ip && n > 1;
-  const { kinds, liveAfter } = planBlock(insns, (b.key & 3) === 3, true);
+  const is64 = (b.key & 3) === 3;
+  const { kinds, liveAfter } = planBlock(insns, is64, true);
+  // SSE instructions the planner leaves to their executor that this compiler runs inline (their
+  // slow paths still call the executor, so the block has calls either way)
+  const sse = kinds.map((kind, k) => kind === K.CALL && is64 && sseInline(insns[k]));
   const hasCalls = kinds.includes(K.CALL);
   const gen = (g: WGen): void => {
     const c = g.c;
@@ -1095,6 +1163,11 @@ function compileBody(b: Block, id: number): { prologue: Code; code: Code; selfLo
     for (let k = 0; k < n; k++) {
       const i = insns[k];
       const kind = kinds[k];
+      if (sse[k]) {
+        emitSse(g, i, k);
+        if (k === n - 1) g.setRip(i.next);
+        continue;
+      }
       if (kind === K.CALL) {
         g.beforeImport(k, true);
         g.flags = null;
@@ -1144,7 +1217,7 @@ function compileBody(b: Block, id: number): { prologue: Code; code: Code; selfLo
       g.storeRegs(g.written);
       g.storeFlags();
       // negative: RIP was set by the executor of the last instruction, not in the state area
-      c.i32(kinds[n - 1] === K.CALL ? -n : n);
+      c.i32(kinds[n - 1] === K.CALL && !sse[n - 1] ? -n : n);
     }
   };
   // first pass: which registers the block uses and writes; second with that known (a loop body
@@ -1324,6 +1397,8 @@ export const STATE_PAGES = Math.ceil(STATE_BYTES / 65536);
 export class WasmJit {
   /** Modules (batches) compiled so far. */
   modules = 0;
+  /** Instructions compiled code left to their executor, run so far (calls out of the compiled code). */
+  executorCalls = 0;
   /** The CPU running compiled code now, and its state views (set on each entry; imports use them). */
   private cur: Cpu;
   private S32: Int32Array;
@@ -1402,6 +1477,7 @@ export class WasmJit {
         return 1;
       },
       ex: (id: number, k: number): number => {
+        this.executorCalls++;
         this.flagsIn();
         const c = this.cur;
         const S32 = this.S32;
