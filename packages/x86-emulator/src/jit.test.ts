@@ -162,6 +162,61 @@ describe.skipIf(!hasAssembler())('block compiler', () => {
     );
   });
 
+  it('follows indirect JMP and CALL through registers, memory and RSP-relative slots', () => {
+    // a jump table in the data page, a PLT-style `jmp [rip + slot]`, `call reg`, `call [rsp + 8]`
+    expectSame(`
+  lea rax, [rip + 5f]
+  mov [r15 + 0x100], rax
+  lea rax, [rip + 6f]
+  mov [r15 + 0x108], rax
+  lea rbx, [rip + 7f]
+  mov ecx, 30
+  xor edx, edx
+1:
+  mov rsi, rcx
+  and esi, 1
+  jmp [r15 + 0x100 + rsi * 8]
+5:
+  add edx, 3
+  call rbx
+  jmp 8f
+6:
+  add edx, 5
+  push rbx
+  push rbx
+  call [rsp + 8]
+  add rsp, 16
+8:
+  dec ecx
+  jnz 1b
+  jmp 9f
+7:
+  add edx, ecx
+  ret
+9:
+`);
+  });
+
+  it('raises #GP for an indirect JMP or CALL to a non-canonical address, with RIP at the branch', () => {
+    for (const op of ['jmp', 'call'])
+      expectSame(`
+  mov ecx, 5
+  mov rax, 0x12345
+  lea rbx, [rip + 2f]
+1:
+  cmp ecx, 1
+  jne 3f
+  mov rbx, rax
+  shl rbx, 40
+3:
+  ${op} rbx
+2:
+  ${op === 'call' ? 'pop rdi' : 'nop'}
+  dec ecx
+  jnz 1b
+`);
+  });
+
   it('leaves a compiled block after it writes its own code', () => {
     // on its 5th iteration the loop patches the 32-bit immediate of an ADD later in the same block
     expectSame(`

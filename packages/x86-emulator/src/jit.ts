@@ -50,7 +50,7 @@ import {
 } from './alu.js';
 import { bsfBsr, btOp, popcnt } from './bits.js';
 import type { Block } from './block-cache.js';
-import { callRel, jcc, jmpRel, popR, pushR, retNear } from './control.js';
+import { callE, callRel, jcc, jmpE, jmpRel, popR, pushR, retNear } from './control.js';
 import type { Cpu } from './cpu.js';
 import {
   cond,
@@ -110,6 +110,8 @@ export enum K {
   LEA32, // LEA with a 32-bit destination and 64-bit addresses
   NEG, // NEG on a 32/64-bit register
   NOT, // NOT on a 32/64-bit register
+  JMPIND, // JMP r/m64 (near indirect, 64-bit code)
+  CALLIND, // CALL r/m64 (near indirect, 64-bit code)
 }
 
 /** Flag behaviour of a planned instruction, for the liveness pass. */
@@ -146,6 +148,8 @@ function plan(i: Insn, is64: boolean, ext: boolean): K {
     }
     return K.CALL;
   }
+  if (ext && is64 && sz === 8 && (f === jmpE || f === callE) && (!i.mem || memOk(i, is64)))
+    return f === jmpE ? K.JMPIND : K.CALLIND;
   if (ext && !i.mem && f === negE) return K.NEG;
   if (ext && !i.mem && f === notE) return K.NOT;
   if (ext && f === lea && is64 && i.asz === 8 && sz === 4) return K.LEA32;

@@ -962,6 +962,30 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       pushV(g, k);
       g.setRip(i.disp);
       return;
+    case K.JMPIND:
+    case K.CALLIND: {
+      // the target (read before CALL pushes: it may be addressed through RSP) -> L_T
+      if (i.mem) g.load(i, k, 8, false);
+      else g.reg(i.rm);
+      c.set(L_T);
+      // a non-canonical target faults in the executor (with RIP still at the instruction)
+      c.get(L_T)
+        .i64(2 ** 47)
+        .op(Op.I64_ADD)
+        .i64(2 ** 48 - 1)
+        .op(Op.I64_GT_U);
+      c.if();
+      g.beforeImport(k, false);
+      c.i32(g.id).i32(k).call(FN_EX).op(Op.DROP);
+      g.exitAfterCall(k + 1);
+      c.end();
+      if (kind === K.CALLIND) {
+        c.i64(i.next).set(L_V);
+        pushV(g, k);
+      }
+      c.get(BASE).get(L_T).op(Op.F64_CONVERT_I64_S).mem(Op.F64_STORE, ST.RIP);
+      return;
+    }
     case K.RET: {
       g.reg(4);
       c.set(L_LA);
@@ -1187,14 +1211,22 @@ function compileBody(b: Block, id: number): { prologue: Code; code: Code; selfLo
         ((kind === K.ALU8 || kind === K.MOV8) && i.mem);
       if (stores) c.i32(0).set(L_BK);
       emitInline(g, i, k, kind, liveAfter[k]);
-      if (stores || kind === K.PUSH || kind === K.CALLREL) {
+      if (stores || kind === K.PUSH || kind === K.CALLREL || kind === K.CALLIND) {
         // a store into a page holding code ends the block after it (self-modifying code)
-        const isBranch = kind === K.CALLREL;
+        const isBranch = kind === K.CALLREL || kind === K.CALLIND;
         c.get(L_BK).if();
         g.exit(k + 1, isBranch ? null : i.next);
         c.end();
       }
-      if (k === n - 1 && kind !== K.JCC && kind !== K.JMP && kind !== K.CALLREL && kind !== K.RET)
+      if (
+        k === n - 1 &&
+        kind !== K.JCC &&
+        kind !== K.JMP &&
+        kind !== K.CALLREL &&
+        kind !== K.RET &&
+        kind !== K.JMPIND &&
+        kind !== K.CALLIND
+      )
         g.setRip(i.next);
     }
     if (selfLoop) {
