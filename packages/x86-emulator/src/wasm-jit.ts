@@ -968,17 +968,7 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       if (i.mem) g.load(i, k, 8, false);
       else g.reg(i.rm);
       c.set(L_T);
-      // a non-canonical target faults in the executor (with RIP still at the instruction)
-      c.get(L_T)
-        .i64(2 ** 47)
-        .op(Op.I64_ADD)
-        .i64(2 ** 48 - 1)
-        .op(Op.I64_GT_U);
-      c.if();
-      g.beforeImport(k, false);
-      c.i32(g.id).i32(k).call(FN_EX).op(Op.DROP);
-      g.exitAfterCall(k + 1);
-      c.end();
+      nearTargetCheck(g, k, L_T);
       if (kind === K.CALLIND) {
         c.i64(i.next).set(L_V);
         pushV(g, k);
@@ -990,17 +980,7 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
       g.reg(4);
       c.set(L_LA);
       popTo(g, k);
-      // a non-canonical target faults in the executor (with RIP still at the RET)
-      c.get(L_V)
-        .i64(2 ** 47)
-        .op(Op.I64_ADD)
-        .i64(2 ** 48 - 1)
-        .op(Op.I64_GT_U);
-      c.if();
-      g.beforeImport(k, false);
-      c.i32(g.id).i32(k).call(FN_EX).op(Op.DROP);
-      g.exitAfterCall(k + 1);
-      c.end();
+      nearTargetCheck(g, k, L_V);
       g.reg(4);
       c.i64(8).op(Op.I64_ADD);
       g.setReg(4);
@@ -1073,6 +1053,21 @@ function emitInline(g: WGen, i: Insn, k: number, kind: K, live: boolean): void {
 }
 
 /** Pushes L_V on the stack (RSP -= 8, then the store; RSP is written after it cannot fault). */
+/** A non-canonical near branch target in local `t` (i64) faults in the executor of instruction `k`, with RIP still at it. */
+function nearTargetCheck(g: WGen, k: number, t: number): void {
+  const c = g.c;
+  c.get(t)
+    .i64(2 ** 47)
+    .op(Op.I64_ADD)
+    .i64(2 ** 48 - 1)
+    .op(Op.I64_GT_U);
+  c.if();
+  g.beforeImport(k, false);
+  c.i32(g.id).i32(k).call(FN_EX).op(Op.DROP);
+  g.exitAfterCall(k + 1);
+  c.end();
+}
+
 function pushV(g: WGen, k: number): void {
   g.reg(4);
   g.c.i64(8).op(Op.I64_SUB).tee(L_T2).set(L_LA);
