@@ -147,7 +147,7 @@ describe.skipIf(skip !== undefined)(
           ],
         });
         const started = performance.now();
-        exit = await p.exit(170_000);
+        exit = await p.exit(260_000);
         seconds = (performance.now() - started) / 1000;
       } finally {
         if (tap.name) why('ip', ['link', 'del', tap.name]);
@@ -182,8 +182,9 @@ describe.skipIf(skip !== undefined)(
       expect(Number(m![8])).toBe(tap.name ? 6 : 5);
       expect(cases).toBeGreaterThan(300);
       expect(needsReset).toBeGreaterThan(200);
-      expect(randomOps).toBeGreaterThan(10_000);
-      expect(randomChains).toBeGreaterThan(50);
+      // ~80,000 and ~800 here when the host is idle, a third of that when it is loaded.
+      expect(randomOps).toBeGreaterThan(5_000);
+      expect(randomChains).toBeGreaterThan(20);
       expect(out).toContain('ts-vmm-init: exit 0');
 
       // Poweroff still works.
@@ -233,6 +234,6 @@ describe.skipIf(skip !== undefined)(
       const suppressed = summaries.reduce((n, s) => n + Number(s[3]), 0);
       console.log(`hostile guest: ${errors.length} device error lines, ${suppressed} more suppressed`);
       expect(suppressed).toBeGreaterThan(errors.length);
-    }, 200_000);
+    }, 300_000);
   },
 );
