@@ -1,35 +1,19 @@
 /**
- * The README's examples are true: every ```ts block is type-checked (strict, against the built
- * package, resolved by its own name as a user's code would resolve it) and run with tsx. The
- * examples that read `process.env.KERNEL` get the kernel scripts/fetch-kernel.sh fetches; without
- * one they are only type-checked (and say so). Needs `pnpm build` first.
+ * The README's examples are true: every ```ts block is type-checked against the built package
+ * (resolved by its own name, as a user's code resolves it) and run with tsx. The examples that
+ * read `process.env.KERNEL` get the kernel scripts/fetch-kernel.sh fetches; without one they are
+ * only type-checked (and say so). Needs `pnpm build` first.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { defineReadmeExamples, readmeBlocks } from '@ts-vmm/hypervisor/testing';
 
-const pkg = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = (name: string) => path.join(pkg, '..', '..', 'node_modules', '.bin', name);
-// Inside the package (so that `@ts-vmm/linux-loader` resolves to it by name), ignored by git.
-const dir = path.join(pkg, '.cache', 'readme');
-
-function blocks(markdown: string): { line: number; code: string }[] {
-  const out: { line: number; code: string }[] = [];
-  const lines = markdown.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (!/^```ts\s*$/.test(lines[i])) continue;
-    let j = i + 1;
-    while (j < lines.length && !/^```\s*$/.test(lines[j])) j++;
-    out.push({ line: i + 2, code: lines.slice(i + 1, j).join('\n') });
-    i = j;
-  }
-  return out;
-}
+const pkgDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function fetchKernel(): string | undefined {
-  const r = spawnSync('bash', [path.join(pkg, 'scripts', 'fetch-kernel.sh')], {
+  const r = spawnSync('bash', [path.join(pkgDir, 'scripts', 'fetch-kernel.sh')], {
     encoding: 'utf8',
     timeout: 300_000,
   });
@@ -37,60 +21,19 @@ function fetchKernel(): string | undefined {
   return r.status === 0 && p && fs.existsSync(p) ? p : undefined;
 }
 
-const examples = blocks(fs.readFileSync(path.join(pkg, 'README.md'), 'utf8'));
-const built = fs.existsSync(path.join(pkg, 'dist', 'index.d.ts'));
+const needsKernel = (code: string) => code.includes('process.env.KERNEL');
+const wanted = readmeBlocks(fs.readFileSync(path.join(pkgDir, 'README.md'), 'utf8')).some((b) =>
+  needsKernel(b.code),
+);
+const kernel = wanted ? fetchKernel() : undefined;
 
-describe.skipIf(!built)('README examples', () => {
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const files = examples.map((b, i) => {
-    const f = path.join(dir, `example-${i + 1}.ts`);
-    fs.writeFileSync(f, `${b.code}\nexport {};\n`);
-    return { ...b, file: f };
-  });
-  fs.writeFileSync(
-    path.join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      extends: path.join(pkg, '..', '..', 'tsconfig.base.json'),
-      compilerOptions: { noEmit: true, rootDir: '.' },
-      include: ['*.ts'],
-    }),
-  );
-
-  it('has examples', () => {
-    expect(examples.length).toBeGreaterThanOrEqual(5);
-  });
-
-  it('type-check against the built package', () => {
-    const r = spawnSync(bin('tsc'), ['-p', path.join(dir, 'tsconfig.json')], { encoding: 'utf8', cwd: dir });
-    const where = (out: string) =>
-      out.replace(
-        /example-(\d+)\.ts\((\d+),/g,
-        (_, n, l) => `README.md:${files[Number(n) - 1].line + Number(l) - 1} (`,
-      );
-    expect(where(r.stdout + r.stderr)).toBe('');
-    expect(r.status).toBe(0);
-  }, 120_000);
-
-  const kernel = examples.some((b) => b.code.includes('process.env.KERNEL')) ? fetchKernel() : undefined;
-  for (const [i, b] of examples.entries()) {
-    const needsKernel = b.code.includes('process.env.KERNEL');
-    it(`runs the example at README.md:${b.line}`, () => {
-      if (needsKernel && !kernel) {
-        console.log(
-          `skipped: running the README example at line ${b.line} (no kernel: fetch-kernel.sh failed)`,
-        );
-        return;
-      }
-      const r = spawnSync(bin('tsx'), [files[i].file], {
-        encoding: 'utf8',
-        cwd: dir,
-        env: { ...process.env, KERNEL: kernel ?? '' },
-        timeout: 120_000,
-      });
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
-      expect(r.stdout.length).toBeGreaterThan(0);
-    }, 150_000);
-  }
+await defineReadmeExamples({
+  pkgDir,
+  minExamples: 5,
+  built: ['dist/index.d.ts'],
+  timeoutMs: 120_000,
+  env: (code) =>
+    needsKernel(code) && !kernel
+      ? 'no kernel: fetch-kernel.sh failed'
+      : { ...process.env, KERNEL: kernel ?? '' },
 });

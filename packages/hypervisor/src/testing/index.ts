@@ -9,4 +9,5 @@ export * from './browser-context.js';
 export * from './guest-suite.js';
 export * from './guests.js';
 export * from './programs.js';
+export * from './readme-examples.js';
 export * from './watchdog.js';
