@@ -45,6 +45,20 @@ describe('ACPI tables', () => {
     expect(without.includes(Buffer.from('PS2K'))).toBe(false);
   });
 
+  it('describes the CMOS RTC (PNP0B00, ports 0x70-0x71, no IRQ) in the DSDT when legacy.rtc is set', () => {
+    const dsdt = (d: AcpiDescription) =>
+      Buffer.from(buildAcpiTables(d).tables.find((x) => x.signature === 'DSDT')!.bytes);
+    const pnp0b00 = Buffer.from(Aml.eisaId('PNP0B00'));
+    const resources = Buffer.from(Aml.resourceTemplate([Aml.io(0x70, 0x70, 1, 2)]));
+    const withRtc = dsdt({ ...description, legacy: { rtc: true } });
+    expect(withRtc.includes(Buffer.from('RTC_'))).toBe(true);
+    expect(withRtc.includes(pnp0b00)).toBe(true);
+    expect(withRtc.includes(resources)).toBe(true);
+    const without = dsdt({ ...description, legacy: { i8042: true } });
+    expect(without.includes(pnp0b00)).toBe(false);
+    expect(without.includes(Buffer.from('RTC_'))).toBe(false);
+  });
+
   it('lays out RSDP, DSDT, FACP, APIC, XSDT in the BIOS area with valid checksums', () => {
     expect(t.rsdpAddress).toBe(0xe0000);
     expect(t.tables.map((x) => x.signature)).toEqual(['RSDP', 'DSDT', 'FACP', 'APIC', 'XSDT']);

@@ -24,7 +24,10 @@ export interface AcpiDescription {
   sleepStatus: AcpiRegister;
   /** SLP_TYP for S5. Default 5: the guest writes (5 << 2) | (1 << 5) = 0x34. */
   s5SleepType?: number;
-  /** Legacy devices present (FADT IAPC_BOOT_ARCH; an i8042 is also described in the DSDT, IRQ 1). */
+  /**
+   * Legacy devices present (FADT IAPC_BOOT_ARCH; an i8042 is also described in the DSDT, IRQ 1, and
+   * an RTC, ports 0x70-0x71).
+   */
   legacy?: { i8042?: boolean; rtc?: boolean; vga?: boolean };
   /** 8259 PICs present (MADT PCAT_COMPAT). Default true. */
   pcatCompat?: boolean;
@@ -87,6 +90,7 @@ export function buildAcpiTables(
     virtioDevices: d.virtioDevices,
     serial: d.serial,
     keyboard: d.legacy?.i8042 ? { irq: 1 } : undefined,
+    rtc: d.legacy?.rtc,
     s5SleepType: d.s5SleepType,
     oem: d.oem,
   });

@@ -39,6 +39,13 @@ export interface DsdtOptions {
    * 8259 PICs (where the driver's direct probe cannot request IRQ 1).
    */
   keyboard?: { irq: number };
+  /**
+   * A CMOS real-time clock (`RTC_`, `PNP0B00` at ports 0x70-0x71, without an IRQ: no alarm or
+   * periodic interrupts are offered). Linux's rtc_cmos finds it through ACPI PNP; without it, on a
+   * hardware-reduced platform (no legacy IRQs), its direct probe cannot request IRQ 8 and fails, and
+   * the kernel never sets its clock from the RTC (`rtc_hctosys`).
+   */
+  rtc?: boolean;
   /** SLP_TYP value for S5 (what the guest writes into the sleep control register). Default 5. */
   s5SleepType?: number;
   /** Extra AML terms to place in `\_SB_`. */
@@ -48,7 +55,7 @@ export interface DsdtOptions {
 
 /**
  * Builds a DSDT describing the microVM's devices: in `\_SB_`, one `COMn` device (PNP0501, IO and
- * IRQ) per serial port, the i8042 keyboard (`PS2K`, PNP0303) when asked for, and one `VRxx` device (`_HID "LNRO0005"`, `_UID`, `_CCA`, `_CRS` with
+ * IRQ) per serial port, the i8042 keyboard (`PS2K`, PNP0303) and the CMOS RTC (`RTC_`, PNP0B00) when asked for, and one `VRxx` device (`_HID "LNRO0005"`, `_UID`, `_CCA`, `_CRS` with
  * Memory32Fixed and an extended Interrupt) per virtio-mmio device; at the root, `_S5` for poweroff.
  *
  * @example
@@ -82,6 +89,14 @@ export function buildDsdt(o: DsdtOptions): Uint8Array {
             Aml.irqNoFlags([o.keyboard.irq]),
           ]),
         ),
+      ]),
+    );
+  }
+  if (o.rtc) {
+    devices.push(
+      Aml.device('RTC_', [
+        Aml.name('_HID', Aml.eisaId('PNP0B00')),
+        Aml.name('_CRS', Aml.resourceTemplate([Aml.io(0x70, 0x70, 1, 2)])),
       ]),
     );
   }
