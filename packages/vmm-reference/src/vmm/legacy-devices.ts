@@ -65,6 +65,22 @@ const postCode: BusDevice = {
 };
 
 /**
+ * The wall clock a VM's guest should see on its CMOS RTC, in ms since the Unix epoch: the clock
+ * its kvm-clock wall clock is kept on. For the emulated backend that is the machine clock's
+ * (`EmulatedVm.clock.wallClockMs()`): the host's wall clock on the `realtime` clock, the start time
+ * plus virtual elapsed time on the `virtual` one, so a deterministic run's RTC is deterministic
+ * too. Undefined for a VM that keeps host time (KVM): the RTC then reads the host's clock.
+ * @example const legacy = createLegacyDevices({ serialIrq, sink, hooks, rtcClock: guestWallClock(vm) });
+ */
+export function guestWallClock(vm: unknown): (() => number) | undefined {
+  const clock = (vm as { clock?: { wallClockMs?: unknown } } | null)?.clock;
+  if (clock === null || typeof clock !== 'object' || typeof clock.wallClockMs !== 'function')
+    return undefined;
+  const c = clock as { wallClockMs(): number };
+  return () => c.wallClockMs();
+}
+
+/**
  * Builds the legacy devices on fresh buses (or on the given ones).
  *
  * @example
@@ -75,6 +91,8 @@ const postCode: BusDevice = {
  */
 export function createLegacyDevices(o: {
   serialIrq: IrqLine;
+  /** The i8042 keyboard's IRQ 1 (key presses: Ctrl-Alt-Del); without it the keyboard is silent. */
+  kbdIrq?: IrqLine;
   sink: SerialSink | undefined;
   hooks: LegacyHooks;
   onInputSpace?: () => void;
@@ -83,6 +101,12 @@ export function createLegacyDevices(o: {
    * whose event loop does not run while the guest does: it calls `serial.tick()` from its loop.
    */
   serialInputTimer?: boolean;
+  /**
+   * The guest's wall clock for the CMOS RTC, in ms since the Unix epoch (default the host's,
+   * `Date.now`). Give {@link guestWallClock}'s answer, so that on the emulator's virtual clock
+   * the RTC tells virtual time.
+   */
+  rtcClock?: () => number;
   pio?: Bus;
   mmio?: Bus;
 }): LegacyDevices {
@@ -95,7 +119,7 @@ export function createLegacyDevices(o: {
     onInputSpace: o.onInputSpace,
     inputTimer: o.serialInputTimer,
   });
-  const i8042 = new I8042({ onReset: () => hooks.stop('reboot', 'i8042 reset') });
+  const i8042 = new I8042({ onReset: () => hooks.stop('reboot', 'i8042 reset'), irq: o.kbdIrq });
   const bootTimer = new BootTimer({
     onBoot: (ns) =>
       hooks.log(`boot timer: guest reached user space after ${(Number(ns) / 1e6).toFixed(1)} ms`),
@@ -103,7 +127,7 @@ export function createLegacyDevices(o: {
   pio.register(COM1_PORT, 8, serial, 'com1');
   pio.register(I8042_DATA_PORT, 1, i8042.dataPort, 'i8042-data');
   pio.register(I8042_COMMAND_PORT, 1, i8042.commandPort, 'i8042-command');
-  pio.register(RTC_PORT, 2, new Rtc(), 'rtc');
+  pio.register(RTC_PORT, 2, new Rtc({ clock: o.rtcClock }), 'rtc');
   pio.register(
     DEBUG_EXIT_PORT,
     4,

@@ -20,11 +20,11 @@ import { FileDiskBackend, TapBackend, UnixSocketVsockBackend } from '@ts-vmm/dev
 import type { IoEvent, Vm } from '@ts-vmm/hypervisor';
 import type { GuestMemory } from '@ts-vmm/vm-memory';
 import type { VmmConfig } from '../config/types.js';
-import { COM1_IRQ, virtioSlot } from './address-map.js';
+import { COM1_IRQ, I8042_IRQ, virtioSlot } from './address-map.js';
 import { VmmError } from './errors.js';
 import { ExitKind, type ExitRequest } from './exit-channel.js';
 import type { StopReason } from './exit-codes.js';
-import { createLegacyDevices } from './legacy-devices.js';
+import { createLegacyDevices, guestWallClock } from './legacy-devices.js';
 
 /** The virtio-mmio queue-notify register offset. */
 const QUEUE_NOTIFY = 0x50;
@@ -101,10 +101,14 @@ export class Machine {
       if (o.legacyHere !== false) {
         const serialIrq = vm.createInterruptLine(COM1_IRQ);
         m.lines.push(serialIrq);
+        const kbdIrq = vm.createInterruptLine(I8042_IRQ);
+        m.lines.push(kbdIrq);
         const legacy = createLegacyDevices({
           serialIrq,
+          kbdIrq,
           sink: config.console !== 'none' ? o.consoleSink : undefined,
           hooks,
+          rtcClock: guestWallClock(vm),
           pio: m.pio,
           mmio: m.mmio,
         });
