@@ -7,6 +7,7 @@
  */
 import type { BusDevice } from './bus.js';
 import { DeviceError } from './errors.js';
+import { type DeviceState, StateReader } from './state.js';
 
 /** SLP_EN in the sleep control register (ACPI 6.x, 4.8.3.7): "enter the sleep state now". */
 export const SLP_EN = 0x20;
@@ -89,5 +90,21 @@ export class AcpiPowerDevice implements BusDevice {
     this.writes++;
     if (offset === 0 && data[0] & SLP_EN) this.onEvent('poweroff');
     else if (offset === 2 && data[0] === this.resetValue) this.onEvent('reset');
+  }
+
+  /**
+   * The device's state for a snapshot (only its write counter: the registers hold nothing).
+   * @example fresh.restore(power.save());
+   */
+  save(): DeviceState {
+    return { device: 'acpi-power', version: 1, writes: this.writes };
+  }
+
+  /**
+   * Loads a state from {@link AcpiPowerDevice.save} (an `invalid-state` DeviceError names a bad field).
+   * @example fresh.restore(power.save());
+   */
+  restore(state: DeviceState): void {
+    this.writes = new StateReader('acpi-power', state, 1).int('writes', 0, Number.MAX_SAFE_INTEGER);
   }
 }

@@ -1,4 +1,5 @@
 import type { BusDevice } from './bus.js';
+import { type DeviceState, StateReader } from './state.js';
 
 /** The value Firecracker's guest init writes to mark boot completion. */
 export const BOOT_TIMER_MAGIC = 123;
@@ -72,5 +73,25 @@ export class BootTimer implements BusDevice {
     if (this.magic !== null && (data[0] !== this.magic || data.subarray(1).some((b) => b !== 0))) return;
     this.bootedAt = this.clock();
     this.options.onBoot?.(this.bootedAt - this.start);
+  }
+
+  /**
+   * The timer's state for a snapshot: whether the guest has marked its boot, and after how long.
+   * @example fresh.restore(timer.save());
+   */
+  save(): DeviceState {
+    const e = this.elapsedNs;
+    return { device: 'boot-timer', version: 1, elapsedNs: e === undefined ? null : `0x${e.toString(16)}` };
+  }
+
+  /**
+   * Loads a state from {@link BootTimer.save}: a boot already marked stays marked (with its
+   * elapsed time) and is not reported again.
+   * @example fresh.restore(timer.save());
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('boot-timer', state, 1);
+    const e = r.state.elapsedNs;
+    this.bootedAt = e === null ? undefined : this.start + r.hex('elapsedNs', 2n ** 64n - 1n);
   }
 }

@@ -1,4 +1,5 @@
 import type { BusDevice } from './bus.js';
+import { type DeviceState, StateReader } from './state.js';
 
 /** Options for a {@link DebugExit}. */
 export interface DebugExitOptions {
@@ -30,5 +31,22 @@ export class DebugExit implements BusDevice {
     const code = ((v * 2) | 1) >>> 0;
     this.exitCode = code;
     this.options.onExit(code);
+  }
+
+  /**
+   * The device's state for a snapshot: the last exit code requested.
+   * @example fresh.restore(dbg.save());
+   */
+  save(): DeviceState {
+    return { device: 'debug-exit', version: 1, exitCode: this.exitCode ?? null };
+  }
+
+  /**
+   * Loads a state from {@link DebugExit.save} (an `invalid-state` DeviceError names a bad field).
+   * @example fresh.restore(dbg.save());
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('debug-exit', state, 1);
+    this.exitCode = r.state.exitCode === null ? undefined : r.u32('exitCode');
   }
 }

@@ -31,7 +31,9 @@ export type DeviceErrorKind =
   /** The host lacks something the device needs (the kvm-sys native addon for a tap, for example). */
   | 'unsupported'
   /** A backend (disk image, ...) was used after `close()`. */
-  | 'closed';
+  | 'closed'
+  /** A saved device state given to `restore()` is malformed or of another device or version. */
+  | 'invalid-state';
 
 /**
  * An error from a device model, its transport or a host-side backend. `device` names the component

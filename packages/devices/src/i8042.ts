@@ -1,5 +1,6 @@
 import type { BusDevice } from './bus.js';
 import type { IrqLine } from './irq.js';
+import { type DeviceState, StateReader } from './state.js';
 
 /** Status register bits. */
 const SB_OUT_FULL = 0x01;
@@ -221,5 +222,46 @@ export class I8042 {
     if (this.ctr & CTR_KBD_DISABLED || this.out.length + codes.length > OUTPUT_BUFFER_SIZE) return false;
     for (const c of codes) this.push(c, true);
     return true;
+  }
+
+  /**
+   * The controller's state for a snapshot: status, command byte, output port, the command waiting
+   * for its parameter and the output buffer.
+   * @example fresh.restore(kbd.save());
+   */
+  save(): DeviceState {
+    return {
+      device: 'i8042',
+      version: 1,
+      status: this.status,
+      ctr: this.ctr,
+      outputPort: this.outputPort,
+      pendingCommand: this.pendingCommand,
+      out: [...this.out],
+      fromKbd: [...this.fromKbd],
+    };
+  }
+
+  /**
+   * Loads a state from {@link I8042.save}, checked first (an `invalid-state` DeviceError names the
+   * bad field; nothing changes).
+   * @example fresh.restore(kbd.save());
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('i8042', state, 1);
+    const status = r.u8('status');
+    const ctr = r.u8('ctr');
+    const outputPort = r.u8('outputPort');
+    const pendingCommand = r.u8('pendingCommand');
+    const out = r.array('out', OUTPUT_BUFFER_SIZE).map((b, i) => r.int(`out[${i}]`, 0, 0xff, b));
+    const fromKbd = r.array('fromKbd', OUTPUT_BUFFER_SIZE).map((b, i) => r.bool(`fromKbd[${i}]`, b));
+    if (fromKbd.length !== out.length)
+      throw r.bad('fromKbd', `${fromKbd.length} entries for the ${out.length} bytes of out`);
+    this.status = status;
+    this.ctr = ctr;
+    this.outputPort = outputPort;
+    this.pendingCommand = pendingCommand;
+    this.out.splice(0, this.out.length, ...out);
+    this.fromKbd.splice(0, this.fromKbd.length, ...fromKbd);
   }
 }

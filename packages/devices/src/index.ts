@@ -61,6 +61,7 @@ export {
   type SerialSink,
   UART_REG,
 } from './serial.js';
+export { bytesToBase64, type DeviceState, type DeviceStateValue, StateReader } from './state.js';
 export {
   Block,
   type BlockOptions,

@@ -1,5 +1,6 @@
 import type { BusDevice } from './bus.js';
 import { DeviceError } from './errors.js';
+import { bytesToBase64, type DeviceState, StateReader } from './state.js';
 
 /** CMOS register indices. */
 export const CMOS_REG = {
@@ -32,7 +33,12 @@ export const RTC_UIP_WINDOW_MS = 0.244;
 
 /** Options for an {@link Rtc}. */
 export interface RtcOptions {
-  /** Milliseconds since the Unix epoch (UTC), fractional allowed. Default `Date.now`. */
+  /**
+   * The time the RTC keeps, in milliseconds since the Unix epoch (UTC), fractional allowed. Default
+   * `Date.now`, the host's clock; a VMM whose guest runs on another clock gives that one (an
+   * emulator's virtual clock: start time plus virtual elapsed time), so the RTC tells the time the
+   * guest's other clocks tell.
+   */
   clock?: () => number;
   /** Initial CMOS RAM bytes (index 0x0e and up), e.g. memory size fields. */
   ram?: Record<number, number>;
@@ -49,7 +55,7 @@ function fromBcd(v: number): number {
  * The CMOS real-time clock at ports 0x70 (index, bit 7 = NMI disable) and 0x71 (data): time and
  * date in BCD or binary, 12- or 24-hour format (status B), status A's update-in-progress bit, status
  * C/D, century at 0x32, and 128 bytes of CMOS RAM. Guest writes to the time registers move the
- * guest's clock (kept as an offset from the host clock); the host clock is never touched.
+ * guest's clock (kept as an offset from the `clock` time source); that source is never touched.
  * Alarm and periodic interrupts are not modelled (status C always reads 0).
  *
  * @example
@@ -219,5 +225,37 @@ export class Rtc implements BusDevice {
         this.nmiDisabled = (data[i] & NMI_DISABLE) !== 0;
       } else if (o === 1) this.writeRegister(this.index, data[i]);
     }
+  }
+
+  /**
+   * The RTC's state for a snapshot: index, NMI mask, CMOS RAM and the guest's offset from the clock.
+   * @example fresh.restore(rtc.save());
+   */
+  save(): DeviceState {
+    return {
+      device: 'rtc',
+      version: 1,
+      index: this.index,
+      nmiDisabled: this.nmiDisabled,
+      ram: bytesToBase64(this.ram),
+      offsetMs: this.offsetMs,
+    };
+  }
+
+  /**
+   * Loads a state from {@link Rtc.save}, checked first (an `invalid-state` DeviceError names the
+   * bad field; nothing changes).
+   * @example fresh.restore(rtc.save());
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('rtc', state, 1);
+    const index = r.int('index', 0, 0x7f);
+    const nmiDisabled = r.bool('nmiDisabled');
+    const ram = r.bytes('ram', 128, true);
+    const offsetMs = r.num('offsetMs');
+    this.index = index;
+    this.nmiDisabled = nmiDisabled;
+    this.ram.set(ram);
+    this.offsetMs = offsetMs;
   }
 }

@@ -1,5 +1,6 @@
 import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { DeviceError } from '../errors.js';
+import { type DeviceState, StateReader } from '../state.js';
 import { featureBit, VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
 import type { DiskBackend } from './disk.js';
@@ -820,6 +821,32 @@ export class Block implements VirtioDevice {
   async drain(): Promise<void> {
     if (this.inFlight === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * The device's state for a snapshot (its capacity and mode: the queue is the transport's).
+   * Requests must not be in flight: `await drain()` first (with the vCPUs paused), or this throws.
+   * @example await blk.drain(); const saved = transport.save();
+   */
+  save(): DeviceState {
+    if (this.inFlight !== 0)
+      throw new DeviceError(
+        'invalid-state',
+        'virtio-blk',
+        `${this.inFlight} requests are in flight: drain() before saving`,
+      );
+    return { device: 'virtio-blk', version: 1, capacity: this.capacity, readOnly: this.readOnly };
+  }
+
+  /**
+   * Checks a state from {@link Block.save}. The disk itself is not part of it (the VMM records the
+   * image's path, size and time and warns when they changed).
+   * @example fresh.restore(saved);
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('virtio-blk', state, 1);
+    r.int('capacity', 0, Number.MAX_SAFE_INTEGER);
+    r.bool('readOnly');
   }
 }
 

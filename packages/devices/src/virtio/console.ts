@@ -1,4 +1,5 @@
 import type { SerialSink } from '../serial.js';
+import { bytesToBase64, type DeviceState, StateReader } from '../state.js';
 import { featureBit, VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
 
@@ -195,5 +196,44 @@ export class Console implements VirtioDevice {
       this.inputWasFull = false;
       this.onInputSpace?.();
     }
+  }
+
+  /**
+   * The device's state for a snapshot: host input not yet given to the guest and output not yet
+   * taken (without a sink).
+   * @example fresh.restore(con.save());
+   */
+  save(): DeviceState {
+    const join = (chunks: Uint8Array[], n: number) => {
+      const out = new Uint8Array(n);
+      let o = 0;
+      for (const c of chunks) {
+        out.set(c, o);
+        o += c.length;
+      }
+      return bytesToBase64(out);
+    };
+    return {
+      device: 'virtio-console',
+      version: 1,
+      input: join(this.input, this.inputBytes),
+      unsent: join(this.unsent, this.unsentBytes),
+    };
+  }
+
+  /**
+   * Loads a state from {@link Console.save}, checked first (an `invalid-state` DeviceError names
+   * the bad field).
+   * @example fresh.restore(saved);
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('virtio-console', state, 1);
+    const input = r.bytes('input', this.inputCap);
+    const unsent = r.bytes('unsent', MAX_UNSENT);
+    this.input = input.length ? [input] : [];
+    this.inputBytes = input.length;
+    this.unsent = unsent.length ? [unsent] : [];
+    this.unsentBytes = unsent.length;
+    if (this.sink && unsent.length) this.output(this.takeOutput());
   }
 }

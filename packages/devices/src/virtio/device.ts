@@ -1,4 +1,5 @@
 import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
+import type { DeviceState } from '../state.js';
 import type { Queue } from './queue.js';
 
 /**
@@ -84,6 +85,16 @@ export interface VirtioDevice {
   activate(ctx: VirtioContext): void;
   queueNotify(queueIndex: number): void;
   reset(): void;
+  /**
+   * The device's own state for a snapshot (the transport saves the queues and registers). A device
+   * without one has none beyond its configuration.
+   */
+  save?(): DeviceState;
+  /**
+   * Loads a state from `save()` into a fresh device, before the transport activates it again;
+   * throws an `invalid-state` DeviceError naming a bad field.
+   */
+  restore?(state: DeviceState): void;
 }
 
 /**

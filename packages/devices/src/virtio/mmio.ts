@@ -2,6 +2,7 @@ import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import type { BusDevice } from '../bus.js';
 import { DeviceError } from '../errors.js';
 import type { IrqLine } from '../irq.js';
+import { type DeviceState, StateReader } from '../state.js';
 import { featureBit, VIRTIO_F, VIRTIO_MMIO_INT, VIRTIO_STATUS } from './constants.js';
 import type { VirtioContext, VirtioDevice } from './device.js';
 import { Queue } from './queue.js';
@@ -407,5 +408,105 @@ export class VirtioMmioTransport implements BusDevice {
     if (data.length !== 4 || offset % 4 !== 0) return;
     const v = (data[0] | (data[1] << 8) | (data[2] << 16) | (data[3] << 24)) >>> 0;
     this.writeRegister(offset, v);
+  }
+
+  /**
+   * The transport's state for a snapshot: status, negotiated features, the selector registers,
+   * interrupt status, config generation, every queue ({@link Queue.save}) and the device's own
+   * state (`device.save()`). Save only while the device is quiet (no request of the device in
+   * flight: `Block.drain()` first).
+   * @example const saved = transport.save();
+   */
+  save(): DeviceState {
+    return {
+      device: 'virtio-mmio',
+      version: 1,
+      deviceType: this.device.deviceType,
+      status: this.status,
+      interruptStatus: this.interruptStatus,
+      configGeneration: this.configGeneration,
+      driverFeatures: `0x${this.driverFeatures.toString(16)}`,
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      queueSel: this.queueSel,
+      shmSel: this.shmSel,
+      activated: this.activated,
+      queues: this.queues.map((q) => q.save()),
+      deviceState: this.device.save?.() ?? null,
+    };
+  }
+
+  /**
+   * Loads a state from {@link VirtioMmioTransport.save} into a fresh transport (of a device of the
+   * same type, built with the same configuration) after guest memory has been restored: checks
+   * everything first (an `invalid-state` DeviceError names the bad field; nothing changes), then
+   * loads the device's state, the registers and queues, and activates the device again if the
+   * driver had (a queue whose rings are no longer inside guest memory sets DEVICE_NEEDS_RESET).
+   * @example fresh.restore(transport.save());
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('virtio-mmio', state, 1);
+    const type = r.u32('deviceType');
+    if (type !== this.device.deviceType)
+      throw r.bad('deviceType', `${type} is not this device's type ${this.device.deviceType}`);
+    const queues = r.array('queues', this.queues.length);
+    if (queues.length !== this.queues.length)
+      throw r.bad('queues', `${queues.length} queues; the device has ${this.queues.length}`);
+    const loads = queues.map((q, i) => this.queues[i].checkState(r, `queues[${i}]`, q));
+    const driverFeatures = r.hex('driverFeatures', 2n ** 64n - 1n);
+    if ((driverFeatures & ~this.offeredFeatures) !== 0n)
+      throw r.bad(
+        'driverFeatures',
+        `0x${driverFeatures.toString(16)} has bits the device does not offer (0x${this.offeredFeatures.toString(16)})`,
+      );
+    const v = {
+      status: r.u8('status'),
+      interruptStatus: r.int('interruptStatus', 0, 3),
+      configGeneration: r.u32('configGeneration'),
+      deviceFeaturesSel: r.u32('deviceFeaturesSel'),
+      driverFeaturesSel: r.u32('driverFeaturesSel'),
+      queueSel: r.u32('queueSel'),
+      shmSel: r.u32('shmSel'),
+      activated: r.bool('activated'),
+    };
+    if (v.activated && !(v.status & VIRTIO_STATUS.DRIVER_OK))
+      throw r.bad('activated', 'true without DRIVER_OK in status');
+    const ds = r.state.deviceState;
+    if (ds !== null) {
+      if (!this.device.restore) throw r.bad('deviceState', 'given for a device that keeps no state');
+      try {
+        this.device.restore(r.object('deviceState', ds) as DeviceState);
+      } catch (e) {
+        if (e instanceof DeviceError)
+          throw new DeviceError(e.kind, 'virtio-mmio', `deviceState: ${e.message}`);
+        throw e;
+      }
+    }
+    if (this.activated) {
+      try {
+        this.device.reset();
+      } catch (e) {
+        this.onError?.(e);
+      }
+    }
+    for (const load of loads) load();
+    this.status = v.status;
+    this.interruptStatus = v.interruptStatus;
+    this.configGeneration = v.configGeneration;
+    this.driverFeatures = driverFeatures;
+    this.deviceFeaturesSel = v.deviceFeaturesSel;
+    this.driverFeaturesSel = v.driverFeaturesSel;
+    this.queueSel = v.queueSel;
+    this.shmSel = v.shmSel;
+    this.activated = false;
+    if (this.interruptStatus && this.level) this.irq?.setLevel(true);
+    if (!v.activated || this.status & VIRTIO_STATUS.DEVICE_NEEDS_RESET) return;
+    try {
+      for (const q of this.queues) if (q.ready) q.validate(this.mem);
+      this.activated = true;
+      this.device.activate(this.context());
+    } catch (e) {
+      this.needsReset(e);
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { DeviceError } from '../errors.js';
+import { type DeviceState, StateReader } from '../state.js';
 import { featureBit, VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
 import type { NetBackend } from './net-backend.js';
@@ -219,5 +220,29 @@ export class Net implements VirtioDevice {
       used++;
     }
     if (used && q.needsNotification(ctx.mem)) ctx.signalUsed(1);
+  }
+
+  /**
+   * The device's state for a snapshot: its MAC (the frames in flight are not kept: a network
+   * loses packets, and the tap is opened again on restore).
+   * @example fresh.restore(net.save());
+   */
+  save(): DeviceState {
+    return {
+      device: 'virtio-net',
+      version: 1,
+      mac: [...this.mac].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+    };
+  }
+
+  /**
+   * Checks a state from {@link Net.save}: the MAC must be this device's (the guest knows it).
+   * @example fresh.restore(saved);
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('virtio-net', state, 1);
+    const mac = r.string('mac');
+    const mine = [...this.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    if (mac.toLowerCase() !== mine) throw r.bad('mac', `${mac} is not this device's MAC ${mine}`);
   }
 }

@@ -1,5 +1,6 @@
 import type { GuestMemoryAccess } from '@ts-vmm/vm-memory';
 import { DeviceError } from '../errors.js';
+import type { DeviceStateValue, StateReader } from '../state.js';
 import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F } from './constants.js';
 
 /** Largest queue size a split virtqueue can have. */
@@ -620,5 +621,64 @@ export class Queue {
     this.signalledUsed = now;
     if (old === undefined) return true;
     return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
+  }
+
+  /**
+   * The queue's state for a snapshot: size, ready, the three ring addresses, the device's avail
+   * and used indices and the event-index state (the last used index signalled).
+   * @example const q = transport.queues[0].save();
+   */
+  save(): { [key: string]: DeviceStateValue } {
+    return {
+      size: this.size,
+      ready: this.ready,
+      descTable: this.descTable,
+      availRing: this.availRing,
+      usedRing: this.usedRing,
+      nextAvail: this.nextAvail,
+      nextUsed: this.nextUsed,
+      eventIdx: this.eventIdx,
+      indirect: this.indirect,
+      signalledUsed: this.signalledUsed ?? null,
+    };
+  }
+
+  /**
+   * Checks a state from {@link Queue.save} (through `r`, naming `field` in errors) and returns a
+   * function that loads it: the caller checks everything before it changes anything. The rings
+   * are mapped again by {@link Queue.validate} when the device is activated.
+   * @example const load = queue.checkState(reader, 'queues[0]', saved); load();
+   */
+  checkState(r: StateReader, field: string, value: unknown): () => void {
+    const o = r.object(field, value);
+    const addr = (k: string) => r.int(`${field}.${k}`, 0, Number.MAX_SAFE_INTEGER, o[k]);
+    const size = r.int(`${field}.size`, 1, this.maxSize, o.size);
+    if ((size & (size - 1)) !== 0) throw r.bad(`${field}.size`, `${size} is not a power of two`);
+    const v = {
+      size,
+      ready: r.bool(`${field}.ready`, o.ready),
+      descTable: addr('descTable'),
+      availRing: addr('availRing'),
+      usedRing: addr('usedRing'),
+      nextAvail: r.int(`${field}.nextAvail`, 0, 0xffff, o.nextAvail),
+      nextUsed: r.int(`${field}.nextUsed`, 0, 0xffff, o.nextUsed),
+      eventIdx: r.bool(`${field}.eventIdx`, o.eventIdx),
+      indirect: r.bool(`${field}.indirect`, o.indirect),
+      signalledUsed:
+        o.signalledUsed === null ? undefined : r.int(`${field}.signalledUsed`, 0, 0xffff, o.signalledUsed),
+    };
+    return () => {
+      this.reset();
+      this.size = v.size;
+      this.ready = v.ready;
+      this.descTable = v.descTable;
+      this.availRing = v.availRing;
+      this.usedRing = v.usedRing;
+      this.nextAvail = v.nextAvail;
+      this.nextUsed = v.nextUsed;
+      this.eventIdx = v.eventIdx;
+      this.indirect = v.indirect;
+      this.signalledUsed = v.signalledUsed;
+    };
   }
 }

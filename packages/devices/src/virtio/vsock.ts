@@ -1,4 +1,5 @@
 import { DeviceError } from '../errors.js';
+import { type DeviceState, StateReader } from '../state.js';
 import { ChunkQueue } from './chunk-queue.js';
 import { VIRTIO_ID } from './constants.js';
 import { readConfigBytes, type VirtioContext, type VirtioDevice } from './device.js';
@@ -250,6 +251,7 @@ export class Vsock implements VirtioDevice {
 
   activate(ctx: VirtioContext): void {
     this.ctx = ctx;
+    this.safely(() => this.sendTransportReset());
     this.safely(() => this.processRx());
   }
 
@@ -273,7 +275,8 @@ export class Vsock implements VirtioDevice {
   queueNotify(index: number): void {
     if (index === 0) this.processRx();
     else if (index === 1) this.processTx();
-    // event queue (2): buffers are kept for transport-reset events, which this device never sends
+    // event queue (2): buffers are kept for transport-reset events (sent after a restore)
+    else if (index === 2) this.safely(() => this.sendTransportReset());
   }
 
   private safely(f: () => void): void {
@@ -794,5 +797,47 @@ export class Vsock implements VirtioDevice {
         rstBack();
         return;
     }
+  }
+
+  /**
+   * The device's state for a snapshot: the guest CID. Connections are not saved: a restored
+   * device starts with none and tells the guest so with a transport-reset event.
+   * @example fresh.restore(vsock.save());
+   */
+  save(): DeviceState {
+    return { device: 'virtio-vsock', version: 1, guestCid: Number(this.guestCid) };
+  }
+
+  /**
+   * Loads a state from {@link Vsock.save} (the CID must be this device's): when the transport
+   * activates the device, it sends the guest a VIRTIO_VSOCK_EVENT_TRANSPORT_RESET event on the
+   * event queue, so the guest drops the connections it had (as Firecracker does on restore).
+   * @example fresh.restore(saved);
+   */
+  restore(state: DeviceState): void {
+    const r = new StateReader('virtio-vsock', state, 1);
+    const cid = r.u32('guestCid');
+    if (BigInt(cid) !== this.guestCid)
+      throw r.bad('guestCid', `${cid} is not this device's CID ${this.guestCid}`);
+    this.resetPending = true;
+  }
+
+  /** Transport-reset events sent to the guest (after restores). */
+  transportResets = 0;
+  private resetPending = false;
+
+  /** Puts the pending transport-reset event in the guest's next event buffer (if it has posted one). */
+  private sendTransportReset(): void {
+    const ctx = this.ctx;
+    if (!this.resetPending || !ctx) return;
+    const q = ctx.queues[2];
+    const chain = q.pop(ctx.mem);
+    if (!chain) return; // retried when the guest posts an event buffer
+    const w = chain.writer(ctx.mem);
+    w.write(new Uint8Array(4)); // struct virtio_vsock_event { le32 id = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (0) }
+    q.addUsed(ctx.mem, chain.head, w.written);
+    this.resetPending = false;
+    this.transportResets++;
+    if (q.needsNotification(ctx.mem)) ctx.signalUsed(2);
   }
 }
