@@ -21,7 +21,7 @@ import { VEC } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { GuestFault } from './fault.js';
 import type { Insn } from './insn.js';
-import { ea, getR, setR } from './operands.js';
+import { ea, eaW, getR, setR } from './operands.js';
 import type { X87 } from './x87.js';
 
 const buf = new ArrayBuffer(24);
@@ -72,7 +72,7 @@ function loadA(f: X87, n: number): void {
 /** Loads the mm/m64 source into B (m32 when `narrow`: the low-half unpacks). */
 function loadB(c: Cpu, f: X87, i: Insn, narrow = false): void {
   if (i.mem) {
-    const la = ea(c, i);
+    const la = ea(c, i, narrow ? 4 : 8);
     if (narrow) {
       B32[0] = c.read32(la);
       B32[1] = 0;
@@ -427,7 +427,7 @@ function convert(c: Cpu, i: Insn, op: number, p: number): void {
   let v1: number;
   if (p === 0) {
     if (i.mem) {
-      const la = ea(c, i);
+      const la = ea(c, i, 8);
       B32[0] = c.read64(la);
       B32[1] = c.tHi;
     } else {
@@ -438,7 +438,7 @@ function convert(c: Cpu, i: Insn, op: number, p: number): void {
     v1 = BF32[1];
   } else {
     if (i.mem) {
-      const la = ea(c, i);
+      const la = ea(c, i, 16);
       if (la % 16 !== 0) throw new GuestFault(VEC.GP, 0);
       const t = new Int32Array(TF64.buffer);
       t[0] = c.read64(la);
@@ -476,7 +476,7 @@ export function mmx(c: Cpu, i: Insn): void {
     case 0x6e: {
       // MOVD/MOVQ mm, r/m32/64
       const wide = i.sz === 8;
-      const v = i.mem ? c.readN(ea(c, i), wide ? 8 : 4) : getR(c, i.rm, 0, wide ? 8 : 4);
+      const v = i.mem ? c.readN(ea(c, i, wide ? 8 : 4), wide ? 8 : 4) : getR(c, i.rm, 0, wide ? 8 : 4);
       const hi = wide ? c.tHi : 0;
       f.mmxEnter();
       f.setMmx(d, v, hi);
@@ -488,7 +488,7 @@ export function mmx(c: Cpu, i: Insn): void {
       f.exact(d);
       const lo = f.mant[2 * d];
       const hi = f.mant[2 * d + 1];
-      if (i.mem) c.writeN(ea(c, i), wide ? 8 : 4, lo, hi);
+      if (i.mem) c.writeN(eaW(c, i, wide ? 8 : 4), wide ? 8 : 4, lo, hi);
       else setR(c, i.rm, 0, wide ? 8 : 4, lo, wide ? hi : 0);
       f.mmxEnter();
       return;
@@ -505,7 +505,7 @@ export function mmx(c: Cpu, i: Insn): void {
       f.exact(d);
       const lo = f.mant[2 * d];
       const hi = f.mant[2 * d + 1];
-      if (i.mem) c.write64(ea(c, i), lo, hi);
+      if (i.mem) c.write64(eaW(c, i, 8), lo, hi);
       else f.setMmx(i.rm & 7, lo, hi);
       f.mmxEnter();
       return;
@@ -535,7 +535,7 @@ export function mmx(c: Cpu, i: Insn): void {
     }
     case 0xc4: {
       // PINSRW mm, r32/m16, imm8
-      const v = i.mem ? c.read16(ea(c, i)) : c.R16[i.rm * 4];
+      const v = i.mem ? c.read16(ea(c, i, 2)) : c.R16[i.rm * 4];
       loadA(f, d);
       A16[i.imm & 3] = v;
       f.mmxEnter();

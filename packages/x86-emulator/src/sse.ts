@@ -17,7 +17,7 @@ import { GuestFault } from './fault.js';
 import { setArithFlags } from './flags.js';
 import type { Insn } from './insn.js';
 import { MMX_OPS, mmx } from './mmx.js';
-import { ea, getR, setR } from './operands.js';
+import { ea, eaW, getR, setR } from './operands.js';
 
 const tmpBuf = new ArrayBuffer(32);
 const T8 = new Uint8Array(tmpBuf);
@@ -77,7 +77,7 @@ function src128(c: Cpu, i: Insn, align: boolean): void {
     T32[3] = X32[o + 3];
     return;
   }
-  const la = ea(c, i);
+  const la = ea(c, i, 16);
   if (align && la % 16 !== 0) throw new GuestFault(VEC.GP, 0);
   T32[0] = c.read64(la);
   T32[1] = c.tHi;
@@ -91,11 +91,11 @@ function src64(c: Cpu, i: Insn): void {
     T32[1] = X32[i.rm * 4 + 1];
     return;
   }
-  T32[0] = c.read64(ea(c, i));
+  T32[0] = c.read64(ea(c, i, 8));
   T32[1] = c.tHi;
 }
 function src32(c: Cpu, i: Insn): void {
-  T32[0] = i.mem ? c.read32(ea(c, i)) : X32[i.rm * 4];
+  T32[0] = i.mem ? c.read32(ea(c, i, 4)) : X32[i.rm * 4];
 }
 function store128(c: Cpu, i: Insn, r: number, align: boolean): void {
   const o = r * 4;
@@ -107,7 +107,7 @@ function store128(c: Cpu, i: Insn, r: number, align: boolean): void {
     X32[d + 3] = X32[o + 3];
     return;
   }
-  const la = ea(c, i);
+  const la = eaW(c, i, 16);
   if (align && la % 16 !== 0) throw new GuestFault(VEC.GP, 0);
   c.write64(la, X32[o], X32[o + 1]);
   c.write64(la + 8, X32[o + 2], X32[o + 3]);
@@ -601,14 +601,14 @@ export function sse(c: Cpu, i: Insn): void {
       const w = p === 2 ? 1 : 2; // dwords
       if (op === 0x10) {
         if (i.mem) {
-          const la = ea(c, i);
+          const la = ea(c, i, w * 4);
           X32[o] = c.read32(la);
           X32[o + 1] = w === 2 ? c.read32(la + 4) : 0;
           X32[o + 2] = 0;
           X32[o + 3] = 0;
         } else for (let k = 0; k < w; k++) X32[o + k] = X32[i.rm * 4 + k];
       } else if (i.mem) {
-        const la = ea(c, i);
+        const la = eaW(c, i, w * 4);
         c.write32(la, X32[o]);
         if (w === 2) c.write32(la + 4, X32[o + 1]);
       } else for (let k = 0; k < w; k++) X32[i.rm * 4 + k] = X32[o + k];
@@ -619,7 +619,7 @@ export function sse(c: Cpu, i: Insn): void {
       const hiHalf = op === 0x16 ? 2 : 0;
       if (p >= 2) break;
       if (i.mem) {
-        const la = ea(c, i);
+        const la = ea(c, i, 8);
         X32[o + hiHalf] = c.read64(la);
         X32[o + hiHalf + 1] = c.tHi;
       } else {
@@ -639,7 +639,7 @@ export function sse(c: Cpu, i: Insn): void {
     case 0x17: {
       if (!i.mem || p >= 2) break;
       const h = op === 0x17 ? 2 : 0;
-      c.write64(ea(c, i), X32[o + h], X32[o + h + 1]);
+      c.write64(eaW(c, i, 8), X32[o + h], X32[o + h + 1]);
       return;
     }
     case 0x14:
@@ -675,7 +675,9 @@ export function sse(c: Cpu, i: Insn): void {
       return;
     case 0x2a: {
       if (p < 2) break;
-      const v = i.mem ? c.readN(ea(c, i), i.sz === 8 ? 8 : 4) : getR(c, i.rm, 0, i.sz === 8 ? 8 : 4);
+      const v = i.mem
+        ? c.readN(ea(c, i, i.sz === 8 ? 8 : 4), i.sz === 8 ? 8 : 4)
+        : getR(c, i.rm, 0, i.sz === 8 ? 8 : 4);
       const n = i.sz === 8 ? c.tHi * 4294967296 + (v >>> 0) : v | 0;
       if (p === 2) XF32[o] = n;
       else XF64[d * 2] = n;
@@ -802,7 +804,9 @@ export function sse(c: Cpu, i: Insn): void {
     case 0x6e:
       if (p !== 1) break;
       {
-        const v = i.mem ? c.readN(ea(c, i), i.sz === 8 ? 8 : 4) : getR(c, i.rm, 0, i.sz === 8 ? 8 : 4);
+        const v = i.mem
+          ? c.readN(ea(c, i, i.sz === 8 ? 8 : 4), i.sz === 8 ? 8 : 4)
+          : getR(c, i.rm, 0, i.sz === 8 ? 8 : 4);
         X32[o] = v;
         X32[o + 1] = i.sz === 8 ? c.tHi : 0;
         X32[o + 2] = 0;
@@ -811,7 +815,7 @@ export function sse(c: Cpu, i: Insn): void {
       return;
     case 0x7e:
       if (p === 1) {
-        if (i.mem) c.writeN(ea(c, i), i.sz === 8 ? 8 : 4, X32[o], X32[o + 1]);
+        if (i.mem) c.writeN(eaW(c, i, i.sz === 8 ? 8 : 4), i.sz === 8 ? 8 : 4, X32[o], X32[o + 1]);
         else setR(c, i.rm, 0, i.sz === 8 ? 8 : 4, X32[o], X32[o + 1]);
         return;
       }
@@ -826,7 +830,7 @@ export function sse(c: Cpu, i: Insn): void {
       break;
     case 0xd6:
       if (p !== 1) break;
-      if (i.mem) c.write64(ea(c, i), X32[o], X32[o + 1]);
+      if (i.mem) c.write64(eaW(c, i, 8), X32[o], X32[o + 1]);
       else {
         const s = i.rm * 4;
         X32[s] = X32[o];
@@ -906,7 +910,7 @@ export function sse(c: Cpu, i: Insn): void {
     }
     case 0xc4: {
       if (p !== 1) break;
-      const v = i.mem ? c.read16(ea(c, i)) : c.R16[i.rm * 4];
+      const v = i.mem ? c.read16(ea(c, i, 2)) : c.R16[i.rm * 4];
       X16[d * 8 + (i.imm & 7)] = v;
       return;
     }
@@ -965,7 +969,8 @@ export function sse(c: Cpu, i: Insn): void {
 /** LDMXCSR (op 2), STMXCSR (op 3), FXSAVE (op 0), FXRSTOR (op 1). */
 export function sseState(c: Cpu, i: Insn): void {
   if (!i.mem) throw new GuestFault(VEC.UD);
-  const la = ea(c, i);
+  // LDMXCSR reads 4 bytes, STMXCSR writes 4, FXSAVE writes 512, FXRSTOR reads 512
+  const la = i.op === 0 || i.op === 3 ? eaW(c, i, i.op === 3 ? 4 : 512) : ea(c, i, i.op === 2 ? 4 : 512);
   switch (i.op) {
     case 2: {
       checkSse(c);

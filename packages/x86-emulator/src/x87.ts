@@ -326,6 +326,31 @@ function storeInt(c: Cpu, la: number, v: number, bytes: number): void {
   else c.write64(la, r | 0, Math.floor(r / 4294967296) | 0);
 }
 
+/**
+ * The memory operand of x87 instruction D8+`o` /`reg`: its size in bytes and whether it is written
+ * (for the segment limit and type checks).
+ */
+function x87Access(o: number, reg: number, opSize: number): [number, boolean] {
+  const env = opSize === 2 ? 14 : 28;
+  switch (o) {
+    case 0:
+    case 2:
+      return [4, false];
+    case 4:
+      return [8, false];
+    case 6:
+      return [2, false];
+    case 1:
+      return [[4, 4, 4, 4, env, 2, env, 2][reg], reg === 2 || reg === 3 || reg === 6 || reg === 7];
+    case 3:
+      return [[4, 4, 4, 4, 4, 10, 4, 10][reg], reg === 1 || reg === 2 || reg === 3 || reg === 7];
+    case 5:
+      return [[8, 8, 8, 8, env + 80, 8, env + 80, 2][reg], reg === 1 || reg === 2 || reg === 3 || reg >= 6];
+    default:
+      return [[2, 2, 2, 2, 10, 8, 10, 8][reg], reg === 1 || reg === 2 || reg === 3 || reg === 6 || reg === 7];
+  }
+}
+
 /** Executes an x87 instruction (D8-DF): i.opc = opcode byte, i.op = ModRM.reg, i.rm = ST(i) for register forms. */
 export function fpu(c: Cpu, i: Insn): void {
   const f = c.x87;
@@ -333,7 +358,8 @@ export function fpu(c: Cpu, i: Insn): void {
   const reg = i.op;
   if ((c.cr0 & 0xc) !== 0) throw new GuestFault(VEC.NM); // EM or TS
   if (i.mem) {
-    const la = ea(c, i);
+    const [size, write] = x87Access(o, reg, i.sz);
+    const la = ea(c, i, size, write);
     switch (o) {
       case 0: // m32fp arith
       case 2: // m32int arith

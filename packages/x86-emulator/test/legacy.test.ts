@@ -237,6 +237,53 @@ const checks: Check[] = [
       },
     }),
   ),
+  ...[
+    'movdqu es:[ebx], xmm0',
+    'movss es:[ebx], xmm0',
+    'movq es:[ebx], mm0',
+    'fstp dword ptr es:[ebx]',
+    'fnstcw es:[ebx]',
+    'stmxcsr es:[ebx]',
+  ].map(
+    (insn): Check => ({
+      name: `${insn} (SSE, MMX, x87 store) through a read-only data segment raises #GP(0)`,
+      qemu: QEMU_NO_SEG_CHECKS,
+      asm: `
+        DESC 0x40, 0x0000ffff, 0x00cf9000
+        mov eax, cr4
+        or eax, 0x200
+        mov cr4, eax
+        fninit
+        fld1
+        mov dword ptr [${D}], 0x10
+        mov ax, 0x40
+        mov es, ax
+        mov ebx, ${D}
+        ${insn}`,
+      expect: (o) => {
+        expectFault(o, 13, 0);
+        expect(o.mem.read32(D)).toBe(0x10);
+      },
+    }),
+  ),
+  {
+    name: 'a 16-byte SSE load is checked against the limit with its own size (MOVDQU at limit - 7 raises #GP(0))',
+    qemu: QEMU_NO_SEG_CHECKS,
+    asm: `
+      DESC 0x48, 0x0000001f, 0x00409200
+      mov eax, cr4
+      or eax, 0x200
+      mov cr4, eax
+      mov ax, 0x48
+      mov es, ax
+      movdqu xmm1, es:[0x10]
+      mov edx, 1
+      movdqu xmm0, es:[0x18]`,
+    expect: (o) => {
+      expectFault(o, 13, 0);
+      expect(o.r32(2)).toBe(1);
+    },
+  },
   {
     name: 'REP STOSD into a read-only ES raises #GP(0)',
     qemu: QEMU_NO_SEG_CHECKS,
