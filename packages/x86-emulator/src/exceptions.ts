@@ -15,6 +15,7 @@ import { CR0, EFER, RFLAGS, SEG, VEC } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { GuestFault } from './fault.js';
 import {
+  CHK_LIMIT,
   checkCodeDesc,
   desc,
   descAttr,
@@ -203,6 +204,36 @@ export function innerStack(c: Cpu, cpl: number): void {
   if ((a & 0x80) === 0) throw new GuestFault(VEC.SS, ss & 0xfffc);
 }
 
+/**
+ * The interrupt frame of `n` slots of `w` bytes pushed below `esp` must lie inside the stack
+ * segment (SDM 6.12.1, 3.4.5.1): the new one after a stack switch (`newSs`, whose descriptor is in
+ * {@link desc}; #SS(newSs)) or the current SS when its accesses are checked (#SS(0)). Checked
+ * before anything is written, so a fault leaves memory and registers as they were.
+ */
+function checkFrameFits(c: Cpu, esp: number, n: number, w: number, stack32: boolean, newSs: number): void {
+  let limit: number;
+  let down: boolean;
+  let big: boolean;
+  if (newSs >= 0) {
+    limit = (desc.lo & 0xffff) | (desc.hi & 0xf0000);
+    if ((desc.hi & (1 << 23)) !== 0) limit = limit * 4096 + 0xfff;
+    down = ((desc.hi >> 8) & 0x1c) === 0x14;
+    big = (desc.hi & (1 << 22)) !== 0;
+  } else {
+    if ((c.segChk[SEG.SS] & CHK_LIMIT) === 0) return;
+    limit = c.segLimit[SEG.SS];
+    down = (c.segAttr[SEG.SS] & 0x1c) === 0x14;
+    big = (c.segAttr[SEG.SS] & (1 << 14)) !== 0;
+  }
+  let e = esp;
+  for (let k = 0; k < n; k++) {
+    e = stack32 ? (e - w) >>> 0 : (e - w) & 0xffff;
+    const last = e + w - 1;
+    if (down ? e <= limit || last > (big ? 0xffffffff : 0xffff) : last > limit)
+      throw new GuestFault(VEC.SS, newSs >= 0 ? newSs & 0xfffc : 0);
+  }
+}
+
 function deliverProtected(c: Cpu, vector: number, errorCode: number, soft: boolean): void {
   const ent = vector * 8;
   if (ent + 7 > c.idtLimit) throw new GuestFault(VEC.GP, vector * 8 + 2);
@@ -250,6 +281,7 @@ function deliverProtected(c: Cpu, vector: number, errorCode: number, soft: boole
   if (newSs >= 0) vals.push(oldSs, oldEsp);
   vals.push(flags, c.segSel[SEG.CS], c.rip >>> 0);
   if (errorCode >= 0) vals.push(errorCode);
+  checkFrameFits(c, esp, vals.length, w, stack32, newSs);
   for (const v of vals) {
     esp = stack32 ? (esp - w) >>> 0 : (esp - w) & 0xffff;
     c.writeSys((ssBase + esp) >>> 0, w, v);

@@ -285,6 +285,25 @@ const checks: Check[] = [
     },
   },
   {
+    name: 'an INT whose frame does not fit its expand-down stack segment raises #SS, which cannot be delivered either: a triple fault, nothing written',
+    qemu: QEMU_NO_SEG_CHECKS,
+    asm: `
+      DESC 0x48, 0x00000fff, 0x00409600
+      IDTSET 0x30, 2f
+      mov dword ptr [0x0ffc], 0x5a5a5a5a
+      mov ax, 0x48
+      mov ss, ax
+      mov esp, 0x1008
+      int 0x30
+    2:mov ebx, 0x77
+      hlt`,
+    expect: (o) => {
+      expect(o.exit.kind).toBe('shutdown');
+      expect(o.r32(3)).not.toBe(0x77);
+      expect(o.mem.read32(0x0ffc)).toBe(0x5a5a5a5a);
+    },
+  },
+  {
     name: 'REP STOSD into a read-only ES raises #GP(0)',
     qemu: QEMU_NO_SEG_CHECKS,
     asm: `
@@ -355,11 +374,14 @@ const checks: Check[] = [
     expect: (o) => expectFault(o, 12, 0),
   },
   {
+    // at CPL3, so the #SS is delivered on the TSS's ring-0 stack (on the same stack its frame
+    // would not fit either: a triple fault)
     name: 'a PUSH past the bottom of an expand-down stack (16-bit, limit 0x0fff) raises #SS(0)',
     qemu: QEMU_NO_SEG_CHECKS,
     asm: `
-      DESC 0x58, 0x00000fff, 0x00009600
-      mov ax, 0x58
+      DESC 0x58, 0x00000fff, 0x0000f600
+      TO_RING3 1f
+    1:mov ax, 0x5b
       mov ss, ax
       mov esp, 0x1020
       push eax
