@@ -36,6 +36,7 @@ export const CPUID_FEATURE_WORDS: readonly FeatureWord[] = [
       21: 'DS', 22: 'ACPI', 23: 'MMX', 24: 'FXSR', 25: 'SSE', 26: 'SSE2', 27: 'SS', 28: 'HTT', 29: 'TM',
       31: 'PBE',
     }, // biome-ignore format: table
+    ignore: 1 << 28, // HTT: a VMM sets it for a guest of several vCPUs (a topology, not a capability)
   },
   {
     fn: 1,
@@ -47,7 +48,8 @@ export const CPUID_FEATURE_WORDS: readonly FeatureWord[] = [
       17: 'PCID', 18: 'DCA', 19: 'SSE4.1', 20: 'SSE4.2', 21: 'x2APIC', 22: 'MOVBE', 23: 'POPCNT',
       24: 'TSC-deadline', 25: 'AES', 26: 'XSAVE', 28: 'AVX', 29: 'F16C', 30: 'RDRAND', 31: 'hypervisor',
     }, // biome-ignore format: table
-    ignore: 1 << 27, // OSXSAVE
+    // OSXSAVE (the guest's CR4), hypervisor (a VMM sets it for its guests: not a CPU capability)
+    ignore: (1 << 27) | (1 << 31),
   },
   {
     fn: 7,

@@ -9,4 +9,5 @@ export { type CliDeps, type CliIo, runCli } from './cli/main.js';
 export * from './config/index.js';
 export * from './firecracker/index.js';
 export * from './guest/index.js';
+export * from './snapshot/index.js';
 export * from './vmm/index.js';

@@ -4,6 +4,8 @@
  *
  * @module
  */
+
+export { quiesceDevices, restoreDevices, saveDevices } from './devices.js';
 export {
   crc32,
   decodeSnapshotState,
@@ -15,3 +17,22 @@ export {
   type SnapshotState,
   type StateValue,
 } from './format.js';
+export {
+  checkMemoryFile,
+  guestMemoryBytes,
+  readMemoryFile,
+  SNAPSHOT_PAGE_SIZE,
+  writeMemoryFile,
+} from './memory-file.js';
+export {
+  changedDisks,
+  type DiskRecord,
+  diskRecords,
+  inspectSnapshot,
+  type LoadedSnapshot,
+  MEMORY_FILE,
+  readSnapshotDir,
+  STATE_FILE,
+  type VmmRecord,
+  writeSnapshotDir,
+} from './snapshot-dir.js';

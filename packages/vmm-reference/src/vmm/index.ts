@@ -19,4 +19,13 @@ export { createGuestMemory, EMULATOR_WASM_GROW_ROOM, type VmmMemory } from './gu
 export { Machine, type MachineHooks, type MachineOptions, type WiredVirtio } from './machine.js';
 export { handleExit, runVcpu, type VcpuLoopHooks, type VcpuStats } from './vcpu-loop.js';
 export { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
-export { buildCmdline, type ConsoleInput, type RawPayload, Vmm, type VmmOptions } from './vmm.js';
+export {
+  buildCmdline,
+  type ConsoleInput,
+  type RawPayload,
+  type RestoreOverrides,
+  type SnapshotInfo,
+  type SnapshotOptions,
+  Vmm,
+  type VmmOptions,
+} from './vmm.js';

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CpuidEntry, MsrEntry, Vcpu } from '@ts-vmm/hypervisor';
+import type { CpuidEntry, MsrEntry, Vcpu, VcpuState } from '@ts-vmm/hypervisor';
 import { MpState } from '@ts-vmm/hypervisor';
 import {
   bootFpu,
@@ -27,6 +27,8 @@ export interface VcpuPlan {
   entry?: EntryMode;
   /** Where the entry's GDT, IDT, page tables and stack are (default {@link ENTRY_LAYOUT}). */
   layout?: EntryLayout;
+  /** A saved state to load instead (a snapshot restore: `restoreVcpuState` replaces the rest). */
+  restore?: VcpuState;
 }
 
 /**

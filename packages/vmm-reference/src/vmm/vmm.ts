@@ -10,7 +10,20 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type SerialSink, virtioMmioCmdline } from '@ts-vmm/devices';
-import type { Hypervisor, Vcpu, VcpuKicker, Vm } from '@ts-vmm/hypervisor';
+import {
+  captureVcpuState,
+  captureVmState,
+  checkCpuCompatibility,
+  type Hypervisor,
+  HypervisorError,
+  restoreVcpuState,
+  restoreVmState,
+  type Vcpu,
+  type VcpuExit,
+  type VcpuKicker,
+  type VcpuState,
+  type Vm,
+} from '@ts-vmm/hypervisor';
 import {
   bootMsrs,
   type EntryLayout,
@@ -22,6 +35,17 @@ import type { GuestMemory } from '@ts-vmm/vm-memory';
 import { ramLayout } from '../config/memory-layout.js';
 import type { VmmConfig } from '../config/types.js';
 import { BOOT_TIMER_PARAM } from '../guest/init-script.js';
+import { quiesceDevices, restoreDevices, saveDevices } from '../snapshot/devices.js';
+import type { SnapshotState, StateValue } from '../snapshot/format.js';
+import { readMemoryFile, writeMemoryFile } from '../snapshot/memory-file.js';
+import {
+  changedDisks,
+  diskRecords,
+  type LoadedSnapshot,
+  readSnapshotDir,
+  type VmmRecord,
+  writeSnapshotDir,
+} from '../snapshot/snapshot-dir.js';
 import { BOOT_TIMER_ADDR, RAW_IMAGE_ADDR } from './address-map.js';
 import { chooseBackend, SLOW_CPL0_RATIO } from './backend.js';
 import { ENTRY_LAYOUT, prepareLinuxBoot } from './boot-linux.js';
@@ -96,6 +120,38 @@ export interface VmmOptions {
    * the bzImage 64-bit boot protocol and lets the kernel decompress itself.
    */
   preferPvh?: boolean;
+  /**
+   * Where Ctrl-A S on the console writes a full snapshot (while the guest keeps running); without
+   * it Ctrl-A S passes through to the guest.
+   */
+  snapshotDir?: string;
+}
+
+/** Options for {@link Vmm.snapshot}. */
+export interface SnapshotOptions {
+  /** The snapshot directory (created; a snapshot there is replaced). */
+  dir: string;
+  /** `'full'`: every page the guest touched. (`'diff'` is not supported yet.) */
+  kind?: 'full' | 'diff';
+}
+
+/** What {@link Vmm.snapshot} wrote. */
+export interface SnapshotInfo {
+  dir: string;
+  /** Guest memory pages in the memory file (the others are holes). */
+  pages: number;
+  /** Guest memory size in bytes. */
+  memoryBytes: number;
+  /** Milliseconds the vCPUs were paused. */
+  pausedMs: number;
+}
+
+/** What {@link Vmm.restore} may change from the snapshot's configuration. */
+export interface RestoreOverrides {
+  /** The backend to restore on (default: the one the snapshot was taken on). */
+  backend?: VmmConfig['backend'];
+  /** Vmm options (console, log, signals; `workers` and `threadLocalDevices` are forced off). */
+  options?: VmmOptions;
 }
 
 function defaultLog(line: string): void {
@@ -162,6 +218,16 @@ export class Vmm {
   private readonly consoleSink: SerialSink;
   /** Per-vCPU exit counters, filled when the run ends. */
   readonly stats: VcpuStats[] = [];
+  /** The inline loop's pause: requested, and who waits for it. */
+  private pauseWanted = false;
+  private pausedNow = false;
+  private pauseWaiters: (() => void)[] = [];
+  /** The last exit of each inline vCPU (an I/O read is finished before a pause). */
+  private readonly lastExit: VcpuExit['kind'][] = [];
+  /** Restart of the inline loop after a pause. */
+  private resumeInline: (() => void) | undefined;
+  /** Snapshot being written (Ctrl-A S, SIGUSR1): one at a time. */
+  private snapshotting: Promise<SnapshotInfo> | undefined;
 
   private constructor(init: {
     config: VmmConfig;
@@ -203,13 +269,21 @@ export class Vmm {
    * @example const vmm = await Vmm.create(config, { raw: { image: demoGuest() } });
    */
   static async create(config: VmmConfig, options: VmmOptions = {}): Promise<Vmm> {
+    return Vmm.build(config, options, undefined);
+  }
+
+  private static async build(
+    config: VmmConfig,
+    options: VmmOptions,
+    restoring: LoadedSnapshot | undefined,
+  ): Promise<Vmm> {
     const hold = new StopHold();
     const detachSignals =
       options.handleSignals === false
         ? () => {}
         : attachSignals((reason, detail) => hold.stop(reason, detail));
     try {
-      const vmm = await Vmm.assemble(config, options, hold);
+      const vmm = await Vmm.assemble(config, options, hold, restoring);
       vmm.detachSignals = detachSignals;
       hold.bind(vmm);
       return vmm;
@@ -219,7 +293,12 @@ export class Vmm {
     }
   }
 
-  private static async assemble(config: VmmConfig, options: VmmOptions, hold: StopHold): Promise<Vmm> {
+  private static async assemble(
+    config: VmmConfig,
+    options: VmmOptions,
+    hold: StopHold,
+    restoring?: LoadedSnapshot,
+  ): Promise<Vmm> {
     const log = options.log ?? defaultLog;
     let hv: Hypervisor;
     let backendReason: string;
@@ -241,6 +320,18 @@ export class Vmm {
       log(
         'hiding CMPXCHG16B, XSAVE and AVX from the guest: this KVM emulates CPL0 code and cannot emulate them',
       );
+    if (restoring) {
+      try {
+        for (const v of restoring.state.vcpus) checkCpuCompatibility(hv, v);
+      } catch (e) {
+        if (!options.hypervisor) (hv as { close?: () => void }).close?.();
+        throw new VmmError(
+          'snapshot',
+          `snapshot ${restoring.dir}: ${e instanceof HypervisorError ? e.message : (e as Error).message}`,
+          { cause: e },
+        );
+      }
+    }
     if (config.vcpus > hv.capabilities.maxVcpus) {
       throw new VmmError(
         'backend',
@@ -289,11 +380,26 @@ export class Vmm {
         },
       });
 
-      let entry: EntryMode;
+      let entry: EntryMode | undefined;
       let layout: EntryLayout = ENTRY_LAYOUT;
       let bootSummary: string;
       let cmdline: string | undefined;
-      if (options.raw) {
+      if (restoring) {
+        // memory first (the virtio transports map their rings on restore), then the clock and the
+        // interrupt controllers, then the devices (which may raise interrupts into them)
+        readMemoryFile(memory, restoring.memoryPath, restoring.state.memory);
+        try {
+          restoreVmState(vm, restoring.state.vm);
+        } catch (e) {
+          throw new VmmError('snapshot', `restoring the VM's platform state: ${(e as Error).message}`, {
+            cause: e,
+          });
+        }
+        restoreDevices(machine, (restoring.state.devices.machine ?? {}) as Record<string, unknown>);
+        cmdline = restoring.vmm.cmdline ?? undefined;
+        bootSummary = `restored from snapshot ${restoring.dir} (taken on ${restoring.state.backend})`;
+        for (const w of changedDisks(restoring.vmm.disks)) log(`warning: ${w}`);
+      } else if (options.raw) {
         const at = options.raw.address ?? RAW_IMAGE_ADDR;
         memory.writeBytes(at, options.raw.image);
         writeGdt(memory, ENTRY_LAYOUT);
@@ -328,18 +434,23 @@ export class Vmm {
       const msrs = bootMsrs(hv.supportedMsrs());
       const plans: VcpuPlan[] = [];
       for (let id = 0; id < config.vcpus; id++) {
+        const saved = restoring?.state.vcpus.find((v) => v.id === id);
+        if (restoring && !saved) throw new VmmError('snapshot', `snapshot state: no state for vCPU ${id}`);
         plans.push({
           id,
-          cpuid: vcpuCpuid(supported, {
-            vcpuId: id,
-            vcpuCount: config.vcpus,
-            backend: hv.kind,
-            emulatedCpl0,
-          }),
+          cpuid: saved
+            ? saved.cpuid
+            : vcpuCpuid(supported, {
+                vcpuId: id,
+                vcpuCount: config.vcpus,
+                backend: hv.kind,
+                emulatedCpl0,
+              }),
           msrs,
           irqchip: hv.capabilities.irqchip,
           entry: id === 0 ? entry : undefined,
           layout: id === 0 ? layout : undefined,
+          restore: saved,
         });
       }
       const vmm = new Vmm({
@@ -604,9 +715,16 @@ export class Vmm {
   private startInline(): void {
     for (const plan of this.plans) {
       const vcpu = this.vm.createVcpu(plan.id);
-      applyVcpuPlan(vcpu, plan);
       this.inlineVcpus.push(vcpu);
+      if (plan.restore) {
+        try {
+          restoreVcpuState(this.hypervisor, vcpu, plan.restore);
+        } catch (e) {
+          throw new VmmError('snapshot', `restoring vCPU ${plan.id}: ${(e as Error).message}`, { cause: e });
+        }
+      } else applyVcpuPlan(vcpu, plan);
       this.stats[plan.id] = { exits: 0, io: 0, mmio: 0 };
+      this.lastExit[plan.id] = 'interrupted';
     }
     const ctl = new Int32Array(this.control);
     const hooks = (id: number) => ({
@@ -619,25 +737,196 @@ export class Vmm {
       stop: (reason: StopReason, detail?: string) => this.stop(reason, detail),
       id,
     });
+    const step = (vcpu: Vcpu): ReturnType<Vcpu['run']> | undefined => {
+      let exit: ReturnType<Vcpu['run']>;
+      try {
+        exit = vcpu.run();
+      } catch (e) {
+        this.stop('error', `vCPU ${vcpu.id}: ${(e as Error).message}`);
+        return undefined;
+      }
+      this.lastExit[vcpu.id] = exit.kind;
+      return handleExit(vcpu.id, exit, hooks(vcpu.id), this.stats[vcpu.id]) ? exit : undefined;
+    };
     const slice = () => {
       if (this.result) return;
+      if (this.pauseWanted) {
+        this.enterPause(step);
+        return;
+      }
       for (const vcpu of this.inlineVcpus) {
-        const h = hooks(vcpu.id);
-        for (let i = 0; i < 512 && !this.result; i++) {
-          let exit: ReturnType<Vcpu['run']>;
-          try {
-            exit = vcpu.run();
-          } catch (e) {
-            this.stop('error', `vCPU ${vcpu.id}: ${(e as Error).message}`);
-            return;
-          }
-          if (!handleExit(vcpu.id, exit, h, this.stats[vcpu.id])) break;
-          if (exit.kind === 'interrupted' || exit.kind === 'hlt') break;
+        for (let i = 0; i < 512 && !this.result && !this.pauseWanted; i++) {
+          const exit = step(vcpu);
+          if (!exit || exit.kind === 'interrupted' || exit.kind === 'hlt') break;
         }
       }
       if (!this.result) setImmediate(slice);
     };
+    this.resumeInline = () => setImmediate(slice);
     setImmediate(slice);
+  }
+
+  /**
+   * Stops every vCPU at an instruction boundary: an I/O read the device side has answered is
+   * finished first (the emulator restarts the instruction on the next `run()`; KVM completes it
+   * in a `run()` with immediate exit set), so the captured state holds no half-done instruction.
+   */
+  private enterPause(step: (vcpu: Vcpu) => ReturnType<Vcpu['run']> | undefined): void {
+    for (const vcpu of this.inlineVcpus) {
+      if (this.hypervisor.kind === 'kvm') {
+        vcpu.setImmediateExit(true);
+        try {
+          step(vcpu);
+        } finally {
+          vcpu.setImmediateExit(false);
+        }
+        continue;
+      }
+      for (let i = 0; i < 1000 && !this.result; i++) {
+        const k = this.lastExit[vcpu.id];
+        if (k !== 'io-in' && k !== 'mmio-read') break;
+        if (!step(vcpu)) break;
+      }
+    }
+    this.pausedNow = true;
+    for (const w of this.pauseWaiters.splice(0)) w();
+  }
+
+  /** True while the vCPUs are paused ({@link Vmm.pause}). */
+  get paused(): boolean {
+    return this.pausedNow;
+  }
+
+  /**
+   * Pauses the guest: resolves once every vCPU has stopped at an instruction boundary and the
+   * devices' in-flight work (disk requests) has completed. Needs the single-threaded vCPU loop
+   * (the emulator; KVM with `workers: false`); throws a `state` VmmError otherwise or when the VM
+   * is not running.
+   * @example await vmm.pause(); ...; vmm.resume();
+   */
+  async pause(): Promise<void> {
+    if (!this.running || this.result) throw new VmmError('state', 'the VM is not running');
+    if (this.workers.length > 0)
+      throw new VmmError(
+        'state',
+        'pause needs the single-threaded vCPU loop (create the Vmm with workers: false)',
+      );
+    if (!this.pausedNow) {
+      this.pauseWanted = true;
+      await new Promise<void>((resolve) => {
+        this.pauseWaiters.push(resolve);
+        void this.stopped.then(() => resolve());
+      });
+      const ended = this.result as RunResult | undefined;
+      if (ended) throw new VmmError('state', `the VM stopped while pausing (${ended.reason})`);
+    }
+    await quiesceDevices(this.machine);
+  }
+
+  /**
+   * Lets a paused guest run on (nothing when it is not paused).
+   * @example vmm.resume();
+   */
+  resume(): void {
+    if (!this.pausedNow && !this.pauseWanted) return;
+    this.pauseWanted = false;
+    if (this.pausedNow) {
+      this.pausedNow = false;
+      if (!this.result) this.resumeInline?.();
+    }
+  }
+
+  /**
+   * Writes a snapshot of the running guest into `dir` (`state` and a sparse `memory` file), then
+   * lets the guest run on as it was (paused stays paused). The disks are not copied: their path,
+   * size and modification time are recorded. One snapshot at a time: a second call while one is
+   * being written waits for it and returns its result.
+   * @example const info = await vmm.snapshot({ dir: '/tmp/snap' }); // { pages, pausedMs, ... }
+   */
+  snapshot(options: SnapshotOptions): Promise<SnapshotInfo> {
+    if (options.kind === 'diff')
+      return Promise.reject(
+        new VmmError('snapshot', "diff snapshots are not supported yet: use kind 'full'"),
+      );
+    this.snapshotting ??= this.takeSnapshot(options.dir).finally(() => {
+      this.snapshotting = undefined;
+    });
+    return this.snapshotting;
+  }
+
+  private async takeSnapshot(dir: string): Promise<SnapshotInfo> {
+    const wasPaused = this.pausedNow;
+    const t0 = performance.now();
+    await this.pause();
+    try {
+      const hv = this.hypervisor;
+      const opts = { irqchip: hv.capabilities.irqchip, pit: hv.capabilities.pit };
+      this.machine.serial?.flush();
+      const devices = saveDevices(this.machine);
+      const vcpus: VcpuState[] = this.inlineVcpus.map((v) =>
+        captureVcpuState(hv, v, {
+          ...opts,
+          // as u32s (the CPUID builder's bit operations leave some negative)
+          cpuid: this.plans[v.id].cpuid.map((e) => ({
+            ...e,
+            eax: e.eax >>> 0,
+            ebx: e.ebx >>> 0,
+            ecx: e.ecx >>> 0,
+            edx: e.edx >>> 0,
+          })),
+        }),
+      );
+      const vmState = captureVmState(this.vm, opts);
+      const record: VmmRecord = {
+        config: this.config,
+        cmdline: this.cmdline ?? null,
+        disks: diskRecords(this.config.disks.map((d) => d.path)),
+        takenAt: Date.now(),
+      };
+      const state: Omit<SnapshotState, 'memory'> = {
+        backend: hv.kind,
+        vcpus,
+        vm: vmState,
+        devices: {
+          machine: devices as unknown as StateValue,
+          vmm: JSON.parse(JSON.stringify(record)) as StateValue,
+        },
+      };
+      const written = writeSnapshotDir(dir, state, (path) => writeMemoryFile(this.memory, path));
+      return {
+        dir,
+        pages: written.memory.pages.reduce((n, [, c]) => n + c, 0),
+        memoryBytes: written.memory.size,
+        pausedMs: performance.now() - t0,
+      };
+    } finally {
+      if (!wasPaused) this.resume();
+    }
+  }
+
+  /**
+   * Builds a VM from the snapshot in `dir`, on the backend it was taken on or `overrides.backend`
+   * (the other backend works where it offers the CPU features the guest was given); `run()` then
+   * resumes the guest where it was. Everything is checked before anything is built: a missing,
+   * truncated, corrupted or other-version state file, a missing memory file or one of the wrong
+   * size, or missing CPU features is a `snapshot` VmmError naming the problem. Restores warn
+   * (through `log`) about disks whose size or modification time changed.
+   * @example const vmm = await Vmm.restore('/tmp/snap'); await vmm.run();
+   */
+  static async restore(dir: string, overrides: RestoreOverrides = {}): Promise<Vmm> {
+    const snap = readSnapshotDir(dir);
+    const saved = snap.vmm.config;
+    const config: VmmConfig = {
+      ...saved,
+      backend: overrides.backend ?? snap.state.backend,
+      vcpus: snap.state.vcpus.length,
+    };
+    if (config.memoryMib * 0x10_0000 !== snap.state.memory.size)
+      throw new VmmError(
+        'snapshot',
+        `snapshot ${dir}: the memory file holds ${snap.state.memory.size} bytes, the configuration ${config.memoryMib} MiB`,
+      );
+    return Vmm.build(config, { ...overrides.options, workers: false, threadLocalDevices: false }, snap);
   }
 
   private attachConsole(): () => void {
@@ -688,11 +977,12 @@ export class Vmm {
     };
     const onData = (chunk: Buffer | string) => {
       const bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : new Uint8Array(chunk);
-      const { forward, quit } = raw ? escapeFilter.feed(bytes) : { forward: bytes, quit: false };
+      const { forward, quit, snapshot } = raw ? escapeFilter.feed(bytes) : { forward: bytes, quit: false };
       if (quit) {
         this.stop('user-quit', 'Ctrl-A X');
         return;
       }
+      if (snapshot) this.snapshotKey();
       const n = feed(forward);
       if (n < forward.length) {
         pending = forward.subarray(n);
@@ -719,6 +1009,20 @@ export class Vmm {
       input.pause();
       if (raw) input.setRawMode!(false);
     };
+  }
+
+  /** Ctrl-A S: a snapshot into {@link VmmOptions.snapshotDir}, reported on the log. */
+  private snapshotKey(): void {
+    const dir = this.options.snapshotDir;
+    if (!dir) {
+      this.log('Ctrl-A S: no snapshot directory (run with --snapshot-dir DIR)');
+      return;
+    }
+    this.snapshot({ dir }).then(
+      (i) =>
+        this.log(`snapshot written to ${dir}: ${i.pages} pages, guest paused ${i.pausedMs.toFixed(0)} ms`),
+      (e: Error) => this.log(`snapshot failed: ${e.message}`),
+    );
   }
 
   private async teardown(): Promise<void> {
