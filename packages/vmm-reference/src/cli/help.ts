@@ -8,6 +8,10 @@ Usage:
                               build the default guest (Debian cloud kernel + busybox initramfs)
                               into $TS_VMM_CACHE or ~/.cache/ts-vmm
   ts-vmm guest path           print the cached default guest's kernel and initrd
+  ts-vmm restore DIR [--backend B]
+                              resume the VM of a snapshot (run --snapshot-dir DIR, then Ctrl-A S
+                              or SIGUSR1 writes one) with the console attached
+  ts-vmm snapshot inspect DIR print what a snapshot holds
   ts-vmm firecracker [options]
                               Firecracker's API (--api-sock) and process interface
                               (--config-file, --no-api, ...); also the ts-vmm-firecracker bin
@@ -50,9 +54,11 @@ export const RUN_HELP = `Usage: ts-vmm run [options]
                           runs slower than the host's while the guest computes); KVM always
                           keeps the host's time
   --config FILE.json      read settings from a JSON file; flags override it
+  --snapshot-dir DIR      SIGUSR1 and Ctrl-A S write a snapshot of the running guest to DIR
+                          (it runs on); 'ts-vmm restore DIR' resumes it
 
-Console: the guest console is on this terminal (raw mode); Ctrl-A X quits, Ctrl-A Ctrl-A sends
-Ctrl-A. Piped stdin is passed through.
+Console: the guest console is on this terminal (raw mode); Ctrl-A X quits, Ctrl-A S writes a
+snapshot (with --snapshot-dir), Ctrl-A Ctrl-A sends Ctrl-A. Piped stdin is passed through.
 
 Exit status: 0 guest powered off, 2 guest reboot, 4 guest panic, 6 triple fault, 64 bad options,
 70 VMM error, 130 SIGINT / Ctrl-A X, 141 stdout closed (EPIPE), 143 SIGTERM, odd n: debug-exit

@@ -14,6 +14,7 @@ import type { GuestManifest } from '../guest/cache.js';
 import { VmmError } from '../vmm/errors.js';
 import { EXIT_CODES, type RunResult } from '../vmm/exit-codes.js';
 import { MAIN_HELP, RUN_HELP } from './help.js';
+import { restoreCommand, runVmWithSnapshots, snapshotCommand, splitSnapshotDir } from './snapshot-cli.js';
 
 /** Where the CLI writes. */
 export interface CliIo {
@@ -30,6 +31,15 @@ export interface CliDeps {
   version: string;
   /** Starts the VMs of `ts-vmm firecracker` (default: Vmm with the process's stdin/stdout console). */
   startFirecrackerVm?: StartVm;
+  /** `run --snapshot-dir DIR` (default: a Vmm whose SIGUSR1 and Ctrl-A S write snapshots to DIR). */
+  runVmWithSnapshots?(config: VmmConfig, io: CliIo, snapshotDir: string): Promise<RunResult>;
+  /** `ts-vmm restore DIR` (default: Vmm.restore with the process's console). */
+  restoreVm?(
+    dir: string,
+    backend: BackendChoice | undefined,
+    io: CliIo,
+    snapshotDir?: string,
+  ): Promise<RunResult>;
 }
 
 /**
@@ -65,6 +75,10 @@ export async function runCli(argv: readonly string[], deps: CliDeps, io: CliIo):
         return await demoCommand(rest, deps, io);
       case 'guest':
         return await guestCommand(rest, deps, io);
+      case 'restore':
+        return await restoreCommand(rest, io, deps.restoreVm);
+      case 'snapshot':
+        return await snapshotCommand(rest, io);
       case 'firecracker':
         return await runFirecrackerCli(rest, io, { version: deps.version, startVm: deps.startFirecrackerVm });
       default:
@@ -85,7 +99,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps, io: CliIo):
   }
 }
 
-async function runCommand(argv: readonly string[], deps: CliDeps, io: CliIo): Promise<number> {
+async function runCommand(args: readonly string[], deps: CliDeps, io: CliIo): Promise<number> {
+  const { argv, snapshotDir } = splitSnapshotDir(args);
   const flags = parseRunFlags(argv);
   if (flags.help) {
     io.out(RUN_HELP);
@@ -102,7 +117,9 @@ async function runCommand(argv: readonly string[], deps: CliDeps, io: CliIo): Pr
     config.kernel = guest.kernel;
     config.initrd ??= guest.initrd;
   }
-  const result = await deps.runVm(config, io);
+  const result = snapshotDir
+    ? await (deps.runVmWithSnapshots ?? runVmWithSnapshots)(config, io, snapshotDir)
+    : await deps.runVm(config, io);
   report(result, io);
   return result.exitCode;
 }
