@@ -38,7 +38,7 @@ export interface VmmRecord {
 
 /**
  * Records each disk's path, size and modification time.
- * @example diskRecords(config.disks.map((d) => d.path))
+ * @example diskRecords(['/var/lib/disk.img']) // [{ path, size, mtimeMs }]
  */
 export function diskRecords(paths: readonly string[]): DiskRecord[] {
   return paths.map((path) => {

@@ -802,7 +802,7 @@ export class Vmm {
    * devices' in-flight work (disk requests) has completed. Needs the single-threaded vCPU loop
    * (the emulator; KVM with `workers: false`); throws a `state` VmmError otherwise or when the VM
    * is not running.
-   * @example await vmm.pause(); ...; vmm.resume();
+   * @example await vmm.pause(); vmm.resume();
    */
   async pause(): Promise<void> {
     if (!this.running || this.result) throw new VmmError('state', 'the VM is not running');
