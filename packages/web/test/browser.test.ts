@@ -145,6 +145,31 @@ describe.skipIf(!!skip)('the ts-vmm page in Chromium', () => {
     expect(consoleErrors).toEqual([]);
   }, 300_000);
 
+  it('stops a booting guest from the Stop button', async () => {
+    const page = await open();
+    await page.waitForFunction(
+      () => (window as unknown as { tsVmm: { state: string } }).tsVmm.state === 'running',
+      undefined,
+      {
+        timeout: 60_000,
+      },
+    );
+    await page.locator('#stop').click();
+    await page.waitForFunction(
+      () => (window as unknown as { tsVmm: { state: string } }).tsVmm.state === 'exited',
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
+    const exit = await page.evaluate(
+      () => (window as unknown as { tsVmm: { exit: { reason: string } } }).tsVmm.exit,
+    );
+    expect(exit.reason).toBe('user-quit');
+    expect(await page.locator('#status').textContent()).toContain('guest exited: user-quit');
+    await page.close();
+  });
+
   it('shows a clear message for a wrong kernel URL', async () => {
     const page = await open('?kernel=./no-such-kernel');
     await page.waitForFunction(
