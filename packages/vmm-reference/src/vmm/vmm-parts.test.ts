@@ -71,11 +71,17 @@ describe('CPUID', () => {
 });
 
 describe('console escape, power device, demo guest', () => {
-  it('Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A, across chunks', () => {
+  it('Ctrl-A X quits, Ctrl-A S asks for a snapshot, Ctrl-A Ctrl-A sends Ctrl-A, across chunks', () => {
     const e = new ConsoleEscape();
-    expect(e.feed(Uint8Array.of(0x61, 0x01))).toEqual({ forward: Uint8Array.of(0x61), quit: false });
-    expect(e.feed(Uint8Array.of(0x01, 0x62))).toEqual({ forward: Uint8Array.of(0x01, 0x62), quit: false });
-    expect(e.feed(Uint8Array.of(0x01, 0x63))).toEqual({ forward: Uint8Array.of(0x01, 0x63), quit: false });
+    const none = { quit: false, snapshot: false };
+    expect(e.feed(Uint8Array.of(0x61, 0x01))).toEqual({ forward: Uint8Array.of(0x61), ...none });
+    expect(e.feed(Uint8Array.of(0x01, 0x62))).toEqual({ forward: Uint8Array.of(0x01, 0x62), ...none });
+    expect(e.feed(Uint8Array.of(0x01, 0x63))).toEqual({ forward: Uint8Array.of(0x01, 0x63), ...none });
+    expect(e.feed(Uint8Array.of(0x66, 0x01, 0x73, 0x67))).toEqual({
+      forward: Uint8Array.of(0x66, 0x67),
+      quit: false,
+      snapshot: true,
+    });
     expect(e.feed(Uint8Array.of(0x64, 0x01, 0x78, 0x65)).quit).toBe(true);
   });
 
