@@ -55,6 +55,12 @@ export interface Block {
   succ1: Block | null;
   succ1Rip: number;
   epoch: number;
+  /**
+   * The CPL the successor links were made at: they are followed only at the same CPL (a link made
+   * in the kernel must not take user code past the permission check of a fetch), so a privilege
+   * change (every system call and interrupt from user space) need not break every chain.
+   */
+  linkCpl: number;
 }
 
 /**
@@ -80,6 +86,7 @@ export function newBlock(linear: number, pages: number[], insns: Insn[], xLinear
     succ1: null,
     succ1Rip: 0,
     epoch: -1,
+    linkCpl: -1,
   };
 }
 

@@ -1255,7 +1255,11 @@ export class Cpu {
       let b: Block;
       // chained successor: same mode, privilege and translations since the link was made (for
       // blocks on global pages a CR3 reload keeps the links)
-      if (prev !== null && prev.epoch === (prev.global ? tlb.globalFlushes : tlb.flushes)) {
+      if (
+        prev !== null &&
+        prev.epoch === (prev.global ? tlb.globalFlushes : tlb.flushes) &&
+        prev.linkCpl === this.cpl
+      ) {
         const r = this.rip;
         const s0 = prev.succ0;
         const s1 = prev.succ1;
@@ -1281,6 +1285,7 @@ export class Cpu {
         b = this.getBlock();
         if (prev !== null) {
           prev.epoch = prev.global ? tlb.globalFlushes : tlb.flushes;
+          prev.linkCpl = this.cpl;
           prev.succ1 = null;
           if (!prev.global || b.global) {
             prev.succ0 = b;

@@ -25,7 +25,8 @@ const TWO47 = 2 ** 47;
 const TWO48 = 2 ** 48;
 const touched = new Float64Array(4);
 let leafGlobal = false;
-let leafLarge = false;
+/** log2 of the size of the page the last walk ended in (12, or 21/22/30 for a large page). */
+let leafShift = 12;
 
 function pageFault(c: Cpu, la: number, present: boolean, access: number, user: boolean, rsvd = false): never {
   c.cr2 = la;
@@ -111,7 +112,7 @@ function walk64(c: Cpu, la: number, access: number, user: boolean): number {
       checkPerms(c, la, access, user, rw, us, nx);
       setAccessed(c, n, ea, access === 1, true);
       leafGlobal = (lo & 0x100) !== 0 && (c.cr4 & CR4.PGE) !== 0;
-      leafLarge = shift !== 12;
+      leafShift = shift;
       const size = 2 ** shift;
       const base = frameHi + frame - ((frameHi + frame) % size);
       return base + (u % size);
@@ -150,7 +151,7 @@ function walkPae(c: Cpu, la: number, access: number, user: boolean): number {
       checkPerms(c, la, access, user, rw, us, nx);
       setAccessed(c, n, ea, access === 1, true);
       leafGlobal = (lo & 0x100) !== 0 && (c.cr4 & CR4.PGE) !== 0;
-      leafLarge = shift !== 12;
+      leafShift = shift;
       if (shift === 21) return base - (base % 0x200000) + (la & 0x1fffff);
       return base + (la & 0xfff);
     }
@@ -168,7 +169,7 @@ function walk32(c: Cpu, la: number, access: number, user: boolean): number {
     checkPerms(c, la, access, user, (pde >> 1) & 1, (pde >> 2) & 1, 0);
     setAccessed(c, 1, pdeAddr, access === 1, false);
     leafGlobal = (pde & 0x100) !== 0 && (c.cr4 & CR4.PGE) !== 0;
-    leafLarge = true;
+    leafShift = 22;
     return ((pde & 0xffc00000) >>> 0) + (la & 0x3fffff);
   }
   const pteAddr = ((pde & 0xfffff000) >>> 0) + ((la >>> 12) & 0x3ff) * 4;
@@ -178,7 +179,7 @@ function walk32(c: Cpu, la: number, access: number, user: boolean): number {
   checkPerms(c, la, access, user, (pde >> 1) & (pte >> 1) & 1, (pde >> 2) & (pte >> 2) & 1, 0);
   setAccessed(c, 2, pteAddr, access === 1, false);
   leafGlobal = (pte & 0x100) !== 0 && (c.cr4 & CR4.PGE) !== 0;
-  leafLarge = false;
+  leafShift = 12;
   return ((pte & 0xfffff000) >>> 0) + (la & 0xfff);
 }
 
@@ -194,7 +195,7 @@ export function translate(c: Cpu, la: number, kindOff: number): number {
   const user = kind >= 3;
   let pa: number;
   leafGlobal = false;
-  leafLarge = false;
+  leafShift = 12;
   if ((c.cr0 & CR0.PG) === 0) {
     pa = c.longMode ? la : la >>> 0;
     if (pa < 0) throw new GuestFault(VEC.GP, 0);
@@ -218,8 +219,15 @@ export function translate(c: Cpu, la: number, kindOff: number): number {
       (access !== 1 || c.blocks.codePage[physPage / 4096] !== 1) &&
       (c.dbgArmed <= 0xf || access === 2 || !c.watchedPage(la - (la & 0xfff)))
     ) {
-      if (leafLarge) c.tlb.hasLarge = true;
-      c.tlb.fill(kindOff, la - (la & 0xfff), region, physPage - c.regionStart(region), physPage, leafGlobal);
+      c.tlb.fill(
+        kindOff,
+        la - (la & 0xfff),
+        region,
+        physPage - c.regionStart(region),
+        physPage,
+        leafGlobal,
+        leafShift,
+      );
     }
   }
   return pa;

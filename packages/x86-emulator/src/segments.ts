@@ -82,9 +82,10 @@ export function recomputeMode(c: Cpu): void {
     updateSegCheck(c, i);
   }
   c.privilegeChanged();
-  // chained block links assume one mode, privilege level and code segment base: break them only
-  // when one of these changed (not on every interrupt and IRET)
-  const now = c.mode * 64 + c.cpl * 4 + (c.code64 ? 2 : 0) + (c.code32 ? 1 : 0);
+  // chained block links assume one mode and code segment base: break them only when one of these
+  // changed (not on every interrupt, system call and IRET; links and the dispatcher's cache entries
+  // carry the CPL they were made at instead)
+  const now = c.mode * 64 + (c.code64 ? 2 : 0) + (c.code32 ? 1 : 0);
   if (now !== c.chainMode || c.segBase[SEG.CS] !== c.chainCsBase) {
     c.chainMode = now;
     c.chainCsBase = c.segBase[SEG.CS];

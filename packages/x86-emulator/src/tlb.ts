@@ -17,6 +17,8 @@ export const TLB_KINDS = 6;
 const INVALID = 1;
 /** Capacity of the filled-slot log. */
 const LOG_CAP = 8192;
+/** The supervisor execute bank (kinds: read, write, execute; the user banks follow). */
+const EXEC_BANK = 2;
 
 /** The translation cache. */
 export class Tlb {
@@ -37,8 +39,13 @@ export class Tlb {
   readonly phys = new Float64Array(TLB_SIZE * TLB_KINDS);
   /** 1 for global pages (survive CR3 writes). */
   readonly global = new Uint8Array(TLB_SIZE * TLB_KINDS);
-  /** Whether any entry came from a large page (INVLPG then flushes everything). */
+  /** Whether any entry came from a large page (INVLPG then also drops the other 4 KiB entries made from it). */
   hasLarge = false;
+  /** log2 of the size of the page each slot's translation came from (12, or 21/22/30 for large pages). */
+  readonly shift = new Uint8Array(TLB_SIZE * TLB_KINDS);
+  /** Lowest and highest-plus-one linear address covered by the large pages entries came from since the last full flush. */
+  private largeLo = Number.POSITIVE_INFINITY;
+  private largeHi = Number.NEGATIVE_INFINITY;
   /**
    * The two epochs below, in an Int32Array (in the WebAssembly state area when the CPU has one: the
    * compiled code's block chaining checks them).
@@ -90,8 +97,24 @@ export class Tlb {
     offset: number,
     phys: number,
     global: boolean,
+    /** log2 of the size of the page the translation came from (12 unless a large page). */
+    shift = 12,
   ): void {
     const s = kindOff + (((pageBase | 0) >>> 12) & (TLB_SIZE - 1));
+    // evicting another page's global execute entry: links between global blocks may rest on it,
+    // and an INVLPG of that page would no longer find it to break them (see flushPage)
+    if (this.global[s] === 1 && this.tag[s] !== INVALID && this.tag[s] !== pageBase) {
+      const bank = (s / TLB_SIZE) | 0;
+      if (bank === EXEC_BANK || bank === EXEC_BANK + 3) this.globalFlushes++;
+    }
+    this.shift[s] = shift;
+    if (shift > 12) {
+      this.hasLarge = true;
+      const size = 2 ** shift;
+      const base = pageBase - (((pageBase % size) + size) % size);
+      if (base < this.largeLo) this.largeLo = base;
+      if (base + size > this.largeHi) this.largeHi = base + size;
+    }
     this.tag[s] = pageBase;
     this.reg[s] = region;
     this.off[s] = offset;
@@ -109,6 +132,8 @@ export class Tlb {
     this.filledLen = 0;
     this.overflow = false;
     this.hasLarge = false;
+    this.largeLo = Number.POSITIVE_INFINITY;
+    this.largeHi = Number.NEGATIVE_INFINITY;
     this.flushes++;
     this.globalFlushes++;
   }
@@ -151,20 +176,41 @@ export class Tlb {
     return this.tag[s] === page && this.global[s] === 1;
   }
 
-  /** Drops the entries for one linear page in all banks (INVLPG). */
+  /**
+   * Drops the entries for one linear page in all banks (INVLPG), and when `la` lies in a large page
+   * entries were made from, the entries for the rest of that page. Chained block links between
+   * blocks on non-global pages break (the code's translation may have changed); those between
+   * blocks on global pages only when a global translation was dropped, so the kernel's chains
+   * survive its INVLPGs of user pages.
+   */
   flushPage(la: number): void {
-    this.flushes++;
-    this.globalFlushes++;
-    if (this.hasLarge) {
-      this.flushAll();
-      return;
-    }
     const pb = la - (la & 0xfff);
     const h = ((pb | 0) >>> 12) & (TLB_SIZE - 1);
+    const t = this.tag;
+    let global = false;
     for (let k = 0; k < TLB_KINDS; k++) {
       const s = k * TLB_SIZE + h;
-      if (this.tag[s] === pb) this.tag[s] = INVALID;
+      if (t[s] === pb) {
+        t[s] = INVALID;
+        if (this.global[s] === 1) global = true;
+      }
     }
+    if (this.hasLarge && pb >= this.largeLo && pb < this.largeHi) {
+      const drop = (s: number): void => {
+        const sh = this.shift[s];
+        if (sh === 12 || t[s] === INVALID) return;
+        const size = 2 ** sh;
+        const tb = t[s] - (((t[s] % size) + size) % size);
+        if (pb >= tb && pb < tb + size) {
+          t[s] = INVALID;
+          if (this.global[s] === 1) global = true;
+        }
+      };
+      if (this.overflow) for (let s = 0; s < t.length; s++) drop(s);
+      else for (let k = 0; k < this.filledLen; k++) drop(this.filled[k]);
+    }
+    this.flushes++;
+    if (global) this.globalFlushes++;
   }
 
   /** Drops write entries (both privilege banks) mapping physical page `physPage` (code was decoded there). */

@@ -100,13 +100,21 @@ export const ST = {
 } as const;
 /**
  * The dispatcher's block cache: 64-bit code's RIP -> table entry, direct-mapped, 16 bytes per
- * entry (RIP f64, entry i32, epoch i32: the TLB epoch it was entered under, bit 31 set for a block
- * on global pages, which only global-affecting flushes invalidate).
+ * entry (RIP f64, entry i32, epoch i32: see {@link cacheEpoch}).
  */
 const CACHE = ST.WAD + TLB_SIZE * TLB_KINDS * 4;
 const CACHE_SIZE = 16384;
 /** Size of the state area. */
 export const STATE_BYTES = CACHE + CACHE_SIZE * 16;
+
+/**
+ * The epoch word of a dispatcher cache entry: the TLB epoch it was entered under (its low 30 bits),
+ * bit 31 set for a block on global pages (which only global-affecting flushes invalidate), bit 30
+ * for an entry made at CPL 3 (followed only at the CPL it was made at).
+ */
+function cacheEpoch(epoch: number, global: boolean, user: boolean): number {
+  return (epoch & 0x3fffffff) | (global ? 0x80000000 : 0) | (user ? 0x40000000 : 0);
+}
 
 /** Cache slot of RIP `rip` (the low 32 bits folded). */
 function cacheSlot(rip: number): number {
@@ -1319,9 +1327,13 @@ function dispatcherBytes(): Uint8Array {
   c.ifT(I32)
     .get(BASE)
     .mem(Op.I32_LOAD, ST.EPOCHS + 4)
+    .i32(0x3fffffff)
+    .op(Op.I32_AND)
     .i32(-0x80000000)
     .op(Op.I32_OR);
-  c.op(Op.ELSE).get(BASE).mem(Op.I32_LOAD, ST.EPOCHS).end();
+  c.op(Op.ELSE).get(BASE).mem(Op.I32_LOAD, ST.EPOCHS).i32(0x3fffffff).op(Op.I32_AND).end();
+  // made at the CPL running now (bit 30: CPL 3, whose TLB banks start past 0)
+  c.get(BASE).mem(Op.I32_LOAD, ST.KR).i32(0).op(Op.I32_NE).i32(30).op(Op.I32_SHL, Op.I32_OR);
   c.get(EP).op(Op.I32_NE).brIf(1);
   c.get(E)
     .mem(Op.I32_LOAD, CACHE + 8)
@@ -1753,7 +1765,7 @@ export class WasmJit {
         const tlb = c.tlb;
         F64v[e / 2] = rip;
         S32[e + 2] = id;
-        S32[e + 3] = global ? tlb.globalFlushes | 0x80000000 : tlb.flushes;
+        S32[e + 3] = cacheEpoch(global ? tlb.globalFlushes : tlb.flushes, global, c.cpl === 3);
       }
       let r: number;
       try {
