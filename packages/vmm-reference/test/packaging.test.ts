@@ -58,6 +58,7 @@ const SAMPLE_EXPORTS: Record<string, string> = {
   '@ts-vmm/linux-loader': 'LoaderError',
   '@ts-vmm/vm-memory': 'GuestMemory',
   '@ts-vmm/vmm-reference': 'Vmm',
+  '@ts-vmm/web': 'WebVmError',
   '@ts-vmm/x86-emulator': 'ApicBus',
 };
 
