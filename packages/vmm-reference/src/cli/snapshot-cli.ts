@@ -81,14 +81,14 @@ export async function runWithSnapshots(
   }
 }
 
-/** The default `runVm` with snapshots: the single-threaded vCPU loop, so the VM can be paused. */
+/** The default `runVm` with snapshots into `snapshotDir`. */
 export async function runVmWithSnapshots(
   config: VmmConfig,
   io: CliIo,
   snapshotDir: string,
 ): Promise<RunResult> {
   const log = (l: string) => io.err(`ts-vmm: ${l}`);
-  const options: VmmOptions = { log, snapshotDir, workers: false };
+  const options: VmmOptions = { log, snapshotDir };
   const vmm = await Vmm.create(config, options);
   log(`snapshots: SIGUSR1 (kill -USR1 ${process.pid}) or Ctrl-A S write one to ${snapshotDir}`);
   return runWithSnapshots(vmm, snapshotDir, log);

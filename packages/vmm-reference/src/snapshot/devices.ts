@@ -18,8 +18,11 @@ function stateful(d: unknown): d is Stateful {
   return !!o && typeof o.save === 'function' && typeof o.restore === 'function';
 }
 
+/** Where devices sit: a {@link Machine}, or the legacy devices a vCPU thread owns. */
+export type DeviceHolder = Pick<Machine, 'pio' | 'mmio'> & { i8042?: Machine['i8042'] };
+
 /** The machine's stateful devices by snapshot name. */
-function machineDevices(m: Machine): Map<string, Stateful> {
+function machineDevices(m: DeviceHolder): Map<string, Stateful> {
   const out = new Map<string, Stateful>();
   for (const [space, bus] of [
     ['pio', m.pio],
@@ -48,7 +51,7 @@ export async function quiesceDevices(m: Machine): Promise<void> {
  * Saves every stateful device of the machine (quiesce first).
  * @example const states = saveDevices(machine);
  */
-export function saveDevices(m: Machine): Record<string, DeviceState> {
+export function saveDevices(m: DeviceHolder): Record<string, DeviceState> {
   const out: Record<string, DeviceState> = {};
   for (const [name, d] of machineDevices(m)) {
     try {

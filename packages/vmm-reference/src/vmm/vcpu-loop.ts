@@ -20,6 +20,8 @@ export interface VcpuLoopHooks {
   stop(reason: StopReason, detail?: string): void;
   /** Called before every `run()` (host input for thread-local devices). */
   poll?(): void;
+  /** Called before every `run()`: a pause requested by the VMM happens here, between two runs. */
+  pausePoint?(): void;
 }
 
 /** Counters a loop keeps. */
@@ -106,6 +108,8 @@ export function handleExit(id: number, exit: VcpuExit, hooks: VcpuLoopHooks, sta
 export function runVcpu(vcpu: Vcpu, hooks: VcpuLoopHooks): VcpuStats {
   const stats: VcpuStats = { exits: 0, io: 0, mmio: 0 };
   for (;;) {
+    if (hooks.stopping()) return stats;
+    hooks.pausePoint?.();
     if (hooks.stopping()) return stats;
     hooks.poll?.();
     let exit: VcpuExit;

@@ -10,7 +10,8 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BackendKind } from '@ts-vmm/hypervisor';
+import { type BackendKind, captureVcpuState, restoreVcpuState } from '@ts-vmm/hypervisor';
+import { saveDevices } from '../snapshot/devices.js';
 import { BOOT_TIMER_ADDR, I8042_IRQ } from './address-map.js';
 import { loadBackend } from './backend.js';
 import { VmmError } from './errors.js';
@@ -23,7 +24,7 @@ import {
   serialAcceptsInput,
 } from './legacy-devices.js';
 import { SharedByteRing } from './shared-byte-ring.js';
-import { runVcpu } from './vcpu-loop.js';
+import { handleExit, runVcpu, type VcpuLoopHooks } from './vcpu-loop.js';
 import { applyVcpuPlan, type VcpuPlan } from './vcpu-plan.js';
 import { Control, type LocalDevicesSpec, type WorkerMessage } from './worker-protocol.js';
 
@@ -135,21 +136,58 @@ async function main(): Promise<void> {
   };
 
   const vcpu = vm.createVcpu(id);
+  /**
+   * A pause: finish the I/O exit KVM is in the middle of (a run with immediate exit completes it
+   * and returns at once), capture the vCPU and the devices this thread owns, report them, and
+   * wait for PAUSE to be cleared.
+   */
+  const pausePoint = () => {
+    if (Atomics.load(control, Control.PAUSE) === 0) return;
+    vcpu.setImmediateExit(true);
+    try {
+      handleExit(id, vcpu.run(), hooks, pauseStats);
+    } finally {
+      vcpu.setImmediateExit(false);
+    }
+    serial?.flush();
+    poll();
+    const caps = hv.capabilities;
+    const state = captureVcpuState(hv, vcpu, {
+      irqchip: caps.irqchip,
+      pit: caps.pit,
+      cpuid: data.plan.cpuid.map((e) => ({
+        ...e,
+        eax: e.eax >>> 0,
+        ebx: e.ebx >>> 0,
+        ecx: e.ecx >>> 0,
+        edx: e.edx >>> 0,
+      })),
+    });
+    // until resumed: RESUME_SEQ moves on (PAUSE may be set again at once, for the next pause)
+    const seq = Atomics.load(control, Control.RESUME_SEQ);
+    post({ type: 'paused', id, state, devices: legacy ? saveDevices(legacy) : undefined });
+    while (Atomics.load(control, Control.RESUME_SEQ) === seq && Atomics.load(control, Control.STOP) === 0)
+      Atomics.wait(control, Control.RESUME_SEQ, seq, 100);
+  };
+  const pauseStats = { exits: 0, io: 0, mmio: 0 };
+  const hooks: VcpuLoopHooks = {
+    io,
+    stopping: () => Atomics.load(control, Control.STOP) !== 0,
+    idle: () => {
+      Atomics.wait(control, Control.STOP, 0, 1);
+    },
+    stop: (reason, detail) => stop(reason, detail),
+    poll: legacy ? poll : undefined,
+    pausePoint,
+  };
   try {
-    applyVcpuPlan(vcpu, data.plan);
+    if (data.plan.restore) restoreVcpuState(hv, vcpu, data.plan.restore);
+    else applyVcpuPlan(vcpu, data.plan);
     post({ type: 'ready', id, kicker: vcpu.kicker() });
     while (Atomics.load(control, Control.START) === 0 && Atomics.load(control, Control.STOP) === 0) {
       Atomics.wait(control, Control.START, 0, 100);
     }
-    const stats = runVcpu(vcpu, {
-      io,
-      stopping: () => Atomics.load(control, Control.STOP) !== 0,
-      idle: () => {
-        Atomics.wait(control, Control.STOP, 0, 1);
-      },
-      stop: (reason, detail) => stop(reason, detail),
-      poll: legacy ? poll : undefined,
-    });
+    const stats = runVcpu(vcpu, hooks);
     if (serial) {
       serial.flush();
       poll();

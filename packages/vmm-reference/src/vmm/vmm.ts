@@ -150,7 +150,7 @@ export interface SnapshotInfo {
 export interface RestoreOverrides {
   /** The backend to restore on (default: the one the snapshot was taken on). */
   backend?: VmmConfig['backend'];
-  /** Vmm options (console, log, signals; `workers` and `threadLocalDevices` are forced off). */
+  /** Vmm options (console, log, signals; `threadLocalDevices` is forced off: the legacy devices are restored on the main thread). */
   options?: VmmOptions;
 }
 
@@ -226,6 +226,8 @@ export class Vmm {
   private readonly lastExit: VcpuExit['kind'][] = [];
   /** Restart of the inline loop after a pause. */
   private resumeInline: (() => void) | undefined;
+  /** What each vCPU thread reported when it paused (vCPU and thread-local device states). */
+  private workerPaused = new Map<number, Extract<WorkerMessage, { type: 'paused' }>>();
   /** Snapshot being written (Ctrl-A S, SIGUSR1): one at a time. */
   private snapshotting: Promise<SnapshotInfo> | undefined;
 
@@ -658,6 +660,9 @@ export class Vmm {
             } else if (m.type === 'stop') {
               this.stop(m.reason, m.detail, m.code);
               resolve();
+            } else if (m.type === 'paused') {
+              this.workerPaused.set(m.id, m);
+              if (this.workerPaused.size === this.workers.length) this.enterPause(() => undefined);
             } else if (m.type === 'exited') {
               this.stats[m.id] = m.stats;
               this.consoleDropped += m.consoleDropped ?? 0;
@@ -772,6 +777,7 @@ export class Vmm {
    * in a `run()` with immediate exit set), so the captured state holds no half-done instruction.
    */
   private enterPause(step: (vcpu: Vcpu) => ReturnType<Vcpu['run']> | undefined): void {
+    if (!this.pauseWanted) return;
     for (const vcpu of this.inlineVcpus) {
       if (this.hypervisor.kind === 'kvm') {
         vcpu.setImmediateExit(true);
@@ -798,25 +804,32 @@ export class Vmm {
   }
 
   /**
-   * Pauses the guest: resolves once every vCPU has stopped at an instruction boundary and the
-   * devices' in-flight work (disk requests) has completed. Needs the single-threaded vCPU loop
-   * (the emulator; KVM with `workers: false`); throws a `state` VmmError otherwise or when the VM
-   * is not running.
+   * Pauses the guest: resolves once every vCPU has stopped at an instruction boundary (on its own
+   * thread, for vCPU worker threads) and the devices' in-flight work (disk requests) has
+   * completed. Throws a `state` VmmError when the VM is not running.
    * @example await vmm.pause(); vmm.resume();
    */
   async pause(): Promise<void> {
     if (!this.running || this.result) throw new VmmError('state', 'the VM is not running');
-    if (this.workers.length > 0)
-      throw new VmmError(
-        'state',
-        'pause needs the single-threaded vCPU loop (create the Vmm with workers: false)',
-      );
     if (!this.pausedNow) {
       this.pauseWanted = true;
-      await new Promise<void>((resolve) => {
+      const done = new Promise<void>((resolve) => {
         this.pauseWaiters.push(resolve);
         void this.stopped.then(() => resolve());
       });
+      if (this.workers.length > 0) {
+        this.workerPaused.clear();
+        const ctl = new Int32Array(this.control);
+        Atomics.store(ctl, Control.PAUSE, 1);
+        for (const k of this.kickers) {
+          try {
+            k.kick();
+          } catch {
+            // gone: the run is ending
+          }
+        }
+      }
+      await done;
       const ended = this.result as RunResult | undefined;
       if (ended) throw new VmmError('state', `the VM stopped while pausing (${ended.reason})`);
     }
@@ -830,6 +843,15 @@ export class Vmm {
   resume(): void {
     if (!this.pausedNow && !this.pauseWanted) return;
     this.pauseWanted = false;
+    if (this.workers.length > 0) {
+      const ctl = new Int32Array(this.control);
+      Atomics.store(ctl, Control.PAUSE, 0);
+      Atomics.add(ctl, Control.RESUME_SEQ, 1);
+      Atomics.notify(ctl, Control.RESUME_SEQ);
+      this.workerPaused.clear();
+      this.pausedNow = false;
+      return;
+    }
     if (this.pausedNow) {
       this.pausedNow = false;
       if (!this.result) this.resumeInline?.();
@@ -862,20 +884,29 @@ export class Vmm {
       const hv = this.hypervisor;
       const opts = { irqchip: hv.capabilities.irqchip, pit: hv.capabilities.pit };
       this.machine.serial?.flush();
+      if (this.local) {
+        const rest = this.local.output.read();
+        if (rest.length) this.consoleSink.write(rest);
+      }
       const devices = saveDevices(this.machine);
-      const vcpus: VcpuState[] = this.inlineVcpus.map((v) =>
-        captureVcpuState(hv, v, {
-          ...opts,
-          // as u32s (the CPUID builder's bit operations leave some negative)
-          cpuid: this.plans[v.id].cpuid.map((e) => ({
-            ...e,
-            eax: e.eax >>> 0,
-            ebx: e.ebx >>> 0,
-            ecx: e.ecx >>> 0,
-            edx: e.edx >>> 0,
-          })),
-        }),
-      );
+      for (const p of this.workerPaused.values()) Object.assign(devices, p.devices ?? {});
+      const fromWorkers = [...this.workerPaused.values()].sort((a, b) => a.id - b.id).map((p) => p.state);
+      const vcpus: VcpuState[] =
+        this.workers.length > 0
+          ? fromWorkers
+          : this.inlineVcpus.map((v) =>
+              captureVcpuState(hv, v, {
+                ...opts,
+                // as u32s (the CPUID builder's bit operations leave some negative)
+                cpuid: this.plans[v.id].cpuid.map((e) => ({
+                  ...e,
+                  eax: e.eax >>> 0,
+                  ebx: e.ebx >>> 0,
+                  ecx: e.ecx >>> 0,
+                  edx: e.edx >>> 0,
+                })),
+              }),
+            );
       const vmState = captureVmState(this.vm, opts);
       const record: VmmRecord = {
         config: this.config,
@@ -926,7 +957,8 @@ export class Vmm {
         'snapshot',
         `snapshot ${dir}: the memory file holds ${snap.state.memory.size} bytes, the configuration ${config.memoryMib} MiB`,
       );
-    return Vmm.build(config, { ...overrides.options, workers: false, threadLocalDevices: false }, snap);
+    // the legacy devices on this thread: their states are restored here
+    return Vmm.build(config, { ...overrides.options, threadLocalDevices: false }, snap);
   }
 
   private attachConsole(): () => void {

@@ -3,6 +3,8 @@
  *
  * @module
  */
+import type { DeviceState } from '@ts-vmm/devices';
+import type { VcpuState } from '@ts-vmm/hypervisor';
 import type { StopReason } from './exit-codes.js';
 import type { VcpuStats } from './vcpu-loop.js';
 
@@ -13,7 +15,15 @@ import type { VcpuStats } from './vcpu-loop.js';
  * (COM1 paces input at the line's speed): while either says so, the main thread kicks the vCPU
  * now and then, since a guest waiting in HLT makes no exit that would deliver it.
  */
-export const Control = { START: 0, STOP: 1, INPUT_SEQ: 2, INPUT_SEEN: 3, INPUT_PENDING: 4 } as const;
+export const Control = {
+  START: 0,
+  STOP: 1,
+  INPUT_SEQ: 2,
+  INPUT_SEEN: 3,
+  INPUT_PENDING: 4,
+  PAUSE: 5,
+  RESUME_SEQ: 6,
+} as const;
 /** Size of the control SharedArrayBuffer. */
 export const CONTROL_BYTES = 64;
 
@@ -34,4 +44,9 @@ export type WorkerMessage =
   | { type: 'ready'; id: number; kicker: unknown }
   | { type: 'stop'; id: number; reason: StopReason; detail?: string; code?: number }
   | { type: 'exited'; id: number; stats: VcpuStats; consoleDropped?: number }
-  | { type: 'log'; id: number; line: string };
+  | { type: 'log'; id: number; line: string }
+  /**
+   * The vCPU stopped at an instruction boundary for a pause (Control.PAUSE set): its state, and the
+   * states of the legacy devices this thread owns; it waits until PAUSE is cleared.
+   */
+  | { type: 'paused'; id: number; state: VcpuState; devices?: Record<string, DeviceState> };
