@@ -3,6 +3,8 @@
  * disk and is snapshotted there (and keeps running); two VMs restored from that one snapshot run
  * side by side: both answer commands on the console, one reads the marker back from the disk
  * (page cache dropped first, so the read reaches the device), and both power off with exit code 0.
+ * The source then writes a file in its tmpfs and a second disk block and takes a diff snapshot
+ * (only the pages written since the full one): a VM restored from it has both.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,6 +121,12 @@ describe.skipIf(!guest)('snapshot of the Linux default guest (emulated)', () => 
     const createMs = performance.now() - t0;
     // the source keeps running
     expect(await con.run('echo still-here', 'S')).toContain('still-here');
+    await con.run(
+      'echo in-memory-only > /tmp/m; echo DIFF-MARK | dd of=/dev/vda bs=4096 seek=1 conv=fsync 2>/dev/null',
+      'D',
+    );
+    const diffDir = join(root, 'diff');
+    const d = await vmm.snapshot({ dir: diffDir, kind: 'diff' });
     con.type('poweroff -f\n');
     expect((await run).exitCode).toBe(EXIT_CODES.poweroff);
     console.log(
@@ -133,16 +141,38 @@ describe.skipIf(!guest)('snapshot of the Linux default guest (emulated)', () => 
     const ra = va.run();
     const rb = vb.run();
     const [outA, outB] = await Promise.all([
-      a.run('echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=13 count=1 2>/dev/null; echo', 'A'),
+      a.run(
+        'echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=13 count=1 2>/dev/null; echo; cat /tmp/m',
+        'A',
+      ),
       b.run('echo from-b', 'B'),
     ]);
     console.log(`snapshot: two restores answered a command in ${(performance.now() - t1).toFixed(0)} ms`);
     expect(outA).toContain('SNAPDISK-MARK');
+    expect(outA).toMatch(/can't open '\/tmp\/m'|No such file/); // written after the full snapshot
     expect(outB).toContain('from-b');
     a.type('poweroff -f\n');
     b.type('poweroff -f\n');
     const [resA, resB] = await Promise.all([ra, rb]);
     expect(resA.exitCode).toBe(EXIT_CODES.poweroff);
     expect(resB.exitCode).toBe(EXIT_CODES.poweroff);
+
+    // the diff snapshot: far fewer pages than the full one, and a VM restored from it has the
+    // tmpfs file (memory) and reads the second block
+    expect(d.pages).toBeLessThan(info.pages / 2);
+    const c = new Console();
+    const vc = await Vmm.restore(diffDir, { options: c.options });
+    const rc = vc.run();
+    const outC = await c.run(
+      'cat /tmp/m; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=4096 skip=1 count=1 2>/dev/null | head -c 9; echo',
+      'C',
+    );
+    expect(outC).toContain('in-memory-only');
+    expect(outC).toContain('DIFF-MARK');
+    c.type('poweroff -f\n');
+    expect((await rc).exitCode).toBe(EXIT_CODES.poweroff);
+    console.log(
+      `snapshot: diff of ${((d.pages * 4096) / 2 ** 20).toFixed(1)} MiB against the full ${((info.pages * 4096) / 2 ** 20).toFixed(1)} MiB`,
+    );
   }, 120_000);
 });

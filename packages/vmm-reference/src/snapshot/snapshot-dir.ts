@@ -7,7 +7,7 @@
  * @module
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { VmmConfig } from '../config/types.js';
 import { VmmError } from '../vmm/errors.js';
 import { decodeSnapshotState, encodeSnapshotState, type SnapshotState, type StateValue } from './format.js';
@@ -104,6 +104,11 @@ export interface LoadedSnapshot {
   state: SnapshotState;
   vmm: VmmRecord;
   memoryPath: string;
+  /**
+   * The memory files to load, oldest first: the full snapshot at the root of a chain of diff
+   * snapshots, then each diff (just this one's for a full snapshot).
+   */
+  memoryChain: { path: string; desc: SnapshotState['memory'] }[];
 }
 
 function vmmRecord(state: SnapshotState): VmmRecord {
@@ -136,7 +141,32 @@ export function readSnapshotDir(dir: string): LoadedSnapshot {
   const vmm = vmmRecord(state);
   const memoryPath = join(dir, state.memory.file);
   checkMemoryFile(memoryPath, state.memory);
-  return { dir, state, vmm, memoryPath };
+  const memoryChain = [{ path: memoryPath, desc: state.memory }];
+  const seen = new Set([resolve(dir)]);
+  for (let m = state.memory, at = dir; m.kind === 'diff'; ) {
+    const parent = isAbsolute(m.parent!) ? m.parent! : join(at, m.parent!);
+    if (seen.has(resolve(parent)))
+      throw new VmmError('snapshot', `snapshot ${dir}: the chain of parents loops at ${parent}`);
+    seen.add(resolve(parent));
+    let p: SnapshotState;
+    try {
+      p = decodeSnapshotState(readFileSync(join(parent, STATE_FILE)));
+    } catch (e) {
+      throw new VmmError(
+        'snapshot',
+        `diff snapshot ${dir}: its parent ${parent}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { cause: e },
+      );
+    }
+    if (p.memory.size !== state.memory.size)
+      throw new VmmError('snapshot', `diff snapshot ${dir}: its parent ${parent} has another memory size`);
+    const path = join(parent, p.memory.file);
+    checkMemoryFile(path, p.memory);
+    memoryChain.unshift({ path, desc: p.memory });
+    m = p.memory;
+    at = parent;
+  }
+  return { dir, state, vmm, memoryPath, memoryChain };
 }
 
 /**
@@ -157,6 +187,7 @@ export function inspectSnapshot(dir: string): string {
     `  memory: ${m.size / 0x10_0000} MiB, ${pages} pages touched (${((pages * m.pageSize) / 0x10_0000).toFixed(1)} MiB) in ${m.pages.length} runs${
       onDisk !== undefined ? `, ${((onDisk * 512) / 0x10_0000).toFixed(1)} MiB on disk` : ''
     }`,
+    ...(m.kind === 'diff' ? [`  diff of: ${m.parent}`] : []),
     `  platform: ${state.vm.irqchip ? 'PIC, IOAPIC' : 'no irqchip'}${state.vm.pit ? ', PIT' : ''}, clock ${state.vm.clock.clock} ns`,
     `  devices: ${Object.keys((state.devices.machine as Record<string, unknown>) ?? {}).join(', ')}`,
   ];

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type SerialSink, virtioMmioCmdline } from '@ts-vmm/devices';
@@ -37,7 +38,7 @@ import type { VmmConfig } from '../config/types.js';
 import { BOOT_TIMER_PARAM } from '../guest/init-script.js';
 import { quiesceDevices, restoreDevices, saveDevices } from '../snapshot/devices.js';
 import type { SnapshotState, StateValue } from '../snapshot/format.js';
-import { readMemoryFile, writeMemoryFile } from '../snapshot/memory-file.js';
+import { changedPages, readMemoryFile, writeMemoryFile } from '../snapshot/memory-file.js';
 import {
   changedDisks,
   diskRecords,
@@ -131,7 +132,12 @@ export interface VmmOptions {
 export interface SnapshotOptions {
   /** The snapshot directory (created; a snapshot there is replaced). */
   dir: string;
-  /** `'full'`: every page the guest touched. (`'diff'` is not supported yet.) */
+  /**
+   * `'full'` (default): every page the guest touched. `'diff'`: only the pages that changed since
+   * the last snapshot this VM wrote or was restored from (its parent, which the diff names; found
+   * by comparing memory with the parent's files, which must stay where they are). Restoring a
+   * diff loads its chain of parents first.
+   */
   kind?: 'full' | 'diff';
 }
 
@@ -228,6 +234,8 @@ export class Vmm {
   private resumeInline: (() => void) | undefined;
   /** What each vCPU thread reported when it paused (vCPU and thread-local device states). */
   private workerPaused = new Map<number, Extract<WorkerMessage, { type: 'paused' }>>();
+  /** The last snapshot written or restored from: the parent of a diff snapshot. */
+  private parentDir: string | undefined;
   /** Snapshot being written (Ctrl-A S, SIGUSR1): one at a time. */
   private snapshotting: Promise<SnapshotInfo> | undefined;
 
@@ -389,7 +397,7 @@ export class Vmm {
       if (restoring) {
         // memory first (the virtio transports map their rings on restore), then the clock and the
         // interrupt controllers, then the devices (which may raise interrupts into them)
-        readMemoryFile(memory, restoring.memoryPath, restoring.state.memory);
+        for (const m of restoring.memoryChain) readMemoryFile(memory, m.path, m.desc);
         try {
           restoreVmState(vm, restoring.state.vm);
         } catch (e) {
@@ -471,6 +479,7 @@ export class Vmm {
         options,
         log,
       });
+      if (restoring) vmm.parentDir = resolvePath(restoring.dir);
       hold.vmm = vmm; // console output scanned from now on; held stops go to it in create()
       return vmm;
     } catch (e) {
@@ -866,17 +875,21 @@ export class Vmm {
    * @example const info = await vmm.snapshot({ dir: '/tmp/snap' }); // { pages, pausedMs, ... }
    */
   snapshot(options: SnapshotOptions): Promise<SnapshotInfo> {
-    if (options.kind === 'diff')
-      return Promise.reject(
-        new VmmError('snapshot', "diff snapshots are not supported yet: use kind 'full'"),
-      );
-    this.snapshotting ??= this.takeSnapshot(options.dir).finally(() => {
+    if (options.kind === 'diff') {
+      const why = !this.parentDir
+        ? 'there is no parent: take a full snapshot first (or restore one)'
+        : resolvePath(options.dir) === this.parentDir
+          ? `${options.dir} holds the parent snapshot: give another directory`
+          : undefined;
+      if (why) return Promise.reject(new VmmError('snapshot', `diff snapshot: ${why}`));
+    }
+    this.snapshotting ??= this.takeSnapshot(options.dir, options.kind === 'diff').finally(() => {
       this.snapshotting = undefined;
     });
     return this.snapshotting;
   }
 
-  private async takeSnapshot(dir: string): Promise<SnapshotInfo> {
+  private async takeSnapshot(dir: string, diff: boolean): Promise<SnapshotInfo> {
     const wasPaused = this.pausedNow;
     const t0 = performance.now();
     await this.pause();
@@ -923,7 +936,20 @@ export class Vmm {
           vmm: JSON.parse(JSON.stringify(record)) as StateValue,
         },
       };
-      const written = writeSnapshotDir(dir, state, (path) => writeMemoryFile(this.memory, path));
+      // a diff holds the pages that differ from its parent's image (compared against the parent's
+      // memory files, so no write is missed, whoever made it: vCPU, device or the backend itself)
+      const dirty = diff
+        ? changedPages(this.memory, readSnapshotDir(this.parentDir!).memoryChain)
+        : undefined;
+      const written = writeSnapshotDir(dir, state, (path) =>
+        writeMemoryFile(
+          this.memory,
+          path,
+          'memory',
+          diff && dirty ? { pages: dirty, parent: this.parentDir! } : undefined,
+        ),
+      );
+      this.parentDir = resolvePath(dir);
       return {
         dir,
         pages: written.memory.pages.reduce((n, [, c]) => n + c, 0),
