@@ -18,6 +18,7 @@ export {
   type StateValue,
 } from './format.js';
 export {
+  changedPages,
   checkMemoryFile,
   guestMemoryBytes,
   readMemoryFile,
