@@ -15,16 +15,19 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { missingCpuFeatures } from '@ts-vmm/hypervisor';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
 import { decodeSnapshotState } from '../src/snapshot/format.js';
 import { inspectSnapshot } from '../src/snapshot/snapshot-dir.js';
-import { backendAvailable } from '../src/vmm/backend.js';
+import { backendAvailable, chooseBackend } from '../src/vmm/backend.js';
 import { VmmError } from '../src/vmm/errors.js';
 import { Vmm } from '../src/vmm/vmm.js';
 
 const emulated = await backendAvailable('emulated');
 if (!emulated.ok) console.log(`skipped: snapshot tests (emulated backend: ${emulated.why})`);
+const kvm = await backendAvailable('kvm');
+if (!kvm.ok) console.log(`skipped: KVM snapshot tests (${kvm.why})`);
 
 /** inc rax; jmp back */
 const COUNTER = Uint8Array.of(0x48, 0xff, 0xc0, 0xeb, 0xfb);
@@ -39,9 +42,9 @@ function rax(dir: string): bigint {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!emulated.ok)('Vmm snapshots (emulated, raw counting guest)', () => {
-  const good = join(root, 'good');
+const good = join(root, 'good');
 
+describe.skipIf(!emulated.ok)('Vmm snapshots (emulated, raw counting guest)', () => {
   it('pauses at an instruction boundary, snapshots while running, and a restored VM counts on', async () => {
     const config = resolveConfig({ flags: { backend: 'emulated', memoryMib: 16 } });
     const vmm = await Vmm.create(config, { ...quiet, raw: { image: COUNTER } });
@@ -194,4 +197,56 @@ describe.skipIf(!emulated.ok)('Vmm snapshots (emulated, raw counting guest)', ()
     await expect(Vmm.restore(join(root, 'nowhere'))).rejects.toThrow(/does not exist/);
     await refuses('nostate', (d) => rmSync(join(d, 'state')), /state file .*ENOENT/);
   });
+});
+
+describe.skipIf(!kvm.ok)('Vmm snapshots on KVM (vCPU worker threads)', () => {
+  it('a KVM guest paused on its worker thread, snapshotted and restored counts on from its RAX', async () => {
+    const dir = join(root, 'kvm');
+    const config = resolveConfig({ flags: { backend: 'kvm', memoryMib: 16 } });
+    // CPL3: on a KVM that emulates CPL0 code (PVM) a CPL0 loop crawls
+    const vmm = await Vmm.create(config, { ...quiet, raw: { image: COUNTER, cpl3: true } });
+    const run = vmm.run();
+    await vmm.pause(); // waits for the worker thread to start, then stops it
+    vmm.resume();
+    await sleep(200);
+    await vmm.snapshot({ dir });
+    vmm.stop('sigterm');
+    await run;
+    const first = rax(dir);
+    expect(first).toBeGreaterThan(0n);
+    const restored = await Vmm.restore(dir, { options: quiet });
+    const run2 = restored.run();
+    await restored.pause();
+    restored.resume();
+    await sleep(200);
+    const again = join(root, 'kvm-again');
+    await restored.snapshot({ dir: again });
+    restored.stop('sigterm');
+    await run2;
+    expect(rax(again)).toBeGreaterThan(first);
+  });
+
+  it.skipIf(!emulated.ok)(
+    'an emulator snapshot restores on KVM only where KVM offers its CPU features, else names the missing ones',
+    async () => {
+      const sel = await chooseBackend('kvm');
+      const supported = sel.hypervisor.supportedCpuid();
+      (sel.hypervisor as { close?: () => void }).close?.();
+      const missing = missingCpuFeatures(
+        decodeSnapshotState(readFileSync(join(good, 'state'))).vcpus[0].cpuid,
+        supported,
+      );
+      if (missing.length > 0) {
+        const err = await Vmm.restore(good, { backend: 'kvm', options: quiet }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(VmmError);
+        expect((err as VmmError).kind).toBe('snapshot');
+        expect((err as Error).message).toContain(missing[0]);
+      } else {
+        const r = await Vmm.restore(good, { backend: 'kvm', options: quiet });
+        const p = r.run();
+        r.stop('sigterm');
+        await p;
+      }
+    },
+  );
 });

@@ -234,6 +234,11 @@ export class Vmm {
   private resumeInline: (() => void) | undefined;
   /** What each vCPU thread reported when it paused (vCPU and thread-local device states). */
   private workerPaused = new Map<number, Extract<WorkerMessage, { type: 'paused' }>>();
+  private markStarted: () => void = () => {};
+  /** Resolves once the vCPUs are set up and running (or the run failed to start them). */
+  private readonly started = new Promise<void>((resolve) => {
+    this.markStarted = resolve;
+  });
   /** The last snapshot written or restored from: the parent of a diff snapshot. */
   private parentDir: string | undefined;
   /** Snapshot being written (Ctrl-A S, SIGUSR1): one at a time. */
@@ -578,6 +583,7 @@ export class Vmm {
       const multi = this.hypervisor.capabilities.multiThreaded && !!this.hypervisor.openVm;
       if (multi && this.options.workers !== false) await this.startWorkers();
       else this.startInline();
+      this.markStarted();
       const result = await this.stopped;
       await this.teardown();
       return result;
@@ -820,6 +826,9 @@ export class Vmm {
    */
   async pause(): Promise<void> {
     if (!this.running || this.result) throw new VmmError('state', 'the VM is not running');
+    // a pause asked for while run() still builds the vCPU threads waits for them
+    await Promise.race([this.started, this.stopped]);
+    if (this.result) throw new VmmError('state', 'the VM is not running');
     if (!this.pausedNow) {
       this.pauseWanted = true;
       const done = new Promise<void>((resolve) => {
