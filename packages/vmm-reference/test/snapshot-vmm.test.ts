@@ -249,4 +249,37 @@ describe.skipIf(!kvm.ok)('Vmm snapshots on KVM (vCPU worker threads)', () => {
       }
     },
   );
+  it.skipIf(!emulated.ok)(
+    'with portableCpu a snapshot moves between the backends both ways and counts on',
+    async () => {
+      for (const [from, to] of [
+        ['emulated', 'kvm'],
+        ['kvm', 'emulated'],
+      ] as const) {
+        const dir = join(root, `${from}-to-${to}`);
+        const vmm = await Vmm.create(resolveConfig({ flags: { backend: from, memoryMib: 16 } }), {
+          ...quiet,
+          portableCpu: true,
+          raw: { image: COUNTER, cpl3: true },
+        });
+        const run = vmm.run();
+        await vmm.pause();
+        vmm.resume();
+        await sleep(150);
+        await vmm.snapshot({ dir });
+        vmm.stop('sigterm');
+        await run;
+        const restored = await Vmm.restore(dir, { backend: to, options: quiet });
+        expect(restored.hypervisor.kind).toBe(to);
+        const run2 = restored.run();
+        await restored.pause();
+        restored.resume();
+        await sleep(150);
+        await restored.snapshot({ dir: `${dir}-again` });
+        restored.stop('sigterm');
+        await run2;
+        expect(rax(`${dir}-again`), `${from} -> ${to}`).toBeGreaterThan(rax(dir));
+      }
+    },
+  );
 });

@@ -12,11 +12,13 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type SerialSink, virtioMmioCmdline } from '@ts-vmm/devices';
 import {
+  type CpuidEntry,
   captureVcpuState,
   captureVmState,
   checkCpuCompatibility,
   type Hypervisor,
   HypervisorError,
+  intersectCpuid,
   restoreVcpuState,
   restoreVmState,
   type Vcpu,
@@ -48,7 +50,7 @@ import {
   writeSnapshotDir,
 } from '../snapshot/snapshot-dir.js';
 import { BOOT_TIMER_ADDR, RAW_IMAGE_ADDR } from './address-map.js';
-import { chooseBackend, SLOW_CPL0_RATIO } from './backend.js';
+import { chooseBackend, loadBackend, SLOW_CPL0_RATIO } from './backend.js';
 import { ENTRY_LAYOUT, prepareLinuxBoot } from './boot-linux.js';
 import { ConsoleEscape } from './console-escape.js';
 import { vcpuCpuid } from './cpuid.js';
@@ -126,6 +128,11 @@ export interface VmmOptions {
    * it Ctrl-A S passes through to the guest.
    */
   snapshotDir?: string;
+  /**
+   * Give the guest only the CPU features both backends offer (where the other one is available
+   * here), so that its snapshots restore on either backend. Default false: the backend's own.
+   */
+  portableCpu?: boolean;
 }
 
 /** Options for {@link Vmm.snapshot}. */
@@ -445,7 +452,7 @@ export class Vmm {
       }
       log(bootSummary);
 
-      const supported = hv.supportedCpuid();
+      const supported = options.portableCpu ? await portableCpuid(hv, log) : hv.supportedCpuid();
       const msrs = bootMsrs(hv.supportedMsrs());
       const plans: VcpuPlan[] = [];
       for (let id = 0; id < config.vcpus; id++) {
@@ -1225,4 +1232,23 @@ export function buildCmdline(config: VmmConfig, machine: Pick<Machine, 'virtioDe
   parts.push(`${BOOT_TIMER_PARAM}=0x${BOOT_TIMER_ADDR.toString(16)}`);
   if (config.cmdlineAppend) parts.push(config.cmdlineAppend);
   return parts.join(' ').trim();
+}
+
+/** `hv`'s CPUID with each feature word and-ed with the other backend's (when it opens here). */
+async function portableCpuid(hv: Hypervisor, log: (line: string) => void): Promise<CpuidEntry[]> {
+  const other = hv.kind === 'kvm' ? 'emulated' : 'kvm';
+  let otherHv: Hypervisor;
+  try {
+    otherHv = await loadBackend(other);
+  } catch (e) {
+    log(
+      `portable CPU: the ${other} backend is not available here (${(e as Error).message}): the ${hv.kind} backend's own CPUID`,
+    );
+    return hv.supportedCpuid();
+  }
+  try {
+    return intersectCpuid(hv.supportedCpuid(), otherHv.supportedCpuid());
+  } finally {
+    (otherHv as { close?: () => void }).close?.();
+  }
 }
