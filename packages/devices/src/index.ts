@@ -50,6 +50,46 @@ export {
 } from './bus.js';
 export { DebugExit, type DebugExitOptions } from './debug-exit.js';
 export { DeviceError, type DeviceErrorKind } from './errors.js';
+export {
+  errnoOf,
+  type FsAttr,
+  type FsDirEntry,
+  type FsEntry,
+  type FsSetattr,
+  type FsStatfs,
+  type FuseFileSystem,
+  fsError,
+} from './fuse/file-system.js';
+export {
+  type MemoryDir,
+  type MemoryFile,
+  MemoryFileSystem,
+  type MemoryFileSystemOptions,
+  type MemoryNode,
+} from './fuse/memory-fs.js';
+export {
+  ERRNO,
+  FATTR,
+  type FsErrorCode,
+  FUSE_INIT_FLAG,
+  FUSE_KERNEL_MINOR_VERSION,
+  FUSE_KERNEL_VERSION,
+  FUSE_MIN_MINOR_VERSION,
+  FUSE_OP,
+  FUSE_ROOT_ID,
+  FUSE_SIZE,
+  LINUX_O,
+  RENAME_FLAG,
+  S_IF,
+} from './fuse/protocol.js';
+export {
+  checkName,
+  FUSE_MAX_REQUEST,
+  FUSE_MAX_WRITE,
+  FuseServer,
+  type FuseServerOptions,
+  type FuseServerStats,
+} from './fuse/server.js';
 export { I8042, I8042_CMD, type I8042Options } from './i8042.js';
 export type { IrqLine } from './irq.js';
 export { LogLimiter, type LogLimiterOptions } from './log-limiter.js';
@@ -91,6 +131,7 @@ export {
   MemoryDiskBackend,
   type MemoryDiskBackendOptions,
 } from './virtio/disk.js';
+export { VIRTIO_FS_TAG_BYTES, VIRTIO_ID_FS, VirtioFs, type VirtioFsOptions } from './virtio/fs.js';
 export {
   VIRTIO_MMIO,
   VIRTIO_MMIO_MAGIC,
