@@ -17,5 +17,12 @@
  * @packageDocumentation
  */
 export { FileDiskBackend, type FileDiskOptions } from './file-disk.js';
+export {
+  type HostDir,
+  HostDirectoryFileSystem,
+  type HostDirectoryOptions,
+  type HostFile,
+  HostNode,
+} from './host-fs.js';
 export { IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TapBackend, TUNSETIFF } from './tap.js';
 export { UnixSocketVsockBackend, type UnixSocketVsockOptions } from './unix-socket-vsock.js';
